@@ -1,0 +1,81 @@
+"""SimpleRNN over a whole sequence, forward and backward through time by hand.
+
+Step (Keras SimpleRNNCell), with xp_t = x_t W + b already computed for all steps in one GEMM:
+    a_t = xp_t + (h_{t-1} * r) U          r: recurrent dropout mask (1 when off)
+    h~_t = act(a_t)
+    h_t = m_t ? h~_t : h_{t-1}            m_t: step mask (1 when no mask)
+
+Backward, with g_t = dL/dh_t (from the output at t plus from step t+1):
+    da_t = g_t * m_t * act'(a_t)          (dxp_t = da_t)
+    g_{t-1} += (da_t U^T) * r + (1 - m_t) g_t
+    dU = sum_t ((h_{t-1} * r)^T da_t)     one GEMM over all steps, after the loop
+"""
+from typing import Optional
+
+import torch
+
+from .activations import Activation, get_activation
+from .sequence import carry_masked, previous_states, split_mask
+
+
+class SimpleRNNScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, xp, U, h0, mask, rmask, act: Activation):
+        batch, steps, units = xp.shape
+        keep, keep_f, skip_f = split_mask(mask, xp.dtype)
+        states = torch.empty_like(xp)
+        pre = torch.empty_like(xp) if act.needs_input else states
+        h = h0
+        for t in range(steps):
+            hd = h if rmask is None else h * rmask
+            a_t = torch.addmm(xp[:, t], hd, U, out=pre[:, t])
+            h_t = act.apply_out(a_t, states[:, t])
+            carry_masked(None if keep is None else keep[:, t], h_t, h)
+            h = h_t
+        ctx.act = act
+        ctx.save_for_backward(U, h0, states, pre if act.needs_input else None, keep_f, skip_f, rmask)
+        return states
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, d_states):
+        U, h0, states, pre, keep_f, skip_f, rmask = ctx.saved_tensors
+        steps = states.shape[1]
+        # Everything that does not depend on the incoming gradient is computed once, vectorised.
+        scale = ctx.act.derivative(pre, states)
+        if keep_f is not None:
+            scale = scale * keep_f
+        d_pre = torch.empty_like(states)
+        Ut = U.t()
+        g_next = torch.zeros_like(h0)
+        for t in range(steps - 1, -1, -1):
+            g = d_states[:, t] + g_next
+            da = torch.mul(g, scale[:, t], out=d_pre[:, t])
+            g_next = torch.mm(da, Ut)
+            if rmask is not None:
+                g_next.mul_(rmask)
+            if skip_f is not None:
+                g_next.addcmul_(g, skip_f[:, t])
+        h_prev = previous_states(h0, states)
+        if rmask is not None:
+            h_prev = h_prev * rmask.unsqueeze(1)
+        dU = h_prev.reshape(-1, U.shape[0]).t().mm(d_pre.reshape(-1, U.shape[1]))
+        return d_pre, dU, g_next, None, None, None
+
+
+def simple_rnn_scan(
+    xp: torch.Tensor,
+    recurrent_kernel: torch.Tensor,
+    h0: torch.Tensor,
+    mask: Optional[torch.Tensor] = None,
+    recurrent_dropout_mask: Optional[torch.Tensor] = None,
+    activation="tanh",
+) -> torch.Tensor:
+    """Runs a SimpleRNN over projected inputs `xp` (batch, time, units); returns every state
+    (batch, time, units). The last state is `[:, -1]` (masked steps carry the state through).
+
+    `mask` is a (batch, time) boolean tensor, True for steps to process; `recurrent_dropout_mask`
+    a (batch, units) tensor multiplied into h_{t-1} before the recurrent product."""
+    return SimpleRNNScan.apply(
+        xp, recurrent_kernel, h0, mask, recurrent_dropout_mask, get_activation(activation)
+    )
