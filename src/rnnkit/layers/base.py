@@ -1,0 +1,212 @@
+"""`Layer`: a torch.nn.Module with Keras's lazy build, weight order, config and mask propagation.
+
+Masks ride on tensors the way Keras's torch backend carries them: a layer that creates or passes a
+mask sets `output._keras_mask`; a layer whose `call` takes `mask` reads it from its input when no
+mask is passed explicitly. So masks flow through rnnkit models and through plain torch code alike.
+"""
+import inspect
+import re
+from collections import defaultdict
+
+import numpy as np
+import torch
+from torch import nn
+
+from .initializers import get_initializer
+from .regularizers import get_regularizer
+
+_name_counts = defaultdict(int)
+
+
+def snake_case(cls_name):
+    """Keras's layer names: SimpleRNNCell -> simple_rnn_cell, LSTM -> lstm."""
+    name = re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", cls_name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _unique_name(cls_name):
+    base = snake_case(cls_name)
+    n = _name_counts[base]
+    _name_counts[base] += 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def get_mask(tensor):
+    """The Keras mask carried by a tensor, or None."""
+    return getattr(tensor, "_keras_mask", None)
+
+
+def set_mask(tensor, mask):
+    if isinstance(tensor, torch.Tensor):
+        tensor._keras_mask = mask
+    return tensor
+
+
+class Layer(nn.Module):
+    """Base of every rnnkit layer.
+
+    Subclasses implement `build(input_shape)` (creating weights with `add_weight`) and
+    `call(inputs, ...)`; calling the layer builds it on first use from the input's shape, dtype
+    and device, picks up the input's mask, and attaches `compute_mask()` to the output.
+    """
+
+    supports_masking = False
+
+    def __init__(self, name=None, trainable=True, dtype=None, **kwargs):
+        super().__init__()
+        if kwargs:
+            unknown = ", ".join(sorted(kwargs))
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s): {unknown}.")
+        self.name = name or _unique_name(type(self).__name__)
+        self.built = False
+        self._trainable = bool(trainable)
+        self._dtype = dtype
+        self._factory = {}
+        self._call_takes = set(inspect.signature(self.call).parameters)
+
+    # ----------------------------------------------------------------------------------- weights
+    def add_weight(self, name, shape, initializer="zeros", regularizer=None, trainable=True):
+        """Creates, initialises and registers a parameter named `name` (Keras weight order is the
+        order of creation)."""
+        dtype = self._factory.get("dtype") or self._resolved_dtype()
+        value = torch.empty(tuple(shape), dtype=dtype, device=self._factory.get("device"))
+        with torch.no_grad():
+            get_initializer(initializer)(value)
+        param = nn.Parameter(value, requires_grad=trainable and self._trainable)
+        self.register_parameter(name, param)
+        if regularizer is not None:
+            self._regularized = getattr(self, "_regularized", []) + [(name, get_regularizer(regularizer))]
+        return param
+
+    def _resolved_dtype(self):
+        if self._dtype is None:
+            return torch.get_default_dtype()
+        return getattr(torch, self._dtype) if isinstance(self._dtype, str) else self._dtype
+
+    @property
+    def weights(self):
+        return list(self.parameters())
+
+    @property
+    def trainable_weights(self):
+        return [w for w in self.parameters() if w.requires_grad]
+
+    @property
+    def non_trainable_weights(self):
+        return [w for w in self.parameters() if not w.requires_grad]
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+        for module in self.modules():
+            if isinstance(module, Layer):
+                module._trainable = bool(value)
+        for w in self.parameters():
+            w.requires_grad_(bool(value))
+
+    @property
+    def losses(self):
+        """Regularisation penalties of this layer and the layers inside it, as scalar tensors."""
+        penalties = []
+        for module in self.modules():
+            for name, regularizer in getattr(module, "_regularized", []):
+                penalties.append(regularizer(getattr(module, name)))
+        return penalties
+
+    def get_weights(self):
+        """The weights as numpy arrays, in Keras's order and shapes."""
+        return [w.detach().cpu().numpy().copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Sets the weights from numpy arrays in Keras's order and shapes (e.g. from a Keras layer's
+        `get_weights()`)."""
+        own = self.weights
+        if not self.built:
+            raise ValueError(
+                f"Layer '{self.name}' has no weights yet: call it on an input (or call "
+                "build(input_shape)) before set_weights()."
+            )
+        if len(weights) != len(own):
+            raise ValueError(
+                f"Layer '{self.name}' expects {len(own)} weight arrays "
+                f"({', '.join(str(tuple(w.shape)) for w in own)}), got {len(weights)}."
+            )
+        for i, (w, value) in enumerate(zip(own, weights)):
+            value = np.asarray(value)
+            if tuple(value.shape) != tuple(w.shape):
+                raise ValueError(
+                    f"Layer '{self.name}': weight {i} expects shape {tuple(w.shape)}, got {tuple(value.shape)}."
+                )
+        with torch.no_grad():
+            for w, value in zip(own, weights):
+                w.copy_(torch.as_tensor(np.asarray(value), dtype=w.dtype))
+
+    def count_params(self):
+        if not self.built:
+            raise ValueError(f"Layer '{self.name}' is not built yet: call it on an input first.")
+        return sum(w.numel() for w in self.weights)
+
+    # ------------------------------------------------------------------------------------ config
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, "dtype": self._dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # ------------------------------------------------------------------------------------- calls
+    def build(self, input_shape):
+        self.built = True
+
+    def _build_from(self, inputs):
+        first = inputs
+        while isinstance(first, (list, tuple)):
+            first = first[0]
+        if isinstance(first, torch.Tensor):
+            dtype = first.dtype if first.is_floating_point() and self._dtype is None else None
+            self._factory = {"dtype": dtype, "device": first.device}
+        shapes = _shapes(inputs)
+        self.build(shapes)
+        self.built = True
+        self._factory = {}
+
+    def call(self, inputs):
+        raise NotImplementedError
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.supports_masking else None
+
+    def forward(self, inputs, *args, **kwargs):
+        if "mask" in self._call_takes and kwargs.get("mask") is None:
+            kwargs["mask"] = _first_mask(inputs)
+        if not self.built:
+            self._build_from(inputs)
+        outputs = self.call(inputs, *args, **kwargs)
+        out_mask = self.compute_mask(inputs, kwargs.get("mask", _first_mask(inputs)))
+        if isinstance(outputs, (list, tuple)):
+            masks = out_mask if isinstance(out_mask, (list, tuple)) else [out_mask] + [None] * (len(outputs) - 1)
+            for tensor, m in zip(outputs, masks):
+                set_mask(tensor, m)
+        else:
+            set_mask(outputs, out_mask)
+        return outputs
+
+    def extra_repr(self):
+        return f"name={self.name!r}"
+
+
+def _shapes(inputs):
+    if isinstance(inputs, (list, tuple)):
+        return [_shapes(x) for x in inputs]
+    return tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else None
+
+
+def _first_mask(inputs):
+    if isinstance(inputs, (list, tuple)):
+        return get_mask(inputs[0]) if inputs else None
+    return get_mask(inputs)
+

@@ -1,0 +1,95 @@
+"""GRUCell and GRU (Keras gate order z, r, h; reset_after=True by default, as Keras 3)."""
+from ..ops.gru import gru_scan
+from .recurrent_cell import RecurrentCell
+from .rnn import CellRNN
+
+
+class GRUCell(RecurrentCell):
+    """One step of a Gated Recurrent Unit (Keras `GRUCell`).
+
+    Args:
+        units: size of the output and state.
+        activation: "tanh" (default); recurrent_activation: "sigmoid" (default).
+        reset_after: apply the reset gate after the recurrent matrix product (default True,
+            cuDNN-compatible, bias of shape (2, 3*units)); False: before it, bias (3*units,).
+        use_bias, initializers, regularizers, dropout, recurrent_dropout, seed: as Keras.
+
+    Weights (Keras order): kernel (features, 3*units), recurrent_kernel (units, 3*units), bias.
+    """
+
+    gate_count = 3
+
+    def __init__(self, units, reset_after=True, **kwargs):
+        super().__init__(units, **kwargs)
+        self.reset_after = reset_after
+
+    def bias_shape(self):
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def _biases(self):
+        """(input bias, recurrent bias); the recurrent one exists only with reset_after."""
+        if self.bias is None:
+            return None, None
+        if self.reset_after:
+            return self.bias[0], self.bias[1]
+        return self.bias, None
+
+    def step(self, x, states, rmask):
+        h = states[0]
+        hd = h if rmask is None else h * rmask
+        b_in, b_rec = self._biases()
+        xp = x @ self.kernel if b_in is None else x @ self.kernel + b_in
+        xz, xr, xh = xp.chunk(3, dim=-1)
+        sigma, phi = self.recurrent_activation.fn, self.activation.fn
+        U = self.recurrent_kernel
+        if self.reset_after:
+            u = hd @ U if b_rec is None else hd @ U + b_rec
+            uz, ur, uh = u.chunk(3, dim=-1)
+            z, r = sigma(xz + uz), sigma(xr + ur)
+            hh = phi(xh + r * uh)
+        else:
+            uz, ur = (hd @ U[:, : 2 * self.units]).chunk(2, dim=-1)
+            z, r = sigma(xz + uz), sigma(xr + ur)
+            hh = phi(xh + (r * hd) @ U[:, 2 * self.units :])
+        h = z * h + (1 - z) * hh
+        return h, [h]
+
+    def run_kernel(self, x, states, mask, rmask):
+        b_in, b_rec = self._biases()
+        xp = self.input_projection(x, b_in)
+        hs = gru_scan(
+            xp,
+            self.recurrent_kernel,
+            states[0],
+            b_rec,
+            mask,
+            rmask,
+            self.activation,
+            self.recurrent_activation,
+            self.reset_after,
+        )
+        return hs, [hs[:, -1]]
+
+    def get_config(self):
+        return {**super().get_config(), "reset_after": self.reset_after}
+
+
+class GRU(CellRNN):
+    """Gated Recurrent Unit layer (Keras `GRU`).
+
+    Args:
+        units: size of the output and state.
+        activation ("tanh"), recurrent_activation ("sigmoid"), use_bias, kernel_initializer,
+        recurrent_initializer, bias_initializer, kernel_regularizer, recurrent_regularizer,
+        bias_regularizer, dropout, recurrent_dropout, seed, reset_after (True): as `GRUCell`.
+        return_sequences, return_state, go_backwards, stateful, unroll: as `RNN`.
+
+    Call arguments: sequences (batch, time, features), initial_state, mask, training.
+
+    Output shape: (batch, units), or (batch, time, units) with return_sequences.
+
+    Example:
+        >>> gru = GRU(1024, return_sequences=True, stateful=True)
+    """
+
+    cell_class = GRUCell

@@ -1,0 +1,79 @@
+"""LSTMCell and LSTM (Keras gate order i, f, c, o)."""
+import torch
+
+from ..ops.lstm import lstm_scan
+from .recurrent_cell import RecurrentCell
+from .rnn import CellRNN
+
+
+class LSTMCell(RecurrentCell):
+    """One step of a Long Short-Term Memory layer (Keras `LSTMCell`).
+
+    Args:
+        units: size of the output and of each state (h, c).
+        activation: "tanh" (default); recurrent_activation: "sigmoid" (default).
+        unit_forget_bias: add 1 to the forget-gate bias at initialisation (default True).
+        use_bias, initializers, regularizers, dropout, recurrent_dropout, seed: as Keras.
+
+    Weights (Keras order): kernel (features, 4*units), recurrent_kernel (units, 4*units),
+    bias (4*units,), gates in the order i, f, c, o.
+    """
+
+    gate_count = 4
+
+    def __init__(self, units, unit_forget_bias=True, **kwargs):
+        super().__init__(units, **kwargs)
+        self.unit_forget_bias = unit_forget_bias
+
+    @property
+    def state_size(self):
+        return [self.units, self.units]
+
+    def init_bias_(self, bias):
+        super().init_bias_(bias)
+        if self.unit_forget_bias:
+            torch.nn.init.ones_(bias[self.units : 2 * self.units])
+
+    def step(self, x, states, rmask):
+        h, c = states
+        hd = h if rmask is None else h * rmask
+        z = x @ self.kernel + hd @ self.recurrent_kernel
+        if self.bias is not None:
+            z = z + self.bias
+        zi, zf, zg, zo = z.chunk(4, dim=-1)
+        sigma, phi = self.recurrent_activation.fn, self.activation.fn
+        c = sigma(zf) * c + sigma(zi) * phi(zg)
+        h = sigma(zo) * phi(c)
+        return h, [h, c]
+
+    def run_kernel(self, x, states, mask, rmask):
+        xp = self.input_projection(x, self.bias)
+        hs, c_last = lstm_scan(
+            xp, self.recurrent_kernel, states[0], states[1], mask, rmask, self.activation, self.recurrent_activation
+        )
+        return hs, [hs[:, -1], c_last]
+
+    def get_config(self):
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+
+
+class LSTM(CellRNN):
+    """Long Short-Term Memory layer (Keras `LSTM`).
+
+    Args:
+        units: size of the output and states.
+        activation ("tanh"), recurrent_activation ("sigmoid"), use_bias, kernel_initializer,
+        recurrent_initializer, bias_initializer, unit_forget_bias (True), kernel_regularizer,
+        recurrent_regularizer, bias_regularizer, dropout, recurrent_dropout, seed: as `LSTMCell`.
+        return_sequences, return_state, go_backwards, stateful, unroll: as `RNN`.
+
+    Call arguments: sequences (batch, time, features), initial_state [h, c], mask, training.
+
+    Output shape: (batch, units) or (batch, time, units); with return_state, (output, h, c).
+
+    Example:
+        >>> encoder = LSTM(64, return_state=True)
+        >>> output, state_h, state_c = encoder(torch.randn(32, 10, 64))
+    """
+
+    cell_class = LSTMCell

@@ -1,0 +1,160 @@
+"""What the built-in cells (SimpleRNNCell, LSTMCell, GRUCell) share: Keras's constructor
+arguments and config, weight creation, dropout masks, and the hand-off to the fused kernels."""
+import torch
+
+from ..ops.activations import get_activation
+from .base import Layer
+from .initializers import get_initializer
+from .regularizers import get_regularizer, serialize_regularizer
+
+
+class DropoutRNNCell:
+    """Dropout masks for a cell, drawn once per sequence and reused at every step (Keras semantics).
+
+    The owning RNN layer clears them after each call. One mask is shared by all gates."""
+
+    def _draw_mask(self, like: torch.Tensor, rate: float) -> torch.Tensor:
+        keep = 1.0 - rate
+        generator = getattr(self, "_generator", None)
+        if self.seed is not None and generator is None:
+            generator = self._generator = torch.Generator().manual_seed(int(self.seed))
+        noise = torch.rand(like.shape, generator=generator, dtype=like.dtype)
+        return ((noise < keep).to(like.dtype) / keep).to(like.device)
+
+    def get_dropout_mask(self, step_input):
+        if getattr(self, "_dropout_mask", None) is None and self.dropout > 0:
+            self._dropout_mask = self._draw_mask(step_input, self.dropout)
+        return getattr(self, "_dropout_mask", None)
+
+    def get_recurrent_dropout_mask(self, state):
+        if getattr(self, "_recurrent_dropout_mask", None) is None and self.recurrent_dropout > 0:
+            self._recurrent_dropout_mask = self._draw_mask(state, self.recurrent_dropout)
+        return getattr(self, "_recurrent_dropout_mask", None)
+
+    def reset_dropout_masks(self):
+        self._dropout_mask = None
+        self._recurrent_dropout_mask = None
+
+
+class RecurrentCell(DropoutRNNCell, Layer):
+    """Base of the built-in cells. Subclasses set `gate_count`, implement `step()` (one time step on
+    autograd, for `RNN` loops over custom structures) and `run_kernel()` (the fused sequence)."""
+
+    gate_count = 1
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"{type(self).__name__} '{self.name}': units must be a positive integer, got {units!r}.")
+        for arg, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= float(rate) < 1.0:
+                raise ValueError(f"{type(self).__name__} '{self.name}': {arg} must be in [0, 1), got {rate!r}.")
+        self.units = units
+        self.activation = get_activation(activation)
+        self.recurrent_activation = get_activation(recurrent_activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = kernel_initializer
+        self.recurrent_initializer = recurrent_initializer
+        self.bias_initializer = bias_initializer
+        self.kernel_regularizer = get_regularizer(kernel_regularizer)
+        self.recurrent_regularizer = get_regularizer(recurrent_regularizer)
+        self.bias_regularizer = get_regularizer(bias_regularizer)
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+        self.seed = seed
+
+    @property
+    def state_size(self):
+        return self.units
+
+    @property
+    def output_size(self):
+        return self.units
+
+    def bias_shape(self):
+        return (self.gate_count * self.units,)
+
+    def init_bias_(self, bias):
+        get_initializer(self.bias_initializer)(bias)
+
+    def build(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' expects step inputs of shape (batch, features), "
+                f"got {tuple(input_shape)}."
+            )
+        self.input_dim = input_shape[-1]
+        width = self.gate_count * self.units
+        self.add_weight("kernel", (self.input_dim, width), self.kernel_initializer, self.kernel_regularizer)
+        self.add_weight("recurrent_kernel", (self.units, width), self.recurrent_initializer, self.recurrent_regularizer)
+        if self.use_bias:
+            bias = self.add_weight("bias", self.bias_shape(), "zeros", self.bias_regularizer)
+            with torch.no_grad():
+                self.init_bias_(bias)
+        else:
+            self.bias = None
+
+    def get_initial_state(self, batch_size):
+        shapes = [self.units] * (2 if isinstance(self.state_size, list) else 1)
+        return [self.kernel.new_zeros(batch_size, units) for units in shapes]
+
+    def input_projection(self, x, bias):
+        """x W + b for every (batch, time) row at once: the one GEMM over all input steps."""
+        batch, steps, features = x.shape
+        flat = x.reshape(batch * steps, features)
+        xp = torch.mm(flat, self.kernel) if bias is None else torch.addmm(bias, flat, self.kernel)
+        return xp.view(batch, steps, -1)
+
+    def can_scan(self):
+        return self.activation.elementwise and self.recurrent_activation.elementwise
+
+    def scan(self, sequences, states, mask, training):
+        """Runs the whole sequence on the fused kernel: returns (all outputs, final states)."""
+        if training and self.dropout > 0:
+            sequences = sequences * self.get_dropout_mask(sequences[:, 0]).unsqueeze(1)
+        rmask = self.get_recurrent_dropout_mask(states[0]) if training and self.recurrent_dropout > 0 else None
+        return self.run_kernel(sequences, states, mask, rmask)
+
+    def call(self, inputs, states, training=False):
+        states = states if isinstance(states, (list, tuple)) else [states]
+        if training and self.dropout > 0:
+            inputs = inputs * self.get_dropout_mask(inputs)
+        rmask = self.get_recurrent_dropout_mask(states[0]) if training and self.recurrent_dropout > 0 else None
+        return self.step(inputs, list(states), rmask)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self.activation.name,
+            "recurrent_activation": self.recurrent_activation.name,
+            "use_bias": self.use_bias,
+            "kernel_initializer": self.kernel_initializer,
+            "recurrent_initializer": self.recurrent_initializer,
+            "bias_initializer": self.bias_initializer,
+            "kernel_regularizer": serialize_regularizer(self.kernel_regularizer),
+            "recurrent_regularizer": serialize_regularizer(self.recurrent_regularizer),
+            "bias_regularizer": serialize_regularizer(self.bias_regularizer),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+
+    def extra_repr(self):
+        return f"name={self.name!r}, units={self.units}, activation={self.activation.name!r}"

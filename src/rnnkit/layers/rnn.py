@@ -1,0 +1,358 @@
+"""`RNN(cell)`: the layer that runs a cell over time, and `StackedRNNCells`.
+
+Built-in cells (SimpleRNNCell, LSTMCell, GRUCell and stacks of them) run on the fused kernels of
+`rnnkit.ops` through their `scan()`; any other cell, or a built-in cell with an activation that is
+not elementwise, runs through the generic autograd loop. Both give Keras's results.
+"""
+import torch
+
+from ..ops.generic import cell_scan
+from ..ops.nest import flatten, is_nested, map_structure
+from .base import Layer, snake_case
+from .recurrent_cell import DropoutRNNCell
+from .serialization import deserialize_layer, serialize_layer
+
+
+def _state_shapes(state_size):
+    """Keras state sizes (int, or a tuple for a higher-rank state) as a list of shape tuples."""
+    sizes = state_size if isinstance(state_size, list) else [state_size]
+    return [tuple(s) if isinstance(s, (tuple, torch.Size)) else (int(s),) for s in sizes]
+
+
+class StackedRNNCells(Layer):
+    """Wraps a list of cells so that they behave as one cell: the output of each cell is the input
+    of the next, and the states are the list of every cell's states.
+
+    Args:
+        cells: list of RNN cells.
+
+    Example:
+        >>> rnn = RNN(StackedRNNCells([LSTMCell(32), LSTMCell(16)]))
+    """
+
+    def __init__(self, cells, **kwargs):
+        super().__init__(**kwargs)
+        self.cells = torch.nn.ModuleList(cells)
+
+    @property
+    def state_size(self):
+        return [cell.state_size for cell in self.cells]
+
+    @property
+    def output_size(self):
+        last = self.cells[-1]
+        return getattr(last, "output_size", _state_shapes(last.state_size)[0][0])
+
+    def get_initial_state(self, batch_size):
+        return [cell.get_initial_state(batch_size) for cell in self.cells]
+
+    def build(self, input_shape):
+        for cell in self.cells:
+            if isinstance(cell, Layer) and not cell.built:
+                cell.build(input_shape)
+                cell.built = True
+            input_shape = (input_shape[0], getattr(cell, "output_size", _state_shapes(cell.state_size)[0][0]))
+
+    def call(self, inputs, states, training=False):
+        new_states = []
+        for cell, cell_states in zip(self.cells, states):
+            inputs, cell_new = _call_cell(cell, inputs, cell_states, training)
+            new_states.append(cell_new)
+        return inputs, new_states
+
+    def can_scan(self):
+        return all(getattr(cell, "can_scan", lambda: False)() for cell in self.cells)
+
+    def scan(self, sequences, states, mask, training):
+        final = []
+        for cell, cell_states in zip(self.cells, states):
+            sequences, cell_final = cell.scan(sequences, cell_states, mask, training)
+            final.append(cell_final)
+        return sequences, final
+
+    def reset_dropout_masks(self):
+        for cell in self.cells:
+            if isinstance(cell, DropoutRNNCell):
+                cell.reset_dropout_masks()
+
+    def get_config(self):
+        return {**super().get_config(), "cells": [serialize_layer(c) for c in self.cells]}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["cells"] = [deserialize_layer(c) for c in config["cells"]]
+        return cls(**config)
+
+
+def _initial_state(cell, batch_size, like):
+    """The cell's own `get_initial_state(batch_size)` (Keras's signature), else zeros like `like`."""
+    if hasattr(cell, "get_initial_state"):
+        states = cell.get_initial_state(batch_size)
+        return states if is_nested(states) else [states]
+    return [like.new_zeros((batch_size,) + shape) for shape in _state_shapes(cell.state_size)]
+
+
+def _call_cell(cell, inputs, states, training):
+    if isinstance(cell, Layer) and "training" in cell._call_takes:
+        output, new_states = cell(inputs, states, training=training)
+    else:
+        output, new_states = cell(inputs, states)
+    return output, (new_states if is_nested(new_states) else [new_states])
+
+
+class RNN(Layer):
+    """Base class for recurrent layers: runs `cell` over the time axis.
+
+    Args:
+        cell: an RNN cell (an object with `call(inputs, states)` or `forward`, and `state_size`), or
+            a list of cells (stacked with `StackedRNNCells`).
+        return_sequences: return the output of every step (batch, time, units) rather than the last.
+        return_state: also return the final states, after the output.
+        go_backwards: process the sequence in reverse and return the reversed sequence.
+        stateful: keep each sample's last state as the initial state of the next call.
+        unroll: accepted for Keras compatibility; the result is the same either way.
+        zero_output_for_mask: output zeros at masked steps instead of the previous output.
+
+    Call arguments:
+        sequences: (batch, time, features) tensor, or a nested structure of (batch, time, ...)
+            tensors for cells that take nested inputs.
+        initial_state: list of initial state tensors (a single tensor for single-state cells).
+        mask: (batch, time) boolean tensor, True for steps to process; taken from the input's
+            Keras mask (e.g. `Embedding(mask_zero=True)`) when not given.
+        training: whether dropout is active.
+
+    Output shape:
+        (batch, units), or (batch, time, units) with `return_sequences`; with `return_state`, a
+        tuple (output, *states).
+
+    Example:
+        >>> layer = RNN(LSTMCell(32), return_sequences=True)
+        >>> y = layer(torch.randn(8, 20, 5))  # (8, 20, 32)
+    """
+
+    supports_masking = True
+
+    def __init__(
+        self,
+        cell,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(cell, (list, tuple)):
+            cell = StackedRNNCells(list(cell))
+        if not hasattr(cell, "state_size"):
+            raise ValueError(
+                f"RNN '{self.name}': the cell must have a `state_size` attribute (an int, or a list "
+                f"with one size per state); got {type(cell).__name__}."
+            )
+        self.cell = cell
+        self.return_sequences = return_sequences
+        self.return_state = return_state
+        self.go_backwards = go_backwards
+        self.stateful = stateful
+        self.unroll = unroll
+        self.zero_output_for_mask = zero_output_for_mask
+        self.states = None
+        self._feature_shapes = None
+
+    # -------------------------------------------------------------------------------- building
+    def build(self, input_shape):
+        step_shape = _map_shapes(lambda s: (s[0],) + tuple(s[2:]), input_shape)
+        self._feature_shapes = [s[1:] for s in _flat_shapes(step_shape)]
+        if isinstance(self.cell, Layer) and not self.cell.built:
+            self.cell._factory = self._factory
+            self.cell.build(step_shape)
+            self.cell.built = True
+            self.cell._factory = {}
+
+    # ------------------------------------------------------------------------------------ states
+    def reset_state(self):
+        """Clears the states of a stateful layer (they restart from zeros on the next call)."""
+        self.states = None
+
+    reset_states = reset_state
+
+    def _initial_states(self, batch_size, like, initial_state):
+        if initial_state is not None:
+            states = initial_state if is_nested(initial_state) else [initial_state]
+            self._check_initial_state(states, batch_size)
+            return list(states)
+        if self.stateful and self.states is not None:
+            return self.states
+        return _initial_state(self.cell, batch_size, like)
+
+    def _check_initial_state(self, states, batch_size):
+        expected = _state_shapes(self.cell.state_size) if not isinstance(self.cell, StackedRNNCells) else None
+        flat = flatten(states)
+        if expected is None:
+            expected = [s for cell in self.cell.cells for s in _state_shapes(cell.state_size)]
+        if len(flat) != len(expected):
+            raise ValueError(
+                f"Layer '{self.name}' expects {len(expected)} initial state tensor(s) of shapes "
+                f"{[(batch_size,) + s for s in expected]}, got {len(flat)}."
+            )
+        for i, (state, shape) in enumerate(zip(flat, expected)):
+            if not isinstance(state, torch.Tensor) or tuple(state.shape) != (batch_size,) + shape:
+                got = tuple(state.shape) if isinstance(state, torch.Tensor) else type(state).__name__
+                raise ValueError(
+                    f"Layer '{self.name}': initial state {i} should have shape {(batch_size,) + shape}, got {got}."
+                )
+
+    # ------------------------------------------------------------------------------------- calls
+    def _check_inputs(self, sequences, mask):
+        for x in flatten(sequences):
+            if not isinstance(x, torch.Tensor):
+                raise ValueError(f"Layer '{self.name}' expects tensors, got {type(x).__name__}.")
+            if x.dim() < 3:
+                raise ValueError(
+                    f"Layer '{self.name}' expects input of shape (batch, time, features), "
+                    f"got a tensor of shape {tuple(x.shape)}."
+                )
+            if not x.is_floating_point():
+                raise ValueError(
+                    f"Layer '{self.name}' expects floating-point input, got {x.dtype}; "
+                    "token ids go through an Embedding layer first."
+                )
+        first = flatten(sequences)[0]
+        if first.shape[1] == 0:
+            raise ValueError(f"Layer '{self.name}' got a sequence with 0 time steps.")
+        got = [tuple(x.shape[2:]) for x in flatten(sequences)]
+        if self._feature_shapes is not None and got != self._feature_shapes:
+            expected = ", ".join(str((None, None) + s) for s in self._feature_shapes)
+            received = ", ".join(str(tuple(x.shape)) for x in flatten(sequences))
+            raise ValueError(
+                f"Layer '{self.name}' was built for input of shape {expected} (batch, time, features), "
+                f"got {received}."
+            )
+        if mask is not None and tuple(mask.shape) != tuple(first.shape[:2]):
+            raise ValueError(
+                f"Layer '{self.name}' expects a mask of shape (batch, time) = {tuple(first.shape[:2])}, "
+                f"got {tuple(mask.shape)}."
+            )
+        if self.stateful and self.states is not None:
+            expected = flatten(self.states)[0].shape[0]
+            if first.shape[0] != expected:
+                raise ValueError(
+                    f"Stateful layer '{self.name}' holds states for batch size {expected}, got a batch "
+                    f"of {first.shape[0]}; feed batches of {expected} or call reset_state() first."
+                )
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        self._check_inputs(sequences, mask)
+        first = flatten(sequences)[0]
+        if mask is not None:
+            mask = mask.to(device=first.device, dtype=torch.bool)
+        states = self._initial_states(first.shape[0], first, initial_state)
+        if self.go_backwards:
+            sequences = map_structure(lambda x: torch.flip(x, [1]), sequences)
+            mask = None if mask is None else torch.flip(mask, [1])
+        try:
+            outputs, final_states = self._scan(sequences, states, mask, training)
+        finally:
+            if hasattr(self.cell, "reset_dropout_masks"):
+                self.cell.reset_dropout_masks()
+        if self.stateful:
+            self.states = map_structure(lambda s: s.detach(), final_states)
+        last = map_structure(lambda o: o[:, -1], outputs)
+        output = outputs if self.return_sequences else last
+        if self.return_state:
+            return (output, *final_states)
+        return output
+
+    def _scan(self, sequences, states, mask, training):
+        cell = self.cell
+        if hasattr(cell, "scan") and cell.can_scan():
+            hs, final_states = cell.scan(sequences, states, mask, training)
+            if mask is not None:
+                # Keras emits the previous output at masked steps (zeros before the first real step).
+                keep = mask if self.zero_output_for_mask else torch.cummax(mask.to(torch.uint8), 1)[0].bool()
+                hs = hs * keep.unsqueeze(-1).to(hs.dtype)
+            return hs, final_states
+        return cell_scan(
+            lambda x_t, s: _call_cell(cell, x_t, s, training), sequences, states, mask, self.zero_output_for_mask
+        )
+
+    def compute_mask(self, inputs, mask=None):
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [output_mask] + [None] * len(flatten(self.cell.state_size))
+        return output_mask
+
+    def get_config(self):
+        config = {
+            **super().get_config(),
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+            "unroll": self.unroll,
+            "zero_output_for_mask": self.zero_output_for_mask,
+        }
+        if type(self) is RNN:
+            config["cell"] = serialize_layer(self.cell)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        if cls is RNN:
+            config = dict(config)
+            config["cell"] = deserialize_layer(config["cell"])
+        return cls(**config)
+
+    def extra_repr(self):
+        flags = [f for f in ("return_sequences", "return_state", "go_backwards", "stateful") if getattr(self, f)]
+        return ", ".join([f"name={self.name!r}"] + [f"{f}=True" for f in flags])
+
+
+def _is_shape(shape):
+    return isinstance(shape, (tuple, torch.Size)) and all(isinstance(d, int) or d is None for d in shape)
+
+
+def _map_shapes(fn, shapes):
+    """Applies `fn` to every shape tuple in a nested structure of shapes."""
+    if _is_shape(shapes):
+        return fn(tuple(shapes))
+    return [_map_shapes(fn, s) for s in shapes]
+
+
+def _flat_shapes(shapes):
+    if _is_shape(shapes):
+        return [tuple(shapes)]
+    return [leaf for s in shapes for leaf in _flat_shapes(s)]
+
+
+
+class CellRNN(RNN):
+    """A recurrent layer built on one built-in cell (SimpleRNN, LSTM, GRU): the cell's arguments
+    and the RNN's arguments in one constructor and one flat config, as Keras has them."""
+
+    cell_class = None
+    _rnn_args = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll", "zero_output_for_mask")
+
+    def __init__(self, units, name=None, trainable=True, dtype=None, **kwargs):
+        rnn_kwargs = {k: kwargs.pop(k) for k in self._rnn_args if k in kwargs}
+        cell = self.cell_class(units, name=snake_case(self.cell_class.__name__), trainable=trainable, dtype=dtype, **kwargs)
+        super().__init__(cell, name=name, trainable=trainable, dtype=dtype, **rnn_kwargs)
+
+    def __getattr__(self, name):
+        # units, activation, dropout, reset_after, ...: the cell's, as on Keras's layers.
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            cell = self._modules.get("cell")
+            if cell is not None and not name.startswith("_") and name in cell.get_config():
+                return getattr(cell, name)
+            raise
+
+    def get_config(self):
+        cell_config = self.cell.get_config()
+        for key in ("name", "trainable", "dtype"):
+            cell_config.pop(key)
+        return {**super().get_config(), **cell_config}

@@ -1,0 +1,66 @@
+"""SimpleRNNCell and SimpleRNN: h_t = activation(x_t W + h_{t-1} U + b)."""
+from ..ops.simple_rnn import simple_rnn_scan
+from .recurrent_cell import RecurrentCell
+from .rnn import CellRNN
+
+
+class SimpleRNNCell(RecurrentCell):
+    """One step of a fully connected RNN (Keras `SimpleRNNCell`).
+
+    Args:
+        units: size of the output and state.
+        activation: "tanh" (default), "relu", "sigmoid", "linear" or any Keras activation name.
+        use_bias, kernel_initializer ("glorot_uniform"), recurrent_initializer ("orthogonal"),
+        bias_initializer ("zeros"), kernel_regularizer, recurrent_regularizer, bias_regularizer,
+        dropout, recurrent_dropout, seed: as Keras.
+
+    Weights (Keras order): kernel (features, units), recurrent_kernel (units, units), bias (units,).
+    """
+
+    gate_count = 1
+
+    def __init__(self, units, activation="tanh", **kwargs):
+        if "recurrent_activation" in kwargs:
+            raise TypeError("SimpleRNNCell has no recurrent_activation argument.")
+        super().__init__(units, activation=activation, **kwargs)
+
+    def step(self, x, states, rmask):
+        h = states[0] if rmask is None else states[0] * rmask
+        z = x @ self.kernel + h @ self.recurrent_kernel
+        if self.bias is not None:
+            z = z + self.bias
+        out = self.activation.fn(z)
+        return out, [out]
+
+    def run_kernel(self, x, states, mask, rmask):
+        xp = self.input_projection(x, self.bias)
+        hs = simple_rnn_scan(xp, self.recurrent_kernel, states[0], mask, rmask, self.activation)
+        return hs, [hs[:, -1]]
+
+    def get_config(self):
+        config = super().get_config()
+        del config["recurrent_activation"]
+        return config
+
+
+class SimpleRNN(CellRNN):
+    """Fully connected RNN whose output is fed back as input (Keras `SimpleRNN`).
+
+    Args:
+        units: size of the output and state.
+        activation, use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
+        kernel_regularizer, recurrent_regularizer, bias_regularizer, dropout, recurrent_dropout,
+        seed: as `SimpleRNNCell`.
+        return_sequences, return_state, go_backwards, stateful, unroll: as `RNN`.
+
+    Call arguments: sequences (batch, time, features), initial_state, mask, training (see `RNN`).
+
+    Output shape: (batch, units), or (batch, time, units) with return_sequences.
+
+    Example:
+        >>> rnn = SimpleRNN(256)
+        >>> rnn(torch.randn(128, 28, 28)).shape
+        torch.Size([128, 256])
+    """
+
+    cell_class = SimpleRNNCell
