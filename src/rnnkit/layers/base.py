@@ -162,6 +162,14 @@ class Layer(nn.Module):
     def build(self, input_shape):
         self.built = True
 
+    def build_child(self, child, input_shape):
+        """Builds a sub-layer (a cell, a wrapped layer) with this layer's dtype and device."""
+        if isinstance(child, Layer) and not child.built:
+            child._factory = self._factory
+            child.build(input_shape)
+            child.built = True
+            child._factory = {}
+
     def _build_from(self, inputs):
         first = inputs
         while isinstance(first, (list, tuple)):

@@ -48,9 +48,7 @@ class StackedRNNCells(Layer):
 
     def build(self, input_shape):
         for cell in self.cells:
-            if isinstance(cell, Layer) and not cell.built:
-                cell.build(input_shape)
-                cell.built = True
+            self.build_child(cell, input_shape)
             input_shape = (input_shape[0], getattr(cell, "output_size", _state_shapes(cell.state_size)[0][0]))
 
     def call(self, inputs, states, training=False):
@@ -166,11 +164,7 @@ class RNN(Layer):
     def build(self, input_shape):
         step_shape = _map_shapes(lambda s: (s[0],) + tuple(s[2:]), input_shape)
         self._feature_shapes = [s[1:] for s in _flat_shapes(step_shape)]
-        if isinstance(self.cell, Layer) and not self.cell.built:
-            self.cell._factory = self._factory
-            self.cell.build(step_shape)
-            self.cell.built = True
-            self.cell._factory = {}
+        self.build_child(self.cell, step_shape)
 
     # ------------------------------------------------------------------------------------ states
     def reset_state(self):
