@@ -4,6 +4,7 @@ Masks ride on tensors the way Keras's torch backend carries them: a layer that c
 mask sets `output._keras_mask`; a layer whose `call` takes `mask` reads it from its input when no
 mask is passed explicitly. So masks flow through rnnkit models and through plain torch code alike.
 """
+import functools
 import inspect
 import re
 from collections import defaultdict
@@ -52,6 +53,19 @@ class Layer(nn.Module):
 
     supports_masking = False
 
+    def __init_subclass__(cls, **kwargs):
+        # As Keras: a layer is built once its build() has run, however build() was reached.
+        super().__init_subclass__(**kwargs)
+        if "build" in cls.__dict__:
+            original = cls.__dict__["build"]
+
+            @functools.wraps(original)
+            def build(self, input_shape):
+                original(self, input_shape)
+                self.built = True
+
+            cls.build = build
+
     def __init__(self, name=None, trainable=True, dtype=None, **kwargs):
         super().__init__()
         if kwargs:
@@ -62,14 +76,16 @@ class Layer(nn.Module):
         self._trainable = bool(trainable)
         self._dtype = dtype
         self._factory = {}
+        self._placement = {}
         self._call_takes = set(inspect.signature(self.call).parameters)
 
     # ----------------------------------------------------------------------------------- weights
     def add_weight(self, name, shape, initializer="zeros", regularizer=None, trainable=True):
         """Creates, initialises and registers a parameter named `name` (Keras weight order is the
         order of creation)."""
-        dtype = self._factory.get("dtype") or self._resolved_dtype()
-        value = torch.empty(tuple(shape), dtype=dtype, device=self._factory.get("device"))
+        where = {**self._factory, **self._placement}
+        dtype = where.get("dtype") or self._resolved_dtype()
+        value = torch.empty(tuple(shape), dtype=dtype, device=where.get("device"))
         with torch.no_grad():
             get_initializer(initializer)(value)
         param = nn.Parameter(value, requires_grad=trainable and self._trainable)
@@ -160,14 +176,24 @@ class Layer(nn.Module):
 
     # ------------------------------------------------------------------------------------- calls
     def build(self, input_shape):
+        """Creates the layer's weights for inputs of `input_shape`; called once, on first use."""
         self.built = True
+
+    def _apply(self, fn, *args, **kwargs):
+        # .to(), .double(), .cuda() before the first call decide where the lazy weights are made.
+        if not self.built:
+            before = torch.empty(0)
+            after = fn(before)
+            for key in ("dtype", "device"):
+                if getattr(after, key) != getattr(before, key):
+                    self._placement[key] = getattr(after, key)
+        return super()._apply(fn, *args, **kwargs)
 
     def build_child(self, child, input_shape):
         """Builds a sub-layer (a cell, a wrapped layer) with this layer's dtype and device."""
         if isinstance(child, Layer) and not child.built:
             child._factory = self._factory
             child.build(input_shape)
-            child.built = True
             child._factory = {}
 
     def _build_from(self, inputs):
@@ -177,10 +203,24 @@ class Layer(nn.Module):
         if isinstance(first, torch.Tensor):
             dtype = first.dtype if first.is_floating_point() and self._dtype is None else None
             self._factory = {"dtype": dtype, "device": first.device}
-        shapes = _shapes(inputs)
-        self.build(shapes)
-        self.built = True
+        self.build(_shapes(inputs))
         self._factory = {}
+
+    def _check_dtype(self, inputs):
+        first = inputs
+        while isinstance(first, (list, tuple)) and first:
+            first = first[0]
+        weight = next(self.parameters(), None)
+        if (
+            weight is not None
+            and isinstance(first, torch.Tensor)
+            and first.is_floating_point()
+            and first.dtype != weight.dtype
+        ):
+            raise ValueError(
+                f"Layer '{self.name}' has {weight.dtype} weights but got {first.dtype} input; cast the "
+                f"input (x.to({weight.dtype})) or the layer (layer.to({first.dtype}))."
+            )
 
     def call(self, inputs):
         raise NotImplementedError
@@ -193,6 +233,7 @@ class Layer(nn.Module):
             kwargs["mask"] = _first_mask(inputs)
         if not self.built:
             self._build_from(inputs)
+        self._check_dtype(inputs)
         outputs = self.call(inputs, *args, **kwargs)
         out_mask = self.compute_mask(inputs, kwargs.get("mask", _first_mask(inputs)))
         if isinstance(outputs, (list, tuple)):

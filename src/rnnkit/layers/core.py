@@ -79,7 +79,6 @@ class Dense(Layer):
             if self.use_bias
             else None
         )
-        self.built = True
 
     def call(self, inputs):
         input_dim = self.kernel.shape[0]
@@ -163,7 +162,6 @@ class Embedding(Layer):
     def build(self, input_shape):
         self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
                                           self.embeddings_initializer, self.embeddings_regularizer)
-        self.built = True
 
     def call(self, inputs):
         if inputs.is_floating_point() or inputs.is_complex() or inputs.dtype == torch.bool:

@@ -53,7 +53,6 @@ class TimeDistributed(Layer):
     def build(self, input_shape):
         self._check_input_shape(input_shape)
         self.build_child(self.layer, (input_shape[0], *input_shape[2:]))
-        self.built = True
 
     def call(self, inputs, training=None, mask=None):
         self._check_input_shape(inputs.shape)
