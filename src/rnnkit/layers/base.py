@@ -13,8 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .constraints import get_constraint
 from .initializers import get_initializer
-from .regularizers import get_regularizer
+from .regularizers import get_regularizer, serialize_regularizer
 
 _name_counts = defaultdict(int)
 
@@ -66,12 +67,20 @@ class Layer(nn.Module):
 
             cls.build = build
 
-    def __init__(self, name=None, trainable=True, dtype=None, **kwargs):
+    def __init__(
+        self, name=None, trainable=True, dtype=None, activity_regularizer=None, input_shape=None, input_dim=None, **kwargs
+    ):
         super().__init__()
         if kwargs:
             unknown = ", ".join(sorted(kwargs))
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s): {unknown}.")
         self.name = name or _unique_name(type(self).__name__)
+        self.activity_regularizer = get_regularizer(activity_regularizer)
+        # Keras's `LSTM(50, input_shape=(60, 1))` style: the per-sample input shape, for models.
+        self.input_shape_arg = tuple(input_shape) if input_shape is not None else (
+            (input_dim,) if input_dim is not None else None
+        )
+        self._activity_losses = []
         self.built = False
         self._trainable = bool(trainable)
         self._dtype = dtype
@@ -80,9 +89,10 @@ class Layer(nn.Module):
         self._call_takes = set(inspect.signature(self.call).parameters)
 
     # ----------------------------------------------------------------------------------- weights
-    def add_weight(self, name, shape, initializer="zeros", regularizer=None, trainable=True):
+    def add_weight(self, name, shape, initializer="zeros", regularizer=None, trainable=True, constraint=None):
         """Creates, initialises and registers a parameter named `name` (Keras weight order is the
-        order of creation)."""
+        order of creation). `regularizer` adds to `losses`; `constraint` is applied by
+        `apply_constraints()`."""
         where = {**self._factory, **self._placement}
         dtype = where.get("dtype") or self._resolved_dtype()
         value = torch.empty(tuple(shape), dtype=dtype, device=where.get("device"))
@@ -92,6 +102,8 @@ class Layer(nn.Module):
         self.register_parameter(name, param)
         if regularizer is not None:
             self._regularized = getattr(self, "_regularized", []) + [(name, get_regularizer(regularizer))]
+        if constraint is not None:
+            self._constrained = getattr(self, "_constrained", []) + [(name, get_constraint(constraint))]
         return param
 
     def _resolved_dtype(self):
@@ -126,12 +138,23 @@ class Layer(nn.Module):
 
     @property
     def losses(self):
-        """Regularisation penalties of this layer and the layers inside it, as scalar tensors."""
+        """Regularisation penalties of this layer and the layers inside it, as scalar tensors: weight
+        penalties, and activity penalties on the outputs of the latest call."""
         penalties = []
         for module in self.modules():
             for name, regularizer in getattr(module, "_regularized", []):
                 penalties.append(regularizer(getattr(module, name)))
+            penalties.extend(getattr(module, "_activity_losses", []))
         return penalties
+
+    @torch.no_grad()
+    def apply_constraints(self):
+        """Projects every constrained weight (kernel_constraint, ...) of this layer and the layers
+        inside it; call after `optimizer.step()` in a hand-written loop (`fit()` does it)."""
+        for module in self.modules():
+            for name, constraint in getattr(module, "_constrained", []):
+                weight = getattr(module, name)
+                weight.copy_(constraint(weight))
 
     def get_weights(self):
         """The weights as numpy arrays, in Keras's order and shapes."""
@@ -168,7 +191,10 @@ class Layer(nn.Module):
 
     # ------------------------------------------------------------------------------------ config
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, "dtype": self._dtype}
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self._dtype}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = serialize_regularizer(self.activity_regularizer)
+        return config
 
     @classmethod
     def from_config(cls, config):
@@ -228,9 +254,13 @@ class Layer(nn.Module):
     def compute_mask(self, inputs, mask=None):
         return mask if self.supports_masking else None
 
+    def validate_input(self, inputs):
+        """Raises ValueError for inputs this layer can never take (checked before building)."""
+
     def forward(self, inputs, *args, **kwargs):
         if "mask" in self._call_takes and kwargs.get("mask") is None:
             kwargs["mask"] = _first_mask(inputs)
+        self.validate_input(inputs)
         if not self.built:
             self._build_from(inputs)
         self._check_dtype(inputs)
@@ -242,6 +272,12 @@ class Layer(nn.Module):
                 set_mask(tensor, m)
         else:
             set_mask(outputs, out_mask)
+        if self.activity_regularizer is not None:
+            # As Keras 3: one penalty per output tensor, divided by the batch size.
+            flat = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+            self._activity_losses = [
+                self.activity_regularizer(o) / (o.shape[0] if o.dim() > 0 else 1) for o in flat
+            ]
         return outputs
 
     def extra_repr(self):

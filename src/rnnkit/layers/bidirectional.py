@@ -83,6 +83,9 @@ class Bidirectional(Layer):
         self.return_state = layer.return_state
         self.stateful = layer.stateful
 
+    def validate_input(self, sequences):
+        self.forward_layer.validate_input(sequences)
+
     def build(self, input_shape):
         self.build_child(self.forward_layer, input_shape)
         self.build_child(self.backward_layer, input_shape)

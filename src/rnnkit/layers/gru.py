@@ -93,3 +93,4 @@ class GRU(CellRNN):
     """
 
     cell_class = GRUCell
+    takes_use_cudnn = True

@@ -77,3 +77,4 @@ class LSTM(CellRNN):
     """
 
     cell_class = LSTMCell
+    takes_use_cudnn = True

@@ -4,8 +4,23 @@ import torch
 
 from ..ops.activations import get_activation
 from .base import Layer
+from .constraints import get_constraint, serialize_constraint
 from .initializers import get_initializer
 from .regularizers import get_regularizer, serialize_regularizer
+
+
+def check_cell_arguments(label, units, dropout=0.0, recurrent_dropout=0.0, activation="tanh", recurrent_activation="sigmoid"):
+    """Validates a cell's arguments, naming `label` (the cell, or the layer that owns it) in errors;
+    returns the two activations."""
+    if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+        raise ValueError(f"{label}: units must be a positive integer, got {units!r}.")
+    for arg, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+        if not isinstance(rate, (int, float)) or not 0.0 <= float(rate) < 1.0:
+            raise ValueError(f"{label}: {arg} must be in [0, 1), got {rate!r}.")
+    try:
+        return get_activation(activation), get_activation(recurrent_activation)
+    except ValueError as error:
+        raise ValueError(f"{label}: {error}") from None
 
 
 class DropoutRNNCell:
@@ -54,20 +69,19 @@ class RecurrentCell(DropoutRNNCell, Layer):
         kernel_regularizer=None,
         recurrent_regularizer=None,
         bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-            raise ValueError(f"{type(self).__name__} '{self.name}': units must be a positive integer, got {units!r}.")
-        for arg, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0.0 <= float(rate) < 1.0:
-                raise ValueError(f"{type(self).__name__} '{self.name}': {arg} must be in [0, 1), got {rate!r}.")
+        self.activation, self.recurrent_activation = check_cell_arguments(
+            f"{type(self).__name__} '{self.name}'", units, dropout, recurrent_dropout, activation, recurrent_activation
+        )
         self.units = units
-        self.activation = get_activation(activation)
-        self.recurrent_activation = get_activation(recurrent_activation)
         self.use_bias = use_bias
         self.kernel_initializer = kernel_initializer
         self.recurrent_initializer = recurrent_initializer
@@ -75,6 +89,9 @@ class RecurrentCell(DropoutRNNCell, Layer):
         self.kernel_regularizer = get_regularizer(kernel_regularizer)
         self.recurrent_regularizer = get_regularizer(recurrent_regularizer)
         self.bias_regularizer = get_regularizer(bias_regularizer)
+        self.kernel_constraint = get_constraint(kernel_constraint)
+        self.recurrent_constraint = get_constraint(recurrent_constraint)
+        self.bias_constraint = get_constraint(bias_constraint)
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
         self.seed = seed
@@ -101,10 +118,18 @@ class RecurrentCell(DropoutRNNCell, Layer):
             )
         self.input_dim = input_shape[-1]
         width = self.gate_count * self.units
-        self.add_weight("kernel", (self.input_dim, width), self.kernel_initializer, self.kernel_regularizer)
-        self.add_weight("recurrent_kernel", (self.units, width), self.recurrent_initializer, self.recurrent_regularizer)
+        self.add_weight(
+            "kernel", (self.input_dim, width), self.kernel_initializer, self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.add_weight(
+            "recurrent_kernel", (self.units, width), self.recurrent_initializer, self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
         if self.use_bias:
-            bias = self.add_weight("bias", self.bias_shape(), "zeros", self.bias_regularizer)
+            bias = self.add_weight(
+                "bias", self.bias_shape(), "zeros", self.bias_regularizer, constraint=self.bias_constraint
+            )
             with torch.no_grad():
                 self.init_bias_(bias)
         else:
@@ -151,6 +176,9 @@ class RecurrentCell(DropoutRNNCell, Layer):
             "kernel_regularizer": serialize_regularizer(self.kernel_regularizer),
             "recurrent_regularizer": serialize_regularizer(self.recurrent_regularizer),
             "bias_regularizer": serialize_regularizer(self.bias_regularizer),
+            "kernel_constraint": serialize_constraint(self.kernel_constraint),
+            "recurrent_constraint": serialize_constraint(self.recurrent_constraint),
+            "bias_constraint": serialize_constraint(self.bias_constraint),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,

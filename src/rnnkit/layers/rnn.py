@@ -4,12 +4,14 @@ Built-in cells (SimpleRNNCell, LSTMCell, GRUCell and stacks of them) run on the 
 `rnnkit.ops` through their `scan()`; any other cell, or a built-in cell with an activation that is
 not elementwise, runs through the generic autograd loop. Both give Keras's results.
 """
+import inspect
+
 import torch
 
 from ..ops.generic import cell_scan
 from ..ops.nest import flatten, is_nested, map_structure
-from .base import Layer, snake_case
-from .recurrent_cell import DropoutRNNCell
+from .base import Layer, _unique_name, snake_case
+from .recurrent_cell import DropoutRNNCell, RecurrentCell, check_cell_arguments
 from .serialization import deserialize_layer, serialize_layer
 
 
@@ -175,36 +177,52 @@ class RNN(Layer):
 
     def _initial_states(self, batch_size, like, initial_state):
         if initial_state is not None:
-            states = initial_state if is_nested(initial_state) else [initial_state]
-            self._check_initial_state(states, batch_size)
-            return list(states)
+            return self._check_initial_state(initial_state if is_nested(initial_state) else [initial_state], batch_size)
         if self.stateful and self.states is not None:
             return self.states
         return _initial_state(self.cell, batch_size, like)
 
     def _check_initial_state(self, states, batch_size):
-        expected = _state_shapes(self.cell.state_size) if not isinstance(self.cell, StackedRNNCells) else None
-        flat = flatten(states)
-        if expected is None:
-            expected = [s for cell in self.cell.cells for s in _state_shapes(cell.state_size)]
-        if len(flat) != len(expected):
+        """Validates initial states and returns them as the cell takes them: a list of tensors, or
+        for stacked cells one such list per cell ([[h, c], [h]], as Keras)."""
+        if not isinstance(self.cell, StackedRNNCells):
+            return self._check_state_group(states, _state_shapes(self.cell.state_size), batch_size, "")
+        cells = self.cell.cells
+        if len(states) != len(cells) or not all(is_nested(g) or isinstance(g, torch.Tensor) for g in states):
             raise ValueError(
-                f"Layer '{self.name}' expects {len(expected)} initial state tensor(s) of shapes "
-                f"{[(batch_size,) + s for s in expected]}, got {len(flat)}."
+                f"Layer '{self.name}' stacks {len(cells)} cells and expects one group of initial states per "
+                f"cell, e.g. [[h, c], [h]] for [LSTMCell, GRUCell]; got {len(states)} item(s)."
             )
-        for i, (state, shape) in enumerate(zip(flat, expected)):
+        return [
+            self._check_state_group(group if is_nested(group) else [group], _state_shapes(cell.state_size),
+                                    batch_size, f" for cell {i}")
+            for i, (cell, group) in enumerate(zip(cells, states))
+        ]
+
+    def _check_state_group(self, states, shapes, batch_size, where):
+        if len(states) != len(shapes):
+            raise ValueError(
+                f"Layer '{self.name}' expects {len(shapes)} initial state tensor(s){where} of shapes "
+                f"{[(batch_size,) + s for s in shapes]}, got {len(states)}."
+            )
+        for i, (state, shape) in enumerate(zip(states, shapes)):
             if not isinstance(state, torch.Tensor) or tuple(state.shape) != (batch_size,) + shape:
                 got = tuple(state.shape) if isinstance(state, torch.Tensor) else type(state).__name__
                 raise ValueError(
-                    f"Layer '{self.name}': initial state {i} should have shape {(batch_size,) + shape}, got {got}."
+                    f"Layer '{self.name}': initial state {i}{where} should have shape {(batch_size,) + shape}, "
+                    f"got {got}."
                 )
+        return list(states)
 
     # ------------------------------------------------------------------------------------- calls
-    def _check_inputs(self, sequences, mask):
+    def validate_input(self, sequences):
+        # Built-in cells take (batch, time, features); custom cells any (batch, time, ...) structure.
+        cells = self.cell.cells if isinstance(self.cell, StackedRNNCells) else [self.cell]
+        builtin = all(isinstance(c, RecurrentCell) for c in cells)
         for x in flatten(sequences):
             if not isinstance(x, torch.Tensor):
                 raise ValueError(f"Layer '{self.name}' expects tensors, got {type(x).__name__}.")
-            if x.dim() < 3:
+            if x.dim() < 3 or (builtin and x.dim() != 3):
                 raise ValueError(
                     f"Layer '{self.name}' expects input of shape (batch, time, features), "
                     f"got a tensor of shape {tuple(x.shape)}."
@@ -214,9 +232,11 @@ class RNN(Layer):
                     f"Layer '{self.name}' expects floating-point input, got {x.dtype}; "
                     "token ids go through an Embedding layer first."
                 )
-        first = flatten(sequences)[0]
-        if first.shape[1] == 0:
+        if flatten(sequences)[0].shape[1] == 0:
             raise ValueError(f"Layer '{self.name}' got a sequence with 0 time steps.")
+
+    def _check_inputs(self, sequences, mask):
+        first = flatten(sequences)[0]
         got = [tuple(x.shape[2:]) for x in flatten(sequences)]
         if self._feature_shapes is not None and got != self._feature_shapes:
             expected = ", ".join(str((None, None) + s) for s in self._feature_shapes)
@@ -328,10 +348,30 @@ class CellRNN(RNN):
     and the RNN's arguments in one constructor and one flat config, as Keras has them."""
 
     cell_class = None
-    _rnn_args = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll", "zero_output_for_mask")
+    # LSTM and GRU take Keras's use_cudnn; rnnkit always runs its own fused kernel, on CPU and CUDA.
+    takes_use_cudnn = False
+    _rnn_args = (
+        "return_sequences", "return_state", "go_backwards", "stateful", "unroll", "zero_output_for_mask",
+        "activity_regularizer", "input_shape", "input_dim",
+    )
 
     def __init__(self, units, name=None, trainable=True, dtype=None, **kwargs):
+        name = name or _unique_name(type(self).__name__)
+        label = f"{type(self).__name__} '{name}'"
+        if self.takes_use_cudnn:
+            self.use_cudnn = kwargs.pop("use_cudnn", "auto")
         rnn_kwargs = {k: kwargs.pop(k) for k in self._rnn_args if k in kwargs}
+        unknown = set(kwargs) - _init_arguments(self.cell_class)
+        if unknown:
+            raise TypeError(f"{label}: unexpected keyword argument(s): {', '.join(sorted(unknown))}.")
+        check_cell_arguments(
+            label,
+            units,
+            kwargs.get("dropout", 0.0),
+            kwargs.get("recurrent_dropout", 0.0),
+            kwargs.get("activation", "tanh"),
+            kwargs.get("recurrent_activation", "sigmoid"),
+        )
         cell = self.cell_class(units, name=snake_case(self.cell_class.__name__), trainable=trainable, dtype=dtype, **kwargs)
         super().__init__(cell, name=name, trainable=trainable, dtype=dtype, **rnn_kwargs)
 
@@ -349,4 +389,21 @@ class CellRNN(RNN):
         cell_config = self.cell.get_config()
         for key in ("name", "trainable", "dtype"):
             cell_config.pop(key)
-        return {**super().get_config(), **cell_config}
+        config = {**super().get_config(), **cell_config}
+        if self.takes_use_cudnn:
+            config["use_cudnn"] = self.use_cudnn
+        return config
+
+
+def _init_arguments(cls):
+    """Every keyword a class's constructor chain accepts (each __init__ passes **kwargs upwards)."""
+    names = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            names |= {
+                p.name
+                for p in inspect.signature(init).parameters.values()
+                if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self"
+            }
+    return names
