@@ -66,8 +66,8 @@ _ACTIVATIONS = {
     a.name: a
     for a in [
         Activation("linear", lambda x: x, lambda y: torch.ones_like(y), fn_out=_identity_out),
-        Activation("tanh", torch.tanh, lambda y: 1.0 - y * y, fn_out=torch.tanh),
-        Activation("sigmoid", torch.sigmoid, lambda y: y * (1.0 - y), fn_out=torch.sigmoid),
+        Activation("tanh", torch.tanh, lambda y: torch.square(y).neg_().add_(1.0), fn_out=torch.tanh),
+        Activation("sigmoid", torch.sigmoid, lambda y: torch.addcmul(y, y, y, value=-1), fn_out=torch.sigmoid),
         Activation(
             "relu", torch.relu, lambda y: (y > 0).to(y.dtype), fn_out=lambda x, out: torch.clamp_min(x, 0, out=out)
         ),

@@ -85,8 +85,8 @@ class GRUScan(torch.autograd.Function):
         h_prev = previous_states(h0, hs)
         hd_prev = h_prev if rmask is None else h_prev * rmask.unsqueeze(1)
         # Factors independent of the incoming gradient, for all steps at once.
-        k_z = (h_prev - hh) * ract.derivative(pz, z)
-        k_h = (1.0 - z) * act.derivative(ph, hh)
+        k_z = torch.sub(h_prev, hh).mul_(ract.derivative(pz, z))
+        k_h = torch.rsub(z, 1.0).mul_(act.derivative(ph, hh))
         k_carry = z
         if keep_f is not None:
             k_z, k_h = k_z * keep_f, k_h * keep_f
@@ -96,21 +96,24 @@ class GRUScan(torch.autograd.Function):
         d_gates = torch.empty_like(gates)
         g_next = torch.zeros_like(h0)
         if reset_after:
-            # du = g * [k_z, k_r, r k_h]; dxp = g * [k_z, k_r, k_h]
-            k_r = k_h * inner * d_r
-            k_u = torch.stack([k_z, k_r, r * k_h], dim=2)
-            d_u = torch.empty_like(gates)
+            # du = g [k_z, k_r, r k_h] is the gradient of u = hd U + b_rec; dxp differs only in its
+            # h part (g k_h), so du is written into d_gates and that part is overwritten afterwards.
+            k_u = torch.empty_like(gates).view(batch, steps, 3, units)
+            k_u[:, :, 0] = k_z
+            torch.mul(k_h, inner, out=k_u[:, :, 1]).mul_(d_r)
+            torch.mul(r, k_h, out=k_u[:, :, 2])
             g_all = torch.empty_like(hs)
+            d_u = d_gates.view(batch, steps, 3, units)
             for t in range(steps - 1, -1, -1):
                 g = torch.add(d_hs[:, t], g_next, out=g_all[:, t])
-                du = torch.mul(g.unsqueeze(1), k_u[:, t], out=d_u[:, t].view(batch, 3, units))
+                du = torch.mul(g.unsqueeze(1), k_u[:, t], out=d_u[:, t])
                 g_next = torch.mm(du.view(batch, 3 * units), Ut)
                 if rmask is not None:
                     g_next.mul_(rmask)
                 g_next.addcmul_(g, k_carry[:, t])
-            torch.mul(g_all.unsqueeze(2), torch.stack([k_z, k_r, k_h], dim=2), out=d_gates.view(batch, steps, 3, units))
-            dU = hd_prev.reshape(-1, units).t().mm(d_u.view(-1, 3 * units))
-            d_b_rec = d_u.sum(dim=(0, 1)) if has_b_rec else None
+            dU = hd_prev.reshape(-1, units).t().mm(d_gates.view(-1, 3 * units))
+            d_b_rec = d_gates.sum(dim=(0, 1)) if has_b_rec else None
+            torch.mul(g_all, k_h, out=d_u[:, :, 2])
         else:
             U_zr_t, U_h_t = U[:, : 2 * units].t(), U[:, 2 * units :].t()
             k_r = hd_prev * d_r

@@ -63,16 +63,12 @@ class LSTMScan(torch.autograd.Function):
         zi, zf, zg, zo = (None,) * 4 if pre is None else pre.chunk(4, dim=2)
         phi_c = act.fn(cs)
         # Per-step factors, independent of the incoming gradient, for all steps at once.
-        h_factor = o * act.derivative(cs, phi_c)  # d c~ / d h~ path
-        o_factor = phi_c * ract.derivative(zo, o)
-        cell_factors = torch.cat(
-            [
-                g * ract.derivative(zi, i),
-                previous_states(c0, cs) * ract.derivative(zf, f),
-                i * act.derivative(zg, g),
-            ],
-            dim=2,
-        ).view(*hs.shape[:2], 3, units)
+        h_factor = act.derivative(cs, phi_c).mul_(o)  # o phi'(c~)
+        o_factor = ract.derivative(zo, o).mul_(phi_c)  # phi(c~) sigma'(o)
+        cell_factors = hs.new_empty(*hs.shape[:2], 3, units)
+        torch.mul(ract.derivative(zi, i), g, out=cell_factors[:, :, 0])
+        torch.mul(ract.derivative(zf, f), previous_states(c0, cs), out=cell_factors[:, :, 1])
+        torch.mul(act.derivative(zg, g), i, out=cell_factors[:, :, 2])
         if keep_f is not None:
             h_factor = h_factor * keep_f
             o_factor = o_factor * keep_f
