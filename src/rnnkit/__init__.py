@@ -1,5 +1,5 @@
 """rnnkit: Keras-style recurrent layers that are PyTorch modules, on a fused BPTT engine."""
 from . import layers, ops
-from .layers import initializers, regularizers
+from .layers import constraints, initializers, regularizers
 
 __version__ = "0.1.0"
