@@ -254,6 +254,15 @@ class Layer(nn.Module):
     def compute_mask(self, inputs, mask=None):
         return mask if self.supports_masking else None
 
+    def __call__(self, *args, **kwargs):
+        # Functional models: a call on symbolic inputs (rnnkit.Input) records a graph node instead
+        # of computing. Symbolic tensors carry `graph_call`, so layers never import models/.
+        for arg in args[:1]:
+            for item in arg if isinstance(arg, (list, tuple)) else [arg]:
+                if hasattr(item, "graph_call"):
+                    return item.graph_call(self, args, kwargs)
+        return super().__call__(*args, **kwargs)
+
     def validate_input(self, inputs):
         """Raises ValueError for inputs this layer can never take (checked before building)."""
 
