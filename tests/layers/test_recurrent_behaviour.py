@@ -6,6 +6,7 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import copy  # noqa: E402
+import re  # noqa: E402
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -949,3 +950,88 @@ def test_rnn_of_an_object_without_state_size_raises():
 def test_sequence_with_zero_steps_raises():
     with pytest.raises(ValueError, match=r"encoder.*0 time steps"):
         R.LSTM(UNITS, name="encoder")(torch.zeros(2, 0, 4))
+
+
+# ======================================================== errors name the layer, before it is built
+@pytest.mark.parametrize("shape", [(3, 4), (3, 4, 2, 2)])
+@pytest.mark.parametrize("cls", [R.SimpleRNN, R.LSTM, R.GRU])
+def test_input_not_3d_raises_before_build_naming_the_layer_and_the_received_shape(cls, shape):
+    layer = cls(UNITS, name="encoder")
+    with pytest.raises(ValueError, match=rf"'encoder'.*\(batch, time, features\).*{re.escape(str(shape))}"):
+        layer(torch.randn(*shape))
+    assert not layer.built
+
+
+def test_input_not_3d_to_a_built_layer_raises_showing_the_4d_shape():
+    layer = built(R.LSTM(UNITS, name="encoder"))
+    with pytest.raises(ValueError, match=r"'encoder'.*\(batch, time, features\).*\(3, 6, 4, 1\)"):
+        layer(randn(BATCH, STEPS, FEATURES, 1))
+
+
+def test_bidirectional_2d_input_raises_naming_the_forward_layer():
+    layer = R.Bidirectional(R.GRU(2, name="tagger"))
+    with pytest.raises(ValueError, match=r"'forward_tagger'.*\(batch, time, features\).*\(3, 4\)"):
+        layer(torch.randn(3, 4))
+    assert not layer.built
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: R.LSTM(0, name="encoder"), r"LSTM 'encoder'.*units must be a positive integer.*0"),
+        (lambda: R.GRU(3, dropout=1.0, name="encoder"), r"GRU 'encoder'.*dropout must be in \[0, 1\).*1\.0"),
+        (lambda: R.GRU(3, recurrent_dropout=-0.5, name="encoder"), r"GRU 'encoder'.*recurrent_dropout.*-0\.5"),
+        (lambda: R.SimpleRNN(3, activation="rellu", name="encoder"), r"SimpleRNN 'encoder'.*'rellu'.*'relu'"),
+        (lambda: R.LSTM(3, recurrent_activation="sigmod", name="encoder"), r"LSTM 'encoder'.*'sigmod'.*'sigmoid'"),
+    ],
+)
+def test_invalid_layer_argument_raises_naming_the_layer(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("cls", [R.SimpleRNN, R.LSTM, R.GRU])
+def test_unknown_keyword_argument_raises_type_error_naming_the_class_and_the_argument(cls):
+    with pytest.raises(TypeError, match=rf"{cls.__name__}.*unexpected keyword argument.*foo"):
+        cls(3, foo=1)
+
+
+def test_stacked_cells_with_a_flat_list_of_initial_states_raises_asking_for_one_group_per_cell():
+    layer = R.RNN([R.LSTMCell(3), R.GRUCell(2)], name="stack")
+    flat = [torch.zeros(BATCH, 3), torch.zeros(BATCH, 3), torch.zeros(BATCH, 2)]
+    grouping = r"'stack' stacks 2 cells.*one group of initial states per cell.*\[\[h, c\], \[h\]\].*got 3"
+    with pytest.raises(ValueError, match=grouping):
+        layer(randn(BATCH, STEPS, FEATURES), initial_state=flat)
+
+
+def test_stacked_cells_with_grouped_initial_states_equal_keras():
+    x = randn(BATCH, STEPS, FEATURES)
+    initial = [[randn(BATCH, 3, seed=1), randn(BATCH, 3, seed=2)], randn(BATCH, 2, seed=3)]
+    theirs = keras.layers.RNN([keras.layers.LSTMCell(3), keras.layers.GRUCell(2)], return_sequences=True,
+                              return_state=True)
+    expected = theirs(x, initial_state=initial)
+    ours = built(R.RNN([R.LSTMCell(3), R.GRUCell(2)], return_sequences=True, return_state=True), x)
+    ours.set_weights(theirs.get_weights())
+    assert_close(ours(x, initial_state=initial), expected)
+
+
+# ============================================================== dtype chosen before the first call
+@pytest.mark.parametrize("convert", [lambda m: m.double(), lambda m: m.to(torch.float64)])
+def test_model_converted_to_float64_before_its_first_call_creates_float64_weights(convert):
+    model = convert(torch.nn.Sequential(R.Embedding(10, 4), R.LSTM(3)))
+    assert not model[1].built
+    out = model(torch.tensor([[1, 2, 3], [4, 5, 0]]))
+    assert out.dtype == torch.float64
+    assert [p.dtype for p in model.parameters()] == [torch.float64] * 4
+
+
+def test_float32_input_to_a_float64_built_layer_raises_naming_the_layer_and_both_dtypes():
+    layer = built(R.GRU(UNITS, name="encoder"), randn(BATCH, STEPS, FEATURES, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"'encoder'.*torch\.float64 weights.*torch\.float32 input"):
+        layer(randn(BATCH, STEPS, FEATURES))
+
+
+def test_float32_input_to_a_layer_made_float64_before_build_raises_naming_both_dtypes():
+    layer = R.LSTM(UNITS, name="encoder").double()
+    with pytest.raises(ValueError, match=r"'encoder'.*torch\.float64 weights.*torch\.float32 input"):
+        layer(randn(BATCH, STEPS, FEATURES))
