@@ -20,12 +20,31 @@ from typing import Optional
 import torch
 
 from .activations import Activation, get_activation
+from .native import native_lstm
 from .sequence import carry_masked, previous_states, split_mask
+
+
+def _native_for(xp, act, ract, rmask):
+    """The compiled kernel where it applies: float32 on the CPU, default activations, no
+    recurrent dropout."""
+    if xp.dtype != torch.float32 or xp.device.type != "cpu" or rmask is not None:
+        return None
+    if act.name != "tanh" or ract.name != "sigmoid":
+        return None
+    return native_lstm()
 
 
 class LSTMScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xp, U, h0, c0, mask, rmask, act: Activation, ract: Activation):
+        native = _native_for(xp, act, ract, rmask)
+        if native is not None:
+            keep = mask.contiguous() if mask is not None else torch.empty(0, dtype=torch.bool)
+            gates, hs, cs = native.lstm_forward(xp.contiguous(), U.contiguous(), h0.contiguous(), c0.contiguous(), keep)
+            ctx.native = native
+            ctx.save_for_backward(U, h0.contiguous(), c0.contiguous(), gates, hs, cs, keep)
+            return hs, cs[:, -1]
+        ctx.native = None
         batch, steps, four_units = xp.shape
         units = four_units // 4
         keep, keep_f, skip_f = split_mask(mask, xp.dtype)
@@ -56,6 +75,11 @@ class LSTMScan(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, d_hs, d_c_last):
+        if ctx.native is not None:
+            U, h0, c0, gates, hs, cs, keep = ctx.saved_tensors
+            d_c_last = torch.zeros_like(c0) if d_c_last is None else d_c_last
+            d_gates, dU, dh0, dc0 = ctx.native.lstm_backward(d_hs, d_c_last, U, h0, c0, gates, hs, cs, keep)
+            return d_gates, dU, dh0, dc0, None, None, None, None
         U, h0, c0, gates, pre, hs, cs, keep_f, skip_f, rmask = ctx.saved_tensors
         act, ract = ctx.acts
         steps, units = hs.shape[1], hs.shape[2]

@@ -1,0 +1,27 @@
+"""Compiled kernels for the cases where per-step dispatch of small tensor operations dominates
+(small units, long sequences). Built on first use by torch.utils.cpp_extension (needs a C++
+compiler and ninja) and cached; when that is not possible, or RNNKIT_NATIVE=0, the kernels
+written with PyTorch operations run instead, with the same results."""
+import functools
+import os
+import warnings
+from pathlib import Path
+
+
+@functools.lru_cache(maxsize=None)
+def native_lstm():
+    """The compiled LSTM module, or None where it cannot be built."""
+    if os.environ.get("RNNKIT_NATIVE", "1") == "0":
+        return None
+    try:
+        from torch.utils.cpp_extension import load
+
+        return load(
+            name="rnnkit_native_lstm",
+            sources=[str(Path(__file__).with_name("native_lstm.cpp"))],
+            extra_cflags=["-O3", "-ffast-math", "-march=native"],
+            verbose=False,
+        )
+    except Exception as error:  # no compiler, no ninja, unsupported platform: fall back
+        warnings.warn(f"rnnkit: compiled LSTM kernel unavailable ({error}); using the PyTorch-op kernel.")
+        return None
