@@ -337,17 +337,16 @@ def test_layer_without_input_shape_has_no_input_shape_arg():
 
 # Keras's config writes dtype as a DTypePolicy dict and the initializers as serialized objects;
 # rnnkit's from_config does not take those (see the report that came with these tests).
-KERAS_SERIALIZED_KEYS = ("dtype", "kernel_initializer", "recurrent_initializer", "bias_initializer")
-
-
 @pytest.mark.parametrize("kind", list(RECURRENT))
 def test_keras_default_config_builds_a_layer_with_the_same_config_values(kind):
     ours_cls, keras_cls = RECURRENT[kind]
-    keras_config = keras_cls(UNITS).get_config()
-    config = {k: v for k, v in keras_config.items() if k not in KERAS_SERIALIZED_KEYS}
+    config = keras_cls(UNITS).get_config()
     ours = ours_cls.from_config(config).get_config()
+    # rnnkit keeps Keras's serialized dtype policy and initializers as given, and leaves
+    # activity_regularizer=None out of its config.
     for key, value in config.items():
-        assert ours.get(key) == value, key  # rnnkit leaves activity_regularizer=None out of its config
+        expected = "float32" if key == "dtype" else value
+        assert ours.get(key) == expected, key
 
 
 @pytest.mark.parametrize("kind", list(RECURRENT))
@@ -356,7 +355,30 @@ def test_layer_from_a_keras_default_config_gives_keras_outputs_with_copied_weigh
     x = randn(BATCH, STEPS, FEATURES)
     theirs = keras_cls(UNITS, return_sequences=True)
     expected = theirs(x)
-    config = {k: v for k, v in theirs.get_config().items() if k not in KERAS_SERIALIZED_KEYS}
-    ours = built(ours_cls.from_config(config), x)
+    ours = built(ours_cls.from_config(theirs.get_config()), x)
     ours.set_weights(theirs.get_weights())
     torch.testing.assert_close(ours(x), expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["SimpleRNN", "LSTM", "GRU"])
+def test_full_keras_config_with_serialized_objects_builds_an_equivalent_layer(name):
+    keras_layer = getattr(keras.layers, name)(
+        3,
+        kernel_regularizer="l2",
+        activity_regularizer=keras.regularizers.L1L2(0.1, 0.2),
+        bias_initializer=keras.initializers.RandomUniform(-0.1, 0.1),
+    )
+    x = np.random.default_rng(0).standard_normal((2, 4, 5)).astype("float32")
+    expected = keras.ops.convert_to_numpy(keras_layer(x))
+    ours = getattr(R, name).from_config(keras_layer.get_config())
+    ours(torch.tensor(x))
+    ours.set_weights(keras_layer.get_weights())
+    np.testing.assert_allclose(ours(torch.tensor(x)).detach().numpy(), expected, atol=1e-5)
+    assert ours.cell.kernel_regularizer.l2 == pytest.approx(0.01)
+    if name != "SimpleRNN":  # Keras's SimpleRNN drops activity_regularizer from its config
+        assert (ours.activity_regularizer.l1, ours.activity_regularizer.l2) == pytest.approx((0.1, 0.2))
+
+
+def test_l1_l2_string_penalises_with_both_factors_at_0_01():
+    reg = R.regularizers.get_regularizer("l1_l2")
+    assert (reg.l1, reg.l2) == (0.01, 0.01)

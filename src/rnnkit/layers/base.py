@@ -83,6 +83,8 @@ class Layer(nn.Module):
         self._activity_losses = []
         self.built = False
         self._trainable = bool(trainable)
+        if isinstance(dtype, dict):  # a Keras DTypePolicy config: {"config": {"name": "float32"}}
+            dtype = dtype.get("config", {}).get("name")
         self._dtype = dtype
         self._factory = {}
         self._placement = {}

@@ -1,6 +1,7 @@
 """Weight initializers by Keras name, with Keras's fan conventions (kernels are (in, out))."""
 import difflib
 import math
+import re
 
 import torch
 
@@ -19,7 +20,7 @@ def _truncated_normal_(w, stddev):
     return torch.nn.init.trunc_normal_(w, 0.0, stddev, -2.0 * stddev, 2.0 * stddev)
 
 
-def _variance_scaling(scale, mode, distribution):
+def _variance_scaling(scale=1.0, mode="fan_in", distribution="truncated_normal"):
     def init_(w):
         fan_in, fan_out = _fans(tuple(w.shape))
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[mode]
@@ -27,6 +28,8 @@ def _variance_scaling(scale, mode, distribution):
         if distribution == "uniform":
             limit = math.sqrt(3.0 * variance)
             return torch.nn.init.uniform_(w, -limit, limit)
+        if distribution == "untruncated_normal":
+            return torch.nn.init.normal_(w, 0.0, math.sqrt(variance))
         # 0.8796... is the stddev of a standard normal truncated to (-2, 2).
         return _truncated_normal_(w, math.sqrt(variance) / 0.87962566103423978)
 
@@ -68,10 +71,30 @@ _INITIALIZERS = {
 _ALIASES = {"uniform": "random_uniform", "normal": "random_normal", "zero": "zeros", "one": "ones"}
 
 
+# Keras-serialized initializers ({"class_name": ..., "config": {...}}) whose arguments matter.
+_CONFIGURABLE = {
+    "RandomUniform": lambda minval=-0.05, maxval=0.05, **_: lambda w: torch.nn.init.uniform_(w, minval, maxval),
+    "RandomNormal": lambda mean=0.0, stddev=0.05, **_: lambda w: torch.nn.init.normal_(w, mean, stddev),
+    "TruncatedNormal": lambda mean=0.0, stddev=0.05, **_: lambda w: _truncated_normal_(w, stddev).add_(mean),
+    "Constant": lambda value=0.0, **_: lambda w: torch.nn.init.constant_(w, value),
+    "Orthogonal": lambda gain=1.0, **_: lambda w: _orthogonal_(w, gain),
+    "Identity": lambda gain=1.0, **_: lambda w: _identity_(w, gain),
+    "VarianceScaling": lambda scale=1.0, mode="fan_in", distribution="truncated_normal", **_: _variance_scaling(
+        scale, mode, distribution
+    ),
+}
+
+
 def get_initializer(identifier):
-    """An in-place initializer `fn(tensor)` from a Keras name or a callable taking the tensor."""
+    """An in-place initializer `fn(tensor)` from a Keras name, a Keras-serialized initializer
+    ({"class_name": "RandomUniform", "config": {...}}), or a callable taking the tensor."""
     if callable(identifier):
         return identifier
+    if isinstance(identifier, dict) and "class_name" in identifier:
+        class_name, config = identifier["class_name"], identifier.get("config") or {}
+        if class_name in _CONFIGURABLE:
+            return _CONFIGURABLE[class_name](**config)
+        identifier = re.sub("([a-z0-9])([A-Z])", r"\1_\2", class_name).lower()
     name = _ALIASES.get(identifier, identifier)
     if name not in _INITIALIZERS:
         valid = sorted(_INITIALIZERS) + sorted(_ALIASES)

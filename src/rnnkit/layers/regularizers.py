@@ -37,12 +37,14 @@ l1, l2, l1_l2 = L1, L2, L1L2
 
 
 def get_regularizer(identifier):
-    """None, a Regularizer, a config dict, or one of "l1", "l2", "l1_l2"."""
+    """None, a Regularizer, a config dict ({"l1": .., "l2": ..}, or Keras-serialized
+    {"class_name": "L2", "config": {...}}), or one of "l1", "l2", "l1_l2"."""
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
     if isinstance(identifier, dict):
-        return Regularizer(**identifier)
-    named = {"l1": L1(), "l2": L2(), "l1_l2": L1L2()}
+        config = identifier.get("config", identifier) if "class_name" in identifier else identifier
+        return Regularizer(l1=config.get("l1", 0.0), l2=config.get("l2", 0.0))
+    named = {"l1": L1(), "l2": L2(), "l1_l2": L1L2(0.01, 0.01)}
     if identifier in named:
         return named[identifier]
     raise ValueError(
