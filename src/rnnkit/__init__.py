@@ -3,3 +3,4 @@ from . import layers, ops
 from .layers import constraints, initializers, regularizers
 
 __version__ = "0.1.0"
+from .train import optimizers

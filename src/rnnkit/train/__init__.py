@@ -1,0 +1,2 @@
+"""Training: compile/fit and what it uses (losses, metrics, optimizers, callbacks)."""
+from . import optimizers
