@@ -1,33 +1,23 @@
-"""The compiled LSTM kernel against the PyTorch-op kernel it replaces (float32, CPU)."""
+"""The compiled kernels against the PyTorch-op kernels they replace (float32, CPU)."""
 import pytest
 import torch
 
 from rnnkit import layers
+from rnnkit.ops import gru as gru_module
 from rnnkit.ops import lstm as lstm_module
-from rnnkit.ops.native import native_lstm
+from rnnkit.ops import simple_rnn as simple_rnn_module
+from rnnkit.ops.activations import get_activation
+from rnnkit.ops.native import native_for, native_kernels
 
 B, T, H = 5, 7, 6
+MODULES = {"simple_rnn": simple_rnn_module, "lstm": lstm_module, "gru": gru_module}
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def native():
-    module = native_lstm()
-    assert module is not None, "the compiled LSTM kernel did not build (see the warning above)"
+    module = native_kernels()
+    assert module is not None, "the compiled kernels did not build (see the warning above)"
     return module
-
-
-def _run(mask, use_native, monkeypatch):
-    if not use_native:
-        monkeypatch.setattr(lstm_module, "_native_for", lambda *args: None)
-    g = torch.Generator().manual_seed(1)
-    xp = torch.randn(B, T, 4 * H, generator=g).requires_grad_()
-    U = (0.5 * torch.randn(H, 4 * H, generator=g)).requires_grad_()
-    h0 = torch.randn(B, H, generator=g).requires_grad_()
-    c0 = torch.randn(B, H, generator=g).requires_grad_()
-    hs, c_last = lstm_module.lstm_scan(xp, U, h0, c0, mask)
-    (hs.square().sum() + 1.3 * c_last.sum()).backward()
-    monkeypatch.undo()
-    return [hs.detach(), c_last.detach(), xp.grad, U.grad, h0.grad, c0.grad]
 
 
 def _mask(kind):
@@ -38,37 +28,71 @@ def _mask(kind):
     return mask
 
 
+def _run(kind, mask, use_native, monkeypatch, **options):
+    if not use_native:
+        monkeypatch.setattr(MODULES[kind], "native_for", lambda *args: None)
+    g = torch.Generator().manual_seed(1)
+    gates = {"simple_rnn": 1, "lstm": 4, "gru": 3}[kind]
+    xp = torch.randn(B, T, gates * H, generator=g).requires_grad_()
+    U = (0.5 * torch.randn(H, gates * H, generator=g)).requires_grad_()
+    h0 = torch.randn(B, H, generator=g).requires_grad_()
+    extra = torch.randn(B, H, generator=g).requires_grad_()  # c0 for LSTM
+    b_rec = torch.randn(gates * H, generator=g).requires_grad_()
+    if kind == "simple_rnn":
+        outs, leaves = [simple_rnn_module.simple_rnn_scan(xp, U, h0, mask, **options)], [xp, U, h0]
+    elif kind == "lstm":
+        outs, leaves = list(lstm_module.lstm_scan(xp, U, h0, extra, mask)), [xp, U, h0, extra]
+    else:
+        outs, leaves = [gru_module.gru_scan(xp, U, h0, b_rec, mask)], [xp, U, h0, b_rec]
+    sum(1.3 * o.square().sum() + o.sum() for o in outs).backward()
+    monkeypatch.undo()
+    return [o.detach() for o in outs] + [leaf.grad for leaf in leaves]
+
+
+@pytest.mark.parametrize("kind", ["simple_rnn", "lstm", "gru"])
 @pytest.mark.parametrize("mask_kind", [None, "random_with_empty_sample"])
-def test_native_lstm_matches_the_pytorch_op_kernel_forward_and_backward(native, mask_kind, monkeypatch):
+def test_native_kernel_matches_the_pytorch_op_kernel_forward_and_backward(kind, mask_kind, monkeypatch):
     mask = _mask(mask_kind)
-    for a, b in zip(_run(mask, True, monkeypatch), _run(mask, False, monkeypatch)):
+    for a, b in zip(_run(kind, mask, True, monkeypatch), _run(kind, mask, False, monkeypatch)):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
-def test_lstm_layer_uses_the_native_kernel_for_default_float32(native, monkeypatch):
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "linear"])
+def test_native_simple_rnn_matches_for_each_activation_it_implements(activation, monkeypatch):
+    mask = _mask("random_with_empty_sample")
+    native = _run("simple_rnn", mask, True, monkeypatch, activation=activation)
+    reference = _run("simple_rnn", mask, False, monkeypatch, activation=activation)
+    for a, b in zip(native, reference):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("layer", [layers.SimpleRNN(4), layers.LSTM(4), layers.GRU(4)])
+def test_default_float32_layers_run_on_the_native_kernels(layer, native, monkeypatch):
     calls = []
-    original = native.lstm_forward
-    monkeypatch.setattr(lstm_module, "_native_for", lambda *args: _Recorder(native, calls))
-    layers.LSTM(4)(torch.randn(2, 3, 5))
-    assert calls == ["lstm_forward"] and original is native.lstm_forward
+    module = MODULES[{"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}[type(layer).__name__]]
+    monkeypatch.setattr(module, "native_for", lambda *args: _Recorder(native_for(*args), calls))
+    layer(torch.randn(2, 3, 5))
+    assert calls and calls[0].endswith("_forward")
 
 
-def test_native_kernel_is_not_used_for_float64_or_other_activations():
-    act, ract = lstm_module.get_activation("tanh"), lstm_module.get_activation("sigmoid")
-    assert lstm_module._native_for(torch.zeros(1, dtype=torch.float64), act, ract, None) is None
-    relu = lstm_module.get_activation("relu")
-    assert lstm_module._native_for(torch.zeros(1), relu, ract, None) is None
-    assert lstm_module._native_for(torch.zeros(1), act, ract, torch.ones(1)) is None
+def test_native_kernels_are_not_used_for_float64_recurrent_dropout_or_other_activations():
+    assert native_for(torch.zeros(1, dtype=torch.float64), None, True) is None
+    assert native_for(torch.zeros(1), torch.ones(1), True) is None
+    assert native_for(torch.zeros(1), None, False) is None
+    assert native_for(torch.zeros(1), None, True) is not None
+    gru_reset_before = layers.GRU(2, reset_after=False)
+    assert gru_reset_before(torch.randn(2, 3, 2)).shape == (2, 2)  # runs on the PyTorch-op kernel
+    assert get_activation("elu").name not in simple_rnn_module.NATIVE_ACTIVATIONS
 
 
-def test_rnnkit_native_0_selects_the_pytorch_op_kernel(monkeypatch):
+def test_rnnkit_native_0_selects_the_pytorch_op_kernels(monkeypatch):
     monkeypatch.setenv("RNNKIT_NATIVE", "0")
-    native_lstm.cache_clear()
+    native_kernels.cache_clear()
     try:
-        assert native_lstm() is None
+        assert native_kernels() is None
     finally:
         monkeypatch.delenv("RNNKIT_NATIVE")
-        native_lstm.cache_clear()
+        native_kernels.cache_clear()
 
 
 class _Recorder:

@@ -24,6 +24,7 @@ from typing import Optional
 import torch
 
 from .activations import Activation, get_activation
+from .native import native_for
 from .sequence import carry_masked, previous_states, split_mask
 
 
@@ -35,6 +36,15 @@ def _blend_(h_t: torch.Tensor, h_prev: torch.Tensor, z: torch.Tensor, hh: torch.
 class GRUScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xp, U, b_rec, h0, mask, rmask, act: Activation, ract: Activation, reset_after: bool):
+        ctx.native = native_for(xp, rmask, reset_after and act.name == "tanh" and ract.name == "sigmoid")
+        if ctx.native is not None:
+            keep = mask.contiguous() if mask is not None else torch.empty(0, dtype=torch.bool)
+            bias = b_rec.contiguous() if b_rec is not None else xp.new_empty(0)
+            h0 = h0.contiguous()
+            gates, inner, hs = ctx.native.gru_forward(xp.contiguous(), U.contiguous(), bias, h0, keep)
+            ctx.has_b_rec = b_rec is not None
+            ctx.save_for_backward(U, h0, gates, inner, hs, keep)
+            return hs
         batch, steps, three_units = xp.shape
         units = three_units // 3
         keep, keep_f, skip_f = split_mask(mask, xp.dtype)
@@ -77,6 +87,10 @@ class GRUScan(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, d_hs):
+        if ctx.native is not None:
+            U, h0, gates, inner, hs, keep = ctx.saved_tensors
+            d_xp, dU, d_b_rec, dh0 = ctx.native.gru_backward(d_hs, U, h0, gates, inner, hs, keep)
+            return d_xp, dU, d_b_rec if ctx.has_b_rec else None, dh0, None, None, None, None, None
         U, h0, gates, pre, hs, inner, keep_f, skip_f, rmask = ctx.saved_tensors
         act, ract, reset_after, has_b_rec = ctx.config
         batch, steps, units = hs.shape

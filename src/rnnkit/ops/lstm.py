@@ -20,31 +20,20 @@ from typing import Optional
 import torch
 
 from .activations import Activation, get_activation
-from .native import native_lstm
+from .native import native_for
 from .sequence import carry_masked, previous_states, split_mask
-
-
-def _native_for(xp, act, ract, rmask):
-    """The compiled kernel where it applies: float32 on the CPU, default activations, no
-    recurrent dropout."""
-    if xp.dtype != torch.float32 or xp.device.type != "cpu" or rmask is not None:
-        return None
-    if act.name != "tanh" or ract.name != "sigmoid":
-        return None
-    return native_lstm()
 
 
 class LSTMScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xp, U, h0, c0, mask, rmask, act: Activation, ract: Activation):
-        native = _native_for(xp, act, ract, rmask)
-        if native is not None:
+        ctx.native = native_for(xp, rmask, act.name == "tanh" and ract.name == "sigmoid")
+        if ctx.native is not None:
             keep = mask.contiguous() if mask is not None else torch.empty(0, dtype=torch.bool)
-            gates, hs, cs = native.lstm_forward(xp.contiguous(), U.contiguous(), h0.contiguous(), c0.contiguous(), keep)
-            ctx.native = native
-            ctx.save_for_backward(U, h0.contiguous(), c0.contiguous(), gates, hs, cs, keep)
+            h0, c0 = h0.contiguous(), c0.contiguous()
+            gates, hs, cs = ctx.native.lstm_forward(xp.contiguous(), U.contiguous(), h0, c0, keep)
+            ctx.save_for_backward(U, h0, c0, gates, hs, cs, keep)
             return hs, cs[:, -1]
-        ctx.native = None
         batch, steps, four_units = xp.shape
         units = four_units // 4
         keep, keep_f, skip_f = split_mask(mask, xp.dtype)

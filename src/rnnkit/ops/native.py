@@ -7,21 +7,32 @@ import os
 import warnings
 from pathlib import Path
 
+import torch
+
 
 @functools.lru_cache(maxsize=None)
-def native_lstm():
-    """The compiled LSTM module, or None where it cannot be built."""
+def native_kernels():
+    """The compiled kernel module, or None where it cannot be built."""
     if os.environ.get("RNNKIT_NATIVE", "1") == "0":
         return None
     try:
         from torch.utils.cpp_extension import load
 
         return load(
-            name="rnnkit_native_lstm",
-            sources=[str(Path(__file__).with_name("native_lstm.cpp"))],
+            name="rnnkit_native",
+            sources=[str(Path(__file__).with_name("native_kernels.cpp"))],
             extra_cflags=["-O3", "-ffast-math", "-march=native"],
             verbose=False,
         )
     except Exception as error:  # no compiler, no ninja, unsupported platform: fall back
-        warnings.warn(f"rnnkit: compiled LSTM kernel unavailable ({error}); using the PyTorch-op kernel.")
+        warnings.warn(f"rnnkit: compiled kernels unavailable ({error}); using the PyTorch-op kernels.")
         return None
+
+
+
+def native_for(xp, rmask, activations_ok):
+    """The compiled kernels where they apply (float32 on the CPU, no recurrent dropout, and
+    activations the compiled kernel implements), else None."""
+    if not activations_ok or xp.dtype != torch.float32 or xp.device.type != "cpu" or rmask is not None:
+        return None
+    return native_kernels()

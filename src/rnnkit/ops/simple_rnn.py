@@ -15,12 +15,24 @@ from typing import Optional
 import torch
 
 from .activations import Activation, get_activation
+from .native import native_for
 from .sequence import carry_masked, previous_states, split_mask
+
+# Activations the compiled kernel implements, by its codes.
+NATIVE_ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
 
 
 class SimpleRNNScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xp, U, h0, mask, rmask, act: Activation):
+        ctx.native = native_for(xp, rmask, act.name in NATIVE_ACTIVATIONS)
+        if ctx.native is not None:
+            keep = mask.contiguous() if mask is not None else torch.empty(0, dtype=torch.bool)
+            ctx.kind = NATIVE_ACTIVATIONS[act.name]
+            h0 = h0.contiguous()
+            states = ctx.native.simple_rnn_forward(xp.contiguous(), U.contiguous(), h0, keep, ctx.kind)
+            ctx.save_for_backward(U, h0, states, keep)
+            return states
         batch, steps, units = xp.shape
         keep, keep_f, skip_f = split_mask(mask, xp.dtype)
         states = torch.empty_like(xp)
@@ -39,6 +51,10 @@ class SimpleRNNScan(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, d_states):
+        if ctx.native is not None:
+            U, h0, states, keep = ctx.saved_tensors
+            d_pre, dU, dh0 = ctx.native.simple_rnn_backward(d_states, U, h0, states, keep, ctx.kind)
+            return d_pre, dU, dh0, None, None, None
         U, h0, states, pre, keep_f, skip_f, rmask = ctx.saved_tensors
         steps = states.shape[1]
         # Everything that does not depend on the incoming gradient is computed once, vectorised.
