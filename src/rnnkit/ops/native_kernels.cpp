@@ -12,6 +12,10 @@ namespace {
 
 inline float sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
 
+// Rows of a step's gate loop given to one thread: small steps stay on one thread, where the
+// fork/join would cost more than the arithmetic.
+inline int64_t rows_per_task(int64_t H) { return std::max<int64_t>(1, 16384 / H); }
+
 // tanh as a clamped rational function (the odd 13/6 approximation used by Eigen): libm's tanhf
 // does not vectorise here and costs ~20 ns a call. Within 4e-7 of tanh everywhere, and
 // relatively accurate near 0 (unlike 2 sigmoid(2x) - 1); tests/ops/test_native.py checks it.
@@ -113,7 +117,7 @@ std::vector<torch::Tensor> lstm_forward(torch::Tensor xp, torch::Tensor U, torch
     for (int64_t t = 0; t < T; ++t) {
         auto z = gates.select(1, t);
         at::addmm_out(z, xp.select(1, t), h, U);
-        at::parallel_for(0, B, 16, [&](int64_t b0, int64_t b1) {
+        at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
                 const float* c_prev = t == 0 ? c0_p + b * H : c_p + (b * T + t - 1) * H;
                 const float* h_prev = t == 0 ? h0_p + b * H : h_p + (b * T + t - 1) * H;
@@ -153,7 +157,7 @@ std::vector<torch::Tensor> lstm_backward(torch::Tensor d_hs, torch::Tensor d_c_l
         float* gc_p = gc.data_ptr<float>();
         float* gcp_p = gc_prev.data_ptr<float>();
         float* hc_p = h_carry.data_ptr<float>();
-        at::parallel_for(0, B, 16, [&](int64_t b0, int64_t b1) {
+        at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
                 const float* c_prev = t == 0 ? c0_p + b * H : c_p + (b * T + t - 1) * H;
                 backward_row(g_p + (b * T + t) * 4 * H, c_p + (b * T + t) * H, c_prev, dh_p + (b * T + t) * H,
@@ -248,7 +252,7 @@ torch::Tensor simple_rnn_forward(torch::Tensor xp, torch::Tensor U, torch::Tenso
     for (int64_t t = 0; t < T; ++t) {
         auto a = hs.select(1, t);
         at::addmm_out(a, xp.select(1, t), h, U);
-        at::parallel_for(0, B, 16, [&](int64_t b0, int64_t b1) {
+        at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
                 float* __restrict out = h_p + (b * T + t) * H;
                 const float* __restrict prev = t == 0 ? h0_p + b * H : h_p + (b * T + t - 1) * H;
@@ -283,7 +287,7 @@ std::vector<torch::Tensor> simple_rnn_backward(torch::Tensor d_hs, torch::Tensor
         std::swap(g_in, g_next);
         const float* gi_p = g_in.data_ptr<float>();
         float* c_p = carry.data_ptr<float>();
-        at::parallel_for(0, B, 16, [&](int64_t b0, int64_t b1) {
+        at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
                 const int64_t row = (b * T + t) * H;
                 if (!masked || keep_p[b * T + t]) {
@@ -366,7 +370,7 @@ std::vector<torch::Tensor> gru_forward(torch::Tensor xp, torch::Tensor U, torch:
             at::mm_out(u, h, U);
         }
         const float* u_p = u.data_ptr<float>();
-        at::parallel_for(0, B, 16, [&](int64_t b0, int64_t b1) {
+        at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
                 const float* prev = t == 0 ? h0_p + b * H : h_p + (b * T + t - 1) * H;
                 float* out = h_p + (b * T + t) * H;
@@ -406,7 +410,7 @@ std::vector<torch::Tensor> gru_backward(torch::Tensor d_hs, torch::Tensor U, tor
         std::swap(g_in, g_next);
         const float* gi_p = g_in.data_ptr<float>();
         float* c_p = carry.data_ptr<float>();
-        at::parallel_for(0, B, 16, [&](int64_t b0, int64_t b1) {
+        at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
                 const int64_t row = b * T + t;
                 const float* prev = t == 0 ? h0_p + b * H : h_p + (row - 1) * H;
