@@ -4,3 +4,4 @@ from .layers import constraints, initializers, regularizers
 
 __version__ = "0.1.0"
 from .train import optimizers
+from .train import losses, metrics

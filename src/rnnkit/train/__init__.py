@@ -1,2 +1,3 @@
 """Training: compile/fit and what it uses (losses, metrics, optimizers, callbacks)."""
 from . import optimizers
+from . import losses, metrics
