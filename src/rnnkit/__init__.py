@@ -5,3 +5,4 @@ from .layers import constraints, initializers, regularizers
 __version__ = "0.1.0"
 from .train import optimizers
 from .train import losses, metrics
+from .models import Input, Model, Sequential

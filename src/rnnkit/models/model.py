@@ -1,0 +1,298 @@
+"""`Model`: what every model shares (layers, weights in Keras order, states, summary), and
+subclassed models that define their layers in `__init__` and the computation in `call()`.
+
+`Model(inputs, outputs)` returns a functional model (`rnnkit.models.functional.Functional`);
+`Sequential` is a model too. Every model is a `torch.nn.Module` whose submodules are its layers,
+registered under their names (`state_dict()` keys such as `lstm.cell.kernel`).
+"""
+import numpy as np
+import torch
+
+from ..layers.base import Layer, set_mask
+from ..layers.bidirectional import Bidirectional
+from ..layers.rnn import RNN
+from ..ops.nest import flatten, map_structure
+from .summary import print_summary
+from .symbolic import takes_token_ids
+
+
+class Model(Layer):
+    """A model: layers grouped into one callable `torch.nn.Module`.
+
+    Two ways to make one:
+
+    - functional: `Model(inputs, outputs, name=None)`, where `inputs` are `rnnkit.Input(...)`
+      tensors (one, or a list) and `outputs` the symbolic tensors (one, or a list) that calling
+      layers on them produced;
+    - subclassing: define the layers in `__init__` (after `super().__init__()`) and the
+      computation in `call(self, inputs, training=False)`.
+
+    Example:
+        >>> class Classifier(Model):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.rnn = LSTM(16)
+        ...         self.head = Dense(3)
+        ...     def call(self, inputs, training=False):
+        ...         return self.head(self.rnn(inputs, training=training))
+        >>> Classifier()(torch.randn(2, 5, 4)).shape
+        torch.Size([2, 3])
+    """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            from .functional import Functional
+
+            return super().__new__(Functional)
+        return super().__new__(cls)
+
+    def __init__(self, *args, name=None, trainable=True, dtype=None, **kwargs):
+        if args or "inputs" in kwargs or "outputs" in kwargs:
+            raise TypeError(
+                f"{type(self).__name__}: a subclass of Model defines its layers in __init__ and its "
+                "computation in call(), and takes no inputs/outputs; build a functional model with "
+                "rnnkit.Model(inputs, outputs)."
+            )
+        super().__init__(name=name, trainable=trainable, dtype=dtype, **kwargs)
+        self._observed_shapes = {}
+
+    @classmethod
+    def from_config(cls, config):
+        if cls is Model and "input_layers" in config:
+            from .functional import Functional
+
+            return Functional.from_config(config)
+        return super().from_config(config)
+
+    # ------------------------------------------------------------------------------------ layers
+    @property
+    def layers(self):
+        """The model's layers, in order (for subclassed models: in the order they were assigned)."""
+        found = []
+
+        def collect(module):
+            for child in module.children():
+                if isinstance(child, Layer):
+                    found.append(child)
+                else:
+                    collect(child)  # ModuleList, ModuleDict, torch containers
+
+        collect(self)
+        return found
+
+    def get_layer(self, name=None, index=None):
+        """The layer called `name`, or at position `index` of `layers`."""
+        layers = self.layers
+        if index is not None:
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"Model '{self.name}' has {len(layers)} layers, got index {index}.")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"Model '{self.name}' has no layer named {name!r}; its layers are {[l.name for l in layers]}."
+        )
+
+    def token_id_inputs(self):
+        """For each model input, whether it is integer token ids (it feeds an Embedding). A
+        subclassed model is taken to feed its input to its first layer."""
+        layers = self.layers
+        return [bool(layers) and takes_token_ids(layers[0])]
+
+    # ----------------------------------------------------------------------------------- weights
+    def _collect(self, attribute, wanted):
+        """`attribute` (weights, trainable_weights, ...) of every layer in order, each weight once;
+        then the parameters outside rnnkit layers (e.g. a torch module in a subclassed model) for
+        which `wanted(parameter)` holds."""
+        weights = list({id(w): w for layer in self.layers for w in getattr(layer, attribute)}.values())
+        in_layers = {id(w) for layer in self.layers for w in layer.weights}
+        return weights + [w for w in self.parameters() if id(w) not in in_layers and wanted(w)]
+
+    @property
+    def weights(self):
+        """Every weight, in Keras's order: the layers' weights, layer by layer."""
+        return self._collect("weights", lambda w: True)
+
+    @property
+    def trainable_weights(self):
+        return self._collect("trainable_weights", lambda w: w.requires_grad)
+
+    @property
+    def non_trainable_weights(self):
+        return self._collect("non_trainable_weights", lambda w: not w.requires_grad)
+
+    def count_params(self):
+        unbuilt = [layer.name for layer in self.layers if not layer.built]
+        if unbuilt or not self.layers and not self.built:
+            raise ValueError(
+                f"Model '{self.name}' is not built yet (unbuilt layers: {unbuilt}): call it on data, or "
+                "give it an input shape (an Input, input_shape= on the first layer, or build())."
+            )
+        return sum(w.numel() for w in self.weights)
+
+    # ------------------------------------------------------------------------------------ states
+    def _stateful_layers(self):
+        """The stateful recurrent layers (a stateful Bidirectional counts as one), in layer order."""
+        found, seen = [], set()
+
+        def walk(module):
+            for child in module.children():
+                if getattr(child, "stateful", False) and hasattr(child, "reset_state"):
+                    if id(child) not in seen:
+                        seen.add(id(child))
+                        found.append(child)
+                else:
+                    walk(child)
+
+        walk(self)
+        return found
+
+    def reset_state(self):
+        """Clears the states of every stateful layer: the next call starts from zeros."""
+        for layer in self._stateful_layers():
+            layer.reset_state()
+
+    reset_states = reset_state
+
+    def get_states(self):
+        """The states of the stateful layers: one entry per layer, in layer order, each a list of
+        tensors (for a Bidirectional: forward states, then backward), or None before the first call."""
+        return [
+            None if layer.states is None else map_structure(lambda s: s.detach().clone(), layer.states)
+            for layer in self._stateful_layers()
+        ]
+
+    def set_states(self, states):
+        """Sets the states of the stateful layers from `get_states()`'s format (tensors or numpy
+        arrays; None resets that layer)."""
+        layers = self._stateful_layers()
+        if not isinstance(states, (list, tuple)) or len(states) != len(layers):
+            got = len(states) if isinstance(states, (list, tuple)) else type(states).__name__
+            raise ValueError(
+                f"Model '{self.name}' has {len(layers)} stateful layer(s) {[l.name for l in layers]}; "
+                f"set_states expects a list with one entry per layer, got {got}."
+            )
+        for layer, value in zip(layers, states):
+            if value is None:
+                layer.reset_state()
+            else:
+                _assign_states(layer, value)
+
+    # ------------------------------------------------------------------------------------- calls
+    def call(self, inputs, training=False):
+        raise NotImplementedError(
+            f"{type(self).__name__} subclasses Model: define call(self, inputs, training=False)."
+        )
+
+    def forward(self, *args, **kwargs):
+        for key in ("training", "mask"):
+            if key in kwargs and key not in self._call_takes:
+                kwargs.pop(key)
+        if args:
+            args = (self._as_tensors(args[0]),) + args[1:]
+        if self.built:
+            return self.call(*args, **kwargs)
+        with self._observing_shapes():
+            outputs = self.call(*args, **kwargs)
+        self.built = True
+        return outputs
+
+    def _observing_shapes(self):
+        """While a subclassed model runs for the first time, notes each layer's output shape (for
+        summary()); graph models know their shapes already."""
+        return _ShapeRecorder(self)
+
+    def build(self, input_shape):
+        """Builds a subclassed model by calling it once on zeros of `input_shape` (batch first;
+        None sizes become 1). Models whose input is token ids are built by calling them on data."""
+        shape = tuple(1 if d is None else d for d in input_shape)
+        with torch.inference_mode(False), torch.no_grad():
+            self(torch.zeros(shape, dtype=self._float_dtype()))
+
+    def _float_dtype(self):
+        for w in self.parameters():
+            if w.is_floating_point():
+                return w.dtype
+        return torch.get_default_dtype()
+
+    def _as_tensors(self, inputs):
+        """numpy arrays to tensors (floating ones in the weights' dtype); tensors as they are."""
+
+        def convert(x):
+            if isinstance(x, np.ndarray):
+                x = torch.as_tensor(x)
+                return x.to(self._float_dtype()) if x.is_floating_point() else x
+            return x
+
+        return map_structure(convert, inputs)
+
+    # ----------------------------------------------------------------------------------- summary
+    def summary(self, line_length=None, positions=None, print_fn=None):
+        """Prints the Keras summary: one row per layer ("Layer (type)", "Output Shape", "Param #",
+        and "Connected to" for functional models that are not a plain chain), then the total,
+        trainable and non-trainable parameter counts with their size in memory.
+
+        Args:
+            line_length: total width (default 88, or 108 with "Connected to", capped at the terminal's).
+            positions: the right edge of each column as fractions of the width.
+            print_fn: called once with the whole summary text (default: print to stdout).
+        """
+        print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
+
+    def summary_rows(self):
+        """(layer, output shape text, "Connected to" text or None) per row of `summary()`, and
+        whether the "Connected to" column is shown."""
+        return [(layer, self._observed_shapes.get(layer.name, "?"), None) for layer in self.layers], False
+
+
+class _ShapeRecorder:
+    def __init__(self, model):
+        self.model = model
+        self.handles = []
+
+    def __enter__(self):
+        if type(self.model).summary_rows is Model.summary_rows:
+            for layer in self.model.layers:
+                self.handles.append(layer.register_forward_hook(self.record))
+
+    def record(self, layer, args, output):
+        shapes = [format_batch_free(x.shape) for x in flatten(output) if isinstance(x, torch.Tensor)]
+        self.model._observed_shapes[layer.name] = shapes[0] if len(shapes) == 1 else "[" + ", ".join(shapes) + "]"
+
+    def __exit__(self, *exc):
+        for handle in self.handles:
+            handle.remove()
+
+
+def format_batch_free(shape):
+    return "(" + ", ".join(["None"] + [str(d) for d in shape[1:]]) + ")"
+
+
+def with_mask(tensor, mask):
+    """A view of `tensor` carrying `mask`, leaving the caller's tensor untouched."""
+    if mask is None:
+        return tensor
+    return set_mask(tensor.view(tensor.shape), torch.as_tensor(mask, device=tensor.device).bool())
+
+
+def _assign_states(layer, value):
+    weight = next(layer.parameters(), None)
+    where = {"device": weight.device, "dtype": weight.dtype} if weight is not None else {}
+    value = map_structure(lambda s: torch.as_tensor(np.asarray(s) if not isinstance(s, torch.Tensor) else s)
+                          .detach().to(**where), value)
+    if isinstance(layer, Bidirectional):
+        if not isinstance(value, (list, tuple)) or len(value) % 2:
+            raise ValueError(
+                f"Bidirectional '{layer.name}' expects its forward states followed by its backward states, "
+                f"got {len(value) if isinstance(value, (list, tuple)) else type(value).__name__} item(s)."
+            )
+        half = len(value) // 2
+        _assign_states(layer.forward_layer, list(value[:half]))
+        _assign_states(layer.backward_layer, list(value[half:]))
+    elif isinstance(layer, RNN):
+        states = list(value) if isinstance(value, (list, tuple)) else [value]
+        batch = flatten(states)[0].shape[0] if flatten(states) else 0
+        layer.states = layer._check_initial_state(states, batch)
+    else:
+        layer.states = value
