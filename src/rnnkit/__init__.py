@@ -6,3 +6,4 @@ __version__ = "0.1.0"
 from .train import optimizers
 from .train import losses, metrics
 from .models import Input, Model, Sequential
+from .train import callbacks

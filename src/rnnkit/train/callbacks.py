@@ -1,0 +1,797 @@
+"""Keras 3 callbacks: hooks into fit/evaluate/predict, with Keras's semantics.
+
+The fit loop drives a `CallbackList`, which calls every hook of every callback in order (the user's
+callbacks, then `History`, then the progress bar, as Keras). Callbacks see:
+- `self.model`: the model being trained. Callbacks use only `stop_training` (set it to True and the
+  loop stops after the current epoch), `optimizer.learning_rate`, `get_weights()`/`set_weights()`,
+  `save(path)` and `save_weights(path)`.
+- `self.params`: `{"verbose": ..., "epochs": ..., "steps": ...}` (steps per epoch, None if unknown).
+- `logs`: at epoch level a dict name -> float (`loss`, metric names, `val_`-prefixed ones); at batch
+  level the values may be 0-d tensors, so that the loop need not wait on the device every batch:
+  convert with `float()` only when a value is needed.
+
+Batch-level logs are shared by all callbacks and must not be modified; epoch-level logs are a copy
+made once per hook call and shared by the callbacks in order, so a callback may add entries for the
+ones after it (ReduceLROnPlateau and LearningRateScheduler add `learning_rate`, which History records).
+"""
+import csv
+import inspect
+import math
+import numbers
+import os
+import sys
+import warnings
+
+import numpy as np
+
+__all__ = [
+    "Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau",
+    "LearningRateScheduler", "CSVLogger", "TerminateOnNaN", "LambdaCallback", "ProgbarLogger",
+]
+
+HOOKS = (
+    "on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+    "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
+    "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
+    "on_predict_batch_begin", "on_predict_batch_end",
+)
+
+
+def _print(message):
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
+
+
+def _python_logs(logs):
+    """A copy of `logs` with tensor and numpy scalars turned into Python floats (others kept as is)."""
+    if not logs:
+        return {}
+    converted = {}
+    for name, value in logs.items():
+        if not isinstance(value, (bool, int, float, str)):
+            try:
+                value = float(value)
+            except (TypeError, ValueError, RuntimeError):  # arrays, strings: as they are
+                pass
+        converted[name] = value
+    return converted
+
+
+# ------------------------------------------------------------------------------------------------ base
+class Callback:
+    """Base class of callbacks: override the hooks you need; each default does nothing.
+
+    Attributes:
+        model: the model being trained, set by `set_model` before training begins.
+        params: dict of training parameters (`verbose`, `epochs`, `steps`), set by `set_params`.
+
+    Hooks, with `logs` a dict (see the module docstring):
+        on_train_begin/end(logs), on_epoch_begin/end(epoch, logs),
+        on_train_batch_begin/end(batch, logs), on_test_begin/end(logs),
+        on_test_batch_begin/end(batch, logs), on_predict_begin/end(logs),
+        on_predict_batch_begin/end(batch, logs).
+    `on_batch_begin/end` are Keras's older names: the train-batch hooks call them by default.
+
+    Example:
+        >>> class CountBatches(Callback):
+        ...     def on_train_begin(self, logs=None):
+        ...         self.count = 0
+        ...     def on_train_batch_end(self, batch, logs=None):
+        ...         self.count += 1
+    """
+
+    def __init__(self):
+        self.model = None
+        self.params = None
+
+    def set_model(self, model):
+        """Sets the model the hooks act on (`self.model`)."""
+        self.model = model
+
+    def set_params(self, params):
+        """Sets the training parameters (`self.params`)."""
+        self.params = params
+
+    def on_batch_begin(self, batch, logs=None):
+        """Keras's older name of `on_train_batch_begin`."""
+
+    def on_batch_end(self, batch, logs=None):
+        """Keras's older name of `on_train_batch_end`."""
+
+    def on_train_begin(self, logs=None):
+        """Called once at the start of `fit`."""
+
+    def on_train_end(self, logs=None):
+        """Called once at the end of `fit`, also after an early stop; `logs` are the last epoch's."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Called at the start of epoch `epoch` (0-based)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Called at the end of epoch `epoch` with the epoch's metrics, `val_*` included."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        """Called before training batch `batch` (0-based within the epoch)."""
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        """Called after training batch `batch` with the running means of the epoch so far."""
+        self.on_batch_end(batch, logs)
+
+    def on_test_begin(self, logs=None):
+        """Called at the start of `evaluate` and of each validation in `fit`."""
+
+    def on_test_end(self, logs=None):
+        """Called at the end of `evaluate` and of each validation in `fit`."""
+
+    def on_test_batch_begin(self, batch, logs=None):
+        """Called before each evaluation batch."""
+
+    def on_test_batch_end(self, batch, logs=None):
+        """Called after each evaluation batch."""
+
+    def on_predict_begin(self, logs=None):
+        """Called at the start of `predict`."""
+
+    def on_predict_end(self, logs=None):
+        """Called at the end of `predict`."""
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        """Called before each prediction batch."""
+
+    def on_predict_batch_end(self, batch, logs=None):
+        """Called after each prediction batch."""
+
+
+class CallbackList(Callback):
+    """Calls each hook on every callback, in order: what the fit loop talks to.
+
+    Args:
+        callbacks: a list of `Callback`s (or one, or None).
+        model: the model, passed to every callback's `set_model` (and given `model.history`).
+        add_history: append a `History` unless the list has one (then exposed as `.history`).
+        add_progbar: append a `ProgbarLogger` (last) unless the list has one.
+        verbose, epochs, steps: the `params` every callback receives (steps per epoch, None if unknown).
+
+    As in Keras 3 the order is: the given callbacks, then History, then the progress bar, so History
+    records what callbacks add to the logs and the epoch's line shows it.
+
+    Example:
+        >>> history_list = CallbackList([], add_history=True, epochs=1, steps=1)
+        >>> history_list.on_train_begin()
+        >>> history_list.on_epoch_begin(0)
+        >>> history_list.on_epoch_end(0, {"loss": 0.5})
+        >>> history_list.history.history
+        {'loss': [0.5]}
+    """
+
+    def __init__(self, callbacks=None, model=None, add_history=False, add_progbar=False, verbose=1,
+                 epochs=None, steps=None):
+        super().__init__()
+        from .progress import ProgbarLogger  # progress.py builds on Callback, defined above
+
+        if callbacks is None:
+            callbacks = []
+        elif isinstance(callbacks, Callback):
+            callbacks = [callbacks]
+        self.callbacks = list(callbacks)
+        for callback in self.callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError(
+                    "Expected callbacks to be rnnkit.callbacks.Callback instances, "
+                    f"got {type(callback).__name__}: {callback!r}."
+                )
+        self.history = next((c for c in self.callbacks if isinstance(c, History)), None)
+        if self.history is None and add_history:
+            self.history = History()
+            self.callbacks.append(self.history)
+        if add_progbar and not any(isinstance(c, ProgbarLogger) for c in self.callbacks):
+            self.callbacks.append(ProgbarLogger(verbose))
+        self.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
+        if model is not None:
+            self.set_model(model)
+
+    def set_model(self, model):
+        """Gives `model` to every callback; with a History, also sets `model.history` (as Keras)."""
+        super().set_model(model)
+        if self.history is not None:
+            model.history = self.history
+        for callback in self.callbacks:
+            callback.set_model(model)
+
+    def set_params(self, params):
+        """Gives `params` to every callback."""
+        super().set_params(params)
+        for callback in self.callbacks:
+            callback.set_params(params)
+
+    def _dispatch(self, hook, *args):
+        for callback in self.callbacks:
+            getattr(callback, hook)(*args)
+
+    def on_train_begin(self, logs=None):
+        self._dispatch("on_train_begin", _python_logs(logs))
+
+    def on_train_end(self, logs=None):
+        self._dispatch("on_train_end", _python_logs(logs))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._dispatch("on_epoch_begin", epoch, _python_logs(logs))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._dispatch("on_epoch_end", epoch, _python_logs(logs))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._dispatch("on_train_batch_begin", batch, {} if logs is None else logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._dispatch("on_train_batch_end", batch, {} if logs is None else logs)
+
+    def on_test_begin(self, logs=None):
+        self._dispatch("on_test_begin", _python_logs(logs))
+
+    def on_test_end(self, logs=None):
+        self._dispatch("on_test_end", _python_logs(logs))
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._dispatch("on_test_batch_begin", batch, {} if logs is None else logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._dispatch("on_test_batch_end", batch, {} if logs is None else logs)
+
+    def on_predict_begin(self, logs=None):
+        self._dispatch("on_predict_begin", _python_logs(logs))
+
+    def on_predict_end(self, logs=None):
+        self._dispatch("on_predict_end", _python_logs(logs))
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        self._dispatch("on_predict_batch_begin", batch, {} if logs is None else logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._dispatch("on_predict_batch_end", batch, {} if logs is None else logs)
+
+
+class History(Callback):
+    """Records the epoch-level logs: what `fit` returns.
+
+    Attributes:
+        history: dict name -> list of per-epoch values (floats), e.g. `{"loss": [...], "val_loss": [...]}`.
+        epoch: list of the epoch indices recorded.
+        params: the training parameters; model: the model.
+
+    As Keras's, a History reused for a second `fit` keeps appending to `history` (`fit` creates a
+    new one each time).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.history = {}
+        self.epoch = []
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for name, value in _python_logs(logs).items():
+            self.history.setdefault(name, []).append(value)
+
+
+# ------------------------------------------------------------------------------- monitored quantities
+_LOWER_IS_BETTER = {"loss", "error", "mae", "mse", "rmse", "mape", "msle", "crossentropy", "hinge",
+                    "divergence", "kld", "poisson", "logcosh"}
+_HIGHER_IS_BETTER = {"accuracy", "acc", "auc", "precision", "recall", "f1", "fbeta", "iou", "r2"}
+
+
+def _higher_is_better(monitor):
+    """True/False when the name tells whether `monitor` is to be maximized, else None."""
+    words = set(monitor.removeprefix("val_").split("_"))
+    if words & _LOWER_IS_BETTER:
+        return False
+    if words & _HIGHER_IS_BETTER:
+        return True
+    return None
+
+
+class _MonitorCallback(Callback):
+    """Shared by the callbacks that watch one logged quantity (`monitor`) for improvement.
+
+    mode "min"/"max" says which way is better; "auto" infers it from the name (losses and errors
+    down; accuracy, AUC, precision, recall up). An unknown mode warns and falls back to "auto", as
+    Keras. A value improves on a reference when it is better by more than `min_delta`.
+    """
+
+    def __init__(self, monitor, mode, min_delta=0, baseline=None, needs_direction=True):
+        super().__init__()
+        if mode not in ("auto", "min", "max"):
+            warnings.warn(f"{type(self).__name__} mode '{mode}' is unknown, fallback to auto mode.",
+                          stacklevel=3)
+            mode = "auto"
+        self.monitor = monitor
+        self.mode = mode
+        self.min_delta = abs(min_delta)
+        self.best = baseline
+        self.higher_is_better = {"min": False, "max": True}.get(mode, _higher_is_better(monitor))
+        if self.higher_is_better is None and needs_direction:
+            raise ValueError(
+                f"{type(self).__name__} received monitor={monitor!r} but cannot tell from its name whether it "
+                "should be minimized or maximized. Pass mode='min' or mode='max'."
+            )
+
+    def _is_improvement(self, current, reference):
+        if reference is None:
+            return True
+        if self.higher_is_better:
+            return current - self.min_delta > reference
+        return current + self.min_delta < reference
+
+    def _monitor_value(self, logs, purpose):
+        """The monitored value as a float, or None (with a warning naming the logged keys) when absent."""
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            warnings.warn(
+                f"{purpose} conditioned on metric `{self.monitor}` which is not available. "
+                f"Available metrics are: {','.join(logs or {})}",
+                stacklevel=3,
+            )
+            return None
+        return float(value)
+
+
+class EarlyStopping(_MonitorCallback):
+    """Stops training when a monitored quantity has stopped improving.
+
+    At each epoch end, a value better than the best so far by more than `min_delta` is an
+    improvement; after `patience` epochs in a row without one, `model.stop_training` is set.
+
+    Args:
+        monitor: the logged quantity to watch, default "val_loss".
+        min_delta: changes smaller than this (in absolute value) are not improvements.
+        patience: number of epochs without improvement after which training stops.
+        verbose: 1 prints when it stops and when it restores weights.
+        mode: "min", "max" or "auto" (from the name of `monitor`).
+        baseline: if set, training stops after `patience` epochs that do not beat it.
+        restore_best_weights: at the end of training (stopped early or not), set the weights of the
+            best epoch seen (an epoch is restored even if it did not beat `baseline`).
+        start_from_epoch: epochs to wait before monitoring (warm-up).
+
+    Example:
+        >>> stop = EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
+        >>> # model.fit(x, y, validation_split=0.2, epochs=100, callbacks=[stop])
+    """
+
+    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto", baseline=None,
+                 restore_best_weights=False, start_from_epoch=0):
+        super().__init__(monitor, mode, min_delta=min_delta)
+        self.patience = patience
+        self.verbose = verbose
+        self.baseline = baseline
+        self.restore_best_weights = restore_best_weights
+        self.start_from_epoch = start_from_epoch
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_train_begin(self, logs=None):
+        # The instance may be reused across fit calls
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = None
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def _copy_weights(self):
+        # get_weights() may return views of live tensors: keep copies of the best ones
+        return [np.array(weight, copy=True) for weight in self.model.get_weights()]
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = self._monitor_value(logs, "Early stopping")
+        if current is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            # Until something improves, the first monitored epoch's weights are the best
+            self.best_weights = self._copy_weights()
+            self.best_epoch = epoch
+        self.wait += 1
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = self._copy_weights()
+            # Patience restarts only when the value beats the baseline too
+            if self.baseline is None or self._is_improvement(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            _print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                _print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
+
+
+class ModelCheckpoint(_MonitorCallback):
+    """Saves the model (or its weights) during training: every epoch, every n batches, or the best only.
+
+    Args:
+        filepath: where to save; may hold `{epoch:02d}` (1-based), `{batch}` (with `save_freq=n`) and
+            any logged key, e.g. "ckpt/model-{epoch:02d}-{val_loss:.2f}.rnnkit".
+        monitor: the logged quantity that decides what is "best" (with `save_best_only`).
+        verbose: 1 prints a line for each save (or each skipped save).
+        save_best_only: save only when `monitor` improves on the best so far.
+        save_weights_only: call `model.save_weights(path)` instead of `model.save(path)`.
+        mode: "min", "max" or "auto" (from the name of `monitor`).
+        save_freq: "epoch", or an integer n: save after every n training batches.
+        initial_value_threshold: with `save_best_only`, the value to beat first.
+
+    The model's save functions write atomically: an interrupted save leaves the previous file intact.
+    Missing parent folders are created.
+
+    Example:
+        >>> checkpoint = ModelCheckpoint("best.rnnkit", monitor="val_accuracy", save_best_only=True)
+    """
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
+                 mode="auto", save_freq="epoch", initial_value_threshold=None):
+        super().__init__(monitor, mode, baseline=initial_value_threshold, needs_direction=save_best_only)
+        if save_freq != "epoch" and not (isinstance(save_freq, int) and not isinstance(save_freq, bool)
+                                         and save_freq > 0):
+            raise ValueError(f"Expected save_freq to be 'epoch' or a positive integer, got save_freq={save_freq!r}.")
+        self.filepath = os.fspath(filepath)
+        self.verbose = verbose
+        self.save_best_only = save_best_only
+        self.save_weights_only = save_weights_only
+        self.save_freq = save_freq
+        self._current_epoch = 0
+        self._batches_since_save = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches_since_save += 1
+        if self._batches_since_save >= self.save_freq:
+            self._batches_since_save = 0
+            self._save(self._current_epoch, batch, _python_logs(logs))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs or {})
+
+    def _file_path(self, epoch, batch, logs):
+        fields = {**logs, "epoch": epoch + 1}
+        if batch is not None:
+            fields["batch"] = batch + 1
+        try:
+            return self.filepath.format(**fields)
+        except KeyError as error:
+            raise KeyError(
+                f'Failed to format this callback filepath: "{self.filepath}". Reason: {error} is not a logged '
+                f"key; available keys are: {', '.join(fields)}."
+            ) from None
+
+    def _should_save(self, epoch, logs, filepath):
+        if not self.save_best_only:
+            if self.verbose > 0:
+                _print(f"\nEpoch {epoch + 1}: saving model to {filepath}")
+            return True
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(
+                f"Can save best model only with {self.monitor} available, saving anyway. "
+                f"Available metrics are: {','.join(logs)}",
+                stacklevel=3,
+            )
+            return True
+        current = float(current)
+        best_text = "None" if self.best is None else f"{self.best:.5f}"
+        if self._is_improvement(current, self.best):
+            if self.verbose > 0:
+                _print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best_text} to {current:.5f}, "
+                       f"saving model to {filepath}")
+            self.best = current
+            return True
+        if self.verbose > 0:
+            _print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best_text}")
+        return False
+
+    def _save(self, epoch, batch, logs):
+        filepath = self._file_path(epoch, batch, logs)
+        if not self._should_save(epoch, logs, filepath):
+            return
+        folder = os.path.dirname(filepath)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        if self.save_weights_only:
+            self.model.save_weights(filepath)
+        else:
+            self.model.save(filepath)
+
+
+# ------------------------------------------------------------------------------------- learning rate
+def _get_learning_rate(optimizer):
+    if hasattr(optimizer, "learning_rate"):
+        return float(optimizer.learning_rate)
+    if hasattr(optimizer, "param_groups"):  # a plain torch.optim.Optimizer
+        return float(optimizer.param_groups[0]["lr"])
+    raise ValueError(
+        "Expected model.optimizer to have a learning rate (an rnnkit optimizer or a torch.optim.Optimizer), "
+        f"got {optimizer!r}; compile the model first."
+    )
+
+
+def _set_learning_rate(optimizer, learning_rate):
+    if hasattr(optimizer, "learning_rate"):
+        optimizer.learning_rate = learning_rate
+    else:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate
+
+
+class ReduceLROnPlateau(_MonitorCallback):
+    """Multiplies the learning rate by `factor` when a monitored quantity has stopped improving.
+
+    Args:
+        monitor: the logged quantity to watch, default "val_loss".
+        factor: new_lr = lr * factor; must be < 1.
+        patience: epochs without improvement before the rate is reduced.
+        verbose: 1 prints each reduction.
+        mode: "min", "max" or "auto" (from the name of `monitor`).
+        min_delta: changes smaller than this are not improvements.
+        cooldown: epochs to wait after a reduction before counting epochs without improvement again.
+        min_lr: the rate is never reduced below this.
+
+    Adds the current `learning_rate` to the epoch's logs (History records it), as Keras 3.
+
+    Example:
+        >>> reduce_lr = ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=5, min_lr=0.001)
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
+                 cooldown=0, min_lr=0.0):
+        super().__init__(monitor, mode, min_delta=min_delta)
+        if factor >= 1.0:
+            raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0. Received factor={factor}")
+        self.factor = factor
+        self.patience = patience
+        self.verbose = verbose
+        self.cooldown = cooldown
+        self.min_lr = min_lr
+        self.cooldown_counter = 0
+        self.wait = 0
+
+    def on_train_begin(self, logs=None):
+        self.best = None
+        self.cooldown_counter = 0
+        self.wait = 0
+
+    def in_cooldown(self):
+        """Whether the last reduction is less than `cooldown` epochs ago."""
+        return self.cooldown_counter > 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = {} if logs is None else logs
+        logs["learning_rate"] = _get_learning_rate(self.model.optimizer)
+        current = self._monitor_value(logs, "Learning rate reduction")
+        if current is None:
+            return
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.wait = 0
+        elif not self.in_cooldown():
+            self.wait += 1
+            if self.wait >= self.patience and self._reduce(epoch):
+                self.cooldown_counter = self.cooldown
+                self.wait = 0
+
+    def _reduce(self, epoch):
+        old_lr = _get_learning_rate(self.model.optimizer)
+        # Compared in float32, as Keras: a rate stored as float32 min_lr counts as reached
+        if old_lr <= np.float32(self.min_lr):
+            return False
+        new_lr = max(old_lr * self.factor, self.min_lr)
+        _set_learning_rate(self.model.optimizer, new_lr)
+        if self.verbose > 0:
+            _print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+        return True
+
+
+class LearningRateScheduler(Callback):
+    """Sets the learning rate at the start of each epoch to `schedule(epoch, lr)`.
+
+    Args:
+        schedule: a function `(epoch, lr) -> new lr` (epoch 0-based, lr the current rate as a float);
+            a function of `epoch` alone is accepted too, as in Keras.
+        verbose: 1 prints the rate set at each epoch.
+
+    Adds the current `learning_rate` to the epoch's logs (History records it), as Keras 3.
+
+    Example:
+        >>> def schedule(epoch, lr):
+        ...     return lr if epoch < 10 else lr * 0.9
+        >>> scheduler = LearningRateScheduler(schedule)
+    """
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(f"Expected schedule to be a function (epoch, lr) -> lr, got {schedule!r}.")
+        self.schedule = schedule
+        self.verbose = verbose
+        self._takes_lr = _accepts_two_arguments(schedule)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        if self._takes_lr:
+            learning_rate = self.schedule(epoch, _get_learning_rate(optimizer))
+        else:
+            learning_rate = self.schedule(epoch)
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
+            try:  # 0-d tensors and arrays
+                learning_rate = float(learning_rate)
+            except (TypeError, ValueError, RuntimeError):
+                raise ValueError(
+                    f"The output of the `schedule` function should be a float. Got: {learning_rate!r}"
+                ) from None
+        learning_rate = float(learning_rate)
+        _set_learning_rate(optimizer, learning_rate)
+        if self.verbose > 0:
+            _print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {learning_rate}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = _get_learning_rate(self.model.optimizer)
+
+
+def _accepts_two_arguments(function):
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature: assume the current API
+        return True
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in parameters)
+
+
+# --------------------------------------------------------------------------------------- the others
+class CSVLogger(Callback):
+    """Writes the epoch-level logs to a CSV file, one row per epoch, flushed as each row is written.
+
+    The header is "epoch" then the sorted log keys of the first epoch; when the first epoch has no
+    `val_*` keys, `val_` columns are added for every key (filled with "NA" until validation runs,
+    e.g. with a validation frequency), as Keras. Epochs are 0-based.
+
+    Args:
+        filename: the CSV file.
+        separator: the field separator.
+        append: append to an existing file (no second header when it is not empty) instead of
+            overwriting it: for resumed training.
+
+    Example:
+        >>> csv_logger = CSVLogger("training.csv")
+    """
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        self.filename = os.fspath(filename)
+        self.sep = separator
+        self.append = append
+        self.keys = None
+        self.csv_file = None
+        self.writer = None
+        self._write_header = True
+
+    def on_train_begin(self, logs=None):
+        self._write_header = True
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename) as existing:
+                self._write_header = not existing.readline()
+        if self.csv_file is not None and not self.csv_file.closed:
+            self.csv_file.close()
+        self.csv_file = open(self.filename, "a" if self.append else "w", newline="")
+        self.keys = None
+        self.writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = _python_logs(logs)
+        if self.keys is None:
+            self.keys = sorted(logs)
+            if self.keys and not any(key.startswith("val_") for key in self.keys):
+                self.keys += [f"val_{key}" for key in self.keys]
+        if self.writer is None:
+            self.writer = csv.DictWriter(self.csv_file, fieldnames=["epoch"] + self.keys, delimiter=self.sep,
+                                         lineterminator="\n")
+            if self._write_header:
+                self.writer.writeheader()
+        row = {"epoch": epoch}
+        row.update((key, _csv_value(logs.get(key, "NA"))) for key in self.keys)
+        self.writer.writerow(row)
+        self.csv_file.flush()
+
+    def on_train_end(self, logs=None):
+        if self.csv_file is not None and not self.csv_file.closed:
+            self.csv_file.close()
+        self.writer = None
+
+
+def _csv_value(value):
+    if isinstance(value, str) or np.ndim(value) == 0:
+        return value
+    return f"[{', '.join(map(str, np.ravel(value)))}]"
+
+
+class TerminateOnNaN(Callback):
+    """Stops training as soon as a training batch's loss is NaN or infinite.
+
+    Args:
+        raise_error: if False (default) sets `model.stop_training` so that training ends after the
+            current epoch's bookkeeping and `on_train_end` runs; if True raises RuntimeError at once.
+
+    Checking reads the batch loss on the host, so with this callback each batch waits for the
+    device; without it, nothing does.
+    """
+
+    def __init__(self, raise_error=False):
+        super().__init__()
+        self.raise_error = raise_error
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None:
+            return
+        loss = float(loss)
+        if math.isnan(loss) or math.isinf(loss):
+            if self.raise_error:
+                raise RuntimeError(
+                    f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. Terminating training "
+                    "immediately."
+                )
+            _print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True
+
+
+class LambdaCallback(Callback):
+    """A callback made of functions given as arguments, for quick one-off hooks.
+
+    Args:
+        on_epoch_begin, on_epoch_end: functions `(epoch, logs)`.
+        on_train_begin, on_train_end: functions `(logs)`.
+        on_train_batch_begin, on_train_batch_end: functions `(batch, logs)`.
+        **other_hooks: any other hook by name (e.g. `on_test_end=lambda logs: ...`).
+
+    Example:
+        >>> losses = []
+        >>> record = LambdaCallback(on_epoch_end=lambda epoch, logs: losses.append(logs["loss"]))
+    """
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
+                 on_train_batch_begin=None, on_train_batch_end=None, **other_hooks):
+        super().__init__()
+        unknown = sorted(set(other_hooks) - set(HOOKS) - {"on_batch_begin", "on_batch_end"})
+        if unknown:
+            raise TypeError(f"LambdaCallback got unknown hooks {unknown}; expected some of: {', '.join(HOOKS)}.")
+        hooks = {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end, "on_train_begin": on_train_begin,
+                 "on_train_end": on_train_end, "on_train_batch_begin": on_train_batch_begin,
+                 "on_train_batch_end": on_train_batch_end, **other_hooks}
+        for name, function in hooks.items():
+            if function is not None:
+                setattr(self, name, function)
+
+
+def __getattr__(name):
+    # ProgbarLogger lives in progress.py, which imports Callback from here
+    if name == "ProgbarLogger":
+        from .progress import ProgbarLogger
+        return ProgbarLogger
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
