@@ -7,3 +7,4 @@ from .train import optimizers
 from .train import losses, metrics
 from .models import Input, Model, Sequential
 from .train import callbacks
+from . import utils

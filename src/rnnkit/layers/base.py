@@ -61,8 +61,8 @@ class Layer(nn.Module):
             original = cls.__dict__["build"]
 
             @functools.wraps(original)
-            def build(self, input_shape):
-                original(self, input_shape)
+            def build(self, *args, **kwargs):
+                original(self, *args, **kwargs)
                 self.built = True
 
             cls.build = build

@@ -12,11 +12,12 @@ from ..layers.base import Layer, set_mask
 from ..layers.bidirectional import Bidirectional
 from ..layers.rnn import RNN
 from ..ops.nest import flatten, map_structure
+from ..train.trainer import TrainingMixin
 from .summary import print_summary
 from .symbolic import takes_token_ids
 
 
-class Model(Layer):
+class Model(TrainingMixin, Layer):
     """A model: layers grouped into one callable `torch.nn.Module`.
 
     Two ways to make one:

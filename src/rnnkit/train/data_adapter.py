@@ -1,0 +1,168 @@
+"""What fit/evaluate/predict accept as data, turned into batches of tensors.
+
+Arrays (numpy, torch, nested lists of numbers) and lists/tuples/dicts of them for several inputs
+are validated once here (lengths agree, no NaN or inf in floating training data, a positive batch
+size) and then sliced per batch; Python generators, iterables and `torch.utils.data.DataLoader`
+yield `(x, y)` or `(x, y, sample_weight)` tuples themselves."""
+import math
+
+import numpy as np
+import torch
+
+from ..ops.nest import flatten, map_structure
+
+
+def to_tensor(value, device=None):
+    """A numpy array, nested list or tensor as a tensor: floating data as float32 (Keras's floatx)
+    unless it already is a float tensor; integers stay integers (token ids, sparse labels)."""
+    if isinstance(value, torch.Tensor):
+        tensor = value
+    else:
+        array = np.asarray(value)
+        if array.dtype == object:
+            raise ValueError(f"Expected numeric data, got an array of Python objects of shape {array.shape}.")
+        if array.dtype.kind == "f":
+            array = array.astype(np.float32, copy=False)
+        elif array.dtype.kind == "b":
+            array = array.astype(np.float32)
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+    return tensor if device is None else tensor.to(device)
+
+
+def to_tensors(structure, device=None):
+    return None if structure is None else map_structure(lambda v: to_tensor(v, device), _as_structure(structure))
+
+
+def _as_structure(data):
+    # A plain nested list of numbers is one array, not a list of inputs.
+    if isinstance(data, list) and data and not isinstance(data[0], (np.ndarray, torch.Tensor, list, tuple, dict)):
+        return np.asarray(data)
+    return data
+
+
+def is_array_data(x):
+    leaves = flatten(_as_structure(x))
+    return bool(leaves) and all(isinstance(v, (np.ndarray, torch.Tensor, list, tuple)) for v in leaves)
+
+
+def sample_count(name, data):
+    """The number of samples in `data`, checking that every array in it has that many."""
+    counts = {tuple(np.shape(v))[:1] for v in flatten(data)}
+    if len(counts) != 1 or counts == {()}:
+        shapes = [tuple(np.shape(v)) for v in flatten(data)]
+        raise ValueError(f"All arrays in {name} must have the same number of samples (first axis); got shapes {shapes}.")
+    return counts.pop()[0]
+
+
+def check_finite(name, data):
+    """Raises for NaN or inf in floating data, naming the first offending sample."""
+    for leaf in flatten(data):
+        if leaf.is_floating_point():
+            bad = ~torch.isfinite(leaf)
+            if bad.any():
+                index = int(bad.reshape(len(leaf), -1).any(dim=1).nonzero()[0, 0])
+                raise ValueError(
+                    f"{name} contains NaN or inf (first at sample {index}); clean or impute the data before training."
+                )
+
+
+class ArrayBatches:
+    """Batches over in-memory arrays: x, y and sample_weight sliced by the same (shuffled) indices."""
+
+    def __init__(self, x, y=None, sample_weight=None, batch_size=32, shuffle=False, steps=None, device=None):
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        self.x, self.y, self.sample_weight = to_tensors(x, device), to_tensors(y, device), to_tensors(sample_weight, device)
+        self.count = sample_count("x", self.x)
+        if self.count == 0:
+            raise ValueError("x is empty: fit/evaluate/predict need at least one sample.")
+        for name, data in (("y", self.y), ("sample_weight", self.sample_weight)):
+            if data is not None and sample_count(name, data) != self.count:
+                raise ValueError(
+                    f"x and {name} must have the same number of samples; got {self.count} and {sample_count(name, data)}."
+                )
+        self.batch_size, self.shuffle = batch_size, shuffle
+        self.steps = steps or math.ceil(self.count / batch_size)
+
+    def __len__(self):
+        return self.steps
+
+    def __iter__(self):
+        order = torch.randperm(self.count) if self.shuffle else None
+        for step in range(self.steps):
+            start = (step * self.batch_size) % self.count
+            index = slice(start, min(start + self.batch_size, self.count))
+            if order is not None:
+                index = order[index].to(flatten(self.x)[0].device)
+            yield tuple(
+                None if data is None else map_structure(lambda v: v[index], data)
+                for data in (self.x, self.y, self.sample_weight)
+            )
+
+    def split(self, fraction):
+        """(training part, validation part): Keras takes the validation samples from the end, before
+        any shuffling."""
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"validation_split must be in (0, 1), got {fraction!r}.")
+        cut = int(self.count * (1.0 - fraction))
+        if cut == 0 or cut == self.count:
+            raise ValueError(
+                f"validation_split={fraction} of {self.count} samples leaves an empty training or validation set."
+            )
+        parts = []
+        for part in (slice(0, cut), slice(cut, self.count)):
+            sliced = [None if d is None else map_structure(lambda v: v[part], d) for d in (self.x, self.y, self.sample_weight)]
+            parts.append(sliced)
+        return parts
+
+
+class IterableBatches:
+    """Batches from a generator, iterable or DataLoader yielding x, (x, y) or (x, y, sample_weight).
+
+    A DataLoader (or any re-iterable) starts over each epoch; a generator is consumed across epochs,
+    `steps` batches at a time, as Keras does."""
+
+    def __init__(self, source, steps=None, device=None):
+        self.source, self.steps, self.device = source, steps, device
+        self._iterator = None
+        self._reiterable = not hasattr(source, "__next__")
+
+    def __len__(self):
+        if self.steps is not None:
+            return self.steps
+        if hasattr(self.source, "__len__"):
+            return len(self.source)
+        return 0  # unknown: the progress bar shows a count without a total
+
+    def __iter__(self):
+        if self._reiterable or self._iterator is None:
+            self._iterator = iter(self.source)
+        produced = 0
+        while self.steps is None or produced < self.steps:
+            try:
+                item = next(self._iterator)
+            except StopIteration:
+                if produced == 0:
+                    raise ValueError("The data generator produced no batches.") from None
+                return
+            produced += 1
+            yield unpack(item, self.device)
+
+
+def unpack(item, device=None):
+    """(x, y, sample_weight) tensors from what a generator yields: as Keras, a 2- or 3-tuple (or
+    list) is (x, y[, sample_weight]); anything else is x alone."""
+    if isinstance(item, (list, tuple)) and len(item) in (2, 3):
+        parts = list(item) + [None] * (3 - len(item))
+    else:
+        parts = [item, None, None]
+    return tuple(to_tensors(p, device) for p in parts)
+
+
+def batches_for(x, y=None, sample_weight=None, batch_size=32, shuffle=False, steps=None, device=None):
+    """Array data -> ArrayBatches; generators, iterables and DataLoaders -> IterableBatches."""
+    if is_array_data(x):
+        return ArrayBatches(x, y, sample_weight, batch_size, shuffle, steps, device)
+    if y is not None or sample_weight is not None:
+        raise ValueError("y and sample_weight are given by the generator/DataLoader itself; pass only x.")
+    return IterableBatches(x, steps, device)

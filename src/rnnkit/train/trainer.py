@@ -1,0 +1,343 @@
+"""compile / fit / evaluate / predict and the *_on_batch calls, as Keras 3 has them.
+
+`TrainingMixin` is inherited by rnnkit's models; it needs from the model only what every rnnkit
+model has: `__call__(x, training=...)`, `parameters()`, `losses` (regularisation penalties) and
+`apply_constraints()`. One training step: forward with training=True, loss (+ penalties),
+backward, optimizer step (which clips as configured), constraints. Per-batch numbers stay on the
+device as tensors; they reach the host only when the progress bar redraws and at epoch end.
+"""
+import torch
+
+from . import losses as losses_module
+from . import metrics as metrics_module
+from .callbacks import CallbackList
+from .data_adapter import ArrayBatches, batches_for, check_finite, to_tensors
+from .optimizers import get_optimizer
+from .progress import resolve_verbose
+
+
+def _outputs_list(outputs):
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+class _Compiled:
+    """The loss, metrics and optimizer configuration given to compile(), resolved per output."""
+
+    def __init__(self, optimizer, loss, metrics, loss_weights):
+        if loss is None:
+            raise ValueError("compile() needs a loss, e.g. loss='mse' or loss='sparse_categorical_crossentropy'.")
+        self.optimizer_spec = optimizer
+        self.loss_spec, self.metrics_spec, self.loss_weights = loss, metrics or [], loss_weights
+        self.losses = None  # per output, resolved at the first batch (the output count is known then)
+        self.metrics = None
+        self.loss_tracker = metrics_module.Mean(name="loss")
+
+    def resolve(self, n_outputs, output_names):
+        if self.losses is not None:
+            return
+        spec = self.loss_spec
+        if isinstance(spec, dict):
+            spec = [spec.get(name) for name in output_names]
+        elif not isinstance(spec, (list, tuple)):
+            spec = [spec] * n_outputs
+        if len(spec) != n_outputs:
+            raise ValueError(f"compile() got {len(spec)} losses for a model with {n_outputs} outputs.")
+        self.losses = [None if s is None else losses_module.get_loss(s) for s in spec]
+        weights = self.loss_weights
+        if isinstance(weights, dict):
+            weights = [weights.get(name, 1.0) for name in output_names]
+        self.weights = list(weights) if weights is not None else [1.0] * n_outputs
+        metric_spec = self.metrics_spec
+        if isinstance(metric_spec, dict):
+            metric_spec = [metric_spec.get(name, []) for name in output_names]
+        elif n_outputs == 1 or not any(isinstance(m, (list, tuple)) for m in metric_spec):
+            metric_spec = [metric_spec] * n_outputs
+        self.metrics = []
+        for i, (specs, loss_spec) in enumerate(zip(metric_spec, spec)):
+            specs = specs if isinstance(specs, (list, tuple)) else [specs]
+            for s in specs:
+                metric = metrics_module.get_metric(s, loss=loss_spec)
+                if n_outputs > 1:
+                    metric.name = f"{output_names[i]}_{metric.name}"
+                self.metrics.append((i, metric))
+
+    def all_metrics(self):
+        return [self.loss_tracker] + [m for _, m in (self.metrics or [])]
+
+
+class TrainingMixin:
+    """Keras's training API for rnnkit models."""
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
+        """Configures training.
+
+        Args:
+            optimizer: a name ("sgd", "adam", "rmsprop", "adamw", "adagrad", "nadam", with Keras's
+                defaults), an `rnnkit.optimizers` object, or any `torch.optim.Optimizer`.
+            loss: a name ("mse", "mae", "huber", "binary_crossentropy", "categorical_crossentropy",
+                "sparse_categorical_crossentropy"), an `rnnkit.losses` object, a function
+                `fn(y_true, y_pred)`, or a list/dict of those, one per output.
+            metrics: list of names ("accuracy", "mae", "rmse", "auc", ...) or metric objects; a list
+                of lists or a dict for several outputs.
+            loss_weights: list or dict of per-output weights of the total loss.
+        """
+        self._compiled = _Compiled(optimizer, loss, metrics, loss_weights)
+        self.optimizer = None
+        self.stop_training = False
+
+    # ----------------------------------------------------------------------------------- helpers
+    def _require_compiled(self, what):
+        if getattr(self, "_compiled", None) is None:
+            raise ValueError(f"Call compile(optimizer, loss, metrics) before {what}().")
+        return self._compiled
+
+    def _device(self):
+        first = next(self.parameters(), None)
+        return first.device if first is not None else torch.device("cpu")
+
+    def _ensure_ready(self, x):
+        """Builds the model on a first batch if needed, then the optimizer over its weights."""
+        compiled = self._compiled
+        if next(self.parameters(), None) is None:
+            with torch.no_grad():
+                self(x, training=False)
+        if self.optimizer is None:
+            self.optimizer = get_optimizer(compiled.optimizer_spec, [p for p in self.parameters() if p.requires_grad])
+
+    def _compute_loss(self, y, outputs, sample_weight):
+        compiled = self._compiled
+        outputs = _outputs_list(outputs)
+        compiled.resolve(len(outputs), getattr(self, "output_names", None) or [f"output_{i + 1}" for i in range(len(outputs))])
+        targets = y if isinstance(y, (list, tuple)) and len(outputs) > 1 else [y]
+        if isinstance(y, dict):
+            targets = [y[name] for name in self.output_names]
+        if len(targets) != len(outputs):
+            raise ValueError(f"The model has {len(outputs)} outputs but y holds {len(targets)} targets.")
+        total = None
+        for loss_fn, weight, target, output in zip(compiled.losses, compiled.weights, targets, outputs):
+            if loss_fn is None:
+                continue
+            value = weight * loss_fn(target, output, sample_weight)
+            total = value if total is None else total + value
+        penalties = self.losses
+        if penalties:
+            total = total + torch.stack([p.to(total.dtype) for p in penalties]).sum()
+        return total, targets, outputs
+
+    def _update_metrics(self, loss, targets, outputs, sample_weight):
+        compiled = self._compiled
+        # As Keras: the epoch loss is the mean of batch losses weighted by batch size.
+        batch_size = float(len(outputs[0]))
+        compiled.loss_tracker.update_state(loss.detach(), sample_weight=batch_size)
+        with torch.no_grad():
+            for index, metric in compiled.metrics:
+                metric.update_state(targets[index], outputs[index].detach(), sample_weight)
+
+    def _logs(self, prefix=""):
+        return {prefix + m.name: m.result() for m in self._compiled.all_metrics()}
+
+    def _reset_metrics(self):
+        for metric in self._compiled.all_metrics():
+            metric.reset_state()
+
+    @staticmethod
+    def _class_sample_weight(y, class_weight):
+        """Per-sample weights from {class: weight} for sparse or one-hot labels."""
+        labels = y.argmax(dim=-1) if y.dim() > 1 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0]
+        table = torch.ones(int(max(max(class_weight), labels.max().item())) + 1, dtype=torch.float32)
+        for cls, weight in class_weight.items():
+            table[int(cls)] = float(weight)
+        return table.to(labels.device)[labels.long()]
+
+    # ------------------------------------------------------------------------------------- steps
+    def train_step(self, x, y, sample_weight=None):
+        """One optimisation step on one batch; returns the batch loss (a 0-d tensor)."""
+        outputs = self(x, training=True)
+        loss, targets, outputs = self._compute_loss(y, outputs, sample_weight)
+        if not loss.requires_grad:
+            raise ValueError("The loss does not depend on any trainable weight; check that the model has some.")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.apply_constraints()
+        self._update_metrics(loss, targets, outputs, sample_weight)
+        return loss
+
+    def test_step(self, x, y, sample_weight=None):
+        with torch.no_grad():
+            outputs = self(x, training=False)
+            loss, targets, outputs = self._compute_loss(y, outputs, sample_weight)
+        self._update_metrics(loss, targets, outputs, sample_weight)
+        return loss
+
+    # --------------------------------------------------------------------------------------- fit
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+    ):
+        """Trains the model; returns a `History` whose `.history` maps "loss", each metric and
+        their "val_" forms to per-epoch values. Arguments as Keras's `Model.fit`."""
+        self._require_compiled("fit")
+        device = self._device()
+        batch_size = 32 if batch_size is None else batch_size
+        train = batches_for(x, y, sample_weight, batch_size, shuffle, steps_per_epoch, device)
+        val = None
+        if isinstance(train, ArrayBatches):
+            check_finite("x", train.x)
+            if train.y is not None:
+                check_finite("y", train.y)
+            if validation_split and validation_data is None:
+                (tx, ty, tw), (vx, vy, vw) = train.split(validation_split)
+                train = ArrayBatches(tx, ty, tw, batch_size, shuffle, steps_per_epoch, device)
+                val = ArrayBatches(vx, vy, vw, validation_batch_size or batch_size, False, validation_steps, device)
+            if class_weight is not None:
+                if train.y is None or isinstance(train.y, (list, tuple, dict)):
+                    raise ValueError("class_weight needs a single array of labels y.")
+                weights = self._class_sample_weight(train.y, class_weight)
+                train.sample_weight = weights if train.sample_weight is None else train.sample_weight * weights
+        elif validation_split:
+            raise ValueError("validation_split needs array data; pass validation_data for generators and DataLoaders.")
+        if validation_data is not None:
+            val = self._validation_batches(validation_data, validation_batch_size or batch_size, validation_steps, device)
+
+        first_x = next(iter(train))[0]
+        self._ensure_ready(first_x)
+        self.stop_training = False
+        verbose = resolve_verbose(verbose)
+        callback_list = CallbackList(
+            callbacks, model=self, add_history=True, add_progbar=verbose != 0, verbose=verbose,
+            epochs=epochs, steps=len(train) or None,
+        )
+        callback_list.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            self._reset_metrics()
+            callback_list.on_epoch_begin(epoch)
+            for step, (bx, by, bw) in enumerate(train):
+                callback_list.on_train_batch_begin(step)
+                self.train_step(bx, by, bw)
+                callback_list.on_train_batch_end(step, self._logs())
+                if self.stop_training:
+                    break
+            epoch_logs = {k: float(v) for k, v in self._logs().items()}
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._run_evaluation(val, callback_list)
+                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+            callback_list.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        callback_list.on_train_end()
+        return callback_list.history
+
+    def _validation_batches(self, data, batch_size, steps, device):
+        if isinstance(data, (list, tuple)) and len(data) in (2, 3) and all(
+            d is None or not hasattr(d, "__next__") for d in data
+        ):
+            vx, vy, vw = (list(data) + [None])[:3]
+            return batches_for(vx, vy, vw, batch_size, False, steps, device)
+        return batches_for(data, None, None, batch_size, False, steps, device)
+
+    def _run_evaluation(self, batches, callback_list):
+        self._reset_metrics()
+        if callback_list is not None:
+            callback_list.on_test_begin()
+        for step, (bx, by, bw) in enumerate(batches):
+            if callback_list is not None:
+                callback_list.on_test_batch_begin(step)
+            if by is None:
+                raise ValueError("evaluate() needs targets y (or a generator yielding (x, y)).")
+            self.test_step(bx, by, bw)
+            if callback_list is not None:
+                callback_list.on_test_batch_end(step, self._logs())
+        logs = {k: float(v) for k, v in self._logs().items()}
+        if callback_list is not None:
+            callback_list.on_test_end(logs)
+        return logs
+
+    # ---------------------------------------------------------------------------------- evaluate
+    def evaluate(
+        self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None, callbacks=None,
+        return_dict=False,
+    ):
+        """Loss and metrics on the given data: a float, a list [loss, *metrics], or a dict with
+        return_dict=True, as Keras."""
+        self._require_compiled("evaluate")
+        batches = batches_for(x, y, sample_weight, 32 if batch_size is None else batch_size, False, steps, self._device())
+        self._ensure_ready(next(iter(batches))[0])
+        verbose = resolve_verbose(verbose)
+        callback_list = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose, steps=len(batches) or None)
+        logs = self._run_evaluation(batches, callback_list)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    # ----------------------------------------------------------------------------------- predict
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for x, batch by batch under torch.inference_mode: numpy in, numpy out (a list or
+        dict of arrays for several outputs)."""
+        batches = batches_for(x, None, None, 32 if batch_size is None else batch_size, False, steps, self._device())
+        verbose = resolve_verbose(verbose)
+        callback_list = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose, steps=len(batches) or None)
+        callback_list.on_predict_begin()
+        collected = []
+        with torch.inference_mode():
+            for step, (bx, _, _) in enumerate(batches):
+                callback_list.on_predict_batch_begin(step)
+                outputs = self(bx, training=False)
+                collected.append(_outputs_list(outputs))
+                callback_list.on_predict_batch_end(step, {"outputs": outputs})
+        callback_list.on_predict_end()
+        arrays = [torch.cat(parts).cpu().numpy() for parts in zip(*collected)]
+        return arrays[0] if len(arrays) == 1 else arrays
+
+    # ----------------------------------------------------------------------------- on_batch calls
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One training step on one batch; returns the loss and metrics (of this batch only)."""
+        self._require_compiled("train_on_batch")
+        x, y, sample_weight = (to_tensors(d, self._device()) for d in (x, y, sample_weight))
+        if class_weight is not None:
+            weights = self._class_sample_weight(y, class_weight)
+            sample_weight = weights if sample_weight is None else sample_weight * weights
+        self._ensure_ready(x)
+        self._reset_metrics()
+        self.train_step(x, y, sample_weight)
+        return self._batch_result(return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss and metrics of one batch, without training."""
+        self._require_compiled("test_on_batch")
+        x, y, sample_weight = (to_tensors(d, self._device()) for d in (x, y, sample_weight))
+        self._ensure_ready(x)
+        self._reset_metrics()
+        self.test_step(x, y, sample_weight)
+        return self._batch_result(return_dict)
+
+    def predict_on_batch(self, x):
+        """Outputs for one batch, as numpy."""
+        with torch.inference_mode():
+            outputs = _outputs_list(self(to_tensors(x, self._device()), training=False))
+        arrays = [o.cpu().numpy() for o in outputs]
+        return arrays[0] if len(arrays) == 1 else arrays
+
+    def _batch_result(self, return_dict):
+        logs = {k: float(v) for k, v in self._logs().items()}
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
