@@ -3,5 +3,6 @@ from . import layers, ops, utils
 from .layers import constraints, initializers, regularizers
 from .models import Input, Model, Sequential
 from .train import callbacks, losses, metrics, optimizers
+from .train.plotting import plot_history
 
 __version__ = "0.1.0"

@@ -5,9 +5,17 @@ model has: `__call__(x, training=...)`, `parameters()`, `losses` (regularisation
 `apply_constraints()`. One training step: forward with training=True, loss (+ penalties),
 backward, optimizer step (which clips as configured), constraints. Per-batch numbers stay on the
 device as tensors; they reach the host only when the progress bar redraws and at epoch end.
+
+Beyond Keras: `fit(..., bptt_steps=k)` trains with truncated backpropagation through time, and
+`fit(..., log_grad_norm=True)` records gradient norms, the two tools the seed tutorials point to
+for long sequences and for vanishing or exploding gradients.
 """
+import contextlib
+
 import torch
 
+from ..layers.bidirectional import Bidirectional
+from ..layers.rnn import RNN
 from . import losses as losses_module
 from . import metrics as metrics_module
 from .callbacks import CallbackList
@@ -84,6 +92,7 @@ class TrainingMixin:
         self._compiled = _Compiled(optimizer, loss, metrics, loss_weights)
         self.optimizer = None
         self.stop_training = False
+        self._grad_norm_trackers = []
 
     # ----------------------------------------------------------------------------------- helpers
     def _require_compiled(self, what):
@@ -133,12 +142,17 @@ class TrainingMixin:
             for index, metric in compiled.metrics:
                 metric.update_state(targets[index], outputs[index].detach(), sample_weight)
 
-    def _logs(self, prefix=""):
-        return {prefix + m.name: m.result() for m in self._compiled.all_metrics()}
+    def _logs(self, training=False):
+        logs = {m.name: m.result() for m in self._compiled.all_metrics()}
+        if training:
+            logs.update({tracker.name: tracker.result() for tracker, _ in self._grad_norm_trackers})
+        return logs
 
     def _reset_metrics(self):
         for metric in self._compiled.all_metrics():
             metric.reset_state()
+        for tracker, _ in self._grad_norm_trackers:
+            tracker.reset_state()
 
     @staticmethod
     def _class_sample_weight(y, class_weight):
@@ -158,10 +172,87 @@ class TrainingMixin:
             raise ValueError("The loss does not depend on any trainable weight; check that the model has some.")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self._grad_norm_trackers:
+            self._track_grad_norms()
         self.optimizer.step()
         self.apply_constraints()
         self._update_metrics(loss, targets, outputs, sample_weight)
         return loss
+
+    def _track_grad_norms(self):
+        """Gradient norms before clipping: the global one and one per recurrent layer."""
+        with torch.no_grad():
+            for tracker, params in self._grad_norm_trackers:
+                grads = [p.grad for p in params if p.grad is not None]
+                if grads:
+                    tracker.update_state(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+
+    def _grad_norm_setup(self, enabled):
+        self._grad_norm_trackers = []
+        if not enabled:
+            return
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        self._grad_norm_trackers.append((metrics_module.Mean(name="grad_norm"), trainable))
+        for layer in self._recurrent_layers():
+            params = [p for p in layer.parameters() if p.requires_grad]
+            self._grad_norm_trackers.append((metrics_module.Mean(name=f"grad_norm_{layer.name}"), params))
+
+    def _recurrent_layers(self):
+        """The outermost recurrent layers (a Bidirectional counts as one)."""
+        found = []
+
+        def walk(module):
+            for child in module.children():
+                if isinstance(child, (RNN, Bidirectional)):
+                    found.append(child)
+                else:
+                    walk(child)
+
+        walk(self)
+        return found
+
+    def _bptt_train_step(self, x, y, sample_weight, steps):
+        """Truncated BPTT on one batch: the sequences are cut into chunks of `steps` time steps; the
+        recurrent state flows from chunk to chunk but gradients stop at chunk borders. With per-step
+        targets (y with the same time axis as x) every chunk is a training step on its own targets;
+        with one target per sequence the earlier chunks only advance the state and the last trains."""
+        length = x.shape[1]
+        per_step = y is not None and y.dim() >= 2 and y.shape[1] == length and (y.dim() > 2 or length > 1)
+        with self._carried_states():
+            for start in range(0, length, steps):
+                chunk = slice(start, start + steps)
+                last = start + steps >= length
+                if per_step:
+                    weight = sample_weight[:, chunk] if sample_weight is not None and sample_weight.dim() > 1 else sample_weight
+                    self.train_step(x[:, chunk], y[:, chunk], weight)
+                elif last:
+                    self.train_step(x[:, chunk], y, sample_weight)
+                else:
+                    with torch.no_grad():
+                        self(x[:, chunk], training=True)
+
+    @contextlib.contextmanager
+    def _carried_states(self):
+        """Makes every recurrent layer carry its state between calls for one batch (a stateful model's
+        layers keep theirs across batches, as stateful layers do)."""
+        layers = self._recurrent_layers()
+        if any(isinstance(layer, Bidirectional) or layer.go_backwards for layer in layers):
+            raise ValueError(
+                "bptt_steps needs recurrent layers that run forwards in time; Bidirectional and go_backwards "
+                "layers see the future of a chunk, which truncated BPTT cannot carry."
+            )
+        already = [layer.stateful for layer in layers]
+        for layer, was in zip(layers, already):
+            layer.stateful = True
+            if not was:
+                layer.reset_state()
+        try:
+            yield
+        finally:
+            for layer, was in zip(layers, already):
+                layer.stateful = was
+                if not was:
+                    layer.reset_state()
 
     def test_step(self, x, y, sample_weight=None):
         with torch.no_grad():
@@ -189,10 +280,25 @@ class TrainingMixin:
         validation_steps=None,
         validation_batch_size=None,
         validation_freq=1,
+        bptt_steps=None,
+        log_grad_norm=False,
     ):
         """Trains the model; returns a `History` whose `.history` maps "loss", each metric and
-        their "val_" forms to per-epoch values. Arguments as Keras's `Model.fit`."""
+        their "val_" forms to per-epoch values. Arguments as Keras's `Model.fit`, plus:
+
+        Args:
+            bptt_steps: truncated backpropagation through time: cut each batch's sequences into
+                chunks of this many steps, carry the recurrent state from chunk to chunk and stop
+                gradients between them (one optimizer step per chunk with per-step targets). For
+                stateful models, pass shuffle=False so that batches stay in order.
+            log_grad_norm: record the gradient norm before clipping, averaged over each epoch, as
+                "grad_norm" and "grad_norm_<layer>" for each recurrent layer, in the History and
+                the progress line: vanishing gradients show as norms near 0, exploding ones as
+                large or growing norms.
+        """
         self._require_compiled("fit")
+        if bptt_steps is not None and (not isinstance(bptt_steps, int) or bptt_steps <= 0):
+            raise ValueError(f"bptt_steps must be a positive integer, got {bptt_steps!r}.")
         device = self._device()
         batch_size = 32 if batch_size is None else batch_size
         train = batches_for(x, y, sample_weight, batch_size, shuffle, steps_per_epoch, device)
@@ -217,6 +323,7 @@ class TrainingMixin:
 
         first_x = next(iter(train))[0]
         self._ensure_ready(first_x)
+        self._grad_norm_setup(log_grad_norm)
         self.stop_training = False
         verbose = resolve_verbose(verbose)
         callback_list = CallbackList(
@@ -229,11 +336,14 @@ class TrainingMixin:
             callback_list.on_epoch_begin(epoch)
             for step, (bx, by, bw) in enumerate(train):
                 callback_list.on_train_batch_begin(step)
-                self.train_step(bx, by, bw)
-                callback_list.on_train_batch_end(step, self._logs())
+                if bptt_steps is None:
+                    self.train_step(bx, by, bw)
+                else:
+                    self._bptt_train_step(bx, by, bw, bptt_steps)
+                callback_list.on_train_batch_end(step, self._logs(training=True))
                 if self.stop_training:
                     break
-            epoch_logs = {k: float(v) for k, v in self._logs().items()}
+            epoch_logs = {k: float(v) for k, v in self._logs(training=True).items()}
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._run_evaluation(val, callback_list)
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
@@ -241,6 +351,7 @@ class TrainingMixin:
             if self.stop_training:
                 break
         callback_list.on_train_end()
+        self._grad_norm_trackers = []
         return callback_list.history
 
     def _validation_batches(self, data, batch_size, steps, device):

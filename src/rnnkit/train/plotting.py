@@ -1,0 +1,48 @@
+"""Learning curves of a training run as a PNG."""
+import os
+import tempfile
+
+
+def plot_history(history, path, title=None):
+    """Writes a PNG of the learning curves in `history` (a `History` or its `.history` dict): one
+    panel per quantity (loss, each metric, gradient norms), training and validation curves side by
+    side. The file is written to a temporary name and renamed, so an existing plot is replaced whole.
+
+    Example:
+        >>> history = model.fit(x, y, validation_split=0.2, epochs=10)
+        >>> rnnkit.plot_history(history, "curves.png")
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = getattr(history, "history", history)
+    if not curves:
+        raise ValueError("plot_history got an empty history: train for at least one epoch first.")
+    names = [k for k in curves if not k.startswith("val_")]
+    names += [k[4:] for k in curves if k.startswith("val_") and k[4:] not in names]
+    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.6), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for key, label in ((name, "training"), ("val_" + name, "validation")):
+            if key in curves:
+                values = curves[key]
+                ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=label)
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(suffix=".png", dir=directory)
+    os.close(handle)
+    try:
+        fig.savefig(temporary, format="png", dpi=100)
+        os.replace(temporary, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
