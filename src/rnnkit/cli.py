@@ -3,43 +3,36 @@ import argparse
 import sys
 import time
 
-import torch
+import numpy as np
 
-from . import layers
+from . import Input, Sequential, layers
+from .utils import set_random_seed
 
 
 def demo(args):
     """Trains an LSTM to continue a noisy sine wave and compares it with the persistence baseline."""
-    torch.manual_seed(args.seed)
-    t = torch.arange(0, 2000, dtype=torch.float32) * 0.1
-    series = torch.sin(t) + 0.5 * torch.sin(0.31 * t) + 0.05 * torch.randn_like(t)
+    set_random_seed(args.seed)
+    t = np.arange(0, 2000, dtype=np.float32) * 0.1
+    series = np.sin(t) + 0.5 * np.sin(0.31 * t) + 0.05 * np.random.standard_normal(t.shape).astype(np.float32)
     window = 40
-    x = series.unfold(0, window, 1)[:-1].unsqueeze(-1)
-    y = series[window:].unsqueeze(-1)
+    x = np.lib.stride_tricks.sliding_window_view(series, window)[:-1, :, None].copy()
+    y = series[window:, None]
     split = int(0.8 * len(x))
     x_train, y_train, x_test, y_test = x[:split], y[:split], x[split:], y[split:]
 
-    model = torch.nn.Sequential(layers.LSTM(32), layers.Dense(1))
-    model(x_train[:1])  # lazy build, then the optimizer can see the weights
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    print(f"rnnkit demo: LSTM(32) + Dense(1) on a noisy sine wave, windows of {window} steps")
-    print(f"{len(x_train)} training windows, {len(x_test)} test windows, {args.epochs} epochs")
+    model = Sequential([Input((window, 1)), layers.LSTM(32), layers.Dense(1)], name="sine_forecaster")
+    print(f"rnnkit demo: forecast a noisy sine wave one step ahead from windows of {window} steps")
+    model.summary()
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
     start = time.perf_counter()
-    for epoch in range(1, args.epochs + 1):
-        order = torch.randperm(len(x_train))
-        total = 0.0
-        for i in range(0, len(order), 64):
-            idx = order[i : i + 64]
-            loss = torch.nn.functional.mse_loss(model(x_train[idx]), y_train[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(idx)
-        print(f"epoch {epoch:2d}  train mse {total / len(x_train):.5f}")
-    with torch.inference_mode():
-        test_mse = torch.nn.functional.mse_loss(model(x_test), y_test).item()
-    naive_mse = torch.nn.functional.mse_loss(x_test[:, -1], y_test).item()
-    print(f"test mse {test_mse:.5f}  (persistence baseline {naive_mse:.5f}) in {time.perf_counter() - start:.1f}s")
+    model.fit(x_train, y_train, batch_size=64, epochs=args.epochs, validation_split=0.1, verbose="auto")
+    test_mse, test_mae = model.evaluate(x_test, y_test, verbose=0)
+    naive_mse = float(np.mean((x_test[:, -1] - y_test) ** 2))
+    verdict = "beats" if test_mse < naive_mse else "does not beat"
+    print(
+        f"test mse {test_mse:.5f} (mae {test_mae:.4f}); persistence baseline mse {naive_mse:.5f}: "
+        f"the model {verdict} it. {time.perf_counter() - start:.1f}s"
+    )
     return 0
 
 
