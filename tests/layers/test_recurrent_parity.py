@@ -17,18 +17,10 @@ import torch  # noqa: E402
 from rnnkit import layers as R  # noqa: E402
 
 K = keras.layers
+from keras_parity import randn, to_numpy  # noqa: E402
+
 ATOL = 1e-5
 BATCH, STEPS, FEATURES, UNITS = 3, 5, 4, 3
-
-
-def randn(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype("float32")
-
-
-def to_numpy(x):
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
-    return keras.ops.convert_to_numpy(x)
 
 
 def flatten(structure):

@@ -13,23 +13,9 @@ import torch
 
 from rnnkit.layers import Dense, Dropout, Embedding, Layer, Masking, TimeDistributed, get_mask, time_distributed
 
+from keras_parity import matched_pair, randn, to_numpy  # noqa: E402
+
 ATOL = 1e-5
-
-
-def to_numpy(x):
-    return keras.ops.convert_to_numpy(x)
-
-
-def randn(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype("float32")
-
-
-def matched_pair(ours, theirs, x):
-    """Builds both layers on `x` and copies Keras's weights into ours."""
-    theirs(x)
-    ours(torch.as_tensor(x))
-    ours.set_weights(theirs.get_weights())
-    return ours, theirs
 
 
 class MaskRecorder(Layer):
