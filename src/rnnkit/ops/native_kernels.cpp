@@ -16,6 +16,24 @@ inline float sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
 // fork/join would cost more than the arithmetic.
 inline int64_t rows_per_task(int64_t H) { return std::max<int64_t>(1, 16384 / H); }
 
+// The step mask as a pointer, or nullptr when every step is kept (an empty tensor).
+inline const bool* keep_data(const torch::Tensor& keep) { return keep.numel() > 0 ? keep.data_ptr<bool>() : nullptr; }
+
+inline bool kept(const bool* keep, int64_t index) { return keep == nullptr || keep[index]; }
+
+// Row b of the state before step t: the initial state at t = 0, else step t-1's.
+inline const float* previous_row(const float* initial, const float* states, int64_t b, int64_t t, int64_t T,
+                                 int64_t H) {
+    return t == 0 ? initial + b * H : states + (b * T + t - 1) * H;
+}
+
+// dU = sum over steps of h_{t-1}^T d_t: one GEMM over all (batch, time) rows.
+torch::Tensor recurrent_weight_gradient(const torch::Tensor& h0, const torch::Tensor& hs, const torch::Tensor& d) {
+    const int64_t B = hs.size(0), T = hs.size(1), H = hs.size(2);
+    auto h_prev = torch::cat({h0.unsqueeze(1), hs.narrow(1, 0, T - 1)}, 1).reshape({B * T, H});
+    return h_prev.t().mm(d.reshape({B * T, d.size(2)}));
+}
+
 // tanh as a clamped rational function (the odd 13/6 approximation used by Eigen): libm's tanhf
 // does not vectorise here and costs ~20 ns a call. Within 4e-7 of tanh everywhere, and
 // relatively accurate near 0 (unlike 2 sigmoid(2x) - 1); tests/ops/test_native.py checks it.
@@ -106,8 +124,7 @@ std::vector<torch::Tensor> lstm_forward(torch::Tensor xp, torch::Tensor U, torch
     auto gates = torch::empty_like(xp);
     auto hs = torch::empty({B, T, H}, xp.options());
     auto cs = torch::empty({B, T, H}, xp.options());
-    const bool masked = keep.numel() > 0;
-    const bool* keep_p = masked ? keep.data_ptr<bool>() : nullptr;
+    const bool* keep_p = keep_data(keep);
     float* g_p = gates.data_ptr<float>();
     float* h_p = hs.data_ptr<float>();
     float* c_p = cs.data_ptr<float>();
@@ -119,10 +136,10 @@ std::vector<torch::Tensor> lstm_forward(torch::Tensor xp, torch::Tensor U, torch
         at::addmm_out(z, xp.select(1, t), h, U);
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
-                const float* c_prev = t == 0 ? c0_p + b * H : c_p + (b * T + t - 1) * H;
-                const float* h_prev = t == 0 ? h0_p + b * H : h_p + (b * T + t - 1) * H;
+                const float* c_prev = previous_row(c0_p, c_p, b, t, T, H);
+                const float* h_prev = previous_row(h0_p, h_p, b, t, T, H);
                 forward_row(g_p + (b * T + t) * 4 * H, c_prev, h_prev, c_p + (b * T + t) * H, h_p + (b * T + t) * H,
-                            H, !masked || keep_p[b * T + t]);
+                            H, kept(keep_p, b * T + t));
             }
         });
         h = hs.select(1, t);
@@ -144,8 +161,7 @@ std::vector<torch::Tensor> lstm_backward(torch::Tensor d_hs, torch::Tensor d_c_l
     auto h_carry = torch::empty({B, H}, hs.options());
     auto gh_next = torch::zeros({B, H}, hs.options());
     auto gh_in = torch::empty({B, H}, hs.options());
-    const bool masked = keep.numel() > 0;
-    const bool* keep_p = masked ? keep.data_ptr<bool>() : nullptr;
+    const bool* keep_p = keep_data(keep);
     const float* g_p = gates.data_ptr<float>();
     const float* c_p = cs.data_ptr<float>();
     const float* c0_p = c0.data_ptr<float>();
@@ -159,18 +175,16 @@ std::vector<torch::Tensor> lstm_backward(torch::Tensor d_hs, torch::Tensor d_c_l
         float* hc_p = h_carry.data_ptr<float>();
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
-                const float* c_prev = t == 0 ? c0_p + b * H : c_p + (b * T + t - 1) * H;
+                const float* c_prev = previous_row(c0_p, c_p, b, t, T, H);
                 backward_row(g_p + (b * T + t) * 4 * H, c_p + (b * T + t) * H, c_prev, dh_p + (b * T + t) * H,
                              ghi_p + b * H, gc_p + b * H, dz_p + (b * T + t) * 4 * H, gcp_p + b * H, hc_p + b * H, H,
-                             !masked || keep_p[b * T + t]);
+                             kept(keep_p, b * T + t));
             }
         });
         at::addmm_out(gh_next, h_carry, d_gates.select(1, t), Ut);
         std::swap(gc, gc_prev);
     }
-    auto h_prev = torch::cat({h0.unsqueeze(1), hs.narrow(1, 0, T - 1)}, 1).reshape({B * T, H});
-    auto dU = h_prev.t().mm(d_gates.reshape({B * T, 4 * H}));
-    return {d_gates, dU, gh_next, gc};
+    return {d_gates, recurrent_weight_gradient(h0, hs, d_gates), gh_next, gc};
 }
 
 // ---------------------------------------------------------------------------------- SimpleRNN
@@ -244,8 +258,7 @@ torch::Tensor simple_rnn_forward(torch::Tensor xp, torch::Tensor U, torch::Tenso
                                  int64_t kind) {
     const int64_t B = xp.size(0), T = xp.size(1), H = U.size(0);
     auto hs = torch::empty_like(xp);
-    const bool masked = keep.numel() > 0;
-    const bool* keep_p = masked ? keep.data_ptr<bool>() : nullptr;
+    const bool* keep_p = keep_data(keep);
     float* h_p = hs.data_ptr<float>();
     const float* h0_p = h0.data_ptr<float>();
     torch::Tensor h = h0;
@@ -255,8 +268,8 @@ torch::Tensor simple_rnn_forward(torch::Tensor xp, torch::Tensor U, torch::Tenso
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
                 float* __restrict out = h_p + (b * T + t) * H;
-                const float* __restrict prev = t == 0 ? h0_p + b * H : h_p + (b * T + t - 1) * H;
-                if (!masked || keep_p[b * T + t]) {
+                const float* __restrict prev = previous_row(h0_p, h_p, b, t, T, H);
+                if (kept(keep_p, b * T + t)) {
                     activate_row(out, H, kind);
                 } else {
                     for (int64_t j = 0; j < H; ++j) out[j] = prev[j];
@@ -278,8 +291,7 @@ std::vector<torch::Tensor> simple_rnn_backward(torch::Tensor d_hs, torch::Tensor
     auto g_next = torch::zeros({B, H}, hs.options());
     auto g_in = torch::empty({B, H}, hs.options());
     auto carry = torch::empty({B, H}, hs.options());
-    const bool masked = keep.numel() > 0;
-    const bool* keep_p = masked ? keep.data_ptr<bool>() : nullptr;
+    const bool* keep_p = keep_data(keep);
     const float* h_p = hs.data_ptr<float>();
     const float* dh_p = d_hs.data_ptr<float>();
     float* da_p = d_pre.data_ptr<float>();
@@ -290,7 +302,7 @@ std::vector<torch::Tensor> simple_rnn_backward(torch::Tensor d_hs, torch::Tensor
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
                 const int64_t row = (b * T + t) * H;
-                if (!masked || keep_p[b * T + t]) {
+                if (kept(keep_p, b * T + t)) {
                     simple_rnn_backward_row(h_p + row, dh_p + row, gi_p + b * H, da_p + row, c_p + b * H, H, kind);
                 } else {
                     masked_backward_row(dh_p + row, gi_p + b * H, da_p + row, H, c_p + b * H, H);
@@ -299,9 +311,7 @@ std::vector<torch::Tensor> simple_rnn_backward(torch::Tensor d_hs, torch::Tensor
         });
         at::addmm_out(g_next, carry, d_pre.select(1, t), Ut);
     }
-    auto h_prev = torch::cat({h0.unsqueeze(1), hs.narrow(1, 0, T - 1)}, 1).reshape({B * T, H});
-    auto dU = h_prev.t().mm(d_pre.reshape({B * T, H}));
-    return {d_pre, dU, g_next};
+    return {d_pre, recurrent_weight_gradient(h0, hs, d_pre), g_next};
 }
 
 // ---------------------------------------------------------------------------------------- GRU
@@ -355,8 +365,7 @@ std::vector<torch::Tensor> gru_forward(torch::Tensor xp, torch::Tensor U, torch:
     auto hs = torch::empty({B, T, H}, xp.options());
     auto u = torch::empty({B, 3 * H}, xp.options());
     const bool has_bias = b_rec.numel() > 0;
-    const bool masked = keep.numel() > 0;
-    const bool* keep_p = masked ? keep.data_ptr<bool>() : nullptr;
+    const bool* keep_p = keep_data(keep);
     const float* x_p = xp.data_ptr<float>();
     float* g_p = gates.data_ptr<float>();
     float* in_p = inner.data_ptr<float>();
@@ -372,11 +381,11 @@ std::vector<torch::Tensor> gru_forward(torch::Tensor xp, torch::Tensor U, torch:
         const float* u_p = u.data_ptr<float>();
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
-                const float* prev = t == 0 ? h0_p + b * H : h_p + (b * T + t - 1) * H;
+                const float* prev = previous_row(h0_p, h_p, b, t, T, H);
                 float* out = h_p + (b * T + t) * H;
                 gru_forward_row(x_p + (b * T + t) * 3 * H, u_p + b * 3 * H, prev, g_p + (b * T + t) * 3 * H,
                                 in_p + (b * T + t) * H, out, H);
-                if (masked && !keep_p[b * T + t]) {
+                if (!kept(keep_p, b * T + t)) {
                     for (int64_t j = 0; j < H; ++j) out[j] = prev[j];
                 }
             }
@@ -397,8 +406,7 @@ std::vector<torch::Tensor> gru_backward(torch::Tensor d_hs, torch::Tensor U, tor
     auto g_next = torch::zeros({B, H}, hs.options());
     auto g_in = torch::empty({B, H}, hs.options());
     auto carry = torch::empty({B, H}, hs.options());
-    const bool masked = keep.numel() > 0;
-    const bool* keep_p = masked ? keep.data_ptr<bool>() : nullptr;
+    const bool* keep_p = keep_data(keep);
     const float* g_p = gates.data_ptr<float>();
     const float* in_p = inner.data_ptr<float>();
     const float* h_p = hs.data_ptr<float>();
@@ -413,8 +421,8 @@ std::vector<torch::Tensor> gru_backward(torch::Tensor d_hs, torch::Tensor U, tor
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
                 const int64_t row = b * T + t;
-                const float* prev = t == 0 ? h0_p + b * H : h_p + (row - 1) * H;
-                if (masked && !keep_p[row]) {
+                const float* prev = previous_row(h0_p, h_p, b, t, T, H);
+                if (!kept(keep_p, row)) {
                     masked_backward_row(dh_p + row * H, gi_p + b * H, dx_p + row * 3 * H, 3 * H, c_p + b * H, H);
                     masked_backward_row(dh_p + row * H, gi_p + b * H, du_p + row * 3 * H, 3 * H, c_p + b * H, H);
                 } else {
@@ -425,9 +433,7 @@ std::vector<torch::Tensor> gru_backward(torch::Tensor d_hs, torch::Tensor U, tor
         });
         at::addmm_out(g_next, carry, d_u.select(1, t), Ut);
     }
-    auto h_prev = torch::cat({h0.unsqueeze(1), hs.narrow(1, 0, T - 1)}, 1).reshape({B * T, H});
-    auto du_flat = d_u.reshape({B * T, 3 * H});
-    return {d_xp, h_prev.t().mm(du_flat), du_flat.sum(0), g_next};
+    return {d_xp, recurrent_weight_gradient(h0, hs, d_u), d_u.sum({0, 1}), g_next};
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
