@@ -30,7 +30,7 @@ import numpy as np
 
 from ..layers.bidirectional import Bidirectional
 from ..layers.rnn import RNN, StackedRNNCells
-from ..layers.serialization import _lookup, deserialize_layer
+from ..layers.serialization import layer_class, deserialize_layer
 from ..layers.time_distributed import TimeDistributed
 from ..models.model import Model
 from ..models.sequential import Sequential
@@ -261,7 +261,7 @@ def _refuse_unknown_classes(config, path):
     unknown = []
     for spec in _layer_specs(config):
         try:
-            _lookup(spec["class_name"])
+            layer_class(spec["class_name"])
         except ValueError:
             unknown.append(f"{spec['class_name']!r} (layer '{_layer_name(spec)}')")
     if unknown:

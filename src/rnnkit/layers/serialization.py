@@ -19,7 +19,8 @@ def serialize_layer(layer):
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
 
-def _lookup(class_name):
+def layer_class(class_name):
+    """The class a config's "class_name" names: a registered class or an rnnkit layer, else ValueError."""
     from .. import layers
 
     if class_name in _REGISTERED:
@@ -36,4 +37,4 @@ def _lookup(class_name):
 def deserialize_layer(spec):
     if not isinstance(spec, dict) or "class_name" not in spec:
         raise ValueError(f"Expected a layer config {{'class_name': ..., 'config': {{...}}}}, got {spec!r}.")
-    return _lookup(spec["class_name"]).from_config(spec.get("config", {}))
+    return layer_class(spec["class_name"]).from_config(spec.get("config", {}))
