@@ -9,3 +9,6 @@ from .rnn import RNN, StackedRNNCells
 from .serialization import deserialize_layer, register_serializable, serialize_layer
 from .simple_rnn import SimpleRNN, SimpleRNNCell
 from .bidirectional import Bidirectional
+from .normalization import BatchNormalization, LayerNormalization
+from .reshaping import Flatten
+from .merging import Add, Concatenate, add, concatenate
