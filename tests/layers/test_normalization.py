@@ -435,3 +435,12 @@ def test_extra_repr_shows_the_configuration():
 def test_docstring_examples_run(module):
     results = doctest.testmod(module, extraglobs={"torch": torch}, optionflags=doctest.ELLIPSIS)
     assert results.attempted > 0 and results.failed == 0
+
+
+def test_toggling_trainable_keeps_moving_statistics_non_trainable():
+    layer = BatchNormalization()
+    layer(torch.randn(4, 3))
+    layer.trainable = False
+    layer.trainable = True
+    assert [w.requires_grad for w in layer.weights] == [True, True, False, False]
+    assert len(layer.non_trainable_weights) == 2

@@ -102,6 +102,8 @@ class Layer(nn.Module):
             get_initializer(initializer)(value)
         param = nn.Parameter(value, requires_grad=trainable and self._trainable)
         self.register_parameter(name, param)
+        if not trainable:  # e.g. BatchNormalization's moving statistics: never trained
+            self._always_frozen = getattr(self, "_always_frozen", set()) | {name}
         if regularizer is not None:
             self._regularized = getattr(self, "_regularized", []) + [(name, get_regularizer(regularizer))]
         if constraint is not None:
@@ -131,12 +133,12 @@ class Layer(nn.Module):
 
     @trainable.setter
     def trainable(self, value):
-        self._trainable = bool(value)
         for module in self.modules():
             if isinstance(module, Layer):
                 module._trainable = bool(value)
-        for w in self.parameters():
-            w.requires_grad_(bool(value))
+            frozen = getattr(module, "_always_frozen", ())
+            for name, w in module.named_parameters(recurse=False):
+                w.requires_grad_(bool(value) and name not in frozen)
 
     @property
     def losses(self):
