@@ -277,11 +277,11 @@ def test_subclassed_keras_model_is_refused_as_an_unknown_class(tmp_path):
         load_keras(rewrite_config(path, rename))
 
 
-def test_dense_constraint_is_dropped_with_a_warning_and_predictions_unchanged(tmp_path):
+def test_dense_constraint_is_carried_over_and_predictions_unchanged(tmp_path):
     model = randomise(keras.Sequential([keras.Input((4,)), K.Dense(3, kernel_constraint="non_neg", name="head")]))
-    with pytest.warns(UserWarning, match="layer 'head' \\(Dense\\): kernel_constraint"):
-        ours = load_keras(saved(model, tmp_path))
+    ours = load_keras(saved(model, tmp_path))
     assert_predicts_like(model, ours, features(5, 4))
+    assert type(ours.get_layer("head").kernel_constraint).__name__ == "NonNeg"
 
 
 def test_mixed_precision_model_loads_in_float32_with_a_warning(tmp_path):

@@ -112,7 +112,7 @@ def test_embedding_default_initializer_is_keras_uniform_within_0_05():
 
 
 def test_embedding_rejects_float_ids():
-    with pytest.raises(TypeError, match="Embedding 'tokens': expected integer token ids, got float32"):
+    with pytest.raises(ValueError, match="Embedding 'tokens': expected integer token ids, got float32"):
         Embedding(10, 3, name="tokens")(torch.tensor([[1.0, 2.0]]))
 
 

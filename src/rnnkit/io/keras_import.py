@@ -41,14 +41,11 @@ __all__ = ["load_keras", "load_keras_weights"]
 # Config keys that hold the layers (or cells) nested inside a layer or model.
 _NESTED_LAYER_KEYS = ("layers", "layer", "backward_layer", "cell", "cells")
 
-# Config keys Keras 3 writes that rnnkit's layer of the same class does not take. Left at None they
-# are dropped; set, a "training" key (a weight constraint, which acts only in fit) is dropped with a
-# warning, and a "weights" key (one that changes the stored weights) is refused.
+# Config keys Keras 3 writes that rnnkit's layer of the same class does not take (quantization and
+# LoRA, which change the stored weights): left at None they are dropped, set they are refused.
 _KERAS_ONLY_KEYS = {
-    "Dense": {"kernel_constraint": "training", "bias_constraint": "training",
-              "quantization_config": "weights", "lora_rank": "weights", "lora_alpha": "weights"},
-    "Embedding": {"embeddings_constraint": "training",
-                  "quantization_config": "weights", "lora_rank": "weights", "lora_alpha": "weights"},
+    "Dense": ("quantization_config", "lora_rank", "lora_alpha"),
+    "Embedding": ("quantization_config", "lora_rank", "lora_alpha"),
 }
 
 # Keras's serialized forms of Python code: a lambda's marshalled bytecode, and a function imported by name.
@@ -286,18 +283,13 @@ def _adapt(spec):
             # A mixed policy keeps float32 variables and computes in half precision; rnnkit computes in float32.
             config["dtype"] = "float32"
             mixed.add(policy)
-        for key, kind in _KERAS_ONLY_KEYS.get(layer_spec["class_name"], {}).items():
-            if key not in config:
-                continue
-            value = config.pop(key)
-            if value is None:
-                continue
-            where = f"layer '{_layer_name(layer_spec)}' ({layer_spec['class_name']})"
-            if kind == "weights":
+        for key in _KERAS_ONLY_KEYS.get(layer_spec["class_name"], ()):
+            value = config.pop(key, None)
+            if value is not None:
+                where = f"layer '{_layer_name(layer_spec)}' ({layer_spec['class_name']})"
                 raise ValueError(
                     f"{where} has {key}={value!r}, which rnnkit does not support (it changes the stored weights)."
                 )
-            warnings.warn(f"{where}: {key} is not supported by rnnkit and was dropped; it only acts during training.")
     if mixed:
         warnings.warn(
             f"The Keras model uses the mixed-precision policy {', '.join(sorted(mixed))}: its float32 weights are "

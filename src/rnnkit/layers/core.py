@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 from ..ops.activations import activation_names, get_activation
 from .base import Layer
+from .constraints import get_constraint, serialize_constraint
 from .regularizers import get_regularizer, serialize_regularizer
 
 
@@ -57,6 +58,8 @@ class Dense(Layer):
         bias_initializer="zeros",
         kernel_regularizer=None,
         bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         name=None,
         **kwargs,
     ):
@@ -70,12 +73,15 @@ class Dense(Layer):
         self.bias_initializer = bias_initializer
         self.kernel_regularizer = get_regularizer(kernel_regularizer)
         self.bias_regularizer = get_regularizer(bias_regularizer)
+        self.kernel_constraint = get_constraint(kernel_constraint)
+        self.bias_constraint = get_constraint(bias_constraint)
 
     def build(self, input_shape):
         self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
-                                      self.kernel_regularizer)
+                                      self.kernel_regularizer, constraint=self.kernel_constraint)
         self.bias = (
-            self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+            self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
+                            constraint=self.bias_constraint)
             if self.use_bias
             else None
         )
@@ -101,6 +107,8 @@ class Dense(Layer):
             "bias_initializer": self.bias_initializer,
             "kernel_regularizer": serialize_regularizer(self.kernel_regularizer),
             "bias_regularizer": serialize_regularizer(self.bias_regularizer),
+            "kernel_constraint": serialize_constraint(self.kernel_constraint),
+            "bias_constraint": serialize_constraint(self.bias_constraint),
         }
 
     def extra_repr(self):
@@ -144,6 +152,7 @@ class Embedding(Layer):
         output_dim,
         embeddings_initializer="uniform",
         embeddings_regularizer=None,
+        embeddings_constraint=None,
         mask_zero=False,
         name=None,
         **kwargs,
@@ -156,17 +165,20 @@ class Embedding(Layer):
         self.output_dim = output_dim
         self.embeddings_initializer = embeddings_initializer
         self.embeddings_regularizer = get_regularizer(embeddings_regularizer)
+        self.embeddings_constraint = get_constraint(embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
 
     def build(self, input_shape):
         self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                                          self.embeddings_initializer, self.embeddings_regularizer)
+                                          self.embeddings_initializer, self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
 
     def call(self, inputs):
         if inputs.is_floating_point() or inputs.is_complex() or inputs.dtype == torch.bool:
-            raise TypeError(
-                f"Embedding '{self.name}': expected integer token ids, got {str(inputs.dtype).replace('torch.', '')}."
+            raise ValueError(
+                f"Embedding '{self.name}': expected integer token ids, got {str(inputs.dtype).replace('torch.', '')}; "
+                "convert them with ids.long()."
             )
         if inputs.numel():
             low, high = torch.aminmax(inputs)
@@ -187,6 +199,7 @@ class Embedding(Layer):
             "output_dim": self.output_dim,
             "embeddings_initializer": self.embeddings_initializer,
             "embeddings_regularizer": serialize_regularizer(self.embeddings_regularizer),
+            "embeddings_constraint": serialize_constraint(self.embeddings_constraint),
             "mask_zero": self.mask_zero,
         }
 
