@@ -6,3 +6,5 @@ from .train import callbacks, losses, metrics, optimizers
 from .train.plotting import plot_history
 
 __version__ = "0.1.0"
+from .io import load_model, save_model
+from .layers import register_serializable

@@ -180,6 +180,28 @@ class Model(TrainingMixin, Layer):
             else:
                 _assign_states(layer, value)
 
+    # ------------------------------------------------------------------------------------ saving
+    # rnnkit.io builds on models, so models reach it only when called (the import stays one-way).
+    def save(self, filepath, include_optimizer=False):
+        """Saves the model to one `.rnnkit` file (architecture, weights, compile settings, and the
+        optimizer state with `include_optimizer=True`), atomically; see `rnnkit.save_model`."""
+        from ..io.saving import save_model
+
+        save_model(self, filepath, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath):
+        """Saves the weights to a `.weights.safetensors` file, atomically; see `rnnkit.io.save_weights`."""
+        from ..io.saving import save_weights
+
+        save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        """Loads weights from a `.weights.safetensors`, `.rnnkit` or Keras `.weights.h5` file into
+        this built model; see `rnnkit.io.load_weights`."""
+        from ..io.saving import load_weights
+
+        return load_weights(self, filepath)
+
     # ------------------------------------------------------------------------------------- calls
     def call(self, inputs, training=False):
         raise NotImplementedError(
