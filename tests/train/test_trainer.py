@@ -250,3 +250,38 @@ def test_plot_history_writes_a_png_with_training_and_validation_curves(tmp_path)
     assert path == tmp_path / "curves.png" and list(tmp_path.iterdir()) == [tmp_path / "curves.png"]
     with pytest.raises(ValueError, match="empty history"):
         rnnkit.plot_history({}, tmp_path / "none.png")
+
+
+class _Interrupt(rnnkit.callbacks.Callback):
+    def __init__(self, at_epoch):
+        super().__init__()
+        self.at_epoch = at_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at_epoch:
+            raise KeyboardInterrupt
+
+
+def _resumable_run(backup_dir, interrupt_at=None, seed=5):
+    model = classifier(seed=seed, dropout=0.3)
+    model.compile(optimizer="adam", loss=rnnkit.losses.SparseCategoricalCrossentropy(from_logits=True))
+    callbacks = [rnnkit.callbacks.BackupAndRestore(backup_dir)]
+    if interrupt_at is not None:
+        callbacks.append(_Interrupt(interrupt_at))
+    history = model.fit(X, Y_CLASS, epochs=4, batch_size=16, verbose=0, callbacks=callbacks)
+    return model, history
+
+
+def test_backup_and_restore_resumes_an_interrupted_fit_to_the_uninterrupted_weights(tmp_path):
+    rnnkit.utils.set_random_seed(11)
+    expected, _ = _resumable_run(tmp_path / "plain")
+    rnnkit.utils.set_random_seed(11)
+    with pytest.raises(KeyboardInterrupt):
+        _resumable_run(tmp_path / "backup", interrupt_at=2)
+    assert (tmp_path / "backup" / "training.json").exists()
+    rnnkit.utils.set_random_seed(99)  # the resumed process starts with other random state
+    resumed, history = _resumable_run(tmp_path / "backup", seed=7)
+    assert len(history.history["loss"]) == 2  # epochs 2 and 3 only
+    for a, b in zip(resumed.get_weights(), expected.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not (tmp_path / "backup" / "training.json").exists()  # removed after a normal end

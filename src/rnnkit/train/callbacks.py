@@ -14,8 +14,10 @@ Batch-level logs are shared by all callbacks and must not be modified; epoch-lev
 made once per hook call and shared by the callbacks in order, so a callback may add entries for the
 ones after it (ReduceLROnPlateau and LearningRateScheduler add `learning_rate`, which History records).
 """
+import base64
 import csv
 import inspect
+import json
 import math
 import numbers
 import os
@@ -23,6 +25,7 @@ import sys
 import warnings
 
 import numpy as np
+import torch
 
 __all__ = [
     "Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau",
@@ -759,6 +762,77 @@ class TerminateOnNaN(Callback):
                 )
             _print(f"Batch {batch}: Invalid loss, terminating training")
             self.model.stop_training = True
+
+
+class BackupAndRestore(Callback):
+    """Resumes an interrupted `fit()` where its last completed epoch left off.
+
+    At the end of every epoch the model (weights and optimizer state), the epoch number and the
+    random-number state are written to `backup_dir`; when `fit()` starts and a backup is there,
+    they are restored and training continues with the next epoch. Because the random state comes
+    back too, the resumed run shuffles and drops out exactly as the uninterrupted one would have.
+    Every file is written atomically and the pointer to the newest backup last, so a process
+    killed at any moment leaves a consistent backup behind.
+
+    Args:
+        backup_dir: folder for the backup (created if missing).
+        delete_checkpoint: remove the backup once training ends normally (default True, as Keras);
+            a run that a callback stopped (EarlyStopping, TerminateOnNaN) keeps it.
+
+    Example:
+        >>> model.fit(x, y, epochs=50, callbacks=[rnnkit.callbacks.BackupAndRestore("backup")])
+    """
+
+    POINTER = "training.json"
+
+    def __init__(self, backup_dir, delete_checkpoint=True):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError("BackupAndRestore needs a backup_dir.")
+        self.backup_dir = os.fspath(backup_dir)
+        self.delete_checkpoint = delete_checkpoint
+
+    def _pointer_path(self):
+        return os.path.join(self.backup_dir, self.POINTER)
+
+    def on_train_begin(self, logs=None):
+        if not os.path.exists(self._pointer_path()):
+            return
+        from ..io.saving import load_model
+
+        with open(self._pointer_path()) as f:
+            record = json.load(f)
+        saved = load_model(os.path.join(self.backup_dir, record["model"]))
+        self.model.set_weights(saved.get_weights())
+        if getattr(saved, "optimizer", None) is not None and getattr(self.model, "optimizer", None) is not None:
+            self.model.optimizer.load_state_dict(saved.optimizer.state_dict())
+        torch.set_rng_state(torch.frombuffer(bytearray(base64.b64decode(record["torch_rng_state"])), dtype=torch.uint8))
+        self.model._resume_epoch = record["epoch"] + 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        name = f"epoch_{epoch:06d}.rnnkit"
+        self.model.save(os.path.join(self.backup_dir, name), include_optimizer=True)
+        record = {
+            "epoch": epoch,
+            "model": name,
+            "torch_rng_state": base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode("ascii"),
+        }
+        temporary = self._pointer_path() + ".tmp"
+        with open(temporary, "w") as f:
+            json.dump(record, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, self._pointer_path())
+        for old in os.listdir(self.backup_dir):
+            if old.endswith(".rnnkit") and old != name:
+                os.remove(os.path.join(self.backup_dir, old))
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint and os.path.isdir(self.backup_dir) and not getattr(self.model, "stop_training", False):
+            for name in os.listdir(self.backup_dir):
+                if name.endswith(".rnnkit") or name == self.POINTER:
+                    os.remove(os.path.join(self.backup_dir, name))
 
 
 class LambdaCallback(Callback):

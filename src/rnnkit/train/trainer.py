@@ -331,6 +331,9 @@ class TrainingMixin:
             epochs=epochs, steps=len(train) or None,
         )
         callback_list.on_train_begin()
+        # BackupAndRestore, having restored a backup, says where to continue.
+        initial_epoch = max(initial_epoch, getattr(self, "_resume_epoch", 0))
+        self._resume_epoch = 0
         for epoch in range(initial_epoch, epochs):
             self._reset_metrics()
             callback_list.on_epoch_begin(epoch)
