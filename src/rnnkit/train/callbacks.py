@@ -779,8 +779,9 @@ class BackupAndRestore(Callback):
         delete_checkpoint: remove the backup once training ends normally (default True, as Keras);
             a run that a callback stopped (EarlyStopping, TerminateOnNaN) keeps it.
 
-    Example:
-        >>> model.fit(x, y, epochs=50, callbacks=[rnnkit.callbacks.BackupAndRestore("backup")])
+    Example (run again after an interruption, with the same arguments)::
+
+        model.fit(x, y, epochs=50, callbacks=[rnnkit.callbacks.BackupAndRestore("backup")])
     """
 
     POINTER = "training.json"
