@@ -285,3 +285,20 @@ def test_backup_and_restore_resumes_an_interrupted_fit_to_the_uninterrupted_weig
     for a, b in zip(resumed.get_weights(), expected.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert not (tmp_path / "backup" / "training.json").exists()  # removed after a normal end
+
+
+def test_bptt_keeps_a_stateful_models_batches_in_order_and_its_state_across_them():
+    y = RNG.standard_normal((32, 6, 2)).astype("float32")
+    model = _char_model(stateful=True, batch=16)
+    model.compile(optimizer=rnnkit.optimizers.SGD(learning_rate=0.0), loss="mse")
+    seen = []
+    original = model.train_step
+
+    def recording_step(x, y_chunk, w):
+        seen.append(x[0, 0, 0].item())
+        return original(x, y_chunk, w)
+
+    model.train_step = recording_step
+    model.fit(X[:32], y, batch_size=16, epochs=1, shuffle=True, verbose=0, bptt_steps=3)
+    assert seen == pytest.approx([X[0, 0, 0], X[0, 3, 0], X[16, 0, 0], X[16, 3, 0]])
+    assert model.layers[0].stateful and model.layers[0].states is not None  # still stateful, state kept

@@ -289,8 +289,8 @@ class TrainingMixin:
         Args:
             bptt_steps: truncated backpropagation through time: cut each batch's sequences into
                 chunks of this many steps, carry the recurrent state from chunk to chunk and stop
-                gradients between them (one optimizer step per chunk with per-step targets). For
-                stateful models, pass shuffle=False so that batches stay in order.
+                gradients between them (one optimizer step per chunk with per-step targets). A
+                stateful model keeps its batches in order (no shuffling) and its state across them.
             log_grad_norm: record the gradient norm before clipping, averaged over each epoch, as
                 "grad_norm" and "grad_norm_<layer>" for each recurrent layer, in the History and
                 the progress line: vanishing gradients show as norms near 0, exploding ones as
@@ -299,6 +299,8 @@ class TrainingMixin:
         self._require_compiled("fit")
         if bptt_steps is not None and (not isinstance(bptt_steps, int) or bptt_steps <= 0):
             raise ValueError(f"bptt_steps must be a positive integer, got {bptt_steps!r}.")
+        if bptt_steps is not None and any(layer.stateful for layer in self._recurrent_layers()):
+            shuffle = False  # a stateful model's batch i+1 continues batch i's sequences
         device = self._device()
         batch_size = 32 if batch_size is None else batch_size
         train = batches_for(x, y, sample_weight, batch_size, shuffle, steps_per_epoch, device)
