@@ -188,3 +188,13 @@ def test_custom_cell_refused(tmp_path):
 def test_unbuilt_model_refused(tmp_path):
     with pytest.raises(ValueError, match="sample_input"):
         export_onnx(rnnkit.Sequential([L.LSTM(3)]), tmp_path / "m.onnx")
+
+
+def test_export_without_the_onnx_package_says_how_to_install_it(monkeypatch, tmp_path):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real_find_spec(name, *a))
+    model = rnnkit.Sequential([rnnkit.Input((5, 3)), L.LSTM(4), L.Dense(1)])
+    with pytest.raises(ImportError, match=r"pip install onnx"):
+        export_onnx(model, tmp_path / "m.onnx")

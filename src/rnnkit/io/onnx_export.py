@@ -19,6 +19,7 @@ a mask passed to a recurrent layer: ONNX's `sequence_lens` does not give Keras's
 stateful layers, activations other than ONNX's defaults (LSTM/GRU: tanh with sigmoid gates;
 SimpleRNN: tanh, relu or sigmoid), and recurrent layers over custom cells.
 """
+import importlib.util
 import types
 import warnings
 
@@ -273,6 +274,8 @@ def export_onnx(model, path, sample_input=None, opset_version=17):
         >>> session = onnxruntime.InferenceSession("model.onnx")
         >>> y = session.run(None, {"input_0": x.numpy()})[0]
     """
+    if importlib.util.find_spec("onnx") is None:
+        raise ImportError("export_onnx needs the onnx package: pip install onnx (or rnnkit[onnx]).")
     if not isinstance(model, torch.nn.Module):
         raise ValueError(f"export_onnx expects an rnnkit model, got {type(model).__name__}.")
     recurrent = _check_exportable(model)
