@@ -226,6 +226,29 @@ def test_sequential_built_by_its_first_call_round_trips(tmp_path):
     assert same_predictions(model, rnnkit.load_model(tmp_path / "m.rnnkit"), x)
 
 
+def test_model_assets_travel_with_the_model_file(tmp_path):
+    model = rnnkit.Sequential([rnnkit.Input((4, 2)), L.LSTM(3)])
+    model.assets["vocabulary"] = ["", "[UNK]", "good", "bad"]
+    model.assets["labels"] = {"0": "negative", "1": "positive"}
+    model.save(tmp_path / "m.rnnkit")
+    assert "assets.json" in zipfile.ZipFile(tmp_path / "m.rnnkit").namelist()
+    assert rnnkit.load_model(tmp_path / "m.rnnkit").assets == model.assets
+
+
+def test_a_model_without_assets_loads_with_an_empty_dict_and_no_assets_member(tmp_path):
+    model, path = saved_token_model(tmp_path)
+    assert "assets.json" not in zipfile.ZipFile(path).namelist()
+    assert rnnkit.load_model(path).assets == {}
+
+
+def test_assets_that_are_not_json_are_refused_before_writing(tmp_path):
+    model = rnnkit.Sequential([rnnkit.Input((4, 2)), L.LSTM(3)])
+    model.assets["scaler"] = object()
+    with pytest.raises(ValueError, match="model.assets"):
+        model.save(tmp_path / "m.rnnkit")
+    assert not os.listdir(tmp_path)
+
+
 def test_loaded_stateful_model_starts_from_zero_states(tmp_path):
     model = rnnkit.Sequential([rnnkit.Input((3, 2), batch_size=2), L.LSTM(4, stateful=True), L.Dense(1)])
     x = np.random.default_rng(0).standard_normal((2, 3, 2)).astype("float32")

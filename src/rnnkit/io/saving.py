@@ -7,6 +7,7 @@ A model file (`.rnnkit`) is a zip archive with these members and no others::
     model.safetensors        every weight, by its state_dict name (`lstm.cell.kernel`, ...)
     optimizer.json           optional: the optimizer's class, hyperparameters and scalar state
     optimizer.safetensors    optional: the optimizer's tensor state (Adam's moments, ...)
+    assets.json              optional: `model.assets` (a vocabulary, label names, scaler statistics)
     checksums.json           the sha256 of every other member
 
 A weights file (`.weights.safetensors`) is a plain safetensors file of the same state_dict tensors
@@ -25,11 +26,9 @@ Crash safety. Every file is written to a temporary file in the target's director
 fsynced, renamed over the target (`os.replace`, atomic), and the directory is fsynced: a crash or an
 error leaves either the previous file or the new one, never a torn file.
 """
-import contextlib
 import hashlib
 import json
 import os
-import secrets
 import struct
 import warnings
 import zipfile
@@ -40,6 +39,7 @@ import safetensors.torch
 import torch
 
 from ..layers.base import Layer
+from ..files import write_atomically
 from ..layers.serialization import layer_class, serialize_layer
 from ..models.model import Model
 from ..train import losses as losses_module
@@ -57,8 +57,9 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 OPTIMIZER_CONFIG = "optimizer.json"
 OPTIMIZER_WEIGHTS = "optimizer.safetensors"
+ASSETS = "assets.json"
 CHECKSUMS = "checksums.json"
-MEMBERS = (CONFIG, WEIGHTS, OPTIMIZER_CONFIG, OPTIMIZER_WEIGHTS, CHECKSUMS)
+MEMBERS = (CONFIG, WEIGHTS, OPTIMIZER_CONFIG, OPTIMIZER_WEIGHTS, ASSETS, CHECKSUMS)
 
 # Refused on load, before anything is decompressed: a member declaring more than this many bytes,
 # and members declaring in total more than MAX_EXPANSION times the file's size (beyond a floor that
@@ -86,6 +87,7 @@ def save_model(model, path, include_optimizer=False):
 
     The compile settings (optimizer, loss, metrics, loss_weights) are saved when they have a config;
     otherwise they are left out with a warning, and the loaded model must be compiled again.
+    `model.assets` (JSON) is saved with the model and comes back with it.
 
     Raises:
         ValueError: `path` does not end with `.rnnkit`, the model is not built, one of its classes
@@ -117,6 +119,7 @@ def save_model(model, path, include_optimizer=False):
         config["compile_config"] = compile_config
     optimizer_record = _optimizer_record(model) if include_optimizer else None
     config_bytes = _json_bytes(config, "the model's config")
+    assets_bytes = _json_bytes(model.assets, "model.assets") if model.assets else None
 
     members = [(CONFIG, lambda: config_bytes),
                (WEIGHTS, lambda: _safetensors_bytes(_state_tensors(model), _weights_metadata(model)))]
@@ -124,7 +127,9 @@ def save_model(model, path, include_optimizer=False):
         record, tensors = optimizer_record
         members += [(OPTIMIZER_CONFIG, lambda: _json_bytes(record, "the optimizer state")),
                     (OPTIMIZER_WEIGHTS, lambda: _safetensors_bytes(tensors))]
-    _write_atomically(path, lambda file: _write_archive(file, members))
+    if assets_bytes is not None:
+        members.append((ASSETS, lambda: assets_bytes))
+    write_atomically(path, lambda file: _write_archive(file, members))
 
 
 def load_model(path, compile=True):
@@ -156,6 +161,11 @@ def load_model(path, compile=True):
     tensors, _ = _load_safetensors(contents[WEIGHTS], f"{path!r} (member {WEIGHTS})")
     _assign_state(model, tensors, path, keep_file_dtypes=True)
     model.reset_state()
+    if ASSETS in contents:
+        assets = _parse_json(contents[ASSETS], ASSETS, path)
+        if not isinstance(assets, dict):
+            raise ValueError(f"{path!r}: member {ASSETS} holds a {type(assets).__name__}, expected a JSON object.")
+        model.assets = assets
     if compile and config.get("compile_config") is not None:
         _restore_compile(model, config["compile_config"], contents, path)
     return model
@@ -177,7 +187,7 @@ def save_weights(model, path):
     _check_built(model, "save the weights of")
     tensors = _state_tensors(model)
     metadata = _weights_metadata(model, file="weights", version=_rnnkit_version(), sha256=_tensors_digest(tensors))
-    _write_atomically(path, lambda file: file.write(_safetensors_bytes(tensors, metadata)))
+    write_atomically(path, lambda file: file.write(_safetensors_bytes(tensors, metadata)))
 
 
 def load_weights(model, path):
@@ -211,40 +221,6 @@ def load_weights(model, path):
         tensors, metadata = _read_weights_file(path)
     _assign_state(model, _by_model_names(model, tensors, metadata), path, keep_file_dtypes=False)
     return model
-
-
-# ---------------------------------------------------------------------------------- atomic writes
-def _write_atomically(path, write):
-    """Runs `write(file)` on a new temporary file beside `path`, then makes it `path` in one step.
-
-    The temporary file is flushed and fsynced before `os.replace`, and the directory afterwards, so
-    the rename survives a power loss; on any exception the temporary file is removed and a previous
-    `path` is left as it was."""
-    folder = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
-    # os.open with 0o666 lets the umask decide the permissions, as for any new file.
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    _fsync_directory(folder)
-
-
-def _fsync_directory(folder):
-    if os.name != "posix":  # directories cannot be opened for fsync on Windows
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _write_archive(file, members):

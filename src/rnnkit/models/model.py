@@ -57,6 +57,25 @@ class Model(TrainingMixin, Layer):
         super().__init__(name=name, trainable=trainable, dtype=dtype, **kwargs)
         self._observed_shapes = {}
 
+    @property
+    def assets(self):
+        """A JSON-serializable dict that travels with the model in its `.rnnkit` file (and in every
+        checkpoint): the preprocessing a saved model needs to be used alone, such as a vocabulary,
+        label names or scaler statistics. Empty unless set.
+
+        Example:
+            >>> model.assets["labels"] = ["negative", "positive"]
+            >>> rnnkit.load_model("m.rnnkit").assets["labels"]
+            ['negative', 'positive']
+        """
+        return self.__dict__.setdefault("_assets", {})
+
+    @assets.setter
+    def assets(self, value):
+        if not isinstance(value, dict):
+            raise ValueError(f"model.assets must be a dict, got {type(value).__name__}.")
+        self.__dict__["_assets"] = value
+
     @classmethod
     def from_config(cls, config):
         if cls is Model and "input_layers" in config:

@@ -27,6 +27,8 @@ import warnings
 import numpy as np
 import torch
 
+from ..files import write_text_atomically
+
 __all__ = [
     "Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau",
     "LearningRateScheduler", "CSVLogger", "TerminateOnNaN", "LambdaCallback", "ProgbarLogger",
@@ -819,12 +821,7 @@ class BackupAndRestore(Callback):
             "model": name,
             "torch_rng_state": base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode("ascii"),
         }
-        temporary = self._pointer_path() + ".tmp"
-        with open(temporary, "w") as f:
-            json.dump(record, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, self._pointer_path())
+        write_text_atomically(self._pointer_path(), json.dumps(record))
         for old in os.listdir(self.backup_dir):
             if old.endswith(".rnnkit") and old != name:
                 os.remove(os.path.join(self.backup_dir, old))

@@ -1,12 +1,11 @@
 """Learning curves of a training run as a PNG."""
-import os
-import tempfile
+from ..files import write_atomically
 
 
 def plot_history(history, path, title=None):
     """Writes a PNG of the learning curves in `history` (a `History` or its `.history` dict): one
     panel per quantity (loss, each metric, gradient norms), training and validation curves side by
-    side. The file is written to a temporary name and renamed, so an existing plot is replaced whole.
+    side. The file is written atomically, so an existing plot is replaced whole.
 
     Example:
         >>> history = model.fit(x, y, validation_split=0.2, epochs=10)
@@ -35,14 +34,8 @@ def plot_history(history, path, title=None):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(suffix=".png", dir=directory)
-    os.close(handle)
     try:
-        fig.savefig(temporary, format="png", dpi=100)
-        os.replace(temporary, path)
+        write_atomically(path, lambda file: fig.savefig(file, format="png", dpi=100))
     finally:
         plt.close(fig)
-        if os.path.exists(temporary):
-            os.remove(temporary)
     return path

@@ -1,0 +1,51 @@
+"""Crash-safe file writes: every file rnnkit writes (models, checkpoints, metrics, histories, plots)
+goes through `write_atomically`, so a process killed at any moment leaves the old file or the new
+one, never a torn one."""
+import contextlib
+import os
+import secrets
+
+__all__ = ["write_atomically", "write_text_atomically"]
+
+
+def write_atomically(path, write):
+    """Runs `write(file)` on a new temporary binary file beside `path`, then makes it `path` in one step.
+
+    The temporary file is flushed and fsynced before `os.replace`, and the directory afterwards, so
+    the rename survives a power loss; on any exception the temporary file is removed and a previous
+    `path` is left as it was.
+
+    Example:
+        >>> write_atomically("metrics.json", lambda file: file.write(b'{"rmse": 8.4}'))
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    temporary = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
+    # os.open with 0o666 lets the umask decide the permissions, as for any new file.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    _fsync_directory(folder)
+
+
+def write_text_atomically(path, text):
+    """Writes the string `text` (UTF-8) to `path` with `write_atomically`."""
+    write_atomically(path, lambda file: file.write(text.encode("utf-8")))
+
+
+def _fsync_directory(folder):
+    if os.name != "posix":  # directories cannot be opened for fsync on Windows
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
