@@ -1,12 +1,11 @@
-"""The `rnnkit` command line: argument parsing, progress and files; no math."""
-import argparse
-import sys
+"""`rnnkit demo`: the main job on built-in data."""
 import time
 
 import numpy as np
 
-from . import Input, Sequential, layers
-from .utils import set_random_seed
+from .. import Input, Sequential, layers
+from ..utils import set_random_seed
+from .options import positive_int
 
 
 def demo(args):
@@ -36,28 +35,14 @@ def demo(args):
     return 0
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="rnnkit",
-        description="Recurrent neural networks with Keras's API on PyTorch.",
-        epilog="example: rnnkit demo --epochs 5",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    p = commands.add_parser(
+def register(subcommands, common):
+    parser = subcommands.add_parser(
         "demo",
+        parents=[common],
         help="train a small LSTM forecaster on built-in data",
         description="Trains LSTM(32)+Dense(1) on a generated sine wave and reports test error.",
         epilog="example: rnnkit demo --epochs 5 --seed 1",
     )
-    p.add_argument("--epochs", type=int, default=8, help="training epochs (default 8)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.set_defaults(run=demo)
-    return parser
-
-
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    if getattr(args, "epochs", 1) < 1:
-        print("rnnkit: error: --epochs must be at least 1", file=sys.stderr)
-        return 2
-    return args.run(args)
+    parser.add_argument("--epochs", type=positive_int, default=8, help="training epochs (default 8)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.set_defaults(run=demo)

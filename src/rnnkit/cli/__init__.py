@@ -1,0 +1,56 @@
+"""The `rnnkit` command line: argument parsing, progress and files in and out; no math.
+
+One module per subcommand, each with `register(subcommands, common)` that adds its parser and sets
+`run`, a function of the parsed arguments returning the exit code. The math lives in
+`rnnkit.tasks`; this package only turns arguments into a task call and its result into files and a
+report. Bad input ends with a one-line error and exit code 2 (the full traceback with `--debug`).
+"""
+import argparse
+import sys
+
+from . import demo, info
+from .options import UsageError, common_options
+
+# The order of `rnnkit --help`.
+COMMANDS = (demo, info)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line that points to --help (subcommand parsers are of the
+    same class)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser():
+    """The `rnnkit` argument parser with every subcommand."""
+    parser = _Parser(
+        prog="rnnkit",
+        description="Recurrent neural networks with Keras's API on PyTorch: train, evaluate and use "
+        "forecasters, text classifiers, character models and sequence-to-sequence models from the shell.",
+        epilog="examples:\n  rnnkit demo\n  rnnkit info runs/demo/model.rnnkit\n\n"
+        "Run `rnnkit COMMAND --help` for each command's options and examples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = common_options()
+    for command in COMMANDS:
+        command.register(subcommands, common)
+    return parser
+
+
+def main(argv=None):
+    """Runs `rnnkit` with `argv` (default: the process's arguments); returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("rnnkit: interrupted", file=sys.stderr)
+        return 130
+    except (UsageError, ValueError, OSError) as error:
+        if args.debug:
+            raise
+        message = " ".join(str(error).split())
+        print(f"rnnkit: error: {message}", file=sys.stderr)
+        return 2

@@ -1,0 +1,73 @@
+"""Options and argument types shared by the subcommands."""
+import argparse
+import difflib
+import os
+
+
+class UsageError(Exception):
+    """A bad argument found after parsing (e.g. a value that depends on another option); `main`
+    prints it as a one-line error and exits with code 2."""
+
+
+def common_options():
+    """A parent parser with the options every subcommand takes."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    return parser
+
+
+def add_training_options(parser, *, epochs, batch_size, out):
+    """--epochs, --batch-size, --seed, --out, --resume and --quiet, with this command's defaults."""
+    group = parser.add_argument_group("training")
+    group.add_argument("--epochs", type=positive_int, default=epochs, help=f"training epochs (default {epochs})")
+    group.add_argument("--batch-size", type=positive_int, default=batch_size,
+                       help=f"samples per batch (default {batch_size})")
+    group.add_argument("--seed", type=int, default=0, help="random seed: same seed, same run (default 0)")
+    group.add_argument("--out", default=out,
+                       help=f"folder for the model, metrics.json, history.csv and plots (default {out})")
+    group.add_argument("--resume", action="store_true",
+                       help="continue the interrupted run in --out from its last completed epoch")
+    group.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def fraction(text):
+    """argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {value}")
+    return value
+
+
+def one_of(*choices):
+    """argparse type: one of `choices`; a wrong value is answered with the closest valid ones."""
+
+    def parse(text):
+        if text in choices:
+            return text
+        close = difflib.get_close_matches(text, choices, n=3, cutoff=0.5)
+        hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+        raise argparse.ArgumentTypeError(f"unknown value {text!r}; {hint}choose from {', '.join(choices)}")
+
+    parse.__name__ = "choice"
+    return parse
+
+
+def existing_file(text):
+    """argparse type: a path to a readable file."""
+    if not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"no such file: {text!r}")
+    return text

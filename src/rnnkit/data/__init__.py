@@ -1,0 +1,3 @@
+"""Data for the applications: time-series windows and scalers, CSV loading, text vectorization
+(word and character), padding, and readers for common file formats."""
+from .chars import CharVocabulary

@@ -1,0 +1,3 @@
+"""The applications, one module per task: data loading, a model recipe, training and a report
+(metrics, plots, the saved model). Each is a library call; `rnnkit.cli` makes each a command."""
+from .outputs import RunDirectory

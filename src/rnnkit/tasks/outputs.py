@@ -1,0 +1,118 @@
+"""`RunDirectory`: the files of one training run, all written atomically.
+
+    model.rnnkit       the trained model (with its preprocessing in `model.assets`)
+    metrics.json       the evaluation report
+    history.csv        one row per epoch of the logged losses and metrics
+    *.png              plots
+    backup/            the state of an unfinished run, for `resume` (removed when training ends)
+"""
+import csv
+import io
+import json
+import math
+import os
+
+import numpy as np
+
+from ..files import write_text_atomically
+from ..train.callbacks import BackupAndRestore, TerminateOnNaN
+from ..train.plotting import plot_history
+
+__all__ = ["RunDirectory"]
+
+
+class RunDirectory:
+    """The output folder of a training run.
+
+    Args:
+        path: the folder (created if missing).
+        resume: continue the unfinished run whose backup is in the folder. Without it, a folder
+            holding an unfinished run is refused rather than overwritten.
+
+    Example:
+        >>> run = RunDirectory("runs/sine")
+        >>> history = model.fit(x, y, epochs=5, callbacks=run.training_callbacks())
+        >>> run.save_model(model); run.write_history(history); run.write_metrics({"rmse": 0.1})
+    """
+
+    MODEL = "model.rnnkit"
+    METRICS = "metrics.json"
+    HISTORY = "history.csv"
+    BACKUP = "backup"
+
+    def __init__(self, path, resume=False):
+        self.path = os.fspath(path)
+        self.resume = resume
+        if os.path.exists(self.path) and not os.path.isdir(self.path):
+            raise ValueError(f"output folder {self.path!r} is a file; choose another --out.")
+        os.makedirs(self.path, exist_ok=True)
+        pending = self.has_unfinished_run()
+        if pending and not resume:
+            raise ValueError(
+                f"{self.path!r} holds an unfinished training run ({self.file(self.BACKUP)}); pass --resume "
+                "(resume=True) to continue it, or choose another output folder."
+            )
+        if resume and not pending:
+            raise ValueError(f"nothing to resume in {self.path!r}: it holds no unfinished training run.")
+
+    def file(self, name):
+        """The path of `name` inside the folder."""
+        return os.path.join(self.path, name)
+
+    def has_unfinished_run(self):
+        """Whether the folder holds the backup of a run that did not end."""
+        return os.path.exists(os.path.join(self.file(self.BACKUP), BackupAndRestore.POINTER))
+
+    def training_callbacks(self):
+        """The callbacks every task trains with: stop on a NaN loss, and back up each epoch so that an
+        interrupted run continues with `resume` (the backup is removed when training ends)."""
+        return [TerminateOnNaN(), BackupAndRestore(self.file(self.BACKUP))]
+
+    def save_model(self, model):
+        """Writes `model` (and its `assets`) to model.rnnkit; returns the path."""
+        model.save(self.file(self.MODEL))
+        return self.file(self.MODEL)
+
+    def write_metrics(self, metrics):
+        """Writes `metrics` (a dict of numbers, strings, lists, dicts) to metrics.json; returns the path.
+        NumPy values are converted; NaN and infinities are written as null."""
+        text = json.dumps(_jsonable(metrics), indent=2, allow_nan=False) + "\n"
+        write_text_atomically(self.file(self.METRICS), text)
+        return self.file(self.METRICS)
+
+    def write_history(self, history):
+        """Writes the per-epoch logs of `history` (a `History` or its dict) to history.csv: an `epoch`
+        column (1-based) and one column per quantity; returns the path."""
+        curves = getattr(history, "history", history)
+        names = list(curves)
+        epochs = max((len(values) for values in curves.values()), default=0)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["epoch"] + names)
+        for epoch in range(epochs):
+            writer.writerow([epoch + 1] + [_cell(curves[name], epoch) for name in names])
+        write_text_atomically(self.file(self.HISTORY), buffer.getvalue())
+        return self.file(self.HISTORY)
+
+    def plot_history(self, history, title=None):
+        """Writes the learning curves to history.png; returns the path."""
+        return plot_history(history, self.file("history.png"), title=title)
+
+
+def _cell(values, epoch):
+    return repr(float(values[epoch])) if epoch < len(values) else ""
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, (np.integer, bool)):
+        return value if isinstance(value, bool) else int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    return value
