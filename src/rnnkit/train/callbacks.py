@@ -21,6 +21,7 @@ import json
 import math
 import numbers
 import os
+import random
 import sys
 import warnings
 
@@ -809,7 +810,7 @@ class BackupAndRestore(Callback):
         self.model.set_weights(saved.get_weights())
         if getattr(saved, "optimizer", None) is not None and getattr(self.model, "optimizer", None) is not None:
             self.model.optimizer.load_state_dict(saved.optimizer.state_dict())
-        torch.set_rng_state(torch.frombuffer(bytearray(base64.b64decode(record["torch_rng_state"])), dtype=torch.uint8))
+        _set_random_state(record["random_state"])
         self.model._resume_epoch = record["epoch"] + 1
 
     def on_epoch_end(self, epoch, logs=None):
@@ -819,7 +820,7 @@ class BackupAndRestore(Callback):
         record = {
             "epoch": epoch,
             "model": name,
-            "torch_rng_state": base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode("ascii"),
+            "random_state": _random_state(),
         }
         write_text_atomically(self._pointer_path(), json.dumps(record))
         for old in os.listdir(self.backup_dir):
@@ -831,6 +832,39 @@ class BackupAndRestore(Callback):
             for name in os.listdir(self.backup_dir):
                 if name.endswith(".rnnkit") or name == self.POINTER:
                     os.remove(os.path.join(self.backup_dir, name))
+
+
+def _random_state():
+    """The state of every generator training may draw from, as JSON: torch's (the CPU's and each
+    initialized GPU's: dropout, shuffling), NumPy's global one and Python's (user generators)."""
+    state = {"torch": _bytes_text(torch.get_rng_state())}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["torch_cuda"] = [_bytes_text(device_state) for device_state in torch.cuda.get_rng_state_all()]
+    kind, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    state["numpy"] = [kind, keys.tolist(), int(position), int(has_gauss), float(cached_gaussian)]
+    version, internal_state, gauss_next = random.getstate()
+    state["python"] = [version, list(internal_state), gauss_next]
+    return state
+
+
+def _set_random_state(state):
+    """Restores what `_random_state` recorded (the GPUs' states where those GPUs are present)."""
+    torch.set_rng_state(_text_bytes(state["torch"]))
+    if "torch_cuda" in state and torch.cuda.is_available():
+        for device, device_state in enumerate(state["torch_cuda"][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(_text_bytes(device_state), device)
+    kind, keys, position, has_gauss, cached_gaussian = state["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), position, has_gauss, cached_gaussian))
+    version, internal_state, gauss_next = state["python"]
+    random.setstate((version, tuple(internal_state), gauss_next))
+
+
+def _bytes_text(byte_tensor):
+    return base64.b64encode(byte_tensor.numpy().tobytes()).decode("ascii")
+
+
+def _text_bytes(text):
+    return torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8)
 
 
 class LambdaCallback(Callback):

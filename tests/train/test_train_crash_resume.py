@@ -1,0 +1,162 @@
+"""A training process killed with SIGKILL mid-epoch and started again with the same command ends
+with the weights of a run that was never interrupted: BackupAndRestore brings back the weights,
+the optimizer state and the random state (dropout masks and the shuffled data order)."""
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import rnnkit
+
+EPOCHS = 4
+
+# Dropout in the LSTM and after it, shuffle=True and Adam: every kind of state a resume must restore.
+# BATCH_DELAY (seconds slept after each batch) stretches the epochs so that the test can kill the
+# process in the middle of one; sleeping draws no random numbers, so it changes no result.
+TRAINING_SCRIPT = textwrap.dedent(
+    """
+    import os, sys, time
+    import numpy as np
+    import rnnkit
+
+    backup_dir, weights_path = sys.argv[1], sys.argv[2]
+    delay = float(os.environ.get("BATCH_DELAY", "0"))
+    rnnkit.utils.set_random_seed(3)
+    data = np.random.default_rng(0)
+    x = data.standard_normal((256, 6, 3)).astype("float32")
+    y = (x[:, :, 0].sum(axis=1) > 0).astype("int64") + (x[:, -1, 1] > 0.5)
+    model = rnnkit.Sequential([
+        rnnkit.Input((6, 3)),
+        rnnkit.layers.LSTM(12, dropout=0.2),
+        rnnkit.layers.Dropout(0.3),
+        rnnkit.layers.Dense(3),
+    ])
+    model.compile(optimizer="adam", loss=rnnkit.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+    def report(batch, logs):
+        print("batch", model.current_epoch, batch, flush=True)
+        time.sleep(delay)
+
+    def remember_epoch(epoch, logs):
+        model.current_epoch = epoch
+
+    progress = rnnkit.callbacks.LambdaCallback(on_epoch_begin=remember_epoch, on_train_batch_end=report)
+    model.fit(x, y, batch_size=16, epochs=%d, shuffle=True, verbose=0,
+              callbacks=[rnnkit.callbacks.BackupAndRestore(backup_dir), progress])
+    np.savez(weights_path, *model.get_weights())
+    print("done", flush=True)
+    """
+    % EPOCHS
+)
+
+
+def _command(tmp_path, name):
+    script = tmp_path / "train.py"
+    script.write_text(TRAINING_SCRIPT)
+    return [sys.executable, str(script), str(tmp_path / name / "backup"), str(tmp_path / name / "weights.npz")]
+
+
+def _environment(batch_delay):
+    # One thread each: the two training processes run side by side, and tiny batches gain nothing from more
+    return {**os.environ, "BATCH_DELAY": str(batch_delay), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+
+
+def _weights(path):
+    with np.load(path) as archive:
+        return [archive[f"arr_{i}"] for i in range(len(archive.files))]
+
+
+def _kill_during_second_or_later_epoch(command, backup_dir):
+    """Starts `command`, waits until an epoch has been backed up and the next one has begun, and
+    kills the process with SIGKILL; returns the epoch it was in."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=_environment(batch_delay=0.02))
+    try:
+        for line in process.stdout:
+            if not line.startswith("batch"):
+                continue
+            _, epoch, batch = line.split()
+            # The pointer is written at the end of epoch e, before epoch e + 1 starts
+            if int(epoch) >= 1 and int(batch) >= 3 and (backup_dir / "training.json").exists():
+                process.send_signal(signal.SIGKILL)
+                process.wait(timeout=10)
+                return int(epoch)
+        raise AssertionError(f"training ended before it could be killed: {process.stderr.read()}")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
+def test_sigkill_mid_epoch_then_the_same_command_ends_with_the_uninterrupted_weights(tmp_path):
+    # The uninterrupted reference run goes on in parallel with the one that gets killed
+    reference = subprocess.Popen(_command(tmp_path, "uninterrupted"), stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True, env=_environment(batch_delay=0))
+    try:
+        interrupted = _command(tmp_path, "interrupted")
+        backup_dir = tmp_path / "interrupted" / "backup"
+        killed_in_epoch = _kill_during_second_or_later_epoch(interrupted, backup_dir)
+        backed_up_epoch = json.loads((backup_dir / "training.json").read_text())["epoch"]
+        assert 0 <= backed_up_epoch <= killed_in_epoch
+        assert not (tmp_path / "interrupted" / "weights.npz").exists()
+
+        resumed = subprocess.run(interrupted, capture_output=True, text=True, env=_environment(batch_delay=0),
+                                 timeout=120)
+        assert resumed.returncode == 0, resumed.stderr
+        _, reference_errors = reference.communicate(timeout=120)
+        assert reference.returncode == 0, reference_errors
+    finally:
+        if reference.poll() is None:
+            reference.kill()
+            reference.wait()
+    epochs_run = {int(line.split()[1]) for line in resumed.stdout.splitlines() if line.startswith("batch")}
+    assert min(epochs_run) == backed_up_epoch + 1  # it went on from the last backup, not from the start
+    expected = _weights(tmp_path / "uninterrupted" / "weights.npz")
+    actual = _weights(tmp_path / "interrupted" / "weights.npz")
+    assert len(actual) == len(expected)
+    for got, want in zip(actual, expected):
+        np.testing.assert_array_equal(got, want)
+
+
+class _StopAtEpoch(rnnkit.callbacks.Callback):
+    """Interrupts fit as a crash would, at the start of an epoch."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def _fit_recording_draws(backup_dir, seed, interrupt_at=None):
+    """Fits 3 epochs with a backup, recording one NumPy and one Python random draw per epoch end
+    (what a user's data generator or augmentation would draw); returns {epoch: draws}."""
+    rnnkit.utils.set_random_seed(seed)
+    model = rnnkit.Sequential([rnnkit.Input((2, 1)), rnnkit.layers.SimpleRNN(2), rnnkit.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    draws = {}
+    record = rnnkit.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: draws.__setitem__(epoch, (np.random.random(), random.random())))
+    callbacks = [record, rnnkit.callbacks.BackupAndRestore(backup_dir)]
+    if interrupt_at is not None:
+        callbacks.append(_StopAtEpoch(interrupt_at))
+    model.fit(np.ones((4, 2, 1), "float32"), np.ones((4, 1), "float32"), epochs=3, verbose=0, callbacks=callbacks)
+    return draws
+
+
+def test_resume_restores_the_numpy_and_python_random_state_of_the_last_backup(tmp_path):
+    expected = _fit_recording_draws(tmp_path / "plain", seed=1)
+    with pytest.raises(KeyboardInterrupt):
+        _fit_recording_draws(tmp_path / "backup", seed=1, interrupt_at=2)
+    resumed = _fit_recording_draws(tmp_path / "backup", seed=2)
+    assert list(resumed) == [2]
+    assert resumed[2] == expected[2]
