@@ -569,7 +569,7 @@ def test_terminate_on_nan_stops_training_when_the_batch_loss_is_not_finite(loss,
     model, epochs_run = fit([C.TerminateOnNaN()], [{"loss": 1.0}] * 3, steps=2,
                             batch_logs=[{"loss": 1.0}, {"loss": loss}])
     assert model.stop_training and epochs_run == 1
-    assert capsys.readouterr().out == "Batch 1: Invalid loss, terminating training\n"
+    assert f"Invalid loss {float(loss)} in epoch 1, batch 2, terminating training" in capsys.readouterr().out
 
 
 def test_terminate_on_nan_lets_finite_losses_train_on():
@@ -579,7 +579,7 @@ def test_terminate_on_nan_lets_finite_losses_train_on():
 
 
 def test_terminate_on_nan_with_raise_error_raises_at_once():
-    with pytest.raises(RuntimeError, match="NaN or Inf loss encountered at batch 0"):
+    with pytest.raises(RuntimeError, match="NaN or Inf loss encountered in epoch 1, batch 1"):
         fit([C.TerminateOnNaN(raise_error=True)], [{"loss": 1.0}], batch_logs=[{"loss": math.nan}])
 
 

@@ -63,6 +63,17 @@ def _python_logs(logs):
     return converted
 
 
+def _divergence(model, logs):
+    """Why the model's current state is not worth saving (a non-finite loss in `logs`, or NaN or inf
+    in its weights: training diverged), or None."""
+    loss = (logs or {}).get("loss")
+    if loss is not None and not math.isfinite(float(loss)):
+        return f"the loss is {float(loss)}"
+    if not all(np.isfinite(weight).all() for weight in model.get_weights()):
+        return "the weights hold NaN or inf"
+    return None
+
+
 # ------------------------------------------------------------------------------------------------ base
 class Callback:
     """Base class of callbacks: override the hooks you need; each default does nothing.
@@ -438,7 +449,9 @@ class ModelCheckpoint(_MonitorCallback):
         initial_value_threshold: with `save_best_only`, the value to beat first.
 
     The model's save functions write atomically: an interrupted save leaves the previous file intact.
-    Missing parent folders are created.
+    Missing parent folders are created. Once training has diverged (a NaN or inf loss or weight, as
+    when TerminateOnNaN stops it) nothing is saved, so the last good checkpoint stays; a line says
+    which one that is.
 
     Example:
         >>> checkpoint = ModelCheckpoint("best.rnnkit", monitor="val_accuracy", save_best_only=True)
@@ -457,6 +470,7 @@ class ModelCheckpoint(_MonitorCallback):
         self.save_freq = save_freq
         self._current_epoch = 0
         self._batches_since_save = 0
+        self.last_saved = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
@@ -512,6 +526,11 @@ class ModelCheckpoint(_MonitorCallback):
 
     def _save(self, epoch, batch, logs):
         filepath = self._file_path(epoch, batch, logs)
+        problem = _divergence(self.model, logs)
+        if problem is not None:
+            kept = f"the last good checkpoint is {self.last_saved}" if self.last_saved else "no checkpoint was saved before"
+            _print(f"\nEpoch {epoch + 1}: ModelCheckpoint not saving {filepath}: {problem} (training diverged); {kept}.")
+            return
         if not self._should_save(epoch, logs, filepath):
             return
         folder = os.path.dirname(filepath)
@@ -521,6 +540,7 @@ class ModelCheckpoint(_MonitorCallback):
             self.model.save_weights(filepath)
         else:
             self.model.save(filepath)
+        self.last_saved = filepath
 
 
 # ------------------------------------------------------------------------------------- learning rate
@@ -738,7 +758,7 @@ def _csv_value(value):
 
 
 class TerminateOnNaN(Callback):
-    """Stops training as soon as a training batch's loss is NaN or infinite.
+    """Stops training as soon as a training batch's loss is NaN or infinite, naming the epoch and batch.
 
     Args:
         raise_error: if False (default) sets `model.stop_training` so that training ends after the
@@ -751,6 +771,10 @@ class TerminateOnNaN(Callback):
     def __init__(self, raise_error=False):
         super().__init__()
         self.raise_error = raise_error
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
 
     def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
@@ -758,12 +782,16 @@ class TerminateOnNaN(Callback):
             return
         loss = float(loss)
         if math.isnan(loss) or math.isinf(loss):
+            # 1-based, as the progress bar counts
+            where = f"epoch {self._epoch + 1}, batch {batch + 1}"
             if self.raise_error:
                 raise RuntimeError(
-                    f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. Terminating training "
+                    f"NaN or Inf loss encountered in {where}. Loss value: {loss}. Terminating training "
                     "immediately."
                 )
-            _print(f"Batch {batch}: Invalid loss, terminating training")
+            _print(f"Invalid loss {loss} in {where}, terminating training: lower the learning rate, clip "
+                   "gradients (clipnorm) or check the data. ModelCheckpoint and BackupAndRestore keep their "
+                   "last good save.")
             self.model.stop_training = True
 
 
@@ -775,12 +803,14 @@ class BackupAndRestore(Callback):
     they are restored and training continues with the next epoch. Because the random state comes
     back too, the resumed run shuffles and drops out exactly as the uninterrupted one would have.
     Every file is written atomically and the pointer to the newest backup last, so a process
-    killed at any moment leaves a consistent backup behind.
+    killed at any moment leaves a consistent backup behind. An epoch that ends with a NaN or inf
+    loss or weights (training diverged) is not backed up: the last good backup stays, and a line
+    names it.
 
     Args:
         backup_dir: folder for the backup (created if missing).
         delete_checkpoint: remove the backup once training ends normally (default True, as Keras);
-            a run that a callback stopped (EarlyStopping, TerminateOnNaN) keeps it.
+            a run that a callback stopped (EarlyStopping, TerminateOnNaN) or that diverged keeps it.
 
     Example (run again after an interruption, with the same arguments)::
 
@@ -795,11 +825,15 @@ class BackupAndRestore(Callback):
             raise ValueError("BackupAndRestore needs a backup_dir.")
         self.backup_dir = os.fspath(backup_dir)
         self.delete_checkpoint = delete_checkpoint
+        self._backed_up_epoch = None
+        self._diverged = False
 
     def _pointer_path(self):
         return os.path.join(self.backup_dir, self.POINTER)
 
     def on_train_begin(self, logs=None):
+        self._backed_up_epoch = None
+        self._diverged = False
         if not os.path.exists(self._pointer_path()):
             return
         from ..io.saving import load_model
@@ -811,9 +845,17 @@ class BackupAndRestore(Callback):
         if getattr(saved, "optimizer", None) is not None and getattr(self.model, "optimizer", None) is not None:
             self.model.optimizer.load_state_dict(saved.optimizer.state_dict())
         _set_random_state(record["random_state"])
+        self._backed_up_epoch = record["epoch"]
         self.model._resume_epoch = record["epoch"] + 1
 
     def on_epoch_end(self, epoch, logs=None):
+        problem = _divergence(self.model, logs)
+        if problem is not None:
+            self._diverged = True
+            kept = (f"it keeps the backup of epoch {self._backed_up_epoch + 1} in {self.backup_dir}"
+                    if self._backed_up_epoch is not None else "no earlier backup was written")
+            _print(f"\nEpoch {epoch + 1}: BackupAndRestore not backing up: {problem} (training diverged); {kept}.")
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"epoch_{epoch:06d}.rnnkit"
         self.model.save(os.path.join(self.backup_dir, name), include_optimizer=True)
@@ -823,12 +865,15 @@ class BackupAndRestore(Callback):
             "random_state": _random_state(),
         }
         write_text_atomically(self._pointer_path(), json.dumps(record))
+        self._backed_up_epoch = epoch
         for old in os.listdir(self.backup_dir):
-            if old.endswith(".rnnkit") and old != name:
+            # Older backups, and the temporary files of a write that a killed process left behind
+            if (old.endswith(".rnnkit") and old != name) or (old.startswith(".") and old.endswith(".tmp")):
                 os.remove(os.path.join(self.backup_dir, old))
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and os.path.isdir(self.backup_dir) and not getattr(self.model, "stop_training", False):
+        stopped = getattr(self.model, "stop_training", False) or self._diverged
+        if self.delete_checkpoint and os.path.isdir(self.backup_dir) and not stopped:
             for name in os.listdir(self.backup_dir):
                 if name.endswith(".rnnkit") or name == self.POINTER:
                     os.remove(os.path.join(self.backup_dir, name))
