@@ -563,6 +563,23 @@ def test_csv_logger_flushes_each_row_before_training_ends(tmp_path):
     callback_list.on_train_end()
 
 
+def test_csv_logger_interrupted_while_writing_leaves_the_previous_epochs_file_whole(tmp_path, monkeypatch):
+    path = tmp_path / "log.csv"
+    callback_list = C.CallbackList([C.CSVLogger(path)])
+    callback_list.on_train_begin()
+    callback_list.on_epoch_end(0, {"loss": 0.5})
+    before = path.read_text()
+
+    def crash(descriptor):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(rnnkit.files.os, "fsync", crash)  # the new file is written but never made durable
+    with pytest.raises(OSError, match="disk full"):
+        callback_list.on_epoch_end(1, {"loss": 0.25})
+    assert path.read_text() == before
+    assert os.listdir(tmp_path) == ["log.csv"]  # no temporary file left behind
+
+
 # ----------------------------------------------------------------------------------- TerminateOnNaN
 @pytest.mark.parametrize("loss", [math.nan, math.inf, torch.tensor(float("nan"))])
 def test_terminate_on_nan_stops_training_when_the_batch_loss_is_not_finite(loss, capsys):

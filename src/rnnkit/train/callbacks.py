@@ -17,6 +17,7 @@ ones after it (ReduceLROnPlateau and LearningRateScheduler add `learning_rate`, 
 import base64
 import csv
 import inspect
+import io
 import json
 import math
 import numbers
@@ -692,7 +693,10 @@ def _accepts_two_arguments(function):
 
 # --------------------------------------------------------------------------------------- the others
 class CSVLogger(Callback):
-    """Writes the epoch-level logs to a CSV file, one row per epoch, flushed as each row is written.
+    """Writes the epoch-level logs to a CSV file, one row per epoch, on disk as soon as the epoch ends.
+
+    Each epoch rewrites the whole file atomically (a new file renamed over the old one), so a
+    process killed at any moment leaves the file as it was after some epoch, never a torn row.
 
     The header is "epoch" then the sorted log keys of the first epoch; when the first epoch has no
     `val_*` keys, `val_` columns are added for every key (filled with "NA" until validation runs,
@@ -714,18 +718,15 @@ class CSVLogger(Callback):
         self.sep = separator
         self.append = append
         self.keys = None
-        self.csv_file = None
         self.writer = None
-        self._write_header = True
+        self._content = None
 
     def on_train_begin(self, logs=None):
-        self._write_header = True
+        # The file's content so far is kept in memory, to be written whole after each epoch
+        self._content = io.StringIO()
         if self.append and os.path.exists(self.filename):
-            with open(self.filename) as existing:
-                self._write_header = not existing.readline()
-        if self.csv_file is not None and not self.csv_file.closed:
-            self.csv_file.close()
-        self.csv_file = open(self.filename, "a" if self.append else "w", newline="")
+            with open(self.filename, encoding="utf-8", newline="") as existing:
+                self._content.write(existing.read())
         self.keys = None
         self.writer = None
 
@@ -736,19 +737,18 @@ class CSVLogger(Callback):
             if self.keys and not any(key.startswith("val_") for key in self.keys):
                 self.keys += [f"val_{key}" for key in self.keys]
         if self.writer is None:
-            self.writer = csv.DictWriter(self.csv_file, fieldnames=["epoch"] + self.keys, delimiter=self.sep,
+            self.writer = csv.DictWriter(self._content, fieldnames=["epoch"] + self.keys, delimiter=self.sep,
                                          lineterminator="\n")
-            if self._write_header:
+            if not self._content.tell():
                 self.writer.writeheader()
         row = {"epoch": epoch}
         row.update((key, _csv_value(logs.get(key, "NA"))) for key in self.keys)
         self.writer.writerow(row)
-        self.csv_file.flush()
+        write_text_atomically(self.filename, self._content.getvalue())
 
     def on_train_end(self, logs=None):
-        if self.csv_file is not None and not self.csv_file.closed:
-            self.csv_file.close()
         self.writer = None
+        self._content = None
 
 
 def _csv_value(value):
