@@ -160,3 +160,41 @@ def test_resume_restores_the_numpy_and_python_random_state_of_the_last_backup(tm
     resumed = _fit_recording_draws(tmp_path / "backup", seed=2)
     assert list(resumed) == [2]
     assert resumed[2] == expected[2]
+
+
+def _backed_up_fit(backup_dir, epochs, interrupt_at=None):
+    model = rnnkit.Sequential([rnnkit.Input((2, 1)), rnnkit.layers.SimpleRNN(2), rnnkit.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    callbacks = [rnnkit.callbacks.BackupAndRestore(backup_dir)]
+    if interrupt_at is not None:
+        callbacks.append(_StopAtEpoch(interrupt_at))
+    return model.fit(np.ones((4, 2, 1), "float32"), np.ones((4, 1), "float32"), epochs=epochs, verbose=0,
+                     callbacks=callbacks)
+
+
+def test_resume_from_a_damaged_backup_model_is_refused_naming_the_file(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        _backed_up_fit(tmp_path, epochs=3, interrupt_at=1)
+    backup = tmp_path / json.loads((tmp_path / "training.json").read_text())["model"]
+    data = bytearray(backup.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    backup.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=str(backup.name)):
+        _backed_up_fit(tmp_path, epochs=3)
+
+
+def test_resume_from_a_truncated_backup_model_is_refused_naming_the_file(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        _backed_up_fit(tmp_path, epochs=3, interrupt_at=1)
+    backup = tmp_path / json.loads((tmp_path / "training.json").read_text())["model"]
+    backup.write_bytes(backup.read_bytes()[:-100])
+    with pytest.raises(ValueError, match=str(backup.name)):
+        _backed_up_fit(tmp_path, epochs=3)
+
+
+@pytest.mark.parametrize("pointer", ["", "{not json", '{"epoch": 0}', '{"epoch": 0, "model": "../x.rnnkit", '
+                                     '"random_state": {}}'])
+def test_resume_from_a_pointer_that_is_not_a_backup_record_is_refused_naming_it(tmp_path, pointer):
+    (tmp_path / "training.json").write_text(pointer)
+    with pytest.raises(ValueError, match="training.json is not a backup record written by BackupAndRestore"):
+        _backed_up_fit(tmp_path, epochs=1)

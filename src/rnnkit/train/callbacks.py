@@ -838,8 +838,8 @@ class BackupAndRestore(Callback):
             return
         from ..io.saving import load_model
 
-        with open(self._pointer_path()) as f:
-            record = json.load(f)
+        record = self._read_pointer()
+        # load_model verifies the file's checksums and names the file when it is damaged
         saved = load_model(os.path.join(self.backup_dir, record["model"]))
         self.model.set_weights(saved.get_weights())
         if getattr(saved, "optimizer", None) is not None and getattr(self.model, "optimizer", None) is not None:
@@ -847,6 +847,22 @@ class BackupAndRestore(Callback):
         _set_random_state(record["random_state"])
         self._backed_up_epoch = record["epoch"]
         self.model._resume_epoch = record["epoch"] + 1
+
+    def _read_pointer(self):
+        path = self._pointer_path()
+        try:
+            with open(path, encoding="utf-8") as file:
+                record = json.load(file)
+            valid = (isinstance(record["epoch"], int) and isinstance(record["model"], str)
+                     and os.path.basename(record["model"]) == record["model"] and isinstance(record["random_state"], dict))
+        except (ValueError, KeyError, TypeError):
+            valid = False
+        if not valid:
+            raise ValueError(
+                f"{path} is not a backup record written by BackupAndRestore; delete the folder {self.backup_dir} "
+                "to train from the start."
+            )
+        return record
 
     def on_epoch_end(self, epoch, logs=None):
         problem = _divergence(self.model, logs)
