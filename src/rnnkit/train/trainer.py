@@ -16,6 +16,7 @@ import torch
 
 from ..layers.bidirectional import Bidirectional
 from ..layers.rnn import RNN
+from . import distributed
 from . import losses as losses_module
 from . import metrics as metrics_module
 from .callbacks import CallbackList
@@ -75,6 +76,9 @@ class _Compiled:
 
 class TrainingMixin:
     """Keras's training API for rnnkit models."""
+
+    # During fit under torchrun: the DataParallel (rnnkit.train.distributed) the steps go through
+    _parallel = None
 
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
         """Configures training.
@@ -148,6 +152,14 @@ class TrainingMixin:
             logs.update({tracker.name: tracker.result() for tracker, _ in self._grad_norm_trackers})
         return logs
 
+    def _final_logs(self, parallel, training=False):
+        """The logs as floats at the end of an epoch or evaluation; under torchrun those of all
+        processes together (their metric states summed first, so that every sample weighs alike)."""
+        if parallel is not None:
+            trackers = [tracker for tracker, _ in self._grad_norm_trackers] if training else []
+            parallel.reduce_metrics(self._compiled.all_metrics() + trackers)
+        return {k: float(v) for k, v in self._logs(training=training).items()}
+
     def _reset_metrics(self):
         for metric in self._compiled.all_metrics():
             metric.reset_state()
@@ -166,7 +178,9 @@ class TrainingMixin:
     # ------------------------------------------------------------------------------------- steps
     def train_step(self, x, y, sample_weight=None):
         """One optimisation step on one batch; returns the batch loss (a 0-d tensor)."""
-        outputs = self(x, training=True)
+        # Under torchrun the DistributedDataParallel wrapper runs the forward pass, so that the
+        # backward pass averages the gradients of all processes.
+        outputs = (self if self._parallel is None else self._parallel.ddp)(x, training=True)
         loss, targets, outputs = self._compute_loss(y, outputs, sample_weight)
         if not loss.requires_grad:
             raise ValueError("The loss does not depend on any trainable weight; check that the model has some.")
@@ -327,6 +341,10 @@ class TrainingMixin:
         self._ensure_ready(first_x)
         self._grad_norm_setup(log_grad_norm)
         self.stop_training = False
+        # Under torchrun: DistributedDataParallel, and each process trains on its shard of the data
+        self._parallel = distributed.DataParallel.start(self, training=True)
+        if self._parallel is not None:
+            train, val = self._parallel.shard(train, training=True), self._parallel.shard(val, training=False)
         verbose = resolve_verbose(verbose)
         callback_list = CallbackList(
             callbacks, model=self, add_history=True, add_progbar=verbose != 0, verbose=verbose,
@@ -346,17 +364,18 @@ class TrainingMixin:
                 else:
                     self._bptt_train_step(bx, by, bw, bptt_steps)
                 callback_list.on_train_batch_end(step, self._logs(training=True))
-                if self.stop_training:
+                if distributed.stop_requested(self):
                     break
-            epoch_logs = {k: float(v) for k, v in self._logs(training=True).items()}
+            epoch_logs = self._final_logs(self._parallel, training=True)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._run_evaluation(val, callback_list)
+                val_logs = self._run_evaluation(val, callback_list, self._parallel)
                 epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
             callback_list.on_epoch_end(epoch, epoch_logs)
-            if self.stop_training:
+            if distributed.stop_requested(self):
                 break
         callback_list.on_train_end()
         self._grad_norm_trackers = []
+        self._parallel = None
         return callback_list.history
 
     def _validation_batches(self, data, batch_size, steps, device):
@@ -367,7 +386,7 @@ class TrainingMixin:
             return batches_for(vx, vy, vw, batch_size, False, steps, device)
         return batches_for(data, None, None, batch_size, False, steps, device)
 
-    def _run_evaluation(self, batches, callback_list):
+    def _run_evaluation(self, batches, callback_list, parallel=None):
         self._reset_metrics()
         if callback_list is not None:
             callback_list.on_test_begin()
@@ -379,7 +398,7 @@ class TrainingMixin:
             self.test_step(bx, by, bw)
             if callback_list is not None:
                 callback_list.on_test_batch_end(step, self._logs())
-        logs = {k: float(v) for k, v in self._logs().items()}
+        logs = self._final_logs(parallel)
         if callback_list is not None:
             callback_list.on_test_end(logs)
         return logs
@@ -394,9 +413,12 @@ class TrainingMixin:
         self._require_compiled("evaluate")
         batches = batches_for(x, y, sample_weight, 32 if batch_size is None else batch_size, False, steps, self._device())
         self._ensure_ready(next(iter(batches))[0])
+        parallel = distributed.DataParallel.start(self, training=False)  # under torchrun: a shard each
+        if parallel is not None:
+            batches = parallel.shard(batches, training=False)
         verbose = resolve_verbose(verbose)
         callback_list = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose, steps=len(batches) or None)
-        logs = self._run_evaluation(batches, callback_list)
+        logs = self._run_evaluation(batches, callback_list, parallel)
         if return_dict:
             return logs
         values = list(logs.values())
