@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ..files import write_text_atomically
+from . import distributed
 
 __all__ = [
     "Callback", "CallbackList", "History", "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau",
@@ -45,6 +46,8 @@ HOOKS = (
 
 
 def _print(message):
+    if not distributed.is_main_process():  # under torchrun the first process speaks for all
+        return
     sys.stdout.write(message + "\n")
     sys.stdout.flush()
 
@@ -82,6 +85,8 @@ class Callback:
     Attributes:
         model: the model being trained, set by `set_model` before training begins.
         params: dict of training parameters (`verbose`, `epochs`, `steps`), set by `set_params`.
+        main_process_only: True for a callback that only writes files or prints (ModelCheckpoint,
+            CSVLogger): under torchrun it runs in the first process alone (False by default).
 
     Hooks, with `logs` a dict (see the module docstring):
         on_train_begin/end(logs), on_epoch_begin/end(epoch, logs),
@@ -97,6 +102,8 @@ class Callback:
         ...     def on_train_batch_end(self, batch, logs=None):
         ...         self.count += 1
     """
+
+    main_process_only = False
 
     def __init__(self):
         self.model = None
@@ -199,6 +206,10 @@ class CallbackList(Callback):
                     "Expected callbacks to be rnnkit.callbacks.Callback instances, "
                     f"got {type(callback).__name__}: {callback!r}."
                 )
+        if not distributed.is_main_process():
+            # Under torchrun only the first process writes files and shows progress
+            self.callbacks = [c for c in self.callbacks if not (c.main_process_only or isinstance(c, ProgbarLogger))]
+            add_progbar = False
         self.history = next((c for c in self.callbacks if isinstance(c, History)), None)
         if self.history is None and add_history:
             self.history = History()
@@ -458,6 +469,8 @@ class ModelCheckpoint(_MonitorCallback):
         >>> checkpoint = ModelCheckpoint("best.rnnkit", monitor="val_accuracy", save_best_only=True)
     """
 
+    main_process_only = True
+
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", save_freq="epoch", initial_value_threshold=None):
         super().__init__(monitor, mode, baseline=initial_value_threshold, needs_direction=save_best_only)
@@ -529,8 +542,10 @@ class ModelCheckpoint(_MonitorCallback):
         filepath = self._file_path(epoch, batch, logs)
         problem = _divergence(self.model, logs)
         if problem is not None:
-            kept = f"the last good checkpoint is {self.last_saved}" if self.last_saved else "no checkpoint was saved before"
-            _print(f"\nEpoch {epoch + 1}: ModelCheckpoint not saving {filepath}: {problem} (training diverged); {kept}.")
+            kept = (f"the last good checkpoint is {self.last_saved}" if self.last_saved
+                    else "no checkpoint was saved before")
+            _print(f"\nEpoch {epoch + 1}: ModelCheckpoint not saving {filepath}: {problem} (training diverged); "
+                   f"{kept}.")
             return
         if not self._should_save(epoch, logs, filepath):
             return
@@ -712,6 +727,8 @@ class CSVLogger(Callback):
         >>> csv_logger = CSVLogger("training.csv")
     """
 
+    main_process_only = True
+
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         self.filename = os.fspath(filename)
@@ -834,6 +851,7 @@ class BackupAndRestore(Callback):
     def on_train_begin(self, logs=None):
         self._backed_up_epoch = None
         self._diverged = False
+        distributed.barrier()  # under torchrun: the first process's writes are done before all read
         if not os.path.exists(self._pointer_path()):
             return
         from ..io.saving import load_model
@@ -844,7 +862,10 @@ class BackupAndRestore(Callback):
         self.model.set_weights(saved.get_weights())
         if getattr(saved, "optimizer", None) is not None and getattr(self.model, "optimizer", None) is not None:
             self.model.optimizer.load_state_dict(saved.optimizer.state_dict())
-        _set_random_state(record["random_state"])
+        # Under torchrun each process gets its own random state back (with as many processes as before)
+        states = record.get("process_random_states")
+        same_count = states is not None and len(states) == distributed.world_size()
+        _set_random_state(states[distributed.rank()] if same_count else record["random_state"])
         self._backed_up_epoch = record["epoch"]
         self.model._resume_epoch = record["epoch"] + 1
 
@@ -854,7 +875,8 @@ class BackupAndRestore(Callback):
             with open(path, encoding="utf-8") as file:
                 record = json.load(file)
             valid = (isinstance(record["epoch"], int) and isinstance(record["model"], str)
-                     and os.path.basename(record["model"]) == record["model"] and isinstance(record["random_state"], dict))
+                     and os.path.basename(record["model"]) == record["model"]
+                     and isinstance(record["random_state"], dict))
         except (ValueError, KeyError, TypeError):
             valid = False
         if not valid:
@@ -872,14 +894,19 @@ class BackupAndRestore(Callback):
                     if self._backed_up_epoch is not None else "no earlier backup was written")
             _print(f"\nEpoch {epoch + 1}: BackupAndRestore not backing up: {problem} (training diverged); {kept}.")
             return
+        states = distributed.gather_to_main(_random_state())  # every process's, on the first one
+        if not distributed.is_main_process():
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"epoch_{epoch:06d}.rnnkit"
         self.model.save(os.path.join(self.backup_dir, name), include_optimizer=True)
         record = {
             "epoch": epoch,
             "model": name,
-            "random_state": _random_state(),
+            "random_state": states[0],
         }
+        if len(states) > 1:
+            record["process_random_states"] = states
         write_text_atomically(self._pointer_path(), json.dumps(record))
         self._backed_up_epoch = epoch
         for old in os.listdir(self.backup_dir):
@@ -889,7 +916,7 @@ class BackupAndRestore(Callback):
 
     def on_train_end(self, logs=None):
         stopped = getattr(self.model, "stop_training", False) or self._diverged
-        if self.delete_checkpoint and os.path.isdir(self.backup_dir) and not stopped:
+        if self.delete_checkpoint and distributed.is_main_process() and os.path.isdir(self.backup_dir) and not stopped:
             for name in os.listdir(self.backup_dir):
                 if name.endswith(".rnnkit") or name == self.POINTER:
                     os.remove(os.path.join(self.backup_dir, name))

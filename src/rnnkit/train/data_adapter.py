@@ -21,6 +21,11 @@ def to_tensor(value, device=None):
         array = np.asarray(value)
         if array.dtype == object:
             raise ValueError(f"Expected numeric data, got an array of Python objects of shape {array.shape}.")
+        if array.dtype.kind not in "biufc":
+            raise ValueError(
+                f"Expected numeric data, got an array of dtype {array.dtype} of shape {array.shape}; turn text into "
+                "token ids first (e.g. rnnkit.data.CharVocabulary)."
+            )
         if array.dtype.kind == "f":
             array = array.astype(np.float32, copy=False)
         elif array.dtype.kind == "b":

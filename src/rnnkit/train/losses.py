@@ -134,9 +134,13 @@ def check_label_range(labels, num_classes, name, valid=None):
         return
     low, high = torch.stack(torch.aminmax(labels)).tolist()
     if low < 0 or high >= num_classes:
+        outside = (labels < 0) | (labels >= num_classes)
+        first = tuple(outside.nonzero()[0].tolist())
+        index = first[0] if len(first) == 1 else first
         raise ValueError(
             f"{name}: expected integer labels in [0, {num_classes}) for y_pred with {num_classes} classes, "
-            f"got labels from {low} to {high}."
+            f"got labels from {low} to {high}: the first one outside is label {labels[first].item()} at index "
+            f"{index} of the batch."
         )
 
 
