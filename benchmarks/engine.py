@@ -33,10 +33,8 @@ Goals are ratios measured in the same run, never absolute milliseconds.
 import argparse
 import json
 import platform
-import resource
 import statistics
 import sys
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +42,7 @@ import torch
 from torch import nn
 
 import rnnkit
+from common import SgemmProbe, device_name, peak_rss_mb, profile_step, timed
 from rnnkit import layers
 
 
@@ -154,33 +153,6 @@ def training_step(module, run, x):
     module.zero_grad(set_to_none=True)
 
 
-def timed(fn, sync):
-    sync()
-    start = time.perf_counter()
-    fn()
-    sync()
-    return time.perf_counter() - start
-
-
-class SgemmProbe:
-    """Float32 GEMM rate of this machine, sampled between the benchmark steps so that it sees the
-    same load (other processes, clocks) as they do; `gflops()` is the median of all samples."""
-
-    def __init__(self, device, sync, n=2048):
-        self.a = torch.randn(n, n, device=device)
-        self.b = torch.randn(n, n, device=device)
-        self.flops = 2 * n**3
-        self.sync = sync
-        self.samples = []
-        torch.mm(self.a, self.b)
-
-    def sample(self):
-        self.samples.append(timed(lambda: torch.mm(self.a, self.b), self.sync))
-
-    def gflops(self):
-        return self.flops / statistics.median(self.samples) / 1e9
-
-
 def run_workload(wl, device, sync, repeats, warmup, probe, profile_rows=0):
     torch.manual_seed(0)
     torch_layer = make_torch_layer(wl, device)
@@ -219,28 +191,13 @@ def run_workload(wl, device, sync, repeats, warmup, probe, profile_rows=0):
     return result
 
 
-def profile_step(step, rows):
-    """torch.profiler table of one step, top `rows` ops by self CPU time."""
-    from torch.profiler import ProfilerActivity, profile
-
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
-    with profile(activities=activities) as prof:
-        step()
-    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
-
-
 def print_table(report):
     m = report["machine"]
     print(
         f"rnnkit {m['rnnkit']} | torch {m['torch']} | {m['device']} | threads {m['threads']} | "
         f"repeats {m['repeats']} (+{m['warmup']} warm-up), medians"
     )
-    sgemm_ms = m["sgemm_samples_ms"]
-    print(
-        f"sgemm peak (2048^3 float32 matmul, median of {len(sgemm_ms)} samples taken between the steps): "
-        f"{m['sgemm_gflops']:.1f} GFLOP/s; sample spread {min(sgemm_ms):.0f}..{max(sgemm_ms):.0f} ms "
-        "(a wide spread means other processes disturbed this run)"
-    )
+    print(m["sgemm"])
     diffs = ", ".join(f"{r['workload']} {r['check_max_diff']:.1e}" for r in report["results"])
     print(f"same math as torch (weights copied, outputs max |diff| < 1e-4, kernel grads match): {diffs}")
     header = (
@@ -262,17 +219,6 @@ def print_table(report):
         for name, table in r.get("profile", {}).items():
             print(f"\n{name} step, {r['label']}: top ops by self CPU time")
             print(table)
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def parse_args(argv):
@@ -319,22 +265,21 @@ def main(argv=None):
     for result in results:
         for name in ("rnnkit", "torch"):
             result[name]["fraction_of_peak"] = result[name]["gflops"] / peak
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
     report = {
         "machine": {
             "rnnkit": getattr(rnnkit, "__version__", "dev"),
             "torch": torch.__version__,
             "python": platform.python_version(),
-            "device": f"{args.device} ({device_name})",
+            "device": f"{args.device} ({device_name(device)})",
             "threads": torch.get_num_threads(),
             "repeats": args.repeats,
             "warmup": args.warmup,
             "sgemm_gflops": peak,
             "sgemm_samples_ms": [t * 1e3 for t in probe.samples],
+            "sgemm": probe.describe(),
         },
         "results": results,
-        # ru_maxrss is in kilobytes on Linux.
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
     }
     if args.json:
         print(json.dumps(report, indent=2))

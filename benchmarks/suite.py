@@ -1,0 +1,486 @@
+"""Benchmark suite: the seed workloads trained (and generated from) the way users run them, rnnkit
+against plain PyTorch eager and Keras 3, in one process, alternating, medians over repeats.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/suite.py                      # every workload (a few minutes on 2 cores)
+    .venv/bin/python benchmarks/suite.py --only sine,text     # a subset
+    .venv/bin/python benchmarks/suite.py --repeats 3 --threads 1
+    .venv/bin/python benchmarks/suite.py --json               # machine-readable, with every sample
+
+Workloads (DESIGN.md section 4; random data of the seeds' shapes, built once):
+    char      Embedding(66,256) + GRU(1024, return_sequences) + Dense(66), batch 64 x 100, Adam,
+              sparse cross-entropy from logits at every step
+    mnist     SimpleRNN(256) + Dense(10), batch 128 x 28 rows of 28, SGD, sparse cross-entropy
+    sine      SimpleRNN(50) + Dense(1), batch 1 x 10 steps, Adam, MSE
+    text      Embedding(1000,64,mask_zero) + Bidirectional(LSTM(64)) + Dense(1), batch 64 x 200,
+              right-padded (lengths 20..200, mean ~110), Adam, binary cross-entropy from logits
+    generate  the char model (untrained), greedy, one character at a time
+
+Contenders:
+    rnnkit        `model.fit(x, y, batch_size, epochs=1, verbose=0, shuffle=False)` over the
+                  workload's batches; `model.generate(...)` for generation
+    torch         plain eager PyTorch: nn.Embedding/nn.RNN/nn.LSTM/nn.GRU/nn.Linear, torch.optim,
+                  the same loss; a loop over the same batches (no per-batch .item()); for text the
+                  padded batch unmasked (it computes a different, unmasked result)
+    torch-packed  text only: pack_padded_sequence, the masked result as rnnkit and Keras compute it
+    keras         Keras 3 `model.fit` (KERAS_BACKEND=torch unless set otherwise), when importable
+
+Each timed call runs `calls` steps (e.g. 100 batches of 1 for sine); s/step is the call's time
+divided by its steps, median over `--repeats` calls taken A B C A B C ... after a warm-up call.
+
+Columns:
+    ratio    torch s/step / this s/step: > 1 means faster than plain PyTorch.
+    GFLOP/s  (GEMM-bound workloads) matmul flops of one step (forward, backward counted twice) /
+             median step time; %peak: that rate over this machine's sgemm rate measured in the
+             same run between the steps.
+    RSS MB   peak resident memory of a child process that imports the library, builds the model,
+             and runs two training steps; +step MB is that peak minus the RSS just before the
+             first step (the step's own memory, library import excluded).
+Goals are ratios measured in the same run, never absolute seconds.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from common import SgemmProbe, current_rss_mb, device_name, peak_rss_mb, summarize, timed
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+CONTENDERS = ("rnnkit", "torch", "torch-packed", "keras")
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    label: str
+    batch: int
+    calls: int  # steps per timed call
+    step_flops: float = 0.0  # matmul flops of one training step; 0 where not GEMM-bound
+    contenders: tuple = ("rnnkit", "torch", "keras")
+    unit: str = "step"
+    notes: tuple = field(default_factory=tuple)
+
+
+def rnn_flops(rows, features, units, gates):
+    """Forward matmul flops of a recurrent layer over `rows` (batch*time) rows."""
+    return 2 * rows * (features + units) * gates * units
+
+
+WORKLOADS = {
+    "char": Workload(
+        "char", "char Embedding(66,256)+GRU(1024)+Dense(66), 64x100, Adam", 64, 1,
+        step_flops=3 * (rnn_flops(6400, 256, 1024, 3) + 2 * 6400 * 1024 * 66),
+    ),
+    "mnist": Workload(
+        "mnist", "MNIST rows SimpleRNN(256)+Dense(10), 128x28, SGD", 128, 8,
+        step_flops=3 * (rnn_flops(128 * 28, 28, 256, 1) + 2 * 128 * 256 * 10),
+    ),
+    "sine": Workload("sine", "sine SimpleRNN(50)+Dense(1), 1x10, Adam", 1, 100),
+    "text": Workload(
+        "text", "text Embedding(1000,64,mask)+Bi(LSTM(64))+Dense(1), 64x200", 64, 4,
+        contenders=("rnnkit", "torch", "torch-packed", "keras"),
+        notes=("torch: unmasked padded batch; torch-packed and rnnkit/keras: the masked result",),
+    ),
+    "generate": Workload(
+        "generate", "generate: char model, greedy, 1 char at a time", 1, 200, unit="char",
+    ),
+}
+
+# ------------------------------------------------------------------------------------------- data
+
+
+def make_data(name, calls):
+    """(x, y) numpy arrays for `calls` steps of workload `name`, the same for every contender."""
+    rng = np.random.default_rng(0)
+    wl = WORKLOADS[name]
+    n = wl.batch * calls
+    if name in ("char", "generate"):
+        ids = rng.integers(0, 66, size=(n, 101))
+        return ids[:, :100].astype(np.int64), ids[:, 1:].astype(np.int64)
+    if name == "mnist":
+        return rng.random((n, 28, 28), dtype=np.float32), rng.integers(0, 10, size=(n,)).astype(np.int64)
+    if name == "sine":
+        t = np.arange(n + 10, dtype=np.float32) * 0.1
+        wave = np.sin(t)
+        x = np.stack([wave[i : i + 10] for i in range(n)])[:, :, None]
+        return x.astype(np.float32), wave[10 : n + 10, None].astype(np.float32)
+    if name == "text":
+        lengths = rng.integers(20, 201, size=n)
+        ids = rng.integers(1, 1000, size=(n, 200))
+        ids[np.arange(200)[None, :] >= lengths[:, None]] = 0
+        return ids.astype(np.int64), rng.integers(0, 2, size=(n, 1)).astype(np.float32)
+    raise ValueError(name)
+
+
+# -------------------------------------------------------------------------------------- contenders
+# Each builder returns run(): `calls` training steps (or generated characters) over the data.
+
+
+def rnnkit_model(name):
+    import rnnkit
+    from rnnkit import layers
+
+    if name in ("char", "generate"):
+        return rnnkit.Sequential([
+            rnnkit.Input(shape=(None,)), layers.Embedding(66, 256), layers.GRU(1024, return_sequences=True),
+            layers.Dense(66),
+        ])
+    if name == "mnist":
+        return rnnkit.Sequential([rnnkit.Input(shape=(28, 28)), layers.SimpleRNN(256), layers.Dense(10)])
+    if name == "sine":
+        return rnnkit.Sequential([rnnkit.Input(shape=(10, 1)), layers.SimpleRNN(50), layers.Dense(1)])
+    return rnnkit.Sequential([
+        rnnkit.Input(shape=(200,)), layers.Embedding(1000, 64, mask_zero=True),
+        layers.Bidirectional(layers.LSTM(64)), layers.Dense(1),
+    ])
+
+
+def compile_args(lib, name):
+    """(optimizer, loss) for `lib` (an rnnkit or keras module with optimizers and losses)."""
+    optimizer = lib.optimizers.SGD(learning_rate=0.01) if name == "mnist" else lib.optimizers.Adam()
+    if name == "char" or name == "mnist":
+        loss = lib.losses.SparseCategoricalCrossentropy(from_logits=True)
+    elif name == "sine":
+        loss = lib.losses.MeanSquaredError()
+    else:
+        loss = lib.losses.BinaryCrossentropy(from_logits=True)
+    return optimizer, loss
+
+
+def build_rnnkit(name, x, y):
+    import rnnkit
+
+    model = rnnkit_model(name)
+    batch = WORKLOADS[name].batch
+    if name == "generate":
+        prompt = x[0, :1]
+        return lambda: model.generate(prompt, steps=WORKLOADS[name].calls, temperature=0.0)
+    optimizer, loss = compile_args(rnnkit, name)
+    model.compile(optimizer=optimizer, loss=loss)
+    return lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+
+
+def build_keras(name, x, y):
+    import keras
+
+    K = keras.layers
+    if name in ("char", "generate"):
+        model = keras.Sequential([keras.Input(shape=(None,)), K.Embedding(66, 256), K.GRU(1024, return_sequences=True),
+                                  K.Dense(66)])
+    elif name == "mnist":
+        model = keras.Sequential([keras.Input(shape=(28, 28)), K.SimpleRNN(256), K.Dense(10)])
+    elif name == "sine":
+        model = keras.Sequential([keras.Input(shape=(10, 1)), K.SimpleRNN(50), K.Dense(1)])
+    else:
+        model = keras.Sequential([keras.Input(shape=(200,)), K.Embedding(1000, 64, mask_zero=True),
+                                  K.Bidirectional(K.LSTM(64)), K.Dense(1)])
+    if name == "generate":
+        return keras_generator(model, x[0, :1], WORKLOADS[name].calls)
+    optimizer, loss = compile_args(keras, name)
+    model.compile(optimizer=optimizer, loss=loss)
+    batch = WORKLOADS[name].batch
+    return lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+
+
+def keras_generator(model, prompt, steps):
+    """Greedy generation with Keras layers, one character per call, carrying the GRU state."""
+    import keras
+
+    embedding, gru, dense = model.layers
+    step = keras.layers.GRU(1024, return_state=True)
+    step.build((1, 1, 256))
+    step.set_weights(gru.get_weights())
+
+    def run():
+        with torch.no_grad():
+            token = keras.ops.convert_to_tensor(prompt[None, :])
+            state = keras.ops.zeros((1, 1024))
+            for _ in range(steps):
+                out, state = step(embedding(token), initial_state=[state])
+                token = keras.ops.argmax(dense(out), axis=-1)[:, None]
+
+    return run
+
+
+class TorchCharModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(66, 256)
+        self.gru = nn.GRU(256, 1024, batch_first=True)
+        self.dense = nn.Linear(1024, 66)
+
+    def forward(self, ids, h=None):
+        out, h = self.gru(self.embedding(ids), h)
+        return self.dense(out), h
+
+
+class TorchRNNClassifier(nn.Module):
+    def __init__(self, features, units, outputs):
+        super().__init__()
+        self.rnn = nn.RNN(features, units, batch_first=True)
+        self.dense = nn.Linear(units, outputs)
+
+    def forward(self, x):
+        return self.dense(self.rnn(x)[1][0])
+
+
+class TorchTextModel(nn.Module):
+    def __init__(self, packed):
+        super().__init__()
+        self.packed = packed
+        self.embedding = nn.Embedding(1000, 64)
+        self.lstm = nn.LSTM(64, 64, batch_first=True, bidirectional=True)
+        self.dense = nn.Linear(128, 1)
+
+    def forward(self, ids):
+        e = self.embedding(ids)
+        if self.packed:
+            lengths = (ids != 0).sum(dim=1).cpu()
+            e = nn.utils.rnn.pack_padded_sequence(e, lengths, batch_first=True, enforce_sorted=False)
+        h = self.lstm(e)[1][0]  # (2, batch, units): last state of each direction
+        return self.dense(torch.cat([h[0], h[1]], dim=1))
+
+
+def build_torch(name, x, y, packed=False):
+    if name in ("char", "generate"):
+        model = TorchCharModel()
+    elif name == "mnist":
+        model = TorchRNNClassifier(28, 256, 10)
+    elif name == "sine":
+        model = TorchRNNClassifier(1, 50, 1)
+    else:
+        model = TorchTextModel(packed)
+    if name == "generate":
+        return torch_generator(model, torch.as_tensor(x[0, :1]), WORKLOADS[name].calls)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01) if name == "mnist" else torch.optim.Adam(model.parameters())
+    if name == "char":
+        loss_fn = lambda out, t: F.cross_entropy(out[0].reshape(-1, 66), t.reshape(-1))  # noqa: E731
+    elif name == "mnist":
+        loss_fn = F.cross_entropy
+    elif name == "sine":
+        loss_fn = F.mse_loss
+    else:
+        loss_fn = F.binary_cross_entropy_with_logits
+    batch = WORKLOADS[name].batch
+    xs, ys = torch.as_tensor(x).split(batch), torch.as_tensor(y).split(batch)
+
+    def run():
+        for bx, by in zip(xs, ys):
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(bx), by)
+            loss.backward()
+            optimizer.step()
+
+    return run
+
+
+def torch_generator(model, prompt, steps):
+    """Greedy generation with plain PyTorch: one character per GRU call, ids kept as tensors."""
+
+    def run():
+        with torch.inference_mode():
+            token, h, produced = prompt[None, :], None, []
+            for _ in range(steps):
+                logits, h = model(token, h)
+                token = logits[:, -1].argmax(dim=-1, keepdim=True)
+                produced.append(token)
+            return torch.cat(produced, dim=1)
+
+    return run
+
+
+def build(contender, name, x, y):
+    if contender == "rnnkit":
+        return build_rnnkit(name, x, y)
+    if contender == "keras":
+        return build_keras(name, x, y)
+    return build_torch(name, x, y, packed=contender == "torch-packed")
+
+
+def keras_available():
+    try:
+        import keras  # noqa: F401
+    except Exception:  # not installed, or its backend cannot load
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------ memory
+
+
+def child_memory(contender, name):
+    """In a child process: RSS before the first training step and the peak after two."""
+    x, y = make_data(name, 2)
+    wl = WORKLOADS[name]
+    run = build(contender, name, x[: wl.batch], y[: wl.batch])
+    before = current_rss_mb()
+    run()
+    run()
+    return {"rss_before_mb": before, "peak_rss_mb": peak_rss_mb()}
+
+
+def measure_memory(contender, name, threads):
+    command = [sys.executable, str(Path(__file__).resolve()), "--child-memory", f"{contender}:{name}"]
+    if threads is not None:
+        command += ["--threads", str(threads)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report["step_mb"] = report["peak_rss_mb"] - report["rss_before_mb"]
+    return report
+
+
+# -------------------------------------------------------------------------------------------- runs
+
+
+def run_workload(name, repeats, probe, threads, memory):
+    wl = WORKLOADS[name]
+    x, y = make_data(name, wl.calls)
+    contenders = [c for c in wl.contenders if c != "keras" or keras_available()]
+    runs = {}
+    errors = {}
+    for contender in contenders:
+        try:
+            runs[contender] = build(contender, name, x, y)
+            runs[contender]()  # warm-up: lazy builds, optimizer state, kernel compilation
+        except Exception as error:  # e.g. an API not there yet: report it, time the others
+            errors[contender] = f"{type(error).__name__}: {error}"
+            runs.pop(contender, None)
+    times = {c: [] for c in runs}
+    for _ in range(repeats):
+        for contender, run in runs.items():
+            times[contender].append(timed(run) / wl.calls)
+        probe.sample()
+    result = {"workload": name, "label": wl.label, "unit": wl.unit, "calls": wl.calls, "notes": list(wl.notes),
+              "errors": errors, "contenders": {}}
+    for contender, samples in times.items():
+        entry = summarize(samples)
+        if wl.step_flops:
+            entry["gflops"] = wl.step_flops / entry["median"] / 1e9
+        if memory and wl.unit == "step":
+            entry["memory"] = measure_memory(contender, name, threads)
+        result["contenders"][contender] = entry
+    reference = result["contenders"].get("torch")
+    for entry in result["contenders"].values():
+        entry["ratio"] = reference["median"] / entry["median"] if reference else None
+    return result
+
+
+def print_table(report):
+    m = report["machine"]
+    print(
+        f"rnnkit {m['rnnkit']} | torch {m['torch']} | keras {m['keras']} | {m['device']} | threads {m['threads']} | "
+        f"repeats {m['repeats']} (+1 warm-up), medians"
+    )
+    print(m["sgemm"])
+    header = (
+        f"{'workload':<58} {'contender':<13} {'s/step':>9} {'spread':>17} {'ratio':>6} "
+        f"{'GFLOP/s':>8} {'%peak':>6} {'RSS MB':>7} {'+step MB':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in report["results"]:
+        first = True
+        for contender, e in r["contenders"].items():
+            label = r["label"] if first else ""
+            first = False
+            spread = f"{e['min']:.2e}..{e['max']:.2e}"
+            ratio = f"{e['ratio']:.2f}" if e.get("ratio") else "-"
+            gflops = f"{e['gflops']:.1f}" if "gflops" in e else "-"
+            peak = f"{100 * e['fraction_of_peak']:.0f}%" if "fraction_of_peak" in e else "-"
+            mem = e.get("memory", {})
+            rss = f"{mem['peak_rss_mb']:.0f}" if "peak_rss_mb" in mem else "-"
+            step = f"{mem['step_mb']:.0f}" if "step_mb" in mem else "-"
+            print(
+                f"{label:<58} {contender:<13} {e['median']:>9.2e} {spread:>17} {ratio:>6} {gflops:>8} {peak:>6} "
+                f"{rss:>7} {step:>9}"
+            )
+        for note in r["notes"]:
+            print(f"{'':<58} note: {note}")
+        for contender, error in r["errors"].items():
+            print(f"{'':<58} {contender} not run: {error}")
+    print("s/step: seconds per training step (per character for generate); ratio = torch s/step / this s/step "
+          "(> 1: faster than plain PyTorch)")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5, help="timed calls per contender and workload (default 5)")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: leave as is)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated subset of: " + ", ".join(WORKLOADS))
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS child processes")
+    parser.add_argument("--child-memory", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in WORKLOADS]
+    if unknown or not names:
+        parser.error(f"--only expects names from {', '.join(WORKLOADS)}, got {args.only!r}")
+    if args.repeats < 1:
+        parser.error(f"--repeats expects a positive count, got {args.repeats}")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads expects a positive count, got {args.threads}")
+    args.only = names
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.child_memory:
+        contender, name = args.child_memory.split(":")
+        print(json.dumps(child_memory(contender, name)))
+        return 0
+    import rnnkit
+
+    probe = SgemmProbe()
+    for _ in range(3):
+        probe.sample()
+    results = [run_workload(name, args.repeats, probe, args.threads, not args.no_memory) for name in args.only]
+    peak = probe.gflops()
+    for result in results:
+        for entry in result["contenders"].values():
+            if "gflops" in entry:
+                entry["fraction_of_peak"] = entry["gflops"] / peak
+    keras_version = "not installed"
+    if keras_available():
+        import keras
+
+        keras_version = f"{keras.__version__} ({keras.backend.backend()} backend)"
+    report = {
+        "machine": {
+            "rnnkit": rnnkit.__version__,
+            "torch": torch.__version__,
+            "keras": keras_version,
+            "python": platform.python_version(),
+            "device": f"cpu ({device_name('cpu')})",
+            "threads": torch.get_num_threads(),
+            "repeats": args.repeats,
+            "sgemm_gflops": peak,
+            "sgemm_samples_ms": [t * 1e3 for t in probe.samples],
+            "sgemm": probe.describe(),
+        },
+        "results": results,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_table(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
