@@ -542,8 +542,10 @@ class ModelCheckpoint(_MonitorCallback):
         filepath = self._file_path(epoch, batch, logs)
         problem = _divergence(self.model, logs)
         if problem is not None:
-            kept = f"the last good checkpoint is {self.last_saved}" if self.last_saved else "no checkpoint was saved before"
-            _print(f"\nEpoch {epoch + 1}: ModelCheckpoint not saving {filepath}: {problem} (training diverged); {kept}.")
+            kept = (f"the last good checkpoint is {self.last_saved}" if self.last_saved
+                    else "no checkpoint was saved before")
+            _print(f"\nEpoch {epoch + 1}: ModelCheckpoint not saving {filepath}: {problem} (training diverged); "
+                   f"{kept}.")
             return
         if not self._should_save(epoch, logs, filepath):
             return
@@ -873,7 +875,8 @@ class BackupAndRestore(Callback):
             with open(path, encoding="utf-8") as file:
                 record = json.load(file)
             valid = (isinstance(record["epoch"], int) and isinstance(record["model"], str)
-                     and os.path.basename(record["model"]) == record["model"] and isinstance(record["random_state"], dict))
+                     and os.path.basename(record["model"]) == record["model"]
+                     and isinstance(record["random_state"], dict))
         except (ValueError, KeyError, TypeError):
             valid = False
         if not valid:
