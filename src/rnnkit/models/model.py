@@ -221,6 +221,20 @@ class Model(TrainingMixin, Layer):
 
         return load_weights(self, filepath)
 
+    # -------------------------------------------------------------------------------- generation
+    def generate(self, prompt_ids, steps, temperature=1.0, top_k=None, seed=None, on_token=None):
+        """Continues token-id prompts one token at a time, carrying the recurrent states (the
+        prompt runs once); for models mapping ids (batch, time) to logits. Returns the new ids as
+        numpy, (steps,) for one prompt or (batch, steps). See `rnnkit.models.generation.generate`
+        for the arguments (temperature 0 is greedy; top_k; seed; on_token for streaming).
+
+        Example:
+            >>> model.generate(vocabulary.encode("ROMEO:"), 200, temperature=0.8, top_k=10, seed=1)
+        """
+        from .generation import generate
+
+        return generate(self, prompt_ids, steps, temperature=temperature, top_k=top_k, seed=seed, on_token=on_token)
+
     # ------------------------------------------------------------------------------------- calls
     def call(self, inputs, training=False):
         raise NotImplementedError(

@@ -1,0 +1,219 @@
+"""`generate`: token-by-token sampling from a model that maps token ids to per-step logits.
+
+The prompt runs through the model once; after that each new token is fed alone while every
+recurrent layer carries its state from call to call (the layers are made stateful for the
+duration of the call and given back as they were), so step n costs one time step, not n. The
+recurrent layers run their usual fused kernels for the prompt and for each step, under
+`torch.inference_mode()`.
+
+Sampling: logits / temperature, optionally restricted to the `top_k` most likely tokens, then one
+draw from the softmax with a `torch.Generator` of its own (seeded: reproducible, and the global
+random state is left alone). Temperature 0 is greedy decoding (argmax).
+"""
+import contextlib
+import math
+import numbers
+
+import numpy as np
+import torch
+
+from ..layers.bidirectional import Bidirectional
+from ..layers.core import Embedding
+from ..layers.rnn import RNN
+
+__all__ = ["generate"]
+
+
+def generate(model, prompt_ids, steps, temperature=1.0, top_k=None, seed=None, on_token=None):
+    """Continues token sequences with `model`, one token at a time.
+
+    Args:
+        model: a model whose input is token ids `(batch, time)` (it starts with an Embedding) and
+            whose output is logits `(batch, time, vocabulary)` (per step, e.g. Embedding ->
+            recurrent layers with `return_sequences=True` -> Dense) or `(batch, vocabulary)` (the
+            next token after the sequence). A final softmax activation is allowed: its
+            probabilities are used as they are. Its recurrent layers must run forwards in time
+            (no Bidirectional, no go_backwards).
+        prompt_ids: the prompt, a non-empty sequence of ids `(time,)`, or a batch of prompts of
+            equal length `(batch, time)`; a list, numpy array or integer tensor.
+        steps: how many tokens to generate (an integer >= 0).
+        temperature: > 0 divides the logits before sampling (below 1: more conservative, above 1:
+            more varied); 0 picks the most likely token (greedy, deterministic).
+        top_k: sample only among the `top_k` most likely tokens (None: all of them).
+        seed: an integer seeds the sampling: same seed, same text. None draws a fresh seed.
+        on_token: called after each step with the new ids, a numpy int64 array `(batch,)`, in
+            order: for streaming the output as it is made.
+
+    Returns:
+        The generated ids (not including the prompt) as a numpy int64 array: `(steps,)` for one
+        prompt given as `(time,)`, `(batch, steps)` for a batch.
+
+    Raises:
+        ValueError: for a model that does not take token ids, an empty prompt, ids outside the
+            vocabulary, a temperature < 0 or top_k < 1, a negative number of steps.
+
+    Example:
+        >>> model = Sequential([Embedding(66, 32), GRU(64, return_sequences=True), Dense(66)])
+        >>> model.generate([5, 12, 7], steps=20, temperature=0.8, top_k=10, seed=1).shape
+        (20,)
+    """
+    vocabulary = _vocabulary_size(model)
+    prompt, single = _check_prompt(prompt_ids, vocabulary)
+    steps = _check_steps(steps)
+    temperature, top_k = _check_sampling(temperature, top_k)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise ValueError(f"seed must be an integer or None, got {seed!r}.")
+    if on_token is not None and not callable(on_token):
+        raise ValueError(f"on_token must be a function of the new ids, got {type(on_token).__name__}.")
+
+    device = model._device()
+    prompt = prompt.to(device)
+    generator = torch.Generator(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(int(seed))
+    probabilities_out = _outputs_probabilities(model)
+    generated = torch.empty(prompt.shape[0], steps, dtype=torch.long, device=device)
+    with torch.inference_mode(), _carrying_states(model):
+        scores = _next_token_scores(model, prompt, vocabulary, probabilities_out)
+        for step in range(steps):
+            token = _pick(scores, temperature, top_k, generator)
+            generated[:, step] = token
+            if on_token is not None:
+                on_token(token.cpu().numpy())
+            if step + 1 < steps:
+                scores = _next_token_scores(model, token[:, None], vocabulary, probabilities_out)
+    result = generated.cpu().numpy()
+    return result[0] if single else result
+
+
+def _pick(scores, temperature, top_k, generator):
+    """One token per row of `scores` (batch, vocabulary): argmax at temperature 0, else a draw."""
+    if temperature == 0:
+        return scores.argmax(dim=-1)
+    scores = scores.float() / temperature
+    if top_k is not None and top_k < scores.shape[-1]:
+        kth = scores.topk(top_k, dim=-1).values[:, -1:]
+        scores = scores.masked_fill(scores < kth, -math.inf)
+    probabilities = torch.softmax(scores, dim=-1)
+    return torch.multinomial(probabilities, 1, generator=generator)[:, 0]
+
+
+def _next_token_scores(model, ids, vocabulary, probabilities_out):
+    """The model's logits for the token after `ids` (batch, time), as (batch, vocabulary)."""
+    outputs = model(ids, training=False)
+    if not isinstance(outputs, torch.Tensor) or outputs.dim() not in (2, 3) or outputs.shape[-1] != vocabulary:
+        got = tuple(outputs.shape) if isinstance(outputs, torch.Tensor) else type(outputs).__name__
+        raise ValueError(
+            f"generate needs a model that outputs logits of shape (batch, time, {vocabulary}) or "
+            f"(batch, {vocabulary}) (one score per token of its Embedding's vocabulary), got {got}."
+        )
+    scores = outputs[:, -1] if outputs.dim() == 3 else outputs
+    # log of probabilities: the same distribution as logits give through the softmax.
+    return torch.log(scores.clamp_min(torch.finfo(scores.dtype).tiny)) if probabilities_out else scores
+
+
+def _outputs_probabilities(model):
+    """Whether the model ends in a softmax (it outputs probabilities rather than logits)."""
+    layers = model.layers
+    activation = getattr(layers[-1], "activation", None) if layers else None
+    return getattr(activation, "name", None) == "softmax"
+
+
+@contextlib.contextmanager
+def _carrying_states(model):
+    """Makes every recurrent layer of `model` stateful, starting from zeros, for the duration;
+    then gives each layer back its own `stateful` flag and states."""
+    layers = model._recurrent_layers()
+    backwards = [layer.name for layer in layers if isinstance(layer, Bidirectional) or layer.go_backwards]
+    if backwards:
+        raise ValueError(
+            f"generate runs the model forwards one token at a time, but layer(s) {backwards} read the "
+            "sequence backwards (Bidirectional or go_backwards), which needs the future; generate with a "
+            "model whose recurrent layers run forwards."
+        )
+    saved = [(layer.stateful, layer.states) for layer in layers]
+    for layer in layers:
+        layer.stateful = True
+        layer.states = None
+    try:
+        yield
+    finally:
+        for layer, (stateful, states) in zip(layers, saved):
+            layer.stateful = stateful
+            layer.states = states
+
+
+def _vocabulary_size(model):
+    """The vocabulary size of the Embedding that takes the model's token ids."""
+    inputs = model.token_id_inputs()
+    if len(inputs) != 1:
+        raise ValueError(f"generate needs a model with one input (token ids), model '{model.name}' has {len(inputs)}.")
+    if not inputs[0]:
+        raise ValueError(
+            f"generate needs a model whose input is token ids, i.e. that starts with an Embedding layer; "
+            f"model '{model.name}' starts with {_first_layer_name(model)}."
+        )
+    for module in model.modules():
+        if isinstance(module, Embedding):
+            return module.input_dim
+    raise ValueError(f"generate found no Embedding layer in model '{model.name}' to read its vocabulary size from.")
+
+
+def _first_layer_name(model):
+    layers = model.layers
+    return f"{type(layers[0]).__name__} '{layers[0].name}'" if layers else "no layers"
+
+
+def _check_prompt(prompt_ids, vocabulary):
+    """The prompt as a (batch, time) int64 tensor, and whether it was one prompt (time,)."""
+    if isinstance(prompt_ids, torch.Tensor):
+        prompt = prompt_ids.detach().cpu()
+    else:
+        try:
+            prompt = torch.as_tensor(np.asarray(prompt_ids))
+        except (ValueError, TypeError):
+            raise ValueError(
+                "prompt_ids must be a sequence of token ids (time,) or a batch of prompts of equal length "
+                "(batch, time); prompts of different lengths go in separate calls."
+            ) from None
+    if prompt.numel() == 0:
+        raise ValueError(
+            f"the prompt is empty (shape {tuple(prompt.shape)}): generate needs at least one token to start from."
+        )
+    if prompt.is_floating_point() or prompt.is_complex() or prompt.dtype == torch.bool:
+        raise ValueError(f"prompt_ids must be integer token ids, got {str(prompt.dtype).replace('torch.', '')}.")
+    if prompt.dim() not in (1, 2):
+        raise ValueError(
+            f"prompt_ids must have shape (time,) or (batch, time), got shape {tuple(prompt.shape)}."
+        )
+    single = prompt.dim() == 1
+    prompt = prompt.long().reshape(1, -1) if single else prompt.long()
+    low, high = int(prompt.min()), int(prompt.max())
+    if low < 0 or high >= vocabulary:
+        raise ValueError(
+            f"prompt ids must be in [0, {vocabulary}) (the model's vocabulary), got ids from {low} to {high}."
+        )
+    return prompt, single
+
+
+def _check_steps(steps):
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0 (the number of tokens to generate), got {steps!r}.")
+    return int(steps)
+
+
+def _check_sampling(temperature, top_k):
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, numbers.Real)
+        or not math.isfinite(temperature)
+        or temperature < 0
+    ):
+        raise ValueError(
+            f"temperature must be a number >= 0 (0 is greedy, 1 samples the model's distribution), got {temperature!r}."
+        )
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 1):
+        raise ValueError(f"top_k must be a positive integer or None (no restriction), got {top_k!r}.")
+    return float(temperature), (None if top_k is None else int(top_k))
