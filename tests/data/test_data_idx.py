@@ -111,3 +111,9 @@ def test_the_shared_mnist_test_digits_read_as_10000_images_of_28_rows():
     x, y = read_idx_pair(MNIST / "t10k-images-idx3-ubyte.gz", MNIST / "t10k-labels-idx1-ubyte.gz")
     assert x.shape == (10000, 28, 28) and x.dtype == np.uint8
     assert y[:5].tolist() == [7, 2, 1, 0, 4] and sorted(set(y.tolist())) == list(range(10))
+
+
+def test_a_header_whose_value_count_overflows_64_bits_is_refused_naming_the_file(tmp_path):
+    path = write(tmp_path / "wraps.idx", struct.pack(">BBBB4I", 0, 0, 0x08, 4, *[2**16] * 4))
+    with pytest.raises(ValueError, match=r"wraps\.idx' is truncated: .*18446744073709551616 bytes"):
+        read_idx(path)

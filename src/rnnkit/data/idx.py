@@ -3,6 +3,7 @@ number of dimensions), one big-endian uint32 per dimension, then the values, big
 Files may be gzip-compressed; compression is recognised by the file's first two bytes, not its name.
 """
 import gzip
+import math
 import os
 import zlib
 
@@ -64,7 +65,8 @@ def read_idx(path):
         )
     shape = tuple(int(n) for n in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     dtype = IDX_TYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python integers: a lying header's product of dimensions may exceed any fixed-width integer.
+    expected = math.prod(shape) * dtype.itemsize
     found = len(data) - header
     if found != expected:
         problem = "truncated" if found < expected else "longer than its header says"
