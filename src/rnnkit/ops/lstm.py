@@ -14,6 +14,8 @@ Backward, with gh = dL/dh_t and gc = dL/dc_t arriving at step t:
     dU = sum_t ((h_{t-1} * r)^T dz_t)   one GEMM after the loop
 The factors that do not depend on gh, gc (o phi'(c~), g sigma'(i), ...) are computed for all steps
 at once before the reverse loop, so the loop does one GEMM and five elementwise products per step.
+Padded sequences (a right- or left-padded mask, see `nested_layout`) run on the compiled kernel's
+nested path: each step's GEMM and gate arithmetic cover only the rows still active.
 """
 from typing import Optional
 
@@ -21,16 +23,26 @@ import torch
 
 from .activations import Activation, get_activation
 from .native import native_for
-from .sequence import carry_masked, previous_states, split_mask
+from .sequence import carry_masked, nested_layout, previous_states, split_mask
 
 
 class LSTMScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xp, U, h0, c0, mask, rmask, act: Activation, ract: Activation):
         ctx.native = native_for(xp, rmask, act.name == "tanh" and ract.name == "sigmoid")
+        ctx.nested = None
         if ctx.native is not None:
-            keep = mask.contiguous() if mask is not None else torch.empty(0, dtype=torch.bool)
             h0, c0 = h0.contiguous(), c0.contiguous()
+            ctx.nested = nested_layout(mask)
+            if ctx.nested is not None:
+                # Padded sequences: each step runs on its active rows only (fully padded tails skipped).
+                order, counts = ctx.nested
+                hs, c_last, *packed = ctx.native.lstm_forward_nested(
+                    xp.contiguous(), U.contiguous(), h0, c0, order, counts
+                )
+                ctx.save_for_backward(U, *packed)
+                return hs, c_last
+            keep = mask.contiguous() if mask is not None else torch.empty(0, dtype=torch.bool)
             gates, hs, cs = ctx.native.lstm_forward(xp.contiguous(), U.contiguous(), h0, c0, keep)
             ctx.save_for_backward(U, h0, c0, gates, hs, cs, keep)
             return hs, cs[:, -1]
@@ -64,6 +76,11 @@ class LSTMScan(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, d_hs, d_c_last):
+        if ctx.nested is not None:
+            U, *packed = ctx.saved_tensors
+            d_c_last = d_hs.new_zeros(d_hs.shape[0], d_hs.shape[2]) if d_c_last is None else d_c_last
+            d_gates, dU, dh0, dc0 = ctx.native.lstm_backward_nested(d_hs, d_c_last, U, *ctx.nested, *packed)
+            return d_gates, dU, dh0, dc0, None, None, None, None
         if ctx.native is not None:
             U, h0, c0, gates, hs, cs, keep = ctx.saved_tensors
             d_c_last = torch.zeros_like(c0) if d_c_last is None else d_c_last

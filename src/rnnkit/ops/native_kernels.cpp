@@ -187,6 +187,136 @@ std::vector<torch::Tensor> lstm_backward(torch::Tensor d_hs, torch::Tensor d_c_l
     return {d_gates, recurrent_weight_gradient(h0, hs, d_gates), gh_next, gc};
 }
 
+// ------------------------------------------------------------- LSTM over nested (padded) masks
+// When the rows kept at each step are the first counts[t] rows of one ordering `order` of the
+// batch (right-padded sequences sorted by length, or left-padded ones), a step only touches its
+// active rows: the GEMM runs on counts[t] rows and the finished (or not yet started) rows just
+// carry their state, as masked steps do. Activations are stored packed, step after step, for
+// the active rows only, so that dU is one GEMM over the sum of counts rather than B * T rows.
+// Same equations, same per-row arithmetic as lstm_forward / lstm_backward.
+
+// xp (B, T, 4H), U (H, 4H), h0/c0 (B, H), order (B) int64, counts (T) int64 ->
+// hs (B, T, H), c_last (B, H), and packed (S = sum counts rows): gates (S, 4H), c (S, H),
+// c_prev (S, H), h_prev (S, H).
+std::vector<torch::Tensor> lstm_forward_nested(torch::Tensor xp, torch::Tensor U, torch::Tensor h0,
+                                               torch::Tensor c0, torch::Tensor order, torch::Tensor counts) {
+    const int64_t B = xp.size(0), T = xp.size(1), H = U.size(0);
+    const int64_t* order_p = order.data_ptr<int64_t>();
+    const int64_t* n_p = counts.data_ptr<int64_t>();
+    const int64_t S = counts.sum().item<int64_t>();
+    auto hs = torch::empty({B, T, H}, xp.options());
+    auto gates = torch::empty({S, 4 * H}, xp.options());
+    auto c_new = torch::empty({S, H}, xp.options());
+    auto c_prev = torch::empty({S, H}, xp.options());
+    auto h_prev = torch::empty({S, H}, xp.options());
+    auto h = h0.index_select(0, order).contiguous();  // states in sorted order
+    auto c = c0.index_select(0, order).contiguous();
+    const float* x_p = xp.data_ptr<float>();
+    float* hs_p = hs.data_ptr<float>();
+    float* g_p = gates.data_ptr<float>();
+    float* cn_p = c_new.data_ptr<float>();
+    float* cp_p = c_prev.data_ptr<float>();
+    float* hp_p = h_prev.data_ptr<float>();
+    float* h_p = h.data_ptr<float>();
+    float* c_p = c.data_ptr<float>();
+    int64_t offset = 0;
+    for (int64_t t = 0; t < T; ++t) {
+        const int64_t n = n_p[t];
+        if (n > 0) {
+            auto z = gates.narrow(0, offset, n);
+            at::mm_out(z, h.narrow(0, 0, n), U);
+        }
+        at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
+            for (int64_t b = b0; b < b1; ++b) {
+                float* out = hs_p + (order_p[b] * T + t) * H;
+                float* hb = h_p + b * H;
+                float* cb = c_p + b * H;
+                if (b >= n) {  // a masked step carries the state through
+                    for (int64_t j = 0; j < H; ++j) out[j] = hb[j];
+                    continue;
+                }
+                const int64_t row = offset + b;
+                float* z = g_p + row * 4 * H;
+                const float* x = x_p + (order_p[b] * T + t) * 4 * H;
+                for (int64_t j = 0; j < 4 * H; ++j) z[j] += x[j];
+                for (int64_t j = 0; j < H; ++j) {
+                    hp_p[row * H + j] = hb[j];
+                    cp_p[row * H + j] = cb[j];
+                }
+                forward_row(z, cp_p + row * H, hp_p + row * H, cn_p + row * H, out, H, true);
+                for (int64_t j = 0; j < H; ++j) {
+                    cb[j] = cn_p[row * H + j];
+                    hb[j] = out[j];
+                }
+            }
+        });
+        offset += n;
+    }
+    auto c_last = torch::empty({B, H}, xp.options());
+    c_last.index_copy_(0, order, c);
+    return {hs, c_last, gates, c_new, c_prev, h_prev};
+}
+
+// Gradients of lstm_forward_nested: (d_xp (B, T, 4H), dU (H, 4H), dh0, dc0).
+std::vector<torch::Tensor> lstm_backward_nested(torch::Tensor d_hs, torch::Tensor d_c_last, torch::Tensor U,
+                                                torch::Tensor order, torch::Tensor counts, torch::Tensor gates,
+                                                torch::Tensor c_new, torch::Tensor c_prev, torch::Tensor h_prev) {
+    const int64_t B = d_hs.size(0), T = d_hs.size(1), H = U.size(0);
+    const int64_t S = gates.size(0);
+    d_hs = d_hs.contiguous();
+    const int64_t* order_p = order.data_ptr<int64_t>();
+    const int64_t* n_p = counts.data_ptr<int64_t>();
+    auto d_xp = torch::zeros({B, T, 4 * H}, gates.options());
+    auto dz = torch::empty({S, 4 * H}, gates.options());
+    auto Ut = U.t().contiguous();
+    auto gh = torch::zeros({B, H}, gates.options());  // dL/dh_t in sorted order
+    auto gc = d_c_last.index_select(0, order).contiguous();
+    auto gc_prev = torch::empty({B, H}, gates.options());
+    auto carry = torch::empty({B, H}, gates.options());  // backward_row's bypass output: 0 on kept steps
+    const float* g_p = gates.data_ptr<float>();
+    const float* cn_p = c_new.data_ptr<float>();
+    const float* cp_p = c_prev.data_ptr<float>();
+    const float* dh_p = d_hs.data_ptr<float>();
+    float* dx_p = d_xp.data_ptr<float>();
+    float* dz_p = dz.data_ptr<float>();
+    float* gh_p = gh.data_ptr<float>();
+    float* gc_p = gc.data_ptr<float>();
+    float* gc_prev_p = gc_prev.data_ptr<float>();
+    float* carry_p = carry.data_ptr<float>();
+    int64_t offset = S;
+    for (int64_t t = T - 1; t >= 0; --t) {
+        const int64_t n = n_p[t];
+        offset -= n;
+        at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
+            for (int64_t b = b0; b < b1; ++b) {
+                const float* d_out = dh_p + (order_p[b] * T + t) * H;
+                float* ghb = gh_p + b * H;
+                if (b >= n) {  // masked: the whole gradient flows to h_{t-1}, c's is unchanged
+                    for (int64_t j = 0; j < H; ++j) ghb[j] += d_out[j];
+                    continue;
+                }
+                const int64_t row = offset + b;
+                float* dzb = dz_p + row * 4 * H;
+                float* gcb = gc_p + b * H;
+                backward_row(g_p + row * 4 * H, cn_p + row * H, cp_p + row * H, d_out, ghb, gcb, dzb,
+                             gc_prev_p + b * H, carry_p + b * H, H, true);
+                for (int64_t j = 0; j < H; ++j) gcb[j] = gc_prev_p[b * H + j];
+                float* dxb = dx_p + (order_p[b] * T + t) * 4 * H;
+                for (int64_t j = 0; j < 4 * H; ++j) dxb[j] = dzb[j];
+            }
+        });
+        if (n > 0) {
+            auto gh_active = gh.narrow(0, 0, n);
+            at::mm_out(gh_active, dz.narrow(0, offset, n), Ut);
+        }
+    }
+    auto dh0 = torch::empty({B, H}, gates.options());
+    auto dc0 = torch::empty({B, H}, gates.options());
+    dh0.index_copy_(0, order, gh);
+    dc0.index_copy_(0, order, gc);
+    return {d_xp, h_prev.t().mm(dz), dh0, dc0};
+}
+
 // ---------------------------------------------------------------------------------- SimpleRNN
 // Activation codes: 0 tanh, 1 relu, 2 sigmoid, 3 linear.
 namespace {
@@ -439,6 +569,8 @@ std::vector<torch::Tensor> gru_backward(torch::Tensor d_hs, torch::Tensor U, tor
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("lstm_forward", &lstm_forward, "LSTM forward through time (float32, CPU)");
     m.def("lstm_backward", &lstm_backward, "LSTM backward through time (float32, CPU)");
+    m.def("lstm_forward_nested", &lstm_forward_nested, "LSTM forward over nested masks (float32, CPU)");
+    m.def("lstm_backward_nested", &lstm_backward_nested, "LSTM backward over nested masks (float32, CPU)");
     m.def("simple_rnn_forward", &simple_rnn_forward, "SimpleRNN forward through time (float32, CPU)");
     m.def("simple_rnn_backward", &simple_rnn_backward, "SimpleRNN backward through time (float32, CPU)");
     m.def("gru_forward", &gru_forward, "GRU (reset_after) forward through time (float32, CPU)");
