@@ -1,5 +1,7 @@
 """The `rnnkit` command line."""
 import argparse
+import contextlib
+import io
 import subprocess
 import sys
 
@@ -9,11 +11,29 @@ import rnnkit
 from rnnkit.cli import main
 
 
-def test_demo_trains_and_reports_against_the_persistence_baseline(capsys):
-    assert main(["demo", "--epochs", "2"]) == 0
-    out = capsys.readouterr().out
-    assert "Total params: 4,385" in out and "Epoch 2/2" in out
-    assert "persistence baseline mse" in out and ("beats it" in out or "does not beat it" in out)
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["demo", "--epochs", "1", "--quiet", "--out", str(out)])
+    return code, printed.getvalue(), out
+
+
+def test_demo_trains_and_reports_against_the_naive_baselines(demo_run):
+    code, out, _ = demo_run
+    assert code == 0
+    assert "LSTM(32) -> Dense(1), 4,385 params" in out
+    assert "persistence" in out and "seasonal naive (50)" in out and "MASE" in out
+    assert "rnnkit forecast predict" in out and "rnnkit classify --help" in out
+
+
+def test_demo_writes_the_model_plots_and_a_forecast_of_the_generated_series(demo_run):
+    _, _, folder = demo_run
+    for name in ("model.rnnkit", "metrics.json", "history.csv", "test_predictions.png", "series.csv", "forecast.png"):
+        assert (folder / name).stat().st_size > 0
+    assert main(["forecast", "predict", str(folder / "model.rnnkit"), "--csv", str(folder / "series.csv"),
+                 "--steps", "3", "--out", str(folder / "next")]) == 0
 
 
 def test_demo_rejects_zero_epochs_with_a_one_line_error(capsys):

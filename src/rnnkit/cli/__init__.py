@@ -8,11 +8,11 @@ report. Bad input ends with a one-line error and exit code 2 (the full traceback
 import argparse
 import sys
 
-from . import demo, info, textgen
+from . import demo, info, textgen, forecast
 from .options import UsageError, common_options
 
 # The order of `rnnkit --help`.
-COMMANDS = (demo, info, textgen)
+COMMANDS = (demo, info, textgen, forecast)
 
 
 class _Parser(argparse.ArgumentParser):
