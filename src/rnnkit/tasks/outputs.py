@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from ..files import write_text_atomically
+from ..train import distributed
 from ..train.callbacks import BackupAndRestore, TerminateOnNaN
 from ..train.plotting import plot_history
 
@@ -28,6 +29,11 @@ class RunDirectory:
         path: the folder (created if missing).
         resume: continue the unfinished run whose backup is in the folder. Without it, a folder
             holding an unfinished run is refused rather than overwritten.
+
+    Attributes:
+        writes: whether this process writes the files: under torchrun only the first process
+            (rank 0) does, and the other processes' calls write nothing; a task writing files of
+            its own checks it too.
 
     Example:
         >>> run = RunDirectory("runs/sine")
@@ -43,9 +49,11 @@ class RunDirectory:
     def __init__(self, path, resume=False):
         self.path = os.fspath(path)
         self.resume = resume
+        self.writes = distributed.is_main_process()
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise ValueError(f"output folder {self.path!r} is a file; choose another --out.")
-        os.makedirs(self.path, exist_ok=True)
+        if self.writes:
+            os.makedirs(self.path, exist_ok=True)
         pending = self.has_unfinished_run()
         if pending and not resume:
             raise ValueError(
@@ -70,14 +78,16 @@ class RunDirectory:
 
     def save_model(self, model):
         """Writes `model` (and its `assets`) to model.rnnkit; returns the path."""
-        model.save(self.file(self.MODEL))
+        if self.writes:
+            model.save(self.file(self.MODEL))
         return self.file(self.MODEL)
 
     def write_metrics(self, metrics):
         """Writes `metrics` (a dict of numbers, strings, lists, dicts) to metrics.json; returns the path.
         NumPy values are converted; NaN and infinities are written as null."""
         text = json.dumps(_jsonable(metrics), indent=2, allow_nan=False) + "\n"
-        write_text_atomically(self.file(self.METRICS), text)
+        if self.writes:
+            write_text_atomically(self.file(self.METRICS), text)
         return self.file(self.METRICS)
 
     def write_history(self, history):
@@ -91,11 +101,14 @@ class RunDirectory:
         writer.writerow(["epoch"] + names)
         for epoch in range(epochs):
             writer.writerow([epoch + 1] + [_cell(curves[name], epoch) for name in names])
-        write_text_atomically(self.file(self.HISTORY), buffer.getvalue())
+        if self.writes:
+            write_text_atomically(self.file(self.HISTORY), buffer.getvalue())
         return self.file(self.HISTORY)
 
     def plot_history(self, history, title=None):
         """Writes the learning curves to history.png; returns the path."""
+        if not self.writes:
+            return self.file("history.png")
         return plot_history(history, self.file("history.png"), title=title)
 
 
