@@ -19,7 +19,6 @@ import torch
 
 from ..layers.bidirectional import Bidirectional
 from ..layers.core import Embedding
-from ..layers.rnn import RNN
 
 __all__ = ["generate"]
 

@@ -19,7 +19,6 @@ import dataclasses
 import math
 import time
 
-import numpy as np
 import torch
 
 from ..data import CharVocabulary
@@ -32,7 +31,7 @@ from ..utils import set_random_seed
 from .outputs import RunDirectory
 
 __all__ = ["CELLS", "CharWindows", "TextgenRun", "TrainingClock", "build_model", "read_text", "sample", "train",
-           "vocabulary_of"]
+           "vocabulary_of", "windows"]
 
 CELLS = {"gru": GRU, "lstm": LSTM, "simple_rnn": SimpleRNN}
 CHECKPOINT = "checkpoint.rnnkit"
