@@ -7,6 +7,7 @@ Run from the repository root:
     .venv/bin/python benchmarks/suite.py --only sine,text     # a subset
     .venv/bin/python benchmarks/suite.py --repeats 3 --threads 1
     .venv/bin/python benchmarks/suite.py --json               # machine-readable, with every sample
+    .venv/bin/python benchmarks/suite.py --threads 1 --clock cpu   # CPU time: robust on a busy machine
 
 Workloads (DESIGN.md section 4; random data of the seeds' shapes, built once):
     char      Embedding(66,256) + GRU(1024, return_sequences) + Dense(66), batch 64 x 100, Adam,
@@ -345,7 +346,7 @@ def measure_memory(contender, name, threads):
 # -------------------------------------------------------------------------------------------- runs
 
 
-def run_workload(name, repeats, probe, threads, memory):
+def run_workload(name, repeats, probe, threads, memory, clock):
     wl = WORKLOADS[name]
     x, y = make_data(name, wl.calls)
     contenders = [c for c in wl.contenders if c != "keras" or keras_available()]
@@ -361,8 +362,8 @@ def run_workload(name, repeats, probe, threads, memory):
     times = {c: [] for c in runs}
     for _ in range(repeats):
         for contender, run in runs.items():
-            times[contender].append(timed(run) / wl.calls)
-        probe.sample()
+            times[contender].append(timed(run, clock=clock) / wl.calls)
+        probe.sample(clock)
     result = {"workload": name, "label": wl.label, "unit": wl.unit, "calls": wl.calls, "notes": list(wl.notes),
               "errors": errors, "contenders": {}}
     for contender, samples in times.items():
@@ -382,7 +383,7 @@ def print_table(report):
     m = report["machine"]
     print(
         f"rnnkit {m['rnnkit']} | torch {m['torch']} | keras {m['keras']} | {m['device']} | threads {m['threads']} | "
-        f"repeats {m['repeats']} (+1 warm-up), medians"
+        f"repeats {m['repeats']} (+1 warm-up), medians of {m['clock']} time"
     )
     print(m["sgemm"])
     header = (
@@ -421,6 +422,11 @@ def parse_args(argv):
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: leave as is)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated subset of: " + ", ".join(WORKLOADS))
+    parser.add_argument(
+        "--clock", choices=("wall", "cpu"), default="wall",
+        help="wall: elapsed time (default); cpu: this process's CPU time, which leaves out time lost to other "
+        "processes on a busy machine (use with --threads 1)",
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS child processes")
     parser.add_argument("--child-memory", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -448,8 +454,10 @@ def main(argv=None):
 
     probe = SgemmProbe()
     for _ in range(3):
-        probe.sample()
-    results = [run_workload(name, args.repeats, probe, args.threads, not args.no_memory) for name in args.only]
+        probe.sample(args.clock)
+    results = [
+        run_workload(name, args.repeats, probe, args.threads, not args.no_memory, args.clock) for name in args.only
+    ]
     peak = probe.gflops()
     for result in results:
         for entry in result["contenders"].values():
@@ -469,6 +477,7 @@ def main(argv=None):
             "device": f"cpu ({device_name('cpu')})",
             "threads": torch.get_num_threads(),
             "repeats": args.repeats,
+            "clock": args.clock,
             "sgemm_gflops": peak,
             "sgemm_samples_ms": [t * 1e3 for t in probe.samples],
             "sgemm": probe.describe(),

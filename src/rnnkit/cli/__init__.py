@@ -6,10 +6,12 @@ One module per subcommand, each with `register(subcommands, common)` that adds i
 report. Bad input ends with a one-line error and exit code 2 (the full traceback with `--debug`).
 """
 import argparse
+import os
 import sys
 
 from . import demo, info, textgen, forecast
-from .options import UsageError, common_options
+from ..train import distributed
+from .options import UsageError, common_options, without_option
 
 # The order of `rnnkit --help`.
 COMMANDS = (demo, info, textgen, forecast)
@@ -41,8 +43,18 @@ def build_parser():
 
 
 def main(argv=None):
-    """Runs `rnnkit` with `argv` (default: the process's arguments); returns the exit code."""
+    """Runs `rnnkit` with `argv` (default: the process's arguments); returns the exit code.
+
+    A training command with `--nproc N` (N > 1) runs again in N processes under torchrun
+    (`rnnkit.train.distributed.launch`) and returns the exit code of the first that failed (0 when
+    all succeeded). In the processes of a torchrun launch only the first one prints to stdout.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    if getattr(args, "nproc", 1) > 1 and not distributed.is_launched():
+        return distributed.launch(args.nproc, without_option(argv, "--nproc"))
+    if not distributed.is_main_process():
+        sys.stdout = open(os.devnull, "w")  # the first process reports for all
     try:
         return args.run(args)
     except KeyboardInterrupt:

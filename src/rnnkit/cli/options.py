@@ -17,7 +17,18 @@ def common_options():
 
 
 def add_training_options(parser, *, epochs, batch_size, out):
-    """--epochs, --batch-size, --seed, --out, --resume and --quiet, with this command's defaults."""
+    """--epochs, --batch-size, --seed, --out, --resume, --quiet and --nproc, with this command's
+    defaults.
+
+    `--nproc N` trains data-parallel in N processes on this machine: `rnnkit.cli.main` runs the
+    command again under torchrun (`torchrun --standalone --nproc-per-node N -m rnnkit ...`).
+    --batch-size stays the global batch, split over the processes. On several machines, start on
+    each of them (HOST being one machine's address, the same everywhere; --out on a shared file
+    system so that --resume finds the backup)::
+
+        torchrun --nnodes 2 --nproc-per-node 4 --rdzv-backend c10d --rdzv-endpoint HOST:29500 \\
+            --rdzv-id my-run -m rnnkit forecast data.csv --out /shared/runs/forecast
+    """
     group = parser.add_argument_group("training")
     group.add_argument("--epochs", type=positive_int, default=epochs, help=f"training epochs (default {epochs})")
     group.add_argument("--batch-size", type=positive_int, default=batch_size,
@@ -28,6 +39,32 @@ def add_training_options(parser, *, epochs, batch_size, out):
     group.add_argument("--resume", action="store_true",
                        help="continue the interrupted run in --out from its last completed epoch")
     group.add_argument("--quiet", action="store_true", help="no progress bar")
+    group.add_argument("--nproc", type=positive_int, default=1, metavar="N",
+                       help="train data-parallel in N processes on this machine, via torchrun; --batch-size is "
+                       "the global batch, split over them (default 1). On several machines run on each: "
+                       "torchrun --nnodes M --nproc-per-node N --rdzv-backend c10d --rdzv-endpoint HOST:29500 "
+                       "--rdzv-id RUN -m rnnkit COMMAND ...")
+
+
+def without_option(argv, option):
+    """`argv` without `option` and its value (`--nproc 2`, `--nproc=2`, or an abbreviation that
+    argparse accepted, such as `--npr 2`).
+
+    Example:
+        >>> without_option(["forecast", "data.csv", "--nproc", "2", "--epochs", "3"], "--nproc")
+        ['forecast', 'data.csv', '--epochs', '3']
+    """
+    kept, skip_value = [], False
+    for token in argv:
+        if skip_value:
+            skip_value = False
+            continue
+        name, has_value, _ = token.partition("=")
+        if len(name) > 2 and option.startswith(name):
+            skip_value = not has_value
+            continue
+        kept.append(token)
+    return kept
 
 
 def positive_int(text):
