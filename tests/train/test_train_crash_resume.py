@@ -198,3 +198,46 @@ def test_resume_from_a_pointer_that_is_not_a_backup_record_is_refused_naming_it(
     (tmp_path / "training.json").write_text(pointer)
     with pytest.raises(ValueError, match="training.json is not a backup record written by BackupAndRestore"):
         _backed_up_fit(tmp_path, epochs=1)
+
+
+def _fit_with_scored_epochs(backup_dir, monitor_callback, scores, interrupt_at=None):
+    """Fits len(scores) epochs with a backup; epoch i logs `score` = scores[i] for `monitor_callback`
+    (which watches it). Returns the model."""
+    rnnkit.utils.set_random_seed(0)
+    model = rnnkit.Sequential([rnnkit.Input((2, 1)), rnnkit.layers.SimpleRNN(2), rnnkit.layers.Dense(1)])
+    model.compile(optimizer=rnnkit.optimizers.SGD(learning_rate=0.1), loss="mse")
+    score = rnnkit.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: logs.__setitem__("score", scores[epoch]))
+    callbacks = [rnnkit.callbacks.BackupAndRestore(backup_dir), score, monitor_callback]
+    if interrupt_at is not None:
+        callbacks.append(_StopAtEpoch(interrupt_at))
+    x = np.random.default_rng(0).standard_normal((8, 2, 1)).astype("float32")
+    model.fit(x, x[:, -1], epochs=len(scores), batch_size=4, verbose=0, callbacks=callbacks)
+    return model
+
+
+def test_resume_gives_early_stopping_back_its_best_weights_from_before_the_interruption(tmp_path):
+    scores = [3.0, 1.0, 2.0, 2.5]  # the best epoch comes before the interruption
+
+    def early_stopping():
+        return rnnkit.callbacks.EarlyStopping(monitor="score", mode="min", patience=10, restore_best_weights=True)
+
+    expected = _fit_with_scored_epochs(tmp_path / "plain", early_stopping(), scores).get_weights()
+    with pytest.raises(KeyboardInterrupt):
+        _fit_with_scored_epochs(tmp_path / "backup", early_stopping(), scores, interrupt_at=2)
+    resumed = _fit_with_scored_epochs(tmp_path / "backup", early_stopping(), scores).get_weights()
+    for got, want in zip(resumed, expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_resume_gives_reduce_lr_on_plateau_back_its_patience_count_and_the_reduced_rate(tmp_path):
+    scores = [1.0, 2.0, 2.0, 2.0, 2.0, 2.0]  # patience 2: reduced after epochs 2 and 4 (0-based)
+
+    def final_rate(backup_dir, interrupt_at=None):
+        reduce = rnnkit.callbacks.ReduceLROnPlateau(monitor="score", mode="min", factor=0.5, patience=2)
+        model = _fit_with_scored_epochs(backup_dir, reduce, scores, interrupt_at)
+        return float(model.optimizer.learning_rate)
+
+    assert final_rate(tmp_path / "plain") == pytest.approx(0.025)
+    with pytest.raises(KeyboardInterrupt):
+        final_rate(tmp_path / "backup", interrupt_at=4)
+    assert final_rate(tmp_path / "backup") == pytest.approx(0.025)

@@ -27,9 +27,11 @@ import sys
 import warnings
 
 import numpy as np
+import safetensors
+import safetensors.numpy
 import torch
 
-from ..files import write_text_atomically
+from ..files import write_atomically, write_text_atomically
 from . import distributed
 
 __all__ = [
@@ -104,10 +106,24 @@ class Callback:
     """
 
     main_process_only = False
+    # Attributes that carry training progress from epoch to epoch (counters, best values, best
+    # weights as a list of arrays): BackupAndRestore saves them with each backup and a resumed
+    # run gets them back, so that it decides as the uninterrupted run would have.
+    resumable_state = ()
 
     def __init__(self):
         self.model = None
         self.params = None
+
+    def get_state(self):
+        """The values of `resumable_state`, a dict (JSON values, or lists of NumPy arrays)."""
+        return {name: getattr(self, name) for name in self.resumable_state}
+
+    def set_state(self, state):
+        """Takes back what `get_state` returned (the names of `resumable_state` found in `state`)."""
+        for name in self.resumable_state:
+            if name in state:
+                setattr(self, name, state[name])
 
     def set_model(self, model):
         """Sets the model the hooks act on (`self.model`)."""
@@ -216,6 +232,12 @@ class CallbackList(Callback):
             self.callbacks.append(self.history)
         if add_progbar and not any(isinstance(c, ProgbarLogger) for c in self.callbacks):
             self.callbacks.append(ProgbarLogger(verbose))
+        # BackupAndRestore runs last: at an epoch's end it saves what the others made of the epoch
+        # (their states), and at the start it restores their states after they have reset them
+        self.callbacks.sort(key=lambda c: isinstance(c, BackupAndRestore))
+        for callback in self.callbacks:
+            if isinstance(callback, BackupAndRestore):
+                callback.siblings = [c for c in self.callbacks if c is not callback]
         self.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
         if model is not None:
             self.set_model(model)
@@ -390,6 +412,8 @@ class EarlyStopping(_MonitorCallback):
         >>> # model.fit(x, y, validation_split=0.2, epochs=100, callbacks=[stop])
     """
 
+    resumable_state = ("wait", "stopped_epoch", "best", "best_epoch", "best_weights")
+
     def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto", baseline=None,
                  restore_best_weights=False, start_from_epoch=0):
         super().__init__(monitor, mode, min_delta=min_delta)
@@ -470,6 +494,7 @@ class ModelCheckpoint(_MonitorCallback):
     """
 
     main_process_only = True
+    resumable_state = ("best", "last_saved", "_batches_since_save")
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", save_freq="epoch", initial_value_threshold=None):
@@ -597,6 +622,8 @@ class ReduceLROnPlateau(_MonitorCallback):
     Example:
         >>> reduce_lr = ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=5, min_lr=0.001)
     """
+
+    resumable_state = ("best", "wait", "cooldown_counter")
 
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
                  cooldown=0, min_lr=0.0):
@@ -818,7 +845,10 @@ class BackupAndRestore(Callback):
     At the end of every epoch the model (weights and optimizer state), the epoch number and the
     random-number state are written to `backup_dir`; when `fit()` starts and a backup is there,
     they are restored and training continues with the next epoch. Because the random state comes
-    back too, the resumed run shuffles and drops out exactly as the uninterrupted one would have.
+    back too, the resumed run shuffles and drops out exactly as the uninterrupted one would have;
+    the other callbacks of the fit get their `resumable_state` back (EarlyStopping's patience count
+    and best weights, ReduceLROnPlateau's, ModelCheckpoint's best value), so they decide as they
+    would have too.
     Every file is written atomically and the pointer to the newest backup last, so a process
     killed at any moment leaves a consistent backup behind. An epoch that ends with a NaN or inf
     loss or weights (training diverged) is not backed up: the last good backup stays, and a line
@@ -842,6 +872,7 @@ class BackupAndRestore(Callback):
             raise ValueError("BackupAndRestore needs a backup_dir.")
         self.backup_dir = os.fspath(backup_dir)
         self.delete_checkpoint = delete_checkpoint
+        self.siblings = []  # the fit's other callbacks, set by CallbackList
         self._backed_up_epoch = None
         self._diverged = False
 
@@ -868,15 +899,60 @@ class BackupAndRestore(Callback):
         _set_random_state(states[distributed.rank()] if same_count else record["random_state"])
         self._backed_up_epoch = record["epoch"]
         self.model._resume_epoch = record["epoch"] + 1
+        self._set_sibling_states(record.get("callbacks", {}), self._read_arrays(record.get("callback_arrays")))
+
+    def _resumable_siblings(self):
+        """(key, callback) for each other callback with a resumable state; the key (class name and
+        ordinal) finds it again in a resumed run, also when some callbacks were added or removed."""
+        counts = {}
+        for callback in self.siblings:
+            if callback.resumable_state:
+                kind = type(callback).__name__
+                counts[kind] = counts.get(kind, 0) + 1
+                yield f"{kind}#{counts[kind] - 1}", callback
+
+    def _sibling_states(self):
+        """The other callbacks' states: a JSON record, and the arrays (weights) it refers to."""
+        record, arrays = {}, {}
+        for key, callback in self._resumable_siblings():
+            entry = {}
+            for field, value in callback.get_state().items():
+                if isinstance(value, list) and value and all(isinstance(v, np.ndarray) for v in value):
+                    arrays.update((f"{key}/{field}/{i}", np.ascontiguousarray(v)) for i, v in enumerate(value))
+                    entry[field] = {"arrays": len(value)}
+                else:
+                    entry[field] = value
+            record[key] = entry
+        return record, arrays
+
+    def _set_sibling_states(self, record, arrays):
+        for key, callback in self._resumable_siblings():
+            if key in record:
+                callback.set_state({
+                    field: [arrays[f"{key}/{field}/{i}"] for i in range(value["arrays"])]
+                    if isinstance(value, dict) and set(value) == {"arrays"} else value
+                    for field, value in record[key].items()
+                })
+
+    def _read_arrays(self, name):
+        if name is None:
+            return {}
+        path = os.path.join(self.backup_dir, name)
+        try:
+            with open(path, "rb") as file:
+                return safetensors.numpy.load(file.read())
+        except (OSError, safetensors.SafetensorError) as error:
+            raise ValueError(f"cannot read the callbacks' state in {path} ({error}); delete the folder "
+                             f"{self.backup_dir} to train from the start.") from None
 
     def _read_pointer(self):
         path = self._pointer_path()
         try:
             with open(path, encoding="utf-8") as file:
                 record = json.load(file)
-            valid = (isinstance(record["epoch"], int) and isinstance(record["model"], str)
-                     and os.path.basename(record["model"]) == record["model"]
-                     and isinstance(record["random_state"], dict))
+            files = [record["model"]] + ([record["callback_arrays"]] if record.get("callback_arrays") else [])
+            valid = (isinstance(record["epoch"], int) and isinstance(record["random_state"], dict)
+                     and all(isinstance(f, str) and os.path.basename(f) == f for f in files))
         except (ValueError, KeyError, TypeError):
             valid = False
         if not valid:
@@ -898,27 +974,35 @@ class BackupAndRestore(Callback):
         if not distributed.is_main_process():
             return
         os.makedirs(self.backup_dir, exist_ok=True)
-        name = f"epoch_{epoch:06d}.rnnkit"
+        prefix = f"epoch_{epoch:06d}."
+        name = prefix + "rnnkit"
         self.model.save(os.path.join(self.backup_dir, name), include_optimizer=True)
+        callback_states, arrays = self._sibling_states()
         record = {
             "epoch": epoch,
             "model": name,
             "random_state": states[0],
+            "callbacks": callback_states,
+            "callback_arrays": prefix + "callbacks.safetensors" if arrays else None,
         }
+        if arrays:
+            write_atomically(os.path.join(self.backup_dir, record["callback_arrays"]),
+                             lambda file: file.write(safetensors.numpy.save(arrays)))
         if len(states) > 1:
             record["process_random_states"] = states
         write_text_atomically(self._pointer_path(), json.dumps(record))
         self._backed_up_epoch = epoch
         for old in os.listdir(self.backup_dir):
             # Older backups, and the temporary files of a write that a killed process left behind
-            if (old.endswith(".rnnkit") and old != name) or (old.startswith(".") and old.endswith(".tmp")):
+            older = old.startswith("epoch_") and not old.startswith(prefix)
+            if older or (old.startswith(".") and old.endswith(".tmp")):
                 os.remove(os.path.join(self.backup_dir, old))
 
     def on_train_end(self, logs=None):
         stopped = getattr(self.model, "stop_training", False) or self._diverged
         if self.delete_checkpoint and distributed.is_main_process() and os.path.isdir(self.backup_dir) and not stopped:
             for name in os.listdir(self.backup_dir):
-                if name.endswith(".rnnkit") or name == self.POINTER:
+                if name.startswith("epoch_") or name == self.POINTER:
                     os.remove(os.path.join(self.backup_dir, name))
 
 
