@@ -27,3 +27,21 @@ def test_shakespeare_quick_prints_the_validation_curve_and_a_sample():
     out = done.stdout
     assert "validation curve" in out and "val nats/char" in out and "nats/char" in out
     assert "sample (temperature 0.8):\nROMEO:" in out
+
+
+def test_stock_prices_quick_run_prints_the_model_beside_persistence():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "stock_prices.py"), "--quick"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "20 test days" in done.stdout and "vs persistence 8.42" in done.stdout
+
+
+def test_sine_wave_quick_run_scores_the_test_part_and_the_recursive_continuation():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "sine_wave.py"), "--quick"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "seasonal naive (50)" in done.stdout and "continuing the wave 100 steps recursively" in done.stdout

@@ -136,3 +136,11 @@ def test_table_from_array_names_columns_and_refuses_gaps():
     assert Table.from_array(np.zeros((3, 2))).names == ["0", "1"]
     with pytest.raises(ValueError, match="non-finite value .* at row 1, column '1'"):
         Table.from_array(np.array([[1.0, 2.0], [3.0, np.nan]]))
+
+
+def test_table_rows_selects_values_and_times_together():
+    table = Table({"x": [1.0, 2.0, 3.0]}, time=np.array([10, 20, 30]), time_column="t")
+    tail = table.rows(slice(-2, None))
+    np.testing.assert_array_equal(tail["x"], [2, 3])
+    np.testing.assert_array_equal(tail.time, [20, 30])
+    assert tail.time_column == "t"

@@ -102,6 +102,11 @@ def test_several_targets_and_a_feature_from_a_2d_array():
         forecast(result.model, data, steps=2)
 
 
+def test_training_without_validation_keeps_the_last_epoch():
+    result = train_forecaster(wave(), validation_size=0, **FAST)
+    assert result.metrics["rows"]["validation"] == 0 and "val_loss" not in result.history.history
+
+
 def test_test_data_windows_reach_back_into_the_training_rows():
     series = wave(230)
     result = train_forecaster(series[:200], test_data=series[200:], **FAST)
@@ -151,5 +156,5 @@ def test_the_report_says_plainly_when_the_model_does_not_beat_a_baseline():
     metrics = {"test": {"y": {"model": scores, "persistence": {**scores, "rmse": 1.0}}}, "beats": {"persistence": False},
                "samples": {"test": 5}, "horizon": 1, "season": None}
     report = ForecastResult(None, None, metrics, None, None, {}, None).report()
-    assert "the model does NOT beat persistence: RMSE 2 vs 1 (+100.0%)" in report
+    assert "the model does NOT beat persistence: RMSE 2.000 vs 1.000 (+100.0%)" in report
     assert "a naive forecast is at least as good" in report

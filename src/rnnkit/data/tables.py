@@ -112,6 +112,12 @@ class Table:
         self.require(names)
         return np.stack([self.columns[name] for name in names], axis=1)
 
+    def rows(self, selection):
+        """A new table of the rows `selection` (a slice, or an array of indices or booleans)."""
+        time = None if self.time is None else self.time[selection]
+        return Table({name: values[selection] for name, values in self.columns.items()}, time=time,
+                     time_column=self.time_column, source=self.source)
+
     def __repr__(self):
         return f"Table({len(self)} rows, columns={self.names}, time_column={self.time_column!r})"
 

@@ -119,7 +119,7 @@ class Forecaster:
         scaled = self.target_scaler.transform(values[:, self._target_positions()])[rows]
         if self.predict == "change":
             scaled = scaled - self._last_scaled_targets(values, origins)[:, None, :]
-        flat = scaled.reshape(len(origins), -1)
+        flat = scaled.reshape(len(origins), self.horizon * len(self.targets))
         return flat if self.change_scaler is None else self.change_scaler.transform(flat)
 
     def _checked_values(self, values):
@@ -280,11 +280,11 @@ class ForecastResult:
                 other = scores[name]["rmse"]
                 change = 100 * (model_rmse - other) / other if other else float("inf")
                 verdict = "beats" if model_rmse < other else "does NOT beat"
-                lines.append(f"  the model {verdict} {_label(name, m)}: RMSE {model_rmse:.4g} vs {other:.4g} "
+                lines.append(f"  the model {verdict} {_label(name, m)}: RMSE {model_rmse:#.4g} vs {other:#.4g} "
                              f"({change:+.1f}%)")
         if not self.beats_baselines:
-            lines.append("  a naive forecast is at least as good as the model here; try another --window, "
-                         "--predict change, more epochs or more data.")
+            lines.append("  a naive forecast is at least as good as the model here: try another window length, "
+                         "more epochs or more data.")
         return "\n".join(lines)
 
 
@@ -364,8 +364,9 @@ def train_forecaster(data, targets=None, features=(), *, test_data=None, window=
         forecaster.change_scaler = StandardScaler().fit(changes)
         settings["change_scaler"] = forecaster.change_scaler.get_config()
     scaled = forecaster.input_scaler.transform(values)
-    x = {part: input_windows(scaled, window, origins[part]) for part in ("train", "validation")}
-    y = {part: forecaster.training_targets(values, origins[part]).astype(np.float32) for part in ("train", "validation")}
+    fitted = ("train", "validation")
+    x = {part: input_windows(scaled, window, origins[part]) for part in fitted}
+    y = {part: forecaster.training_targets(values, origins[part]).astype(np.float32) for part in fitted}
 
     model.compile(optimizer=optimizers.Adam(learning_rate=learning_rate), loss="mse")
     run = RunDirectory(out, resume=resume) if out is not None else None
@@ -558,7 +559,7 @@ def _label(name, metrics):
 
 
 def _number(value):
-    return "n/a" if value is None or not np.isfinite(value) else f"{value:.4g}"
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:#.4g}"
 
 
 def _pyplot():
