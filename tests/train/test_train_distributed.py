@@ -86,10 +86,11 @@ def _resume_runs(backup_dir, rank):
     uninterrupted = fit([])
 
     def interrupt(epoch, logs):
-        raise _Interrupt()
+        if epoch == 1:  # the first epoch is over and backed up
+            raise _Interrupt()
 
     with pytest.raises(_Interrupt):
-        fit([rnnkit.callbacks.BackupAndRestore(backup_dir), rnnkit.callbacks.LambdaCallback(on_epoch_end=interrupt)])
+        fit([rnnkit.callbacks.BackupAndRestore(backup_dir), rnnkit.callbacks.LambdaCallback(on_epoch_begin=interrupt)])
     rnnkit.train.distributed.barrier()  # rank 0 may still be writing the backup
     with open(os.path.join(backup_dir, "training.json")) as file:
         record = json.load(file)
@@ -102,6 +103,18 @@ def _resume_runs(backup_dir, rank):
         "resumed": [w.tolist() for w in resumed.get_weights()],
         "backed_up_random_states": len(record.get("process_random_states", [])),
     }
+
+
+def _steps_with_uneven_generators(rank):
+    """Steps taken when the processes' generators hold 3 and 2 batches for training (as a
+    DataLoader whose sampler left an uneven remainder would), after the one fit builds on."""
+    x, y = _train_data()
+    batches = ((x[i:i + 4], y[i:i + 4]) for i in range(0, 4 * (4 - rank), 4))
+    steps = []
+    model = _model(_optimizer("sgd"))
+    model.fit(batches, epochs=1, verbose=0,
+              callbacks=[rnnkit.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: steps.append(batch))])
+    return len(steps)
 
 
 def _worker(results):
@@ -121,7 +134,7 @@ def _worker(results):
     run.write_metrics({"loss": 1.0})
     run.write_history(report["adam"]["history"])
     report["resume"] = _resume_runs(os.path.join(results, "backup"), rank)
-    report["world_size"] = int(os.environ["WORLD_SIZE"])
+    report["generator_steps"] = _steps_with_uneven_generators(rank)
     with open(os.path.join(results, f"rank{rank}.json"), "w") as file:
         json.dump(report, file)
 
@@ -197,6 +210,11 @@ def test_a_resumed_distributed_run_ends_with_the_weights_of_an_uninterrupted_one
         assert report["resume"]["backed_up_random_states"] == PROCESSES
         _assert_weights_close(report["resume"]["resumed"], report["resume"]["uninterrupted"], atol=1e-6)
     _assert_weights_close(reports[1]["resume"]["resumed"], reports[0]["resume"]["resumed"], atol=0)
+
+
+def test_generators_of_uneven_length_stop_every_process_when_one_runs_out(launched):
+    _, reports, _ = launched
+    assert [report["generator_steps"] for report in reports] == [2, 2]
 
 
 # ------------------------------------------------------------------------------ sharding, in process
