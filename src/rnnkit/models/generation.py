@@ -18,7 +18,12 @@ import numpy as np
 import torch
 
 from ..layers.bidirectional import Bidirectional
-from ..layers.core import Embedding
+from ..layers.core import Dense, Embedding
+from ..layers.gru import GRU
+from ..layers.lstm import LSTM
+from ..layers.simple_rnn import SimpleRNN
+from ..ops.native import native_kernels
+from ..ops.simple_rnn import NATIVE_ACTIVATIONS
 
 __all__ = ["generate"]
 
@@ -76,6 +81,11 @@ def generate(model, prompt_ids, steps, temperature=1.0, top_k=None, seed=None, o
     generated = torch.empty(prompt.shape[0], steps, dtype=torch.long, device=device)
     with torch.inference_mode(), _carrying_states(model):
         scores = _next_token_scores(model, prompt, vocabulary, probabilities_out)
+        decoder = _compiled_greedy_decoder(model) if temperature == 0 and on_token is None and steps > 1 else None
+        if decoder is not None:
+            generated[:, 0] = scores.argmax(dim=-1)
+            generated[:, 1:] = decoder(generated[:, 0], steps - 1)
+            steps = 0
         for step in range(steps):
             token = _pick(scores, temperature, top_k, generator)
             generated[:, step] = token
@@ -85,6 +95,55 @@ def generate(model, prompt_ids, steps, temperature=1.0, top_k=None, seed=None, o
                 scores = _next_token_scores(model, token[:, None], vocabulary, probabilities_out)
     result = generated.cpu().numpy()
     return result[0] if single else result
+
+
+def _compiled_greedy_decoder(model):
+    """For Embedding (without mask_zero) -> one SimpleRNN/LSTM/GRU -> Dense (no activation), float32
+    on the CPU with the compiled kernels: a function (first tokens (batch,), steps) -> the next
+    `steps` tokens (batch, steps) that runs the whole greedy loop in compiled code, continuing from
+    the recurrent layer's current states. None for any other model.
+
+    The Embedding folds into the recurrent layer's input projection (a (vocabulary, gates * units)
+    table, embeddings W + b, made once), so a step is the recurrent product, the gate arithmetic,
+    the output layer and an argmax, with no Python in between."""
+    layers = model.layers
+    if len(layers) != 3 or type(layers[0]) is not Embedding or type(layers[2]) is not Dense:
+        return None
+    embedding, recurrent, dense = layers
+    cell_code = {SimpleRNN: 0, LSTM: 1, GRU: 2}.get(type(recurrent))
+    if cell_code is None or embedding.mask_zero or dense.activation.name != "linear" or recurrent.states is None:
+        return None
+    cell = recurrent.cell
+    if embedding.embeddings.dtype != torch.float32 or embedding.embeddings.device.type != "cpu":
+        return None
+    if cell_code == 0:
+        activation = NATIVE_ACTIVATIONS.get(cell.activation.name)
+        if activation is None:
+            return None
+    else:
+        activation = 0
+        if cell.activation.name != "tanh" or cell.recurrent_activation.name != "sigmoid":
+            return None
+        if cell_code == 2 and not cell.reset_after:
+            return None
+    native = native_kernels()
+    if native is None:
+        return None
+    b_in, b_rec = cell.bias, None
+    if cell_code == 2 and cell.bias is not None:
+        b_in, b_rec = cell.bias[0], cell.bias[1]
+    table = embedding.embeddings @ cell.kernel if b_in is None else torch.addmm(b_in, embedding.embeddings, cell.kernel)
+    empty = table.new_empty(0)
+    states = [s.clone().contiguous() for s in recurrent.states]
+
+    def decode(first, steps):
+        return native.greedy_decode(
+            cell_code, activation, table, cell.recurrent_kernel.contiguous(),
+            empty if b_rec is None else b_rec.contiguous(), states[0], states[1] if cell_code == 1 else empty,
+            dense.kernel.contiguous(), empty if dense.bias is None else dense.bias, first.contiguous(), steps,
+        )
+
+    return decode
 
 
 def _pick(scores, temperature, top_k, generator):

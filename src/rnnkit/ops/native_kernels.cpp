@@ -266,7 +266,7 @@ std::vector<torch::Tensor> lstm_backward_nested(torch::Tensor d_hs, torch::Tenso
     d_hs = d_hs.contiguous();
     const int64_t* order_p = order.data_ptr<int64_t>();
     const int64_t* n_p = counts.data_ptr<int64_t>();
-    auto d_xp = torch::zeros({B, T, 4 * H}, gates.options());
+    auto d_xp = torch::empty({B, T, 4 * H}, gates.options());  // every row written below, zeros when masked
     auto dz = torch::empty({S, 4 * H}, gates.options());
     auto Ut = U.t().contiguous();
     auto gh = torch::zeros({B, H}, gates.options());  // dL/dh_t in sorted order
@@ -291,8 +291,10 @@ std::vector<torch::Tensor> lstm_backward_nested(torch::Tensor d_hs, torch::Tenso
             for (int64_t b = b0; b < b1; ++b) {
                 const float* d_out = dh_p + (order_p[b] * T + t) * H;
                 float* ghb = gh_p + b * H;
+                float* dxb = dx_p + (order_p[b] * T + t) * 4 * H;
                 if (b >= n) {  // masked: the whole gradient flows to h_{t-1}, c's is unchanged
                     for (int64_t j = 0; j < H; ++j) ghb[j] += d_out[j];
+                    for (int64_t j = 0; j < 4 * H; ++j) dxb[j] = 0.f;
                     continue;
                 }
                 const int64_t row = offset + b;
@@ -301,7 +303,6 @@ std::vector<torch::Tensor> lstm_backward_nested(torch::Tensor d_hs, torch::Tenso
                 backward_row(g_p + row * 4 * H, cn_p + row * H, cp_p + row * H, d_out, ghb, gcb, dzb,
                              gc_prev_p + b * H, carry_p + b * H, H, true);
                 for (int64_t j = 0; j < H; ++j) gcb[j] = gc_prev_p[b * H + j];
-                float* dxb = dx_p + (order_p[b] * T + t) * 4 * H;
                 for (int64_t j = 0; j < 4 * H; ++j) dxb[j] = dzb[j];
             }
         });
@@ -566,6 +567,75 @@ std::vector<torch::Tensor> gru_backward(torch::Tensor d_hs, torch::Tensor U, tor
     return {d_xp, recurrent_weight_gradient(h0, hs, d_u), d_u.sum({0, 1}), g_next};
 }
 
+// ----------------------------------------------------------------------------- greedy decoding
+// Embedding -> one recurrent layer -> Dense (linear), one token at a time, the whole loop here
+// with no Python between steps. `table` (V, G*H) is the Embedding folded into the input
+// projection (embeddings W + b), so a token's projected input is one row of it. Each step is
+// the recurrent product (the same addmm as the sequence kernels), the cell's row arithmetic,
+// the output layer's addmm and an argmax (the first maximum, as torch.argmax).
+// cell: 0 SimpleRNN (activation code `activation`), 1 LSTM, 2 GRU (reset_after).
+// Returns the `steps` tokens that follow `first` (B), and leaves the final states in h (and c).
+torch::Tensor greedy_decode(int64_t cell, int64_t activation, torch::Tensor table, torch::Tensor U,
+                            torch::Tensor b_rec, torch::Tensor h, torch::Tensor c, torch::Tensor kernel,
+                            torch::Tensor bias, torch::Tensor first, int64_t steps) {
+    const int64_t B = h.size(0), H = U.size(0), GH = U.size(1), V = kernel.size(1);
+    auto tokens = torch::empty({B, steps}, first.options());
+    auto u = torch::empty({B, GH}, h.options());
+    auto gates = torch::empty({B, GH}, h.options());
+    auto u_h = torch::empty({B, H}, h.options());
+    auto h_next = torch::empty_like(h);
+    auto c_next = torch::empty_like(h);
+    auto logits = torch::empty({B, V}, h.options());
+    std::vector<int64_t> current(first.data_ptr<int64_t>(), first.data_ptr<int64_t>() + B);
+    int64_t* out_p = tokens.data_ptr<int64_t>();
+    const float* table_p = table.data_ptr<float>();
+    const bool has_b_rec = b_rec.numel() > 0, has_bias = bias.numel() > 0;
+    for (int64_t s = 0; s < steps; ++s) {
+        if (has_b_rec) {
+            at::addmm_out(u, b_rec, h, U);
+        } else {
+            at::mm_out(u, h, U);
+        }
+        float* u_p = u.data_ptr<float>();
+        float* h_p = h.data_ptr<float>();
+        float* hn_p = h_next.data_ptr<float>();
+        for (int64_t b = 0; b < B; ++b) {
+            const float* x = table_p + current[b] * GH;
+            float* ub = u_p + b * GH;
+            if (cell == 2) {
+                gru_forward_row(x, ub, h_p + b * H, gates.data_ptr<float>() + b * GH, u_h.data_ptr<float>() + b * H,
+                                hn_p + b * H, H);
+                continue;
+            }
+            for (int64_t j = 0; j < GH; ++j) ub[j] += x[j];
+            if (cell == 1) {
+                forward_row(ub, c.data_ptr<float>() + b * H, h_p + b * H, c_next.data_ptr<float>() + b * H,
+                            hn_p + b * H, H, true);
+            } else {
+                activate_row(ub, H, static_cast<int>(activation));
+                for (int64_t j = 0; j < H; ++j) hn_p[b * H + j] = ub[j];
+            }
+        }
+        h.copy_(h_next);
+        if (cell == 1) c.copy_(c_next);
+        if (has_bias) {
+            at::addmm_out(logits, bias, h, kernel);
+        } else {
+            at::mm_out(logits, h, kernel);
+        }
+        const float* l_p = logits.data_ptr<float>();
+        for (int64_t b = 0; b < B; ++b) {
+            int64_t best = 0;
+            for (int64_t v = 1; v < V; ++v) {
+                if (l_p[b * V + v] > l_p[b * V + best]) best = v;
+            }
+            current[b] = best;
+            out_p[b * steps + s] = best;
+        }
+    }
+    return tokens;
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("lstm_forward", &lstm_forward, "LSTM forward through time (float32, CPU)");
     m.def("lstm_backward", &lstm_backward, "LSTM backward through time (float32, CPU)");
@@ -574,5 +644,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("simple_rnn_forward", &simple_rnn_forward, "SimpleRNN forward through time (float32, CPU)");
     m.def("simple_rnn_backward", &simple_rnn_backward, "SimpleRNN backward through time (float32, CPU)");
     m.def("gru_forward", &gru_forward, "GRU (reset_after) forward through time (float32, CPU)");
+    m.def("greedy_decode", &greedy_decode, "Greedy decoding, Embedding -> recurrent layer -> Dense (float32, CPU)");
     m.def("gru_backward", &gru_backward, "GRU (reset_after) backward through time (float32, CPU)");
 }

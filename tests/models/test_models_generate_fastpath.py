@@ -1,0 +1,86 @@
+"""Greedy generation's compiled loop against the step-by-step Python loop it replaces."""
+import pytest
+import torch
+
+import rnnkit
+from rnnkit import layers
+from rnnkit.models import generation
+from rnnkit.ops.native import native_kernels
+
+VOCAB = 12
+
+
+@pytest.fixture(autouse=True)
+def native():
+    assert native_kernels() is not None, "the compiled kernels did not build (see the warning above)"
+
+
+def sharp_model(recurrent, softmax=False, mask_zero=False, seed=3):
+    """Embedding -> recurrent -> Dense with large inputs and a sharp output, so that the greedy
+    token changes from step to step."""
+    torch.manual_seed(seed)
+    model = rnnkit.Sequential([
+        layers.Embedding(VOCAB, 8, mask_zero=mask_zero), recurrent,
+        layers.Dense(VOCAB, activation="softmax" if softmax else None),
+    ])
+    model(torch.zeros(1, 1, dtype=torch.long))
+    with torch.no_grad():
+        model.layers[0].embeddings.mul_(40.0)
+        model.layers[-1].kernel.mul_(8.0)
+    return model
+
+
+RECURRENT = {
+    "simple_rnn": lambda: layers.SimpleRNN(16, return_sequences=True),
+    "simple_rnn_relu": lambda: layers.SimpleRNN(16, activation="relu"),
+    "lstm": lambda: layers.LSTM(16, return_sequences=True),
+    "gru": lambda: layers.GRU(16, return_sequences=True),
+    "gru_no_bias": lambda: layers.GRU(16, use_bias=False),
+}
+
+
+def python_loop_tokens(model, prompt, steps, monkeypatch):
+    monkeypatch.setattr(generation, "_compiled_greedy_decoder", lambda model: None)
+    tokens = model.generate(prompt, steps, temperature=0)
+    monkeypatch.undo()
+    return tokens
+
+
+@pytest.mark.parametrize("kind", list(RECURRENT))
+def test_compiled_greedy_loop_gives_the_python_loops_tokens(kind, monkeypatch):
+    model = sharp_model(RECURRENT[kind]())
+    used = []
+    real = generation._compiled_greedy_decoder
+    monkeypatch.setattr(generation, "_compiled_greedy_decoder", lambda m: used.append(real(m)) or used[-1])
+    fast = model.generate([[3, 7, 1], [2, 2, 9]], 25, temperature=0)
+    monkeypatch.undo()
+    assert used and used[0] is not None
+    expected = python_loop_tokens(model, [[3, 7, 1], [2, 2, 9]], 25, monkeypatch)
+    assert len(set(expected[0].tolist())) >= 3  # a constant sequence would make a weak check
+    assert fast.tolist() == expected.tolist()
+
+
+def test_compiled_greedy_loop_leaves_the_layers_states_as_they_were():
+    model = sharp_model(layers.LSTM(16, return_sequences=True, stateful=True))
+    model(torch.tensor([[1, 2]]))
+    before = [s.clone() for s in model.layers[1].states]
+    model.generate([4, 5], 10, temperature=0)
+    for got, expected in zip(model.layers[1].states, before):
+        assert torch.equal(got, expected)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        lambda: sharp_model(layers.GRU(16, return_sequences=True), softmax=True),
+        lambda: sharp_model(layers.GRU(16, return_sequences=True), mask_zero=True),
+        lambda: sharp_model(layers.GRU(16, return_sequences=True, reset_after=False)),
+        lambda: sharp_model(layers.LSTM(16, return_sequences=True, activation="relu")),
+    ],
+    ids=["softmax_output", "mask_zero", "gru_reset_before", "lstm_relu"],
+)
+def test_models_outside_the_compiled_loop_take_the_python_loop(model):
+    model = model()
+    with torch.inference_mode(), generation._carrying_states(model):
+        model(torch.tensor([[1, 2]]))
+        assert generation._compiled_greedy_decoder(model) is None
