@@ -4,7 +4,9 @@ The prompt runs through the model once; after that each new token is fed alone w
 recurrent layer carries its state from call to call (the layers are made stateful for the
 duration of the call and given back as they were), so step n costs one time step, not n. The
 recurrent layers run their usual fused kernels for the prompt and for each step, under
-`torch.inference_mode()`.
+`torch.inference_mode()`. Greedy decoding of the common character model (Embedding -> one
+SimpleRNN/LSTM/GRU -> Dense) runs its whole loop in compiled code instead, with the Embedding
+folded into the input projection (`_compiled_greedy_decoder`).
 
 Sampling: logits / temperature, optionally restricted to the `top_k` most likely tokens, then one
 draw from the softmax with a `torch.Generator` of its own (seeded: reproducible, and the global
