@@ -58,7 +58,8 @@ def test_predict_of_a_question_too_long_is_a_one_line_error(addition_run, capsys
     _, out = addition_run
     capsys.readouterr()
     assert main(["seq2seq", "predict", str(out / "model.rnnkit"), "123+45"]) == 2
-    assert capsys.readouterr().err == "rnnkit: error: the source '123+45' has 6 characters; the model takes at most 5.\n"
+    expected = "rnnkit: error: the source '123+45' has 6 characters; the model takes at most 5.\n"
+    assert capsys.readouterr().err == expected
 
 
 def test_predict_with_unknown_characters_is_a_one_line_error(addition_run, capsys):

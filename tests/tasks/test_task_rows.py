@@ -58,7 +58,7 @@ def test_the_seed_recipe_is_simple_rnn_256_with_dropout_sgd_and_softmax():
     assert dense.units == 10 and softmax.get_config()["activation"] == "softmax"
     assert model.count_params() == 28 * 256 + 256 * 256 + 256 + 256 * 10 + 10
     model.train_on_batch(np.zeros((2, 28, 28), np.float32), np.zeros(2, int))
-    assert type(model.optimizer).__name__ == "SGD" and float(model.optimizer.learning_rate) == pytest.approx(0.01)
+    assert type(model.optimizer).__name__ == "SGD" and float(model.optimizer.learning_rate) == pytest.approx(0.03)
 
 
 def test_the_lstm_recipe_uses_adam():
@@ -66,6 +66,21 @@ def test_the_lstm_recipe_uses_adam():
     assert type(model.layers[0]).__name__ == "LSTM" and model.layers[0].units == 128
     model.train_on_batch(np.zeros((2, 28, 28), np.float32), np.zeros(2, int))
     assert type(model.optimizer).__name__ == "Adam" and float(model.optimizer.learning_rate) == pytest.approx(0.002)
+
+
+@pytest.mark.parametrize("schedule, final_rate", [("cosine", 0.0), ("constant", 0.002)])
+def test_the_learning_rate_decays_to_zero_over_the_run_unless_constant(schedule, final_rate):
+    x, y = striped_digits(24)
+    result = train_rows(x[:16], y[:16], x[16:], y[16:], recipe="lstm", epochs=2, batch_size=8, schedule=schedule,
+                        verbose=0)
+    assert result.metrics["schedule"] == schedule
+    assert float(result.model.optimizer.learning_rate) == pytest.approx(final_rate, abs=1e-9)
+
+
+def test_an_unknown_schedule_is_refused():
+    x, y = striped_digits(4)
+    with pytest.raises(ValueError, match="unknown learning-rate schedule 'step'; choose from cosine, constant"):
+        train_rows(x, y, x, y, schedule="step")
 
 
 def test_an_unknown_recipe_lists_the_known_ones():

@@ -154,6 +154,11 @@ def test_the_saved_model_decodes_alone_and_the_run_files_are_written(memorised):
     assert json.loads((out / "metrics.json").read_text())["exact_match"] == 1.0
 
 
+def test_the_learning_rate_decays_to_zero_over_the_run_by_default(memorised):
+    result, _ = memorised
+    assert result.metrics["schedule"] == "cosine" and float(result.model.optimizer.learning_rate) == 0.0
+
+
 def test_translate_refuses_a_model_without_seq2seq_assets():
     model = rnnkit.Sequential([rnnkit.Input((3,)), rnnkit.layers.Dense(1)])
     with pytest.raises(ValueError, match="holds no seq2seq vocabularies"):

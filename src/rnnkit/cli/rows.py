@@ -3,7 +3,7 @@ import argparse
 import os
 
 from ..data import read_idx_pair
-from ..tasks.rows import RECIPES, split_last, train_rows
+from ..tasks.rows import RECIPES, SCHEDULES, split_last, train_rows
 from .options import UsageError, add_training_options, existing_file, one_of, positive_int
 
 EXAMPLES = """examples:
@@ -35,11 +35,12 @@ def train(args):
     print(f"rnnkit rows: {len(x_train)} training images from {args.images}, {len(x_test)} test images from "
           f"{test_source}; each image is {x.shape[1]} steps of {x.shape[2]} pixels")
     result = train_rows(x_train, y_train, x_test, y_test, recipe=args.model, epochs=args.epochs,
-                        batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed, out=args.out,
-                        resume=args.resume, verbose=0 if args.quiet else "auto")
+                        batch_size=args.batch_size, learning_rate=args.learning_rate, schedule=args.schedule,
+                        seed=args.seed, out=args.out, resume=args.resume, verbose=0 if args.quiet else "auto")
     metrics = result.metrics
     print(f"\n{args.model}: test accuracy {metrics['test_accuracy']:.2%} on {metrics['test_samples']} images "
-          f"({metrics['epochs']} epochs, learning rate {metrics['learning_rate']}, fit {metrics['train_seconds']:.1f} s)")
+          f"({metrics['epochs']} epochs, learning rate {metrics['learning_rate']} {metrics['schedule']}, "
+          f"fit {metrics['train_seconds']:.1f} s)")
     print("per-class accuracy: " + "  ".join(
         f"{label}: {accuracy:.1%}" for label, accuracy in metrics["per_class_accuracy"].items()))
     worst = min(metrics["per_class_accuracy"], key=metrics["per_class_accuracy"].get)
@@ -89,6 +90,9 @@ def register(subcommands, common):
                        help="simple_rnn: SimpleRNN(256, dropout 0.2) with SGD (the seed's); lstm: LSTM(128) with "
                        "Adam (default simple_rnn)")
     model.add_argument("--learning-rate", type=float, default=None,
-                       help="the optimizer's learning rate (default: SGD 0.01, Adam 0.001)")
+                       help="the optimizer's initial learning rate (default: SGD 0.03, Adam 0.002)")
+    model.add_argument("--schedule", type=one_of(*SCHEDULES), default=None,
+                       help="cosine: the learning rate falls to 0 along a cosine over the run; constant: it stays "
+                       "(default cosine; the seed's recipe is --learning-rate 0.01 --schedule constant)")
     add_training_options(train_parser, epochs=20, batch_size=128, out="runs/rows")
     train_parser.set_defaults(run=train)

@@ -7,6 +7,7 @@
     >>> result = train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", out="runs/rows")
     >>> result.metrics["test_accuracy"]
 """
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -18,14 +19,20 @@ from ..files import write_atomically
 from ..utils import set_random_seed
 from .outputs import RunDirectory
 
-__all__ = ["RECIPES", "RowsResult", "build_rows_model", "plot_confusion_matrix", "scale_images", "split_last",
-           "train_rows"]
+__all__ = ["RECIPES", "SCHEDULES", "RowsResult", "build_rows_model", "plot_confusion_matrix", "scale_images",
+           "split_last", "train_rows"]
 
-# The model recipes: the seed's SimpleRNN with SGD, and an LSTM with Adam.
+# The model recipes: the seed's SimpleRNN with SGD, and an LSTM with Adam. The seed trains with SGD's
+# default constant rate 0.01 (as Keras reaches 94.45% on the 8,000/2,000 MNIST split, just short of
+# 94.5%); starting higher and decaying to 0 along a cosine learns faster and ends on steady weights
+# rather than wherever the last noisy step left them.
 RECIPES = {
-    "simple_rnn": {"layer": "SimpleRNN", "units": 256, "dropout": 0.2, "optimizer": "sgd", "learning_rate": 0.01},
-    "lstm": {"layer": "LSTM", "units": 128, "dropout": 0.0, "optimizer": "adam", "learning_rate": 0.001},
+    "simple_rnn": {"layer": "SimpleRNN", "units": 256, "dropout": 0.2, "optimizer": "sgd", "learning_rate": 0.03,
+                   "schedule": "cosine"},
+    "lstm": {"layer": "LSTM", "units": 128, "dropout": 0.0, "optimizer": "adam", "learning_rate": 0.002,
+             "schedule": "cosine"},
 }
+SCHEDULES = ("cosine", "constant")
 
 
 @dataclass
@@ -100,7 +107,7 @@ def split_last(x, y, test_size):
     return (x[:cut], y[:cut]), (x[cut:], y[cut:])
 
 
-def build_rows_model(recipe, rows, features, classes, learning_rate=None):
+def build_rows_model(recipe, rows, features, classes, learning_rate=None, decay_steps=None):
     """A compiled classifier of (rows, features) sequences into `classes` classes.
 
     Args:
@@ -109,6 +116,7 @@ def build_rows_model(recipe, rows, features, classes, learning_rate=None):
         rows, features: the time steps and features per step of an image (28, 28 for MNIST).
         classes: the number of classes.
         learning_rate: the optimizer's learning rate (default: the recipe's).
+        decay_steps: when given, the learning rate falls to 0 along a cosine over this many steps.
 
     Returns:
         A `Sequential` compiled with sparse categorical cross-entropy and accuracy.
@@ -125,13 +133,15 @@ def build_rows_model(recipe, rows, features, classes, learning_rate=None):
         name=f"rows_{recipe}",
     )
     rate = spec["learning_rate"] if learning_rate is None else learning_rate
+    if decay_steps:
+        rate = optimizers.CosineDecay(rate, decay_steps)
     optimizer = optimizers.SGD(rate) if spec["optimizer"] == "sgd" else optimizers.Adam(rate)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
 def train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", epochs=20, batch_size=128,
-               learning_rate=None, seed=0, out=None, resume=False, verbose="auto"):
+               learning_rate=None, schedule=None, seed=0, out=None, resume=False, verbose="auto"):
     """Trains a recipe on images as sequences of rows and evaluates it on the test images.
 
     Args:
@@ -140,6 +150,8 @@ def train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", epochs=20,
         y_train, y_test: integer class labels from 0; every test label must occur in training.
         recipe: "simple_rnn" or "lstm" (see `build_rows_model`).
         epochs, batch_size, learning_rate, seed: training settings (learning_rate None: the recipe's).
+        schedule: "cosine" (the learning rate falls to 0 along a cosine over the run) or "constant";
+            None: the recipe's (cosine).
         out: a folder for model.rnnkit, metrics.json, history.csv, history.png and
             confusion_matrix.png (None: no files).
         resume: continue the unfinished run in `out`.
@@ -156,6 +168,11 @@ def train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", epochs=20,
         >>> result = train_rows(x[:8000], y[:8000], x[8000:], y[8000:], recipe="lstm", epochs=10)
         >>> result.metrics["test_accuracy"], result.metrics["per_class_accuracy"]["7"]
     """
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown model recipe {recipe!r}; choose from {', '.join(RECIPES)}.")
+    schedule = RECIPES[recipe]["schedule"] if schedule is None else schedule
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown learning-rate schedule {schedule!r}; choose from {', '.join(SCHEDULES)}.")
     run = RunDirectory(out, resume=resume) if out is not None else None
     x_train, scale = scale_images(x_train)
     x_test, _ = scale_images(x_test, scale)
@@ -173,7 +190,8 @@ def train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", epochs=20,
 
     set_random_seed(seed)
     rows, features = x_train.shape[1:]
-    model = build_rows_model(recipe, rows, features, classes, learning_rate)
+    decay_steps = epochs * math.ceil(len(x_train) / batch_size) if schedule == "cosine" else None
+    model = build_rows_model(recipe, rows, features, classes, learning_rate, decay_steps)
     model.assets.update({
         "task": "rows", "recipe": recipe, "rows": rows, "features": features, "pixel_scale": scale,
         "labels": [str(label) for label in range(classes)],
@@ -191,6 +209,7 @@ def train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", epochs=20,
     metrics = {
         "task": "rows", "recipe": recipe, "epochs": epochs, "batch_size": batch_size,
         "learning_rate": RECIPES[recipe]["learning_rate"] if learning_rate is None else learning_rate,
+        "schedule": schedule,
         "train_samples": len(x_train), "test_samples": len(x_test), "rows": rows, "features": features,
         "test_accuracy": float(np.trace(matrix) / len(y_test)),
         "per_class_accuracy": {

@@ -25,8 +25,8 @@ from ..data import CharVocabulary
 from ..utils import set_random_seed
 from .outputs import RunDirectory
 
-__all__ = ["PAD", "Seq2SeqCodec", "Seq2SeqResult", "addition_codec", "addition_pairs", "build_seq2seq_model", "evaluate_pairs",
-           "read_pairs", "split_pairs", "train_seq2seq", "translate"]
+__all__ = ["PAD", "Seq2SeqCodec", "Seq2SeqResult", "addition_codec", "addition_pairs", "build_seq2seq_model",
+           "evaluate_pairs", "read_pairs", "split_pairs", "train_seq2seq", "translate"]
 
 # Fills sources and targets to their fixed lengths; id 0 of both vocabularies.
 PAD = "\0"
