@@ -80,6 +80,12 @@ def test_recursive_forecasts_continue_the_series_step_by_step(trained):
     np.testing.assert_allclose(ahead["value"][:2], [first, second], rtol=1e-6)
 
 
+def test_a_plain_array_continues_a_series_trained_from_named_columns():
+    result = train_forecaster({"price": wave()}, **FAST)
+    np.testing.assert_allclose(forecast(result.model, wave(), steps=2)["price"],
+                               forecast(result.model, {"price": wave()}, steps=2)["price"])
+
+
 def test_direct_forecasts_take_every_step_from_one_output():
     result = train_forecaster(wave(), horizon=3, **FAST)
     ahead = forecast(result.model, wave(), steps=3, method="direct")

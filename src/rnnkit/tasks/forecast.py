@@ -42,9 +42,10 @@ FORECAST_CSV = "forecast.csv"
 FORECAST_PLOT = "forecast.png"
 
 
-def as_table(data, what="data"):
+def as_table(data, what="data", names=None):
     """`data` as a `Table`: a Table as is, a dict of name -> 1-D array, or a NumPy array (1-D: one
-    column "value"; 2-D: columns "0", "1", ...)."""
+    column; 2-D: rows x columns) whose columns are called `names` (default "value" for a 1-D array,
+    "0", "1", ... for a 2-D one)."""
     if isinstance(data, Table):
         return data
     if isinstance(data, dict):
@@ -54,7 +55,8 @@ def as_table(data, what="data"):
     except (TypeError, ValueError):
         raise ValueError(f"{what} must be a Table, a dict of columns or a numeric array, "
                          f"got {type(data).__name__}.") from None
-    return Table.from_array(array)
+    columns = 1 if array.ndim == 1 else array.shape[-1]
+    return Table.from_array(array, names=names if names is not None and len(names) == columns else None)
 
 
 class Forecaster:
@@ -143,7 +145,7 @@ class Forecaster:
             raise ValueError(f"unknown forecasting method {method!r}; choose from {', '.join(METHODS)}.")
         if not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ValueError(f"steps must be a positive integer, got {steps!r}.")
-        table = as_table(data)
+        table = as_table(data, names=self.inputs)
         table.require(self.inputs)
         if len(table) < self.window:
             raise ValueError(f"{table.source} has {len(table)} rows; the model needs the last {self.window} "
@@ -407,7 +409,7 @@ def train_forecaster(data, targets=None, features=(), *, test_data=None, window=
             "metrics": run.write_metrics(metrics),
             "history": run.write_history(history),
             "history_plot": run.plot_history(history, title=f"forecaster of {', '.join(targets)}"),
-            "test_plot": plot_test_predictions(result, run.file(TEST_PLOT)),
+            "test_plot": plot_test_predictions(result, run.file(TEST_PLOT)) if run.writes else run.file(TEST_PLOT),
         }
     return result
 
@@ -488,7 +490,7 @@ def _series_and_split(table, inputs, test_data, test_size, validation_size):
     times = table.time
     if test_data is None:
         return values, times, ChronologicalSplit.from_sizes(len(values), test_size, validation_size)
-    test = as_table(test_data, "test data")
+    test = as_table(test_data, "test data", names=table.names)
     test.require(inputs)
     if times is not None and test.time is not None:
         if test.time.dtype != times.dtype and not (np.issubdtype(test.time.dtype, np.datetime64)
