@@ -169,16 +169,14 @@ def read_csv(path, columns=None, time_column=None, delimiter=","):
     _check_header(header, header_line, path)
     if time_column is not None and time_column not in header:
         raise ValueError(_missing_columns_message([time_column], header, path, what="time column"))
-    if columns is None:
-        columns = [name for name in header if name != time_column]
+    columns = [name for name in header if name != time_column] if columns is None else list(columns)
     if not columns:
-        raise ValueError(f"{path} has no columns to read besides the time column {time_column!r}.")
-    else:
-        columns = list(columns)
-        missing = [name for name in columns if name not in header]
-        if missing:
-            raise ValueError(_missing_columns_message(missing, header, path))
+        raise ValueError(f"{path}: no numeric columns to read (the header has only {header}).")
+    missing = [name for name in columns if name not in header]
+    if missing:
+        raise ValueError(_missing_columns_message(missing, header, path))
     positions = {name: header.index(name) for name in columns}
+    time_position = header.index(time_column) if time_column is not None else None
     numbers = {name: [] for name in columns}
     times, time_lines = [], []
     try:
@@ -189,9 +187,8 @@ def read_csv(path, columns=None, time_column=None, delimiter=","):
             for name, position in positions.items():
                 cell = row[position] if position < len(row) else ""
                 numbers[name].append(_parse_number(cell, path, line, name))
-            if time_column is not None:
-                position = header.index(time_column)
-                times.append(row[position].strip() if position < len(row) else "")
+            if time_position is not None:
+                times.append(row[time_position].strip() if time_position < len(row) else "")
                 time_lines.append(line)
     except csv.Error as error:
         raise ValueError(f"{path}: not a readable CSV file ({error}).") from None
