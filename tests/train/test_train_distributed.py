@@ -117,6 +117,23 @@ def _steps_with_uneven_generators(rank):
     return len(steps)
 
 
+def _steps_when_one_process_stops(rank):
+    """Steps taken when a callback in the second process alone asks to stop after batch 2 (as
+    TerminateOnNaN does for a NaN loss in its shard)."""
+    x, y = _train_data()
+    steps = []
+
+    def record(batch, logs):
+        steps.append(batch)
+        if rank == 1 and batch == 1:
+            model.stop_training = True
+
+    model = _model(_optimizer("sgd"))
+    model.fit(x, y, batch_size=GLOBAL_BATCH, epochs=2, verbose=0,
+              callbacks=[rnnkit.callbacks.LambdaCallback(on_train_batch_end=record)])
+    return len(steps)
+
+
 def _worker(results):
     """What each torchrun process runs: writes results/rank<r>.json. Each process works in its
     own folder results/cwd<r> and gives the writing callbacks and RunDirectory relative paths, so
@@ -135,6 +152,7 @@ def _worker(results):
     run.write_history(report["adam"]["history"])
     report["resume"] = _resume_runs(os.path.join(results, "backup"), rank)
     report["generator_steps"] = _steps_with_uneven_generators(rank)
+    report["steps_when_one_stops"] = _steps_when_one_process_stops(rank)
     with open(os.path.join(results, f"rank{rank}.json"), "w") as file:
         json.dump(report, file)
 
@@ -215,6 +233,11 @@ def test_a_resumed_distributed_run_ends_with_the_weights_of_an_uninterrupted_one
 def test_generators_of_uneven_length_stop_every_process_when_one_runs_out(launched):
     _, reports, _ = launched
     assert [report["generator_steps"] for report in reports] == [2, 2]
+
+
+def test_a_stop_requested_in_one_process_stops_all_at_the_same_step(launched):
+    _, reports, _ = launched
+    assert [report["steps_when_one_stops"] for report in reports] == [2, 2]
 
 
 # ------------------------------------------------------------------------------ sharding, in process

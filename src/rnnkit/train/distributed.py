@@ -39,6 +39,7 @@ Launch on one machine with `rnnkit <command> ... --nproc N` or `torchrun --stand
 
 where HOST is the address of one of the machines (the same on all of them).
 """
+import atexit
 import math
 import os
 
@@ -122,10 +123,17 @@ def _any_process(flag):
     return bool(value.item())
 
 
-def stop_requested(model):
+def stop_requested(model, within_epoch=False):
     """Whether training should stop now: `model.stop_training`, or under torchrun whether a
-    callback asked for it in any process (then set in all), so that all stop at the same step."""
-    if model._parallel is None:
+    callback asked for it in any process (then set in all), so that all stop at the same step.
+
+    Args:
+        model: the model being trained.
+        within_epoch: asked after a batch: the processes agree only when the fit has callbacks
+            (only they stop mid-epoch), sparing a collective per batch when it has none.
+    """
+    parallel = model._parallel
+    if parallel is None or (within_epoch and not parallel.callbacks_may_stop):
         return model.stop_training
     model.stop_training = _any_process(model.stop_training)
     return model.stop_training
@@ -143,6 +151,8 @@ def _init_process_group(device):
         )
     backend = "cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"
     dist.init_process_group(backend=backend, device_id=device if device.type == "cuda" else None)
+    # A process group still alive when the interpreter exits can abort it (gloo's threads)
+    atexit.register(dist.destroy_process_group)
 
 
 def _process_device(model):
@@ -167,19 +177,22 @@ class DataParallel:
         model: the built, compiled model. It is moved to this process's device.
         training: wrap the model in DistributedDataParallel (for `fit`; `evaluate` needs no
             gradients and only shards the data and sums the metric states).
+        callbacks: the callbacks given to `fit`: with some, the processes agree after every
+            batch on whether to stop (see `stop_requested`).
 
     Attributes:
         ddp: the DistributedDataParallel wrapper the training step calls (None for evaluation).
         rank, world_size, device: this process's rank, the process count and the device.
     """
 
-    def __init__(self, model, training):
+    def __init__(self, model, training, callbacks=None):
         self.device = _process_device(model)
         _init_process_group(self.device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         model.to(self.device)
         self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
+        self.callbacks_may_stop = bool(callbacks)
         self.ddp = None
         if training:
             # static_graph: the layers a model uses never change between steps, and DDP then also
@@ -189,9 +202,9 @@ class DataParallel:
             )
 
     @classmethod
-    def start(cls, model, training):
+    def start(cls, model, training, callbacks=None):
         """A `DataParallel` when the program runs under torchrun, else None (train as usual)."""
-        return cls(model, training) if is_launched() else None
+        return cls(model, training, callbacks) if is_launched() else None
 
     def shard(self, batches, training):
         """This process's part of `batches` (the ArrayBatches or IterableBatches that fit and

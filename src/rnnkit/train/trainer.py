@@ -16,6 +16,7 @@ import torch
 
 from ..layers.bidirectional import Bidirectional
 from ..layers.rnn import RNN
+from ..ops.nest import flatten
 from . import distributed
 from . import losses as losses_module
 from . import metrics as metrics_module
@@ -23,6 +24,35 @@ from .callbacks import CallbackList
 from .data_adapter import ArrayBatches, batches_for, check_finite, to_tensors
 from .optimizers import get_optimizer
 from .progress import resolve_verbose
+
+
+# Below this much work per training step (batch x time steps x trainable weights, about half the
+# forward flops), running each op on several threads costs more than it saves: every op pays
+# the thread pool's fork and join (measured on a 2-core machine: an op on 500 floats takes 2.5 us
+# on one thread and 20 us or more on two when other processes share the cores), while the
+# arithmetic it could split takes microseconds.
+SMALL_STEP_WORK = 2_000_000
+
+
+@contextlib.contextmanager
+def one_thread_for_small_steps(x, optimizer):
+    """Runs the block with one intra-op thread when the step on batch `x` is small (below
+    SMALL_STEP_WORK) and on the CPU; leaves the thread count alone otherwise, and restores it."""
+    first = flatten(x)[0]
+    threads = torch.get_num_threads()
+    if threads == 1 or first.device.type != "cpu":
+        yield
+        return
+    rows = first.shape[0] * (first.shape[1] if first.dim() > 1 else 1)
+    weights = sum(p.numel() for group in optimizer.param_groups for p in group["params"])
+    if rows * weights >= SMALL_STEP_WORK:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _outputs_list(outputs):
@@ -177,20 +207,22 @@ class TrainingMixin:
 
     # ------------------------------------------------------------------------------------- steps
     def train_step(self, x, y, sample_weight=None):
-        """One optimisation step on one batch; returns the batch loss (a 0-d tensor)."""
-        # Under torchrun the DistributedDataParallel wrapper runs the forward pass, so that the
-        # backward pass averages the gradients of all processes.
-        outputs = (self if self._parallel is None else self._parallel.ddp)(x, training=True)
-        loss, targets, outputs = self._compute_loss(y, outputs, sample_weight)
-        if not loss.requires_grad:
-            raise ValueError("The loss does not depend on any trainable weight; check that the model has some.")
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self._grad_norm_trackers:
-            self._track_grad_norms()
-        self.optimizer.step()
-        self.apply_constraints()
-        self._update_metrics(loss, targets, outputs, sample_weight)
+        """One optimisation step on one batch; returns the batch loss (a 0-d tensor). A step too
+        small to split across threads runs on one (see `one_thread_for_small_steps`)."""
+        with one_thread_for_small_steps(x, self.optimizer):
+            # Under torchrun the DistributedDataParallel wrapper runs the forward pass, so that the
+            # backward pass averages the gradients of all processes.
+            outputs = (self if self._parallel is None else self._parallel.ddp)(x, training=True)
+            loss, targets, outputs = self._compute_loss(y, outputs, sample_weight)
+            if not loss.requires_grad:
+                raise ValueError("The loss does not depend on any trainable weight; check that the model has some.")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self._grad_norm_trackers:
+                self._track_grad_norms()
+            self.optimizer.step()
+            self.apply_constraints()
+            self._update_metrics(loss, targets, outputs, sample_weight)
         return loss
 
     def _track_grad_norms(self):
@@ -342,7 +374,7 @@ class TrainingMixin:
         self._grad_norm_setup(log_grad_norm)
         self.stop_training = False
         # Under torchrun: DistributedDataParallel, and each process trains on its shard of the data
-        self._parallel = distributed.DataParallel.start(self, training=True)
+        self._parallel = distributed.DataParallel.start(self, training=True, callbacks=callbacks)
         if self._parallel is not None:
             train, val = self._parallel.shard(train, training=True), self._parallel.shard(val, training=False)
         verbose = resolve_verbose(verbose)
@@ -364,7 +396,7 @@ class TrainingMixin:
                 else:
                     self._bptt_train_step(bx, by, bw, bptt_steps)
                 callback_list.on_train_batch_end(step, self._logs(training=True))
-                if distributed.stop_requested(self):
+                if distributed.stop_requested(self, within_epoch=True):
                     break
             epoch_logs = self._final_logs(self._parallel, training=True)
             if val is not None and (epoch + 1) % validation_freq == 0:
