@@ -1,3 +1,4 @@
 """The applications, one module per task: data loading, a model recipe, training and a report
 (metrics, plots, the saved model). Each is a library call; `rnnkit.cli` makes each a command."""
 from .outputs import RunDirectory
+from .forecast import ForecastResult, Forecaster, forecast, train_forecaster
