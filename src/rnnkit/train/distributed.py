@@ -259,8 +259,8 @@ class ShardedBatches:
         self.count, self.shuffle = batches.count, batches.shuffle and training
         if training:
             if batches.batch_size % world:
-                lower, upper = batches.batch_size - batches.batch_size % world, batches.batch_size + world - batches.batch_size % world
-                suggestion = f"{lower} or {upper}" if lower else str(upper)
+                lower = batches.batch_size - batches.batch_size % world
+                suggestion = f"{lower} or {lower + world}" if lower else str(world)
                 raise ValueError(
                     f"batch_size={batches.batch_size} is the global batch, split over the {world} training processes, "
                     f"so it must be a multiple of {world}; pass batch_size (--batch-size) {suggestion}."
