@@ -14,6 +14,8 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from rnnkit.data import idx  # noqa: E402
+from rnnkit.data.tables import read_csv, write_csv  # noqa: E402
+from rnnkit.tasks.textgen import read_text  # noqa: E402
 
 # Reproducible in CI: the same examples every run, no time limit per example on a loaded machine
 FUZZ = settings(max_examples=80, deadline=None, derandomize=True,
@@ -103,9 +105,130 @@ def test_idx_damaged_gzip_stream_is_a_value_error_naming_the_file(tmp_path, data
     assert read is None or isinstance(read, np.ndarray)
 
 
-@pytest.mark.xfail(strict=True, reason="read_idx multiplies the dimensions in int64, which wraps to 0 for 2**64 "
-                                       "values; numpy's reshape error then does not name the file (data/idx.py)")
 def test_idx_header_whose_value_count_overflows_int64_is_refused_naming_the_file(tmp_path):
     path = _write(tmp_path, "wraps.idx", bytes([0, 0, 0x08, 4]) + struct.pack(">4I", *[2**16] * 4))
     with pytest.raises(ValueError, match="wraps.idx"):
         idx.read_idx(path)
+
+
+# ---------------------------------------------------------------------------------------- CSV
+column_names = st.lists(st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,7}", fullmatch=True), min_size=1, max_size=4,
+                        unique=True)
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+
+
+@st.composite
+def tables(draw):
+    names = draw(column_names)
+    rows = draw(st.integers(1, 12))
+    return {name: np.array(draw(st.lists(finite, min_size=rows, max_size=rows))) for name in names}
+
+
+def _read_csv_or_documented_error(path, **kwargs):
+    """read_csv's table, or None after checking that the error is a ValueError naming the file."""
+    try:
+        table = read_csv(path, **kwargs)
+    except ValueError as error:
+        assert path in str(error)
+        return None
+    lengths = {len(table[name]) for name in table.names}
+    assert len(lengths) == 1 and np.isfinite(np.stack([table[name] for name in table.names])).all()
+    return table
+
+
+@FUZZ
+@given(columns=tables())
+def test_csv_reads_back_the_columns_it_was_given(tmp_path, columns):
+    path = str(tmp_path / "table.csv")
+    write_csv(path, columns, time=np.arange(len(next(iter(columns.values())))), time_column="step")
+    table = read_csv(path, time_column="step")
+    assert table.names == list(columns)
+    for name, values in columns.items():
+        np.testing.assert_array_equal(table[name], values)
+
+
+@FUZZ
+@given(columns=tables(), cut=st.integers(0, 10**6))
+def test_csv_truncated_anywhere_reads_a_prefix_of_the_rows_or_a_value_error(tmp_path, columns, cut):
+    path = str(tmp_path / "cut.csv")
+    write_csv(path, columns)
+    data = (tmp_path / "cut.csv").read_bytes()
+    (tmp_path / "cut.csv").write_bytes(data[: cut % len(data)])
+    table = _read_csv_or_documented_error(path)
+    if table is not None:
+        rows = len(table[table.names[0]])
+        assert table.names == list(columns)[: len(table.names)]
+        for name in table.names[:-1]:  # only the last cell read can be a shortened number
+            np.testing.assert_array_equal(table[name], columns[name][:rows])
+
+
+@FUZZ
+@given(data=st.binary(max_size=300))
+def test_csv_random_bytes_give_a_table_or_a_value_error_naming_the_file(tmp_path, data):
+    path = _write(tmp_path, "random.csv", data)
+    _read_csv_or_documented_error(path)
+
+
+@FUZZ
+@given(text=st.text(alphabet=st.sampled_from(list('ab1.5,"\n\r -e\t;x\x00\u00e9')), max_size=200),
+       time_column=st.sampled_from([None, "a", "b"]))
+def test_csv_random_text_of_csv_characters_gives_a_table_or_a_value_error(tmp_path, text, time_column):
+    path = _write(tmp_path, "text.csv", text.encode("utf-8"))
+    _read_csv_or_documented_error(path, time_column=time_column)
+
+
+@FUZZ
+@given(columns=tables(), asked=st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,7}", fullmatch=True))
+def test_csv_missing_column_is_a_value_error_naming_it_and_the_available_ones(tmp_path, columns, asked):
+    path = str(tmp_path / "table.csv")
+    write_csv(path, columns)
+    if asked in columns:
+        assert len(read_csv(path, columns=[asked])[asked]) == len(columns[asked])
+        return
+    with pytest.raises(ValueError, match=f"column '{asked}'.* not found in .*table.csv; available columns: "):
+        read_csv(path, columns=[asked])
+
+
+@FUZZ
+@given(text=st.text(min_size=1, max_size=50).filter(lambda t: any(ord(c) > 127 for c in t)),
+       encoding=st.sampled_from(["latin-1", "utf-16", "utf-32", "cp1252"]))
+def test_csv_and_text_in_another_encoding_are_value_errors_naming_the_file(tmp_path, text, encoding):
+    try:
+        data = ("value\n1\n" + text).encode(encoding)
+    except UnicodeEncodeError:
+        return  # characters this encoding cannot hold
+    try:
+        data.decode("utf-8")
+        return  # by chance also valid UTF-8
+    except UnicodeDecodeError:
+        pass
+    path = _write(tmp_path, "encoded.csv", data)
+    with pytest.raises(ValueError, match="encoded.csv.* not UTF-8"):
+        read_csv(path)
+    with pytest.raises(ValueError, match="encoded.csv.* not UTF-8"):
+        read_text(path)
+
+
+# ------------------------------------------------------------------------ text files (textgen)
+@FUZZ
+@given(data=st.binary(max_size=200))
+def test_text_file_random_bytes_give_its_text_or_a_value_error_naming_the_file(tmp_path, data):
+    path = _write(tmp_path, "corpus.txt", data)
+    try:
+        text = read_text(path)
+    except ValueError as error:
+        assert "corpus.txt" in str(error)
+        return
+    assert text.encode("utf-8") == data and text
+
+
+@FUZZ
+@given(text=st.text(min_size=1, max_size=60), cut=st.integers(1, 10**6))
+def test_text_file_cut_inside_a_character_names_the_first_bad_byte(tmp_path, text, cut):
+    data = text.encode("utf-8")
+    data = data[: len(data) - 1 - cut % len(data)] if len(data) > 1 else data
+    path = _write(tmp_path, "cut.txt", data)
+    try:
+        read_text(path)
+    except ValueError as error:
+        assert "cut.txt" in str(error) and ("empty" in str(error) or "not UTF-8 text: byte " in str(error))
