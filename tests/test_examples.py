@@ -45,3 +45,22 @@ def test_sine_wave_quick_run_scores_the_test_part_and_the_recursive_continuation
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "seasonal naive (50)" in done.stdout and "continuing the wave 100 steps recursively" in done.stdout
+
+
+def test_addition_quick_run_prints_exact_match_on_held_out_questions():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "addition.py"), "--quick"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "2000 training and 500 held-out questions" in done.stdout
+    assert "on 500 held-out questions" in done.stdout and "goal 99% not checked in a --quick run" in done.stdout
+
+
+def test_mnist_rows_quick_run_prints_test_accuracy_of_both_recipes():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "mnist_rows.py"), "--quick"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "simple_rnn: test accuracy" in done.stdout and "lstm: test accuracy" in done.stdout
