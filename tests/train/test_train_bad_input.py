@@ -146,3 +146,11 @@ def test_embedding_token_ids_outside_the_vocabulary_are_named():
 def test_an_unknown_option_name_suggests_the_closest_valid_ones(resolve, typo, suggestion):
     with pytest.raises(ValueError, match=rf"Unknown \w+ '{typo}'\. Did you mean {suggestion}"):
         resolve(typo)
+
+
+@pytest.mark.parametrize("call", ["fit", "evaluate"])
+def test_nan_in_sample_weight_names_the_first_offending_sample(call):
+    weights = np.ones(8, "float32")
+    weights[4] = np.nan
+    with pytest.raises(ValueError, match=r"sample_weight contains NaN or inf \(first at sample 4\)"):
+        getattr(classifier(), call)(X, LABELS, sample_weight=weights, verbose=0)

@@ -86,6 +86,8 @@ class ArrayBatches:
                 raise ValueError(
                     f"x and {name} must have the same number of samples; got {self.count} and {sample_count(name, data)}."
                 )
+        if self.sample_weight is not None:
+            check_finite("sample_weight", self.sample_weight)  # a NaN weight makes every loss NaN
         self.batch_size, self.shuffle = batch_size, shuffle
         self.steps = steps or math.ceil(self.count / batch_size)
 
