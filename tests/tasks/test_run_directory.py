@@ -38,8 +38,8 @@ def test_interrupted_run_is_refused_without_resume_and_continued_with_it(tmp_pat
     model = small_model()
 
     class Interrupt(rnnkit.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 1:
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
                 raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
