@@ -144,6 +144,25 @@ def test_a_time_budget_ends_training_after_the_batch_where_it_runs_out(tmp_path)
     assert run.metrics["stopped_by_time_budget"] and run.metrics["epochs"] == 1
 
 
+def test_an_interrupted_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_path, monkeypatch):
+    settings = {"epochs": 3, "sample_length": 0}
+    whole = tiny_run(tmp_path / "whole", **settings).history.history["val_loss"]
+    save = textgen.callbacks_module.ModelCheckpoint.on_epoch_end
+
+    def interrupt_in_the_second_epoch(self, epoch, logs=None):
+        save(self, epoch, logs)
+        if epoch == 1:  # before its backup: the run resumes at the second epoch
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(textgen.callbacks_module.ModelCheckpoint, "on_epoch_end", interrupt_in_the_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        tiny_run(tmp_path / "cut", **settings)
+    monkeypatch.setattr(textgen.callbacks_module.ModelCheckpoint, "on_epoch_end", save)
+    resumed = tiny_run(tmp_path / "cut", resume=True, **settings)
+    assert resumed.metrics["epochs"] == 3
+    assert resumed.history.history["val_loss"] == pytest.approx(whole[1:], rel=1e-5)
+
+
 def test_a_text_too_short_for_the_windows_is_refused(tmp_path):
     with pytest.raises(ValueError, match="leaving 10 for validation.*seq_len=20 need at least 21"):
         tiny_run(tmp_path, text="x" * 100)

@@ -95,8 +95,8 @@ def register(subcommands, common):
     parser = subcommands.add_parser(
         "textgen",
         help="train a character-level text model and sample from it",
-        description="Character-level text generation: `train` learns a character model from a UTF-8 text file, "
-        "`sample` continues a prompt with it, streaming the characters as they are generated.",
+        description="Character-level text generation: `train` learns a character model from a UTF-8 text\n"
+        "file, `sample` continues a prompt with it, streaming the characters as they are generated.",
         epilog="examples:\n"
         "  rnnkit textgen train --text tinyshakespeare.txt --minutes 20 --out runs/shakespeare\n"
         "  rnnkit textgen sample runs/shakespeare/model.rnnkit --prompt 'ROMEO:' --length 500 "
@@ -109,11 +109,11 @@ def register(subcommands, common):
         "train",
         parents=[common],
         help="train a character model on a text file",
-        description="Trains Embedding -> Dropout -> recurrent layers -> Dropout -> Dense on windows of --seq-len "
-        "characters (re-cut at a random offset each epoch), holding out the end of the text for validation. "
-        "Losses are reported in nats and bits per character. The default recipe (GRU 512, dropout, AdamW with "
-        "weight decay, warm-up then cosine learning rate) is the one that reaches 1.50 nats/char on "
-        "tinyshakespeare in 20 minutes on 2 cores (examples/shakespeare.py). Writes model.rnnkit, "
+        description="Trains Embedding -> Dropout -> recurrent layers -> Dropout -> Dense on windows of --seq-len\n"
+        "characters (re-cut at a random offset each epoch), holding out the end of the text for validation.\n"
+        "Losses are reported in nats and bits per character. The default recipe (GRU 512, dropout, AdamW\n"
+        "with weight decay, warm-up then a cosine learning rate annealed to --minutes when given) is the\n"
+        "one of examples/shakespeare.py, the 20-minute tinyshakespeare check. Writes model.rnnkit,\n"
         f"{textgen.CHECKPOINT} (after every epoch), metrics.json, history.csv and history.png to --out.",
         epilog="examples:\n"
         "  rnnkit textgen train --text input.txt --out runs/chars\n"
@@ -129,9 +129,9 @@ def register(subcommands, common):
     model.add_argument("--units", type=positive_int, nargs="+", default=[512], metavar="N",
                        help="units of each recurrent layer; several values stack layers (default 512)")
     model.add_argument("--embedding-dim", type=positive_int, default=64, help="character vector size (default 64)")
-    model.add_argument("--dropout", type=rate, default=0.25, help="dropout on the recurrent outputs (default 0.25)")
-    model.add_argument("--input-dropout", type=rate, default=0.1,
-                       help="dropout on the character vectors (default 0.1)")
+    model.add_argument("--dropout", type=rate, default=0.2, help="dropout on the recurrent outputs (default 0.2)")
+    model.add_argument("--input-dropout", type=rate, default=0.05,
+                       help="dropout on the character vectors (default 0.05)")
     data = trainer.add_argument_group("data")
     data.add_argument("--seq-len", type=positive_int, default=100, help="characters per training window (default 100)")
     data.add_argument("--validation-fraction", type=fraction, default=0.1,
@@ -140,22 +140,22 @@ def register(subcommands, common):
     optimisation.add_argument("--minutes", type=positive_number, default=None,
                               help="time budget: stop after the batch where it runs out and anneal the learning "
                                    "rate to it (default: no limit)")
-    optimisation.add_argument("--learning-rate", type=positive_number, default=3e-3,
-                              help="peak learning rate of AdamW (default 0.003)")
+    optimisation.add_argument("--learning-rate", type=positive_number, default=4e-3,
+                              help="peak learning rate of AdamW (default 0.004)")
     optimisation.add_argument("--weight-decay", type=non_negative, default=0.05,
                               help="AdamW decoupled weight decay (default 0.05)")
     trainer.add_argument("--sample-length", type=int, default=300,
                          help="characters sampled at the end of training (default 300; 0 for none)")
-    add_training_options(trainer, epochs=30, batch_size=64, out="runs/textgen")
+    add_training_options(trainer, epochs=30, batch_size=32, out="runs/textgen")
     trainer.set_defaults(run=train)
 
     sampler = actions.add_parser(
         "sample",
         parents=[common],
         help="continue a prompt with a trained character model",
-        description="Continues --prompt with --length characters from a model trained by `rnnkit textgen train`, "
-        "printing each character as soon as it is generated. The recurrent state is carried from step to step: "
-        "each character costs one time step.",
+        description="Continues --prompt with --length characters from a model trained by `rnnkit textgen train`,\n"
+        "printing each character as soon as it is generated. The recurrent state is carried from step to\n"
+        "step: each character costs one time step.",
         epilog="examples:\n"
         "  rnnkit textgen sample runs/chars/model.rnnkit --prompt 'ROMEO:' --length 500\n"
         "  rnnkit textgen sample runs/chars/model.rnnkit --prompt 'ROMEO:' --temperature 0.8 --top-k 10 --seed 1\n"

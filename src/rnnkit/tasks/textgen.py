@@ -102,7 +102,7 @@ class CharWindows:
 
 
 # ----------------------------------------------------------------------------------------- model
-def build_model(vocabulary_size, units=(512,), cell="gru", embedding_dim=64, dropout=0.25, input_dropout=0.1):
+def build_model(vocabulary_size, units=(512,), cell="gru", embedding_dim=64, dropout=0.2, input_dropout=0.05):
     """The character model: Embedding -> Dropout -> recurrent layers (one per entry of `units`,
     each returning sequences) -> Dropout -> Dense logits over the vocabulary.
 
@@ -221,14 +221,14 @@ def train(
     units=(512,),
     cell="gru",
     embedding_dim=64,
-    dropout=0.25,
-    input_dropout=0.1,
-    batch_size=64,
+    dropout=0.2,
+    input_dropout=0.05,
+    batch_size=32,
     epochs=30,
     minutes=None,
-    learning_rate=3e-3,
+    learning_rate=4e-3,
     weight_decay=0.05,
-    clipnorm=1.0,
+    clipnorm=5.0,
     validation_fraction=0.1,
     validation_seq_len=1000,
     seed=0,
@@ -325,7 +325,7 @@ def train(
         "vocabulary_size": len(vocabulary),
         "training_characters": len(train_ids),
         "validation_characters": len(val_ids),
-        "epochs": len(curves.get("loss", [])),
+        "epochs": history.epoch[-1] + 1 if history.epoch else 0,  # counts the epochs before a resume too
         "minutes": clock.elapsed_minutes(),
         "stopped_by_time_budget": clock.out_of_time,
         **{key: values[-1] for key, values in curves.items() if values and key in ("loss", "bpc", "val_loss", "val_bpc")},
