@@ -63,7 +63,7 @@ def test_the_seed_recipe_is_simple_rnn_256_with_dropout_sgd_and_softmax():
 
 def test_the_lstm_recipe_uses_adam():
     model = build_rows_model("lstm", 28, 28, 10, learning_rate=0.002)
-    assert type(model.layers[0]).__name__ == "LSTM" and model.layers[0].units == 128
+    assert type(model.layers[0]).__name__ == "LSTM" and model.layers[0].units == 128 and model.layers[0].dropout == 0.2
     model.train_on_batch(np.zeros((2, 28, 28), np.float32), np.zeros(2, int))
     assert type(model.optimizer).__name__ == "Adam" and float(model.optimizer.learning_rate) == pytest.approx(0.002)
 

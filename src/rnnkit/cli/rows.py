@@ -87,8 +87,8 @@ def register(subcommands, common):
                       help="without test files: hold out the last N images for testing (default: the last 20%%)")
     model = train_parser.add_argument_group("model")
     model.add_argument("--model", type=one_of(*RECIPES), default="simple_rnn",
-                       help="simple_rnn: SimpleRNN(256, dropout 0.2) with SGD (the seed's); lstm: LSTM(128) with "
-                       "Adam (default simple_rnn)")
+                       help="simple_rnn: SimpleRNN(256, dropout 0.2) with SGD (the seed's); lstm: LSTM(128, dropout "
+                       "0.2) with Adam (default simple_rnn)")
     model.add_argument("--learning-rate", type=float, default=None,
                        help="the optimizer's initial learning rate (default: SGD 0.03, Adam 0.002)")
     model.add_argument("--schedule", type=one_of(*SCHEDULES), default=None,

@@ -23,13 +23,14 @@ __all__ = ["RECIPES", "SCHEDULES", "RowsResult", "build_rows_model", "plot_confu
            "split_last", "train_rows"]
 
 # The model recipes: the seed's SimpleRNN with SGD, and an LSTM with Adam. The seed trains with SGD's
-# default constant rate 0.01 (as Keras reaches 94.45% on the 8,000/2,000 MNIST split, just short of
-# 94.5%); starting higher and decaying to 0 along a cosine learns faster and ends on steady weights
-# rather than wherever the last noisy step left them.
+# default constant rate 0.01 (Keras reaches 94.45% with it on the 8,000/2,000 MNIST split, just short
+# of 94.5%); starting higher and decaying to 0 along a cosine learns faster and ends on steady weights
+# rather than wherever the last noisy step left them. The LSTM overfits 8,000 digits without the
+# SimpleRNN's input dropout (99% training accuracy, test accuracy stuck near 97%).
 RECIPES = {
     "simple_rnn": {"layer": "SimpleRNN", "units": 256, "dropout": 0.2, "optimizer": "sgd", "learning_rate": 0.03,
                    "schedule": "cosine"},
-    "lstm": {"layer": "LSTM", "units": 128, "dropout": 0.0, "optimizer": "adam", "learning_rate": 0.002,
+    "lstm": {"layer": "LSTM", "units": 128, "dropout": 0.2, "optimizer": "adam", "learning_rate": 0.002,
              "schedule": "cosine"},
 }
 SCHEDULES = ("cosine", "constant")
@@ -112,7 +113,7 @@ def build_rows_model(recipe, rows, features, classes, learning_rate=None, decay_
 
     Args:
         recipe: a key of `RECIPES`: "simple_rnn" (SimpleRNN(256, dropout=0.2) + Dense + softmax, SGD)
-            or "lstm" (LSTM(128) + Dense + softmax, Adam).
+            or "lstm" (LSTM(128, dropout=0.2) + Dense + softmax, Adam).
         rows, features: the time steps and features per step of an image (28, 28 for MNIST).
         classes: the number of classes.
         learning_rate: the optimizer's learning rate (default: the recipe's).

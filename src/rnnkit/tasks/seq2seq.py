@@ -7,8 +7,9 @@ Two sources of pairs: the addition task of Keras's "addition_rnn" example (`addi
 question "a+b" and its answer), and any list of (source, target) strings (`read_pairs` reads a
 file of source<TAB>target lines).
 
-    >>> train, test = addition_pairs(50_000, 5_000, digits=3)
-    >>> result = train_seq2seq(train, test, epochs=40, out="runs/addition")
+    >>> train, test = addition_pairs(100_000, 5_000, digits=3)
+    >>> result = train_seq2seq(train, test, codec=addition_codec(3), epochs=15, batch_size=128,
+    ...                        learning_rate=0.003, out="runs/addition")
     >>> result.metrics["exact_match"]
     >>> translate(result.model, ["12+345"])
     ['357']
