@@ -241,3 +241,13 @@ def test_resume_gives_reduce_lr_on_plateau_back_its_patience_count_and_the_reduc
     with pytest.raises(KeyboardInterrupt):
         final_rate(tmp_path / "backup", interrupt_at=4)
     assert final_rate(tmp_path / "backup") == pytest.approx(0.025)
+
+
+def test_resume_from_a_damaged_callbacks_state_file_is_refused_naming_it(tmp_path):
+    early_stopping = rnnkit.callbacks.EarlyStopping(monitor="score", mode="min", restore_best_weights=True)
+    with pytest.raises(KeyboardInterrupt):
+        _fit_with_scored_epochs(tmp_path, early_stopping, [2.0, 1.0, 0.5], interrupt_at=2)
+    arrays = tmp_path / json.loads((tmp_path / "training.json").read_text())["callback_arrays"]
+    arrays.write_bytes(arrays.read_bytes()[:-9])
+    with pytest.raises(ValueError, match=f"cannot read the callbacks' state in .*{arrays.name}"):
+        _fit_with_scored_epochs(tmp_path, early_stopping, [2.0, 1.0, 0.5])
