@@ -15,6 +15,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from rnnkit.data import idx  # noqa: E402
 from rnnkit.data.tables import read_csv, write_csv  # noqa: E402
+from rnnkit.data.text import TextVectorization, pad_sequences  # noqa: E402
 from rnnkit.tasks.textgen import read_text  # noqa: E402
 
 # Reproducible in CI: the same examples every run, no time limit per example on a loaded machine
@@ -232,3 +233,39 @@ def test_text_file_cut_inside_a_character_names_the_first_bad_byte(tmp_path, tex
         read_text(path)
     except ValueError as error:
         assert "cut.txt" in str(error) and ("empty" in str(error) or "not UTF-8 text: byte " in str(error))
+
+
+# ------------------------------------------------------------------ text to ids (data/text.py)
+@FUZZ
+@given(corpus=st.lists(st.text(max_size=40), min_size=1, max_size=8), texts=st.lists(st.text(max_size=40),
+       min_size=1, max_size=5), max_tokens=st.one_of(st.none(), st.integers(2, 12)),
+       length=st.one_of(st.none(), st.integers(1, 6)))
+def test_text_vectorization_of_any_unicode_gives_ids_inside_the_vocabulary(corpus, texts, max_tokens, length):
+    vectorizer = TextVectorization(max_tokens=max_tokens, output_sequence_length=length)
+    vectorizer.adapt(corpus)
+    ids = vectorizer(texts)
+    assert ids.ndim == 2 and len(ids) == len(texts)
+    if length is not None:
+        assert ids.shape[1] == length
+    assert ids.size == 0 or 0 <= ids.min() and ids.max() < vectorizer.vocabulary_size()
+    if max_tokens is not None:
+        assert vectorizer.vocabulary_size() <= max_tokens
+
+
+@FUZZ
+@given(sequences=st.lists(st.lists(st.integers(-5, 50), max_size=7), max_size=6),
+       maxlen=st.one_of(st.none(), st.integers(0, 8)), padding=st.sampled_from(["pre", "post"]),
+       truncating=st.sampled_from(["pre", "post"]))
+def test_pad_sequences_of_ragged_lists_has_one_row_per_sequence_of_maxlen(sequences, maxlen, padding, truncating):
+    if not sequences and maxlen is None:
+        with pytest.raises(ValueError):
+            pad_sequences(sequences)
+        return
+    padded = pad_sequences(sequences, maxlen=maxlen, padding=padding, truncating=truncating)
+    width = maxlen if maxlen is not None else max(len(s) for s in sequences)
+    assert padded.shape == (len(sequences), width)
+    for row, sequence in zip(padded, sequences):
+        kept = sequence[-width:] if truncating == "pre" else sequence[:width]
+        kept = kept if width else []
+        pad = [0] * (width - len(kept))
+        assert row.tolist() == (pad + kept if padding == "pre" else kept + pad)
