@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from rnnkit.data import idx  # noqa: E402
+from rnnkit.data.labelled import read_labelled, read_lines  # noqa: E402
 from rnnkit.data.tables import read_csv, write_csv  # noqa: E402
 from rnnkit.data.text import TextVectorization, pad_sequences  # noqa: E402
 from rnnkit.tasks.textgen import read_text  # noqa: E402
@@ -269,3 +270,69 @@ def test_pad_sequences_of_ragged_lists_has_one_row_per_sequence_of_maxlen(sequen
         kept = kept if width else []
         pad = [0] * (width - len(kept))
         assert row.tolist() == (pad + kept if padding == "pre" else kept + pad)
+
+
+# ------------------------------------------------ labelled texts and lines (data/labelled.py)
+LABELLED_CHARACTERS = list('ab 1\t\n\r,"\x00\u00e9;') + ["text", "label", "sentence"]
+
+
+def _read_labelled_or_documented_error(path, **kwargs):
+    """read_labelled's texts, or None after checking that the error is a ValueError naming the file."""
+    try:
+        data = read_labelled(path, **kwargs)
+    except ValueError as error:
+        assert os.path.basename(path) in str(error)
+        return None
+    assert len(data.texts) == len(data.labels) > 0 and len(data.names) >= 2
+    assert data.labels.min() >= 0 and data.labels.max() < len(data.names)
+    assert all(name.strip() == name and name for name in data.names)
+    return data
+
+
+@FUZZ
+@given(data=st.binary(max_size=200), name=st.sampled_from(["data.txt", "data.csv", "data.tsv"]))
+def test_labelled_random_bytes_give_consistent_texts_or_a_value_error_naming_the_file(tmp_path, data, name):
+    _read_labelled_or_documented_error(_write(tmp_path, name, data))
+
+
+@FUZZ
+@given(text=st.lists(st.sampled_from(LABELLED_CHARACTERS), max_size=80).map("".join),
+       name=st.sampled_from(["data.txt", "data.csv", "data.tsv"]))
+def test_labelled_malformed_text_gives_consistent_texts_or_a_value_error_naming_the_file(tmp_path, text, name):
+    _read_labelled_or_documented_error(_write(tmp_path, name, text.encode("utf-8")))
+
+
+@FUZZ
+@given(rows=st.lists(st.tuples(st.text(st.characters(blacklist_characters="\t\n\r\x0b\x0c\x1c\x1d\x1e\x85"
+                                                                          "\u2028\u2029"), min_size=1, max_size=20)
+                               .filter(str.strip),
+                               st.sampled_from(["pos", "neg", "0", "1"])), min_size=2, max_size=10),
+       cut=st.integers(0, 10**6))
+def test_labelled_lines_truncated_anywhere_read_a_prefix_or_a_value_error(tmp_path, rows, cut):
+    data = "".join(f"{text}\t{label}\n" for text, label in rows).encode("utf-8")
+    path = _write(tmp_path, "cut.txt", data[: cut % (len(data) + 1)])
+    read = _read_labelled_or_documented_error(path)
+    if read is not None:
+        whole = [text.strip() for text, _ in rows]
+        assert read.texts[:-1] == whole[: len(read.texts) - 1]  # the last line may have lost its end
+
+
+@FUZZ
+@given(data=st.binary(max_size=200))
+def test_lines_random_bytes_give_stripped_lines_or_a_value_error_naming_the_file(tmp_path, data):
+    path = _write(tmp_path, "sentences.txt", data)
+    try:
+        lines = read_lines(path)
+    except ValueError as error:
+        assert "sentences.txt" in str(error)
+        return
+    assert lines and all(line == line.strip() and line for line in lines)
+
+
+@pytest.mark.xfail(strict=True, reason="read_labelled lets csv.Error out (a field over csv's 131072-character limit, "
+                                       "e.g. an unclosed quote in a large file); read_csv turns it into a "
+                                       "ValueError naming the file (data/labelled.py)")
+def test_labelled_csv_with_a_field_over_the_csv_limit_is_a_value_error_naming_the_file(tmp_path):
+    path = _write(tmp_path, "huge.csv", b'text,label\n"' + b"a" * 200_000 + b'",1\nb,0\n')
+    with pytest.raises(ValueError, match="huge.csv"):
+        read_labelled(path)
