@@ -89,6 +89,10 @@ class Callback:
         params: dict of training parameters (`verbose`, `epochs`, `steps`), set by `set_params`.
         main_process_only: True for a callback that only writes files or prints (ModelCheckpoint,
             CSVLogger): under torchrun it runs in the first process alone (False by default).
+        resumable_state: names of the attributes that carry training progress from epoch to epoch
+            (counters, best values, best weights as a list of arrays): BackupAndRestore saves them
+            with each backup and gives them back to a resumed run, so that it decides as the
+            uninterrupted run would have (empty by default).
 
     Hooks, with `logs` a dict (see the module docstring):
         on_train_begin/end(logs), on_epoch_begin/end(epoch, logs),
@@ -106,9 +110,6 @@ class Callback:
     """
 
     main_process_only = False
-    # Attributes that carry training progress from epoch to epoch (counters, best values, best
-    # weights as a list of arrays): BackupAndRestore saves them with each backup and a resumed
-    # run gets them back, so that it decides as the uninterrupted run would have.
     resumable_state = ()
 
     def __init__(self):
