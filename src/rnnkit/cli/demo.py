@@ -6,6 +6,7 @@ import numpy as np
 
 from ..data.tables import Table, write_csv
 from ..tasks.forecast import FORECAST_PLOT, forecast, plot_forecast, train_forecaster
+from ..train import distributed
 from .options import add_training_options
 
 ROWS = 1200
@@ -42,10 +43,10 @@ def demo(args):
 
     steps = 2 * PERIOD
     ahead = forecast(result.model, series, steps)
-    files = list(result.files.values())
-    files.append(write_csv(os.path.join(args.out, "series.csv"), series.columns, time=series.time,
-                           time_column="step"))
-    files.append(plot_forecast(series, ahead, os.path.join(args.out, FORECAST_PLOT), context=4 * PERIOD))
+    files = list(result.files.values()) + [os.path.join(args.out, "series.csv"), os.path.join(args.out, FORECAST_PLOT)]
+    if distributed.is_main_process():  # under torchrun (--nproc) the first process writes for all
+        write_csv(files[-2], series.columns, time=series.time, time_column="step")
+        plot_forecast(series, ahead, files[-1], context=4 * PERIOD)
     print(f"forecast of the {steps} steps after the series (recursive): {FORECAST_PLOT}")
     print(f"wrote {args.out}: " + ", ".join(os.path.basename(path) for path in files))
     model = result.files["model"]
