@@ -36,8 +36,8 @@ def main():
     text = textgen.read_text(DATA)
     settings = {"minutes": args.minutes, "epochs": 60}
     if args.quick:
-        text = text[:60_000]
-        settings = {"units": (64,), "epochs": 2, "seq_len": 50, "batch_size": 32, "minutes": None}
+        text = text[:30_000]
+        settings = {"units": (32,), "epochs": 2, "seq_len": 50, "minutes": None}
     with tempfile.TemporaryDirectory() as scratch:
         run = textgen.train(text, args.out or scratch, verbose=0 if args.quick else 2, sample_length=300,
                             sample_prompt="ROMEO:", **settings)
