@@ -163,6 +163,13 @@ def test_an_interrupted_run_resumes_to_the_same_result_as_an_uninterrupted_one(t
     assert resumed.history.history["val_loss"] == pytest.approx(whole[1:], rel=1e-5)
 
 
+def test_a_data_parallel_launch_is_refused(tmp_path, monkeypatch):
+    for name, value in (("WORLD_SIZE", "2"), ("RANK", "0"), ("LOCAL_RANK", "0")):
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match="textgen trains in one process.*without --nproc"):
+        tiny_run(tmp_path)
+
+
 def test_a_text_too_short_for_the_windows_is_refused(tmp_path):
     with pytest.raises(ValueError, match="leaving 10 for validation.*seq_len=20 need at least 21"):
         tiny_run(tmp_path, text="x" * 100)

@@ -25,6 +25,7 @@ from ..data import CharVocabulary
 from ..layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
 from ..models import Sequential
 from ..train import callbacks as callbacks_module
+from ..train import distributed
 from ..train.losses import SparseCategoricalCrossentropy
 from ..train.optimizers import AdamW
 from ..utils import set_random_seed
@@ -268,8 +269,8 @@ def train(
         A `TextgenRun`.
 
     Raises:
-        ValueError: empty or non-UTF-8 file, a text too short for `seq_len` and the validation
-            split, bad settings.
+        ValueError: an empty text, a text too short for `seq_len` and the validation split, bad
+            settings, a data-parallel launch (torchrun).
 
     Example:
         >>> run = train(read_text("input.txt"), "runs/chars", minutes=20)
@@ -277,6 +278,12 @@ def train(
     """
     if not isinstance(text, str) or not text:
         raise ValueError(f"train needs a non-empty text (a str; see read_text for files), got {type(text).__name__}.")
+    if distributed.world_size() > 1:
+        raise ValueError(
+            "textgen trains in one process: its windows are re-cut at a random offset each epoch and its "
+            "learning rate follows the clock, which data-parallel processes would not share; run it without "
+            "--nproc or torchrun."
+        )
     _check_settings(seq_len, validation_seq_len, batch_size, epochs, minutes, validation_fraction)
     run_directory = RunDirectory(out, resume=resume)
     set_random_seed(seed)
