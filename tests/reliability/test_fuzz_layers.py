@@ -129,8 +129,6 @@ def test_a_masked_embedding_into_a_recurrent_layer_keeps_the_state_of_the_last_u
         previous = sequences[:, step]
 
 
-@pytest.mark.xfail(strict=True, reason="an empty batch fails in RecurrentCell.input_projection's reshape (to fix in "
-                                       "layers/recurrent_cell.py)")
 @pytest.mark.parametrize("kind", sorted(RECURRENT))
 def test_a_recurrent_layer_fed_an_empty_batch_returns_an_empty_output(kind):
     assert tuple(RECURRENT[kind](4)(torch.zeros(0, 5, 3)).shape) == (0, 4)

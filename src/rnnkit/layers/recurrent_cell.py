@@ -144,7 +144,7 @@ class RecurrentCell(DropoutRNNCell, Layer):
         batch, steps, features = x.shape
         flat = x.reshape(batch * steps, features)
         xp = torch.mm(flat, self.kernel) if bias is None else torch.addmm(bias, flat, self.kernel)
-        return xp.view(batch, steps, -1)
+        return xp.view(batch, steps, self.kernel.shape[1])
 
     def can_scan(self):
         return self.activation.elementwise and self.recurrent_activation.elementwise
