@@ -25,6 +25,7 @@ import warnings
 
 import torch
 
+from ..files import write_atomically
 from ..layers.core import Embedding, Masking
 from ..layers.gru import GRUCell
 from ..layers.lstm import LSTMCell
@@ -315,17 +316,18 @@ def export_onnx(model, path, sample_input=None, opset_version=17):
         model.eval()
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(
+            # torch.onnx.export takes a file object: written atomically like every rnnkit file.
+            write_atomically(path, lambda file: torch.onnx.export(
                 model,
                 tuple(sample),
-                str(path),
+                file,
                 input_names=input_names,
                 output_names=output_names,
                 dynamic_axes=dynamic_axes,
                 opset_version=opset_version,
                 do_constant_folding=True,
                 dynamo=False,
-            )
+            ))
     finally:
         for layer in patched:
             layer.__dict__.pop("call", None)
