@@ -64,3 +64,13 @@ def test_mnist_rows_quick_run_prints_test_accuracy_of_both_recipes():
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "simple_rnn: test accuracy" in done.stdout and "lstm: test accuracy" in done.stdout
+
+
+def test_sentiment_quick_run_prints_the_report_and_test_accuracy():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "sentiment.py"), "--quick"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "data: 300 sentences" in done.stdout and "confusion matrix" in done.stdout
+    assert "seed 0: test accuracy" in done.stdout and "not checked in a --quick run" in done.stdout

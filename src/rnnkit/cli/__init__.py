@@ -9,12 +9,12 @@ import argparse
 import os
 import sys
 
-from . import demo, info, textgen, rows, seq2seq, forecast
+from . import demo, info, textgen, rows, seq2seq, forecast, classify
 from ..train import distributed
 from .options import UsageError, common_options, without_option
 
 # The order of `rnnkit --help`.
-COMMANDS = (demo, info, textgen, seq2seq, rows, forecast)
+COMMANDS = (demo, info, textgen, seq2seq, rows, forecast, classify)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -2,3 +2,4 @@
 (metrics, plots, the saved model). Each is a library call; `rnnkit.cli` makes each a command."""
 from .outputs import RunDirectory
 from .forecast import ForecastResult, Forecaster, forecast, train_forecaster
+from .classify import ClassifyResult, TextClassifier, train_classifier
