@@ -54,20 +54,22 @@ def test_predict_reads_sources_from_a_file(addition_run, tmp_path, capsys):
     assert [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()] == ["1+2", "33+44"]
 
 
-def test_predict_of_a_question_too_long_is_a_one_line_error(addition_run, capsys):
+def test_predict_of_a_number_with_more_digits_than_trained_is_a_one_line_error(addition_run, capsys):
     _, out = addition_run
     capsys.readouterr()
     assert main(["seq2seq", "predict", str(out / "model.rnnkit"), "123+45"]) == 2
-    expected = "rnnkit: error: the source '123+45' has 6 characters; the model takes at most 5.\n"
+    expected = ("rnnkit: error: the question '123+45' is not a+b with a and b of 1 to 2 digits, which is what this "
+                "addition model was trained on.\n")
     assert capsys.readouterr().err == expected
 
 
-def test_predict_with_unknown_characters_is_a_one_line_error(addition_run, capsys):
+@pytest.mark.parametrize("question", ["1*2", "12+", "1+2+3", " 1+2"])
+def test_predict_of_something_other_than_a_trained_sum_is_a_one_line_error(addition_run, capsys, question):
     _, out = addition_run
     capsys.readouterr()
-    assert main(["seq2seq", "predict", str(out / "model.rnnkit"), "1*2"]) == 2
+    assert main(["seq2seq", "predict", str(out / "model.rnnkit"), question]) == 2
     err = capsys.readouterr().err
-    assert "characters ['*'] are not in the model's vocabulary" in err and err.count("\n") == 1
+    assert f"the question {question!r} is not a+b with a and b of 1 to 2 digits" in err and err.count("\n") == 1
 
 
 def test_predict_without_sources_is_a_usage_error(addition_run, capsys):

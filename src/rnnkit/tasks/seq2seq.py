@@ -16,6 +16,7 @@ file of source<TAB>target lines).
 """
 import math
 import os
+import re
 import time
 from dataclasses import dataclass
 
@@ -327,7 +328,8 @@ def translate(model, sources, batch_size=256):
 
     Raises:
         ValueError: when the model holds no seq2seq codec in its assets, or for a source the model
-            cannot read (too long, unknown characters).
+            cannot read (too long, unknown characters; for an addition model, anything but "a+b"
+            with a and b of at most the trained number of digits).
 
     Example:
         >>> translate(rnnkit.load_model("runs/addition/model.rnnkit"), ["12+345", "999+1"])
@@ -336,7 +338,10 @@ def translate(model, sources, batch_size=256):
     codec = _codec_of(model)
     if isinstance(sources, str):
         raise ValueError("translate takes a list of source strings, got a single string; wrap it in a list.")
-    ids = codec.encode_sources(list(sources))
+    sources = list(sources)
+    if model.assets.get("task") == "addition":
+        _check_questions(sources, model.assets["digits"])
+    ids = codec.encode_sources(sources)
     if not len(ids):
         return []
     probabilities = model.predict(ids, batch_size=batch_size, verbose=0)
@@ -435,6 +440,16 @@ def train_seq2seq(train_pairs, test_pairs, *, reverse=True, units=128, layer="ls
         run.plot_history(history, title=f"seq2seq {layer}({units}): exact match {exact:.2%}")
         run.write_metrics(metrics)
     return Seq2SeqResult(model, history, metrics, examples)
+
+
+def _check_questions(questions, digits):
+    question = re.compile(rf"[0-9]{{1,{digits}}}\+[0-9]{{1,{digits}}}")
+    for text in questions:
+        if not isinstance(text, str) or not question.fullmatch(text):
+            raise ValueError(
+                f"the question {text!r} is not a+b with a and b of 1 to {digits} digits, which is what this "
+                "addition model was trained on."
+            )
 
 
 def _random_numbers(rng, count, digits):
