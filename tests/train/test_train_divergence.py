@@ -90,3 +90,14 @@ def test_terminate_on_nan_with_raise_error_leaves_the_last_good_backup(tmp_path)
         _fit_until_divergence([rnnkit.callbacks.TerminateOnNaN(raise_error=True),
                                rnnkit.callbacks.BackupAndRestore(backup_dir)])
     assert json.loads((backup_dir / "training.json").read_text())["epoch"] == DIVERGING_EPOCH - 1
+
+
+def test_backup_is_removed_when_early_stopping_ends_the_run(tmp_path):
+    x = np.random.default_rng(0).standard_normal((16, 4, 2)).astype("float32")
+    model = rnnkit.Sequential([rnnkit.Input((4, 2)), rnnkit.layers.LSTM(3), rnnkit.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    backup = rnnkit.callbacks.BackupAndRestore(tmp_path)
+    history = model.fit(x, x[:, -1, :1], epochs=20, verbose=0,
+                        callbacks=[rnnkit.callbacks.EarlyStopping(monitor="loss", patience=0, min_delta=10.0), backup])
+    assert len(history.history["loss"]) < 20
+    assert not os.path.exists(tmp_path / backup.POINTER)

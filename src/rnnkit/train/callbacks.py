@@ -857,8 +857,8 @@ class BackupAndRestore(Callback):
 
     Args:
         backup_dir: folder for the backup (created if missing).
-        delete_checkpoint: remove the backup once training ends normally (default True, as Keras);
-            a run that a callback stopped (EarlyStopping, TerminateOnNaN) or that diverged keeps it.
+        delete_checkpoint: remove the backup once training ends (default True, as Keras), also when
+            EarlyStopping ended it; a run that diverged (NaN or inf) keeps its last good backup.
 
     Example (run again after an interruption, with the same arguments)::
 
@@ -1000,8 +1000,8 @@ class BackupAndRestore(Callback):
                 os.remove(os.path.join(self.backup_dir, old))
 
     def on_train_end(self, logs=None):
-        stopped = getattr(self.model, "stop_training", False) or self._diverged
-        if self.delete_checkpoint and distributed.is_main_process() and os.path.isdir(self.backup_dir) and not stopped:
+        # A run that ends, early stopping included, needs no backup; a diverged one keeps its last good state.
+        if self.delete_checkpoint and distributed.is_main_process() and os.path.isdir(self.backup_dir) and not self._diverged:
             for name in os.listdir(self.backup_dir):
                 if name.startswith("epoch_") or name == self.POINTER:
                     os.remove(os.path.join(self.backup_dir, name))
