@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 import rnnkit
 from rnnkit import layers
@@ -51,6 +52,24 @@ def test_interrupted_run_is_refused_without_resume_and_continued_with_it(tmp_pat
     history = small_model().fit(x, y, epochs=4, verbose=0, callbacks=resumed.training_callbacks())
     assert len(history.history["loss"]) == 2
     assert not resumed.has_unfinished_run()
+    with open(resumed.file("history.csv")) as f:
+        rows = list(csv.reader(f))
+    assert [row[0] for row in rows] == ["epoch", "1", "2", "3", "4"]
+    assert [float(row[1]) for row in rows[3:]] == history.history["loss"]
+    assert len(resumed.whole_history(history)["loss"]) == 4
+
+
+def test_a_diverged_model_is_not_saved_and_the_previous_file_stays(tmp_path):
+    run = RunDirectory(tmp_path)
+    model = small_model()
+    model.predict(np.zeros((1, 4, 1), "float32"), verbose=0)
+    run.save_model(model)
+    before = (tmp_path / "model.rnnkit").read_bytes()
+    with torch.no_grad():
+        model.layers[-1].kernel.fill_(float("nan"))
+    with pytest.raises(ValueError, match="training diverged: the model's weights hold NaN or inf"):
+        run.save_model(model)
+    assert (tmp_path / "model.rnnkit").read_bytes() == before
 
 
 def test_resume_without_an_unfinished_run_is_refused(tmp_path):
@@ -71,3 +90,13 @@ def test_saved_model_and_plot_land_in_the_folder(tmp_path):
     run.save_model(model)
     run.plot_history(history)
     assert sorted(os.listdir(tmp_path)) == ["history.png", "model.rnnkit"]
+
+
+def test_training_callbacks_write_history_csv_after_every_epoch(tmp_path):
+    run = RunDirectory(tmp_path)
+    seen = []
+    probe = rnnkit.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: seen.append(open(run.file("history.csv")).read().count("\n")))
+    small_model().fit(np.zeros((8, 4, 1), "float32"), np.zeros((8, 1), "float32"), epochs=3, verbose=0,
+                      callbacks=run.training_callbacks() + [probe])
+    assert seen == [2, 3, 4]

@@ -13,10 +13,11 @@ import math
 import os
 
 import numpy as np
+import torch
 
 from ..files import write_text_atomically
 from ..train import distributed
-from ..train.callbacks import BackupAndRestore, TerminateOnNaN
+from ..train.callbacks import BackupAndRestore, Callback, TerminateOnNaN
 from ..train.plotting import plot_history
 
 __all__ = ["RunDirectory"]
@@ -62,6 +63,8 @@ class RunDirectory:
             )
         if resume and not pending:
             raise ValueError(f"nothing to resume in {self.path!r}: it holds no unfinished training run.")
+        # The epochs an interrupted run completed, so that history.csv and the plot cover the whole run.
+        self.earlier_history = self._backed_up_history() if resume else {}
 
     def file(self, name):
         """The path of `name` inside the folder."""
@@ -72,12 +75,24 @@ class RunDirectory:
         return os.path.exists(os.path.join(self.file(self.BACKUP), BackupAndRestore.POINTER))
 
     def training_callbacks(self):
-        """The callbacks every task trains with: stop on a NaN loss, and back up each epoch so that an
-        interrupted run continues with `resume` (the backup is removed when training ends)."""
-        return [TerminateOnNaN(), BackupAndRestore(self.file(self.BACKUP))]
+        """The callbacks every task trains with: stop on a NaN loss, history.csv rewritten after every
+        epoch, and a backup of each epoch so that an interrupted run continues with `resume` (the
+        backup is removed when training ends)."""
+        return [TerminateOnNaN(), _HistoryFile(self), BackupAndRestore(self.file(self.BACKUP))]
 
     def save_model(self, model):
-        """Writes `model` (and its `assets`) to model.rnnkit; returns the path."""
+        """Writes `model` (and its `assets`) to model.rnnkit; returns the path.
+
+        Raises:
+            ValueError: the weights hold NaN or inf (training diverged); model.rnnkit is left as it was.
+        """
+        if not all(torch.isfinite(weight).all() for weight in model.parameters()):
+            kept = (f" The last good state is backed up in {self.file(self.BACKUP)}."
+                    if self.has_unfinished_run() else "")
+            raise ValueError(
+                f"training diverged: the model's weights hold NaN or inf, so {self.file(self.MODEL)} was not "
+                f"written.{kept} Lower the learning rate, or clip gradients, and train again."
+            )
         if self.writes:
             model.save(self.file(self.MODEL))
         return self.file(self.MODEL)
@@ -90,10 +105,17 @@ class RunDirectory:
             write_text_atomically(self.file(self.METRICS), text)
         return self.file(self.METRICS)
 
-    def write_history(self, history):
-        """Writes the per-epoch logs of `history` (a `History` or its dict) to history.csv: an `epoch`
-        column (1-based) and one column per quantity; returns the path."""
+    def whole_history(self, history):
+        """The per-epoch logs of the whole run: those of `history` (a `History` or its dict), after the
+        epochs of the interrupted run when resumed."""
         curves = getattr(history, "history", history)
+        names = list(self.earlier_history) + [name for name in curves if name not in self.earlier_history]
+        return {name: list(self.earlier_history.get(name, [])) + list(curves.get(name, [])) for name in names}
+
+    def write_history(self, history):
+        """Writes the per-epoch logs of the run (see `whole_history`) to history.csv: an `epoch`
+        column (1-based) and one column per quantity; returns the path."""
+        curves = self.whole_history(history)
         names = list(curves)
         epochs = max((len(values) for values in curves.values()), default=0)
         buffer = io.StringIO()
@@ -109,7 +131,43 @@ class RunDirectory:
         """Writes the learning curves to history.png; returns the path."""
         if not self.writes:
             return self.file("history.png")
-        return plot_history(history, self.file("history.png"), title=title)
+        return plot_history(self.whole_history(history), self.file("history.png"), title=title)
+
+    def _backed_up_history(self):
+        """The rows of history.csv up to the last backed-up epoch, as {name: [values]}."""
+        with open(os.path.join(self.file(self.BACKUP), BackupAndRestore.POINTER)) as f:
+            epochs = json.load(f)["epoch"] + 1
+        if not os.path.exists(self.file(self.HISTORY)):
+            return {}
+        with open(self.file(self.HISTORY), newline="") as f:
+            rows = list(csv.reader(f))
+        if not rows:
+            return {}
+        names = rows[0][1:]
+        kept = rows[1:epochs + 1]
+        return {name: [float(row[i + 1]) if row[i + 1] else float("nan") for row in kept]
+                for i, name in enumerate(names)}
+
+
+class _HistoryFile(Callback):
+    """Rewrites history.csv after every epoch, so that an interrupted run's curve survives."""
+
+    main_process_only = True
+
+    def __init__(self, run):
+        super().__init__()
+        self.run = run
+
+    def on_train_begin(self, logs=None):
+        self.curves = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        epochs_so_far = max((len(values) for values in self.curves.values()), default=0)
+        for name, value in (logs or {}).items():
+            if np.ndim(value) != 0:
+                continue
+            self.curves.setdefault(name, [float("nan")] * epochs_so_far).append(float(value))
+        self.run.write_history(self.curves)
 
 
 def _cell(values, epoch):
