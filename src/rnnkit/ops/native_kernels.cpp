@@ -155,7 +155,7 @@ std::vector<torch::Tensor> lstm_backward(torch::Tensor d_hs, torch::Tensor d_c_l
     const int64_t B = hs.size(0), T = hs.size(1), H = hs.size(2);
     d_hs = d_hs.contiguous();
     auto d_gates = torch::empty_like(gates);
-    auto Ut = U.t().contiguous();
+    auto Ut = U.t();  // a transposed view: MKL reads it as such, no copy of U
     auto gc = d_c_last.clone().contiguous();
     auto gc_prev = torch::empty({B, H}, hs.options());
     auto h_carry = torch::empty({B, H}, hs.options());
@@ -268,7 +268,7 @@ std::vector<torch::Tensor> lstm_backward_nested(torch::Tensor d_hs, torch::Tenso
     const int64_t* n_p = counts.data_ptr<int64_t>();
     auto d_xp = torch::empty({B, T, 4 * H}, gates.options());  // every row written below, zeros when masked
     auto dz = torch::empty({S, 4 * H}, gates.options());
-    auto Ut = U.t().contiguous();
+    auto Ut = U.t();  // a transposed view: MKL reads it as such, no copy of U
     auto gh = torch::zeros({B, H}, gates.options());  // dL/dh_t in sorted order
     auto gc = d_c_last.index_select(0, order).contiguous();
     auto gc_prev = torch::empty({B, H}, gates.options());
@@ -418,7 +418,7 @@ std::vector<torch::Tensor> simple_rnn_backward(torch::Tensor d_hs, torch::Tensor
     const int64_t B = hs.size(0), T = hs.size(1), H = hs.size(2);
     d_hs = d_hs.contiguous();
     auto d_pre = torch::empty_like(hs);
-    auto Ut = U.t().contiguous();
+    auto Ut = U.t();  // a transposed view: MKL reads it as such, no copy of U
     auto g_next = torch::zeros({B, H}, hs.options());
     auto g_in = torch::empty({B, H}, hs.options());
     auto carry = torch::empty({B, H}, hs.options());
@@ -465,21 +465,21 @@ void gru_forward_row(const float* __restrict x, const float* __restrict u, const
     }
 }
 
+// du = dL/du = [dz', dr', r da_h] (the gradient of u = h U + b_rec); dL/dxp is the same but for its
+// h part, da_h, written separately.
 void gru_backward_row(const float* __restrict gates, const float* __restrict u_h, const float* __restrict prev,
-                      const float* __restrict d_out, const float* __restrict g_in, float* __restrict dx,
-                      float* __restrict du, float* __restrict carry, int64_t H) {
+                      const float* __restrict d_out, const float* __restrict g_in, float* __restrict du,
+                      float* __restrict da_h_out, float* __restrict carry, int64_t H) {
     for (int64_t j = 0; j < H; ++j) {
         const float g = d_out[j] + g_in[j];
         const float z = gates[j], r = gates[H + j], hh = gates[2 * H + j];
         const float dz = g * (prev[j] - hh) * z * (1.f - z);
         const float da_h = g * (1.f - z) * (1.f - hh * hh);
         const float dr = da_h * u_h[j] * r * (1.f - r);
-        dx[j] = dz;
         du[j] = dz;
-        dx[H + j] = dr;
         du[H + j] = dr;
-        dx[2 * H + j] = da_h;
         du[2 * H + j] = r * da_h;
+        da_h_out[j] = da_h;
         carry[j] = g * z;
     }
 }
@@ -531,9 +531,11 @@ std::vector<torch::Tensor> gru_backward(torch::Tensor d_hs, torch::Tensor U, tor
                                         torch::Tensor inner, torch::Tensor hs, torch::Tensor keep) {
     const int64_t B = hs.size(0), T = hs.size(1), H = hs.size(2);
     d_hs = d_hs.contiguous();
+    // d_xp holds du during the loop and for the dU GEMM; its h part becomes da_h afterwards, so that
+    // the two (B, T, 3H) gradients share one buffer.
     auto d_xp = torch::empty_like(gates);
-    auto d_u = torch::empty_like(gates);
-    auto Ut = U.t().contiguous();
+    auto da_h = torch::empty_like(hs);
+    auto Ut = U.t();  // a transposed view: MKL reads it as such, no copy of U
     auto g_next = torch::zeros({B, H}, hs.options());
     auto g_in = torch::empty({B, H}, hs.options());
     auto carry = torch::empty({B, H}, hs.options());
@@ -543,8 +545,8 @@ std::vector<torch::Tensor> gru_backward(torch::Tensor d_hs, torch::Tensor U, tor
     const float* h_p = hs.data_ptr<float>();
     const float* h0_p = h0.data_ptr<float>();
     const float* dh_p = d_hs.data_ptr<float>();
-    float* dx_p = d_xp.data_ptr<float>();
-    float* du_p = d_u.data_ptr<float>();
+    float* du_p = d_xp.data_ptr<float>();
+    float* dah_p = da_h.data_ptr<float>();
     for (int64_t t = T - 1; t >= 0; --t) {
         std::swap(g_in, g_next);
         const float* gi_p = g_in.data_ptr<float>();
@@ -554,17 +556,20 @@ std::vector<torch::Tensor> gru_backward(torch::Tensor d_hs, torch::Tensor U, tor
                 const int64_t row = b * T + t;
                 const float* prev = previous_row(h0_p, h_p, b, t, T, H);
                 if (!kept(keep_p, row)) {
-                    masked_backward_row(dh_p + row * H, gi_p + b * H, dx_p + row * 3 * H, 3 * H, c_p + b * H, H);
                     masked_backward_row(dh_p + row * H, gi_p + b * H, du_p + row * 3 * H, 3 * H, c_p + b * H, H);
+                    for (int64_t j = 0; j < H; ++j) dah_p[row * H + j] = 0.f;
                 } else {
                     gru_backward_row(g_p + row * 3 * H, in_p + row * H, prev, dh_p + row * H, gi_p + b * H,
-                                     dx_p + row * 3 * H, du_p + row * 3 * H, c_p + b * H, H);
+                                     du_p + row * 3 * H, dah_p + row * H, c_p + b * H, H);
                 }
             }
         });
-        at::addmm_out(g_next, carry, d_u.select(1, t), Ut);
+        at::addmm_out(g_next, carry, d_xp.select(1, t), Ut);
     }
-    return {d_xp, recurrent_weight_gradient(h0, hs, d_u), d_u.sum({0, 1}), g_next};
+    auto dU = recurrent_weight_gradient(h0, hs, d_xp);
+    auto d_b_rec = d_xp.sum({0, 1});
+    d_xp.narrow(2, 2 * H, H).copy_(da_h);
+    return {d_xp, dU, d_b_rec, g_next};
 }
 
 // ----------------------------------------------------------------------------- greedy decoding
