@@ -18,6 +18,8 @@ Backward, g = dL/dh_t arriving at step t (m folded into the factors):
     reset_after=False: d(r hd) = da_h U_h^T;  dr' = d(r hd) hd sigma'(r)
                        g_{t-1} = ([dz', dr'] U_zr^T + r d(r hd)) * r_mask + g (m z + 1 - m)
     dU (and db_rec) are one GEMM (one sum) over all steps after the loop.
+Padded sequences (a right- or left-padded mask, see `nested_layout`) run on the compiled kernel's
+nested path: each step covers only the rows still active.
 """
 from typing import Optional
 
@@ -25,7 +27,7 @@ import torch
 
 from .activations import Activation, get_activation
 from .native import native_for
-from .sequence import carry_masked, previous_states, split_mask
+from .sequence import carry_masked, nested_layout, previous_states, split_mask
 
 
 def _blend_(h_t: torch.Tensor, h_prev: torch.Tensor, z: torch.Tensor, hh: torch.Tensor) -> torch.Tensor:
@@ -37,12 +39,18 @@ class GRUScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xp, U, b_rec, h0, mask, rmask, act: Activation, ract: Activation, reset_after: bool):
         ctx.native = native_for(xp, rmask, reset_after and act.name == "tanh" and ract.name == "sigmoid")
+        ctx.nested = nested_layout(mask) if ctx.native is not None else None
         if ctx.native is not None:
             keep = mask.contiguous() if mask is not None else torch.empty(0, dtype=torch.bool)
             bias = b_rec.contiguous() if b_rec is not None else xp.new_empty(0)
             h0 = h0.contiguous()
-            gates, inner, hs = ctx.native.gru_forward(xp.contiguous(), U.contiguous(), bias, h0, keep)
             ctx.has_b_rec = b_rec is not None
+            if ctx.nested is not None:
+                # Padded sequences: each step runs on its active rows only (fully padded tails skipped).
+                hs, *packed = ctx.native.gru_forward_nested(xp.contiguous(), U.contiguous(), bias, h0, *ctx.nested)
+                ctx.save_for_backward(U, *packed)
+                return hs
+            gates, inner, hs = ctx.native.gru_forward(xp.contiguous(), U.contiguous(), bias, h0, keep)
             ctx.save_for_backward(U, h0, gates, inner, hs, keep)
             return hs
         batch, steps, three_units = xp.shape
@@ -87,6 +95,10 @@ class GRUScan(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, d_hs):
+        if ctx.nested is not None:
+            U, *packed = ctx.saved_tensors
+            d_xp, dU, d_b_rec, dh0 = ctx.native.gru_backward_nested(d_hs, U, *ctx.nested, *packed)
+            return d_xp, dU, d_b_rec if ctx.has_b_rec else None, dh0, None, None, None, None, None
         if ctx.native is not None:
             U, h0, gates, inner, hs, keep = ctx.saved_tensors
             d_xp, dU, d_b_rec, dh0 = ctx.native.gru_backward(d_hs, U, h0, gates, inner, hs, keep)

@@ -30,10 +30,9 @@ class LSTMScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xp, U, h0, c0, mask, rmask, act: Activation, ract: Activation):
         ctx.native = native_for(xp, rmask, act.name == "tanh" and ract.name == "sigmoid")
-        ctx.nested = None
+        ctx.nested = nested_layout(mask) if ctx.native is not None else None
         if ctx.native is not None:
             h0, c0 = h0.contiguous(), c0.contiguous()
-            ctx.nested = nested_layout(mask)
             if ctx.nested is not None:
                 # Padded sequences: each step runs on its active rows only (fully padded tails skipped).
                 order, counts = ctx.nested

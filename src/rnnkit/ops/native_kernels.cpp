@@ -188,6 +188,18 @@ std::vector<torch::Tensor> lstm_backward(torch::Tensor d_hs, torch::Tensor d_c_l
 }
 
 // ------------------------------------------------------------- LSTM over nested (padded) masks
+namespace {
+
+// Rows order[0..n) of x (B, T, width) at step t, copied one after the other into out (n, width).
+void gather_rows(const float* x, const int64_t* order, int64_t n, int64_t t, int64_t T, int64_t width, float* out) {
+    for (int64_t b = 0; b < n; ++b) {
+        const float* src = x + (order[b] * T + t) * width;
+        for (int64_t j = 0; j < width; ++j) out[b * width + j] = src[j];
+    }
+}
+
+}  // namespace
+
 // When the rows kept at each step are the first counts[t] rows of one ordering `order` of the
 // batch (right-padded sequences sorted by length, or left-padded ones), a step only touches its
 // active rows: the GEMM runs on counts[t] rows and the finished (or not yet started) rows just
@@ -223,8 +235,9 @@ std::vector<torch::Tensor> lstm_forward_nested(torch::Tensor xp, torch::Tensor U
     for (int64_t t = 0; t < T; ++t) {
         const int64_t n = n_p[t];
         if (n > 0) {
-            auto z = gates.narrow(0, offset, n);
-            at::mm_out(z, h.narrow(0, 0, n), U);
+            // z = xp_t + h U with xp_t as the GEMM's addend, as in lstm_forward (the same rounding).
+            gather_rows(x_p, order_p, n, t, T, 4 * H, g_p + offset * 4 * H);
+            gates.narrow(0, offset, n).addmm_(h.narrow(0, 0, n), U);
         }
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
@@ -237,8 +250,6 @@ std::vector<torch::Tensor> lstm_forward_nested(torch::Tensor xp, torch::Tensor U
                 }
                 const int64_t row = offset + b;
                 float* z = g_p + row * 4 * H;
-                const float* x = x_p + (order_p[b] * T + t) * 4 * H;
-                for (int64_t j = 0; j < 4 * H; ++j) z[j] += x[j];
                 for (int64_t j = 0; j < H; ++j) {
                     hp_p[row * H + j] = hb[j];
                     cp_p[row * H + j] = cb[j];
@@ -572,6 +583,217 @@ std::vector<torch::Tensor> gru_backward(torch::Tensor d_hs, torch::Tensor U, tor
     return {d_xp, dU, d_b_rec, g_next};
 }
 
+// ------------------------------------------------------- GRU and SimpleRNN over nested masks
+// As lstm_forward_nested: each step runs on its counts[t] active rows (in the order `order`),
+// activations stored packed for the active rows only.
+
+// xp (B, T, 3H), U (H, 3H), b_rec (3H) or empty, h0 (B, H), order (B), counts (T) ->
+// hs (B, T, H), and packed (S rows): gates (S, 3H), u_h (S, H), h_prev (S, H).
+std::vector<torch::Tensor> gru_forward_nested(torch::Tensor xp, torch::Tensor U, torch::Tensor b_rec,
+                                              torch::Tensor h0, torch::Tensor order, torch::Tensor counts) {
+    const int64_t B = xp.size(0), T = xp.size(1), H = U.size(0);
+    const int64_t* order_p = order.data_ptr<int64_t>();
+    const int64_t* n_p = counts.data_ptr<int64_t>();
+    const int64_t S = counts.sum().item<int64_t>();
+    auto hs = torch::empty({B, T, H}, xp.options());
+    auto gates = torch::empty({S, 3 * H}, xp.options());
+    auto u_h = torch::empty({S, H}, xp.options());
+    auto h_prev = torch::empty({S, H}, xp.options());
+    auto u = torch::empty({B, 3 * H}, xp.options());
+    auto h = h0.index_select(0, order).contiguous();
+    const bool has_bias = b_rec.numel() > 0;
+    const float* x_p = xp.data_ptr<float>();
+    float* hs_p = hs.data_ptr<float>();
+    float* g_p = gates.data_ptr<float>();
+    float* uh_p = u_h.data_ptr<float>();
+    float* hp_p = h_prev.data_ptr<float>();
+    float* h_p = h.data_ptr<float>();
+    const float* u_p = u.data_ptr<float>();
+    int64_t offset = 0;
+    for (int64_t t = 0; t < T; ++t) {
+        const int64_t n = n_p[t];
+        if (n > 0) {
+            auto u_active = u.narrow(0, 0, n);
+            if (has_bias) {
+                at::addmm_out(u_active, b_rec, h.narrow(0, 0, n), U);
+            } else {
+                at::mm_out(u_active, h.narrow(0, 0, n), U);
+            }
+        }
+        at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
+            for (int64_t b = b0; b < b1; ++b) {
+                float* out = hs_p + (order_p[b] * T + t) * H;
+                float* hb = h_p + b * H;
+                if (b < n) {
+                    const int64_t row = offset + b;
+                    for (int64_t j = 0; j < H; ++j) hp_p[row * H + j] = hb[j];
+                    gru_forward_row(x_p + (order_p[b] * T + t) * 3 * H, u_p + b * 3 * H, hp_p + row * H,
+                                    g_p + row * 3 * H, uh_p + row * H, out, H);
+                }
+                for (int64_t j = 0; j < H; ++j) {  // a masked step carries the state through
+                    if (b < n) hb[j] = out[j]; else out[j] = hb[j];
+                }
+            }
+        });
+        offset += n;
+    }
+    return {hs, gates, u_h, h_prev};
+}
+
+// Gradients of gru_forward_nested: (d_xp (B, T, 3H), dU, d_b_rec (3H), dh0).
+std::vector<torch::Tensor> gru_backward_nested(torch::Tensor d_hs, torch::Tensor U, torch::Tensor order,
+                                               torch::Tensor counts, torch::Tensor gates, torch::Tensor u_h,
+                                               torch::Tensor h_prev) {
+    const int64_t B = d_hs.size(0), T = d_hs.size(1), H = U.size(0);
+    const int64_t S = gates.size(0);
+    d_hs = d_hs.contiguous();
+    const int64_t* order_p = order.data_ptr<int64_t>();
+    const int64_t* n_p = counts.data_ptr<int64_t>();
+    auto d_xp = torch::empty({B, T, 3 * H}, gates.options());  // every row written below
+    auto d_u = torch::empty({S, 3 * H}, gates.options());
+    auto da_h_rows = torch::empty({B, H}, gates.options());
+    auto g = torch::zeros({B, H}, gates.options());  // dL/dh_t in sorted order
+    auto carry = torch::empty({B, H}, gates.options());
+    auto Ut = U.t();
+    const float* g_p = gates.data_ptr<float>();
+    const float* uh_p = u_h.data_ptr<float>();
+    const float* hp_p = h_prev.data_ptr<float>();
+    const float* dh_p = d_hs.data_ptr<float>();
+    float* dx_p = d_xp.data_ptr<float>();
+    float* du_p = d_u.data_ptr<float>();
+    float* dah_p = da_h_rows.data_ptr<float>();
+    float* gr_p = g.data_ptr<float>();
+    float* c_p = carry.data_ptr<float>();
+    int64_t offset = S;
+    for (int64_t t = T - 1; t >= 0; --t) {
+        const int64_t n = n_p[t];
+        offset -= n;
+        at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
+            for (int64_t b = b0; b < b1; ++b) {
+                const float* d_out = dh_p + (order_p[b] * T + t) * H;
+                float* dxb = dx_p + (order_p[b] * T + t) * 3 * H;
+                float* gb = gr_p + b * H;
+                if (b >= n) {  // masked: the whole gradient flows to h_{t-1}
+                    for (int64_t j = 0; j < H; ++j) gb[j] += d_out[j];
+                    for (int64_t j = 0; j < 3 * H; ++j) dxb[j] = 0.f;
+                    continue;
+                }
+                const int64_t row = offset + b;
+                float* dub = du_p + row * 3 * H;
+                gru_backward_row(g_p + row * 3 * H, uh_p + row * H, hp_p + row * H, d_out, gb, dub, dah_p + b * H,
+                                 c_p + b * H, H);
+                for (int64_t j = 0; j < 2 * H; ++j) dxb[j] = dub[j];
+                for (int64_t j = 0; j < H; ++j) dxb[2 * H + j] = dah_p[b * H + j];
+            }
+        });
+        if (n > 0) {
+            auto g_active = g.narrow(0, 0, n);
+            at::addmm_out(g_active, carry.narrow(0, 0, n), d_u.narrow(0, offset, n), Ut);
+        }
+    }
+    auto dh0 = torch::empty({B, H}, gates.options());
+    dh0.index_copy_(0, order, g);
+    return {d_xp, h_prev.t().mm(d_u), d_u.sum(0), dh0};
+}
+
+// xp (B, T, H), U (H, H), h0 (B, H), order, counts, activation code ->
+// hs (B, T, H), and packed: states (S, H) (the activations of the active rows), h_prev (S, H).
+std::vector<torch::Tensor> simple_rnn_forward_nested(torch::Tensor xp, torch::Tensor U, torch::Tensor h0,
+                                                     torch::Tensor order, torch::Tensor counts, int64_t kind) {
+    const int64_t B = xp.size(0), T = xp.size(1), H = U.size(0);
+    const int64_t* order_p = order.data_ptr<int64_t>();
+    const int64_t* n_p = counts.data_ptr<int64_t>();
+    const int64_t S = counts.sum().item<int64_t>();
+    auto hs = torch::empty({B, T, H}, xp.options());
+    auto states = torch::empty({S, H}, xp.options());
+    auto h_prev = torch::empty({S, H}, xp.options());
+    auto h = h0.index_select(0, order).contiguous();
+    const float* x_p = xp.data_ptr<float>();
+    float* hs_p = hs.data_ptr<float>();
+    float* y_p = states.data_ptr<float>();
+    float* hp_p = h_prev.data_ptr<float>();
+    float* h_p = h.data_ptr<float>();
+    int64_t offset = 0;
+    for (int64_t t = 0; t < T; ++t) {
+        const int64_t n = n_p[t];
+        if (n > 0) {
+            gather_rows(x_p, order_p, n, t, T, H, y_p + offset * H);
+            states.narrow(0, offset, n).addmm_(h.narrow(0, 0, n), U);
+        }
+        at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
+            for (int64_t b = b0; b < b1; ++b) {
+                float* out = hs_p + (order_p[b] * T + t) * H;
+                float* hb = h_p + b * H;
+                if (b >= n) {  // a masked step carries the state through
+                    for (int64_t j = 0; j < H; ++j) out[j] = hb[j];
+                    continue;
+                }
+                const int64_t row = offset + b;
+                float* y = y_p + row * H;
+                for (int64_t j = 0; j < H; ++j) hp_p[row * H + j] = hb[j];
+                activate_row(y, H, static_cast<int>(kind));
+                for (int64_t j = 0; j < H; ++j) {
+                    out[j] = y[j];
+                    hb[j] = y[j];
+                }
+            }
+        });
+        offset += n;
+    }
+    return {hs, states, h_prev};
+}
+
+// Gradients of simple_rnn_forward_nested: (d_xp (B, T, H), dU, dh0).
+std::vector<torch::Tensor> simple_rnn_backward_nested(torch::Tensor d_hs, torch::Tensor U, torch::Tensor order,
+                                                      torch::Tensor counts, torch::Tensor states,
+                                                      torch::Tensor h_prev, int64_t kind) {
+    const int64_t B = d_hs.size(0), T = d_hs.size(1), H = U.size(0);
+    const int64_t S = states.size(0);
+    d_hs = d_hs.contiguous();
+    const int64_t* order_p = order.data_ptr<int64_t>();
+    const int64_t* n_p = counts.data_ptr<int64_t>();
+    auto d_xp = torch::empty({B, T, H}, states.options());  // every row written below
+    auto da = torch::empty({S, H}, states.options());
+    auto g = torch::zeros({B, H}, states.options());
+    auto carry = torch::empty({B, H}, states.options());  // the row function's bypass output: 0 when kept
+    auto Ut = U.t();
+    const float* y_p = states.data_ptr<float>();
+    const float* dh_p = d_hs.data_ptr<float>();
+    float* dx_p = d_xp.data_ptr<float>();
+    float* da_p = da.data_ptr<float>();
+    float* gr_p = g.data_ptr<float>();
+    float* c_p = carry.data_ptr<float>();
+    int64_t offset = S;
+    for (int64_t t = T - 1; t >= 0; --t) {
+        const int64_t n = n_p[t];
+        offset -= n;
+        at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
+            for (int64_t b = b0; b < b1; ++b) {
+                const float* d_out = dh_p + (order_p[b] * T + t) * H;
+                float* dxb = dx_p + (order_p[b] * T + t) * H;
+                float* gb = gr_p + b * H;
+                if (b >= n) {
+                    for (int64_t j = 0; j < H; ++j) {
+                        gb[j] += d_out[j];
+                        dxb[j] = 0.f;
+                    }
+                    continue;
+                }
+                const int64_t row = offset + b;
+                simple_rnn_backward_row(y_p + row * H, d_out, gb, da_p + row * H, c_p + b * H, H, static_cast<int>(kind));
+                for (int64_t j = 0; j < H; ++j) dxb[j] = da_p[row * H + j];
+            }
+        });
+        if (n > 0) {
+            auto g_active = g.narrow(0, 0, n);
+            at::mm_out(g_active, da.narrow(0, offset, n), Ut);
+        }
+    }
+    auto dh0 = torch::empty({B, H}, states.options());
+    dh0.index_copy_(0, order, g);
+    return {d_xp, h_prev.t().mm(da), dh0};
+}
+
 // ----------------------------------------------------------------------------- greedy decoding
 // Embedding -> one recurrent layer -> Dense (linear), one token at a time, the whole loop here
 // with no Python between steps. `table` (V, G*H) is the Embedding folded into the input
@@ -649,6 +871,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("simple_rnn_forward", &simple_rnn_forward, "SimpleRNN forward through time (float32, CPU)");
     m.def("simple_rnn_backward", &simple_rnn_backward, "SimpleRNN backward through time (float32, CPU)");
     m.def("gru_forward", &gru_forward, "GRU (reset_after) forward through time (float32, CPU)");
+    m.def("gru_forward_nested", &gru_forward_nested, "GRU forward over nested masks (float32, CPU)");
+    m.def("gru_backward_nested", &gru_backward_nested, "GRU backward over nested masks (float32, CPU)");
+    m.def("simple_rnn_forward_nested", &simple_rnn_forward_nested, "SimpleRNN forward over nested masks");
+    m.def("simple_rnn_backward_nested", &simple_rnn_backward_nested, "SimpleRNN backward over nested masks");
     m.def("greedy_decode", &greedy_decode, "Greedy decoding, Embedding -> recurrent layer -> Dense (float32, CPU)");
     m.def("gru_backward", &gru_backward, "GRU (reset_after) backward through time (float32, CPU)");
 }

@@ -9,6 +9,8 @@ Backward, with g_t = dL/dh_t (from the output at t plus from step t+1):
     da_t = g_t * m_t * act'(a_t)          (dxp_t = da_t)
     g_{t-1} += (da_t U^T) * r + (1 - m_t) g_t
     dU = sum_t ((h_{t-1} * r)^T da_t)     one GEMM over all steps, after the loop
+Padded sequences (a right- or left-padded mask, see `nested_layout`) run on the compiled kernel's
+nested path: each step covers only the rows still active.
 """
 from typing import Optional
 
@@ -16,7 +18,7 @@ import torch
 
 from .activations import Activation, get_activation
 from .native import native_for
-from .sequence import carry_masked, previous_states, split_mask
+from .sequence import carry_masked, nested_layout, previous_states, split_mask
 
 # Activations the compiled kernel implements, by its codes.
 NATIVE_ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
@@ -26,10 +28,18 @@ class SimpleRNNScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xp, U, h0, mask, rmask, act: Activation):
         ctx.native = native_for(xp, rmask, act.name in NATIVE_ACTIVATIONS)
+        ctx.nested = nested_layout(mask) if ctx.native is not None else None
         if ctx.native is not None:
             keep = mask.contiguous() if mask is not None else torch.empty(0, dtype=torch.bool)
             ctx.kind = NATIVE_ACTIVATIONS[act.name]
             h0 = h0.contiguous()
+            if ctx.nested is not None:
+                # Padded sequences: each step runs on its active rows only (fully padded tails skipped).
+                hs, *packed = ctx.native.simple_rnn_forward_nested(
+                    xp.contiguous(), U.contiguous(), h0, *ctx.nested, ctx.kind
+                )
+                ctx.save_for_backward(U, *packed)
+                return hs
             states = ctx.native.simple_rnn_forward(xp.contiguous(), U.contiguous(), h0, keep, ctx.kind)
             ctx.save_for_backward(U, h0, states, keep)
             return states
@@ -51,6 +61,10 @@ class SimpleRNNScan(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, d_states):
+        if ctx.nested is not None:
+            U, *packed = ctx.saved_tensors
+            d_pre, dU, dh0 = ctx.native.simple_rnn_backward_nested(d_states, U, *ctx.nested, *packed, ctx.kind)
+            return d_pre, dU, dh0, None, None, None
         if ctx.native is not None:
             U, h0, states, keep = ctx.saved_tensors
             d_pre, dU, dh0 = ctx.native.simple_rnn_backward(d_states, U, h0, states, keep, ctx.kind)
