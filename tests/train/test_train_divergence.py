@@ -101,3 +101,11 @@ def test_backup_is_removed_when_early_stopping_ends_the_run(tmp_path):
                         callbacks=[rnnkit.callbacks.EarlyStopping(monitor="loss", patience=0, min_delta=10.0), backup])
     assert len(history.history["loss"]) < 20
     assert not os.path.exists(tmp_path / backup.POINTER)
+
+
+def test_a_finished_run_leaves_no_empty_backup_folder(tmp_path):
+    x = np.zeros((8, 4, 2), "float32")
+    model = rnnkit.Sequential([rnnkit.Input((4, 2)), rnnkit.layers.GRU(2), rnnkit.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, x[:, -1, :1], epochs=2, verbose=0, callbacks=[rnnkit.callbacks.BackupAndRestore(tmp_path / "backup")])
+    assert os.listdir(tmp_path) == []

@@ -1005,6 +1005,8 @@ class BackupAndRestore(Callback):
             for name in os.listdir(self.backup_dir):
                 if name.startswith("epoch_") or name == self.POINTER:
                     os.remove(os.path.join(self.backup_dir, name))
+            if not os.listdir(self.backup_dir):
+                os.rmdir(self.backup_dir)
 
 
 def _random_state():
