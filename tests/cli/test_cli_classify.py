@@ -8,8 +8,8 @@ import pytest
 
 from rnnkit.cli import main
 
-POSITIVE = ["good", "great", "lovely", "superb"]
-NEGATIVE = ["bad", "awful", "poor", "dull"]
+POSITIVE = ["good", "great", "superb"]
+NEGATIVE = ["bad", "awful", "poor"]
 FILLER = ["the", "food", "was", "really", "and", "service", "it"]
 
 
@@ -24,7 +24,8 @@ def labelled_lines(count=80, seed=0):
     rng = np.random.default_rng(seed)
     lines = []
     for index in range(count):
-        words = list(rng.choice(FILLER, size=3)) + [str(rng.choice(POSITIVE if index % 2 else NEGATIVE))]
+        words = list(rng.choice(FILLER, size=3))
+        words.insert(int(rng.integers(0, 4)), str(rng.choice(POSITIVE if index % 2 else NEGATIVE)))
         lines.append(f"{' '.join(words)}.\t{'pos' if index % 2 else 'neg'}")
     return "\n".join(lines) + "\n"
 
@@ -35,8 +36,8 @@ def trained(tmp_path_factory):
     data = folder / "reviews.txt"
     data.write_text(labelled_lines(), encoding="utf-8")
     out = folder / "run"
-    result = run(["classify", "train", "--data", str(data), "--epochs", "5", "--batch-size", "16",
-                  "--embedding-dim", "8", "--units", "8", "--dropout", "0", "--learning-rate", "0.02", "--quiet",
+    result = run(["classify", "train", "--data", str(data), "--epochs", "8", "--batch-size", "8",
+                  "--embedding-dim", "8", "--units", "8", "--dropout", "0", "--learning-rate", "0.05", "--quiet",
                   "--out", str(out)])
     return result, folder, out
 
@@ -65,7 +66,7 @@ def test_predict_labels_sentences_given_as_arguments(trained):
 def test_predict_reads_sentences_from_a_file(trained):
     _, folder, out = trained
     sentences = folder / "new.txt"
-    sentences.write_text("lovely food\n\nreally poor\n", encoding="utf-8")
+    sentences.write_text("great food\n\nreally poor\n", encoding="utf-8")
     code, printed, _ = run(["classify", "predict", str(out / "model.rnnkit"), "--file", str(sentences)])
     assert code == 0 and [line.split()[0] for line in printed.splitlines()] == ["pos", "neg"]
 
@@ -124,7 +125,7 @@ def test_predict_refuses_a_model_that_is_not_a_classifier(tmp_path):
 def test_bad_option_values_are_one_line_usage_errors(tmp_path, capsys):
     data = tmp_path / "d.txt"
     data.write_text("a\t1\nb\t0\n")
-    for option in (["--test-size", "1.5"], ["--dropout", "1"], ["--format", "jsn"]):
+    for option in (["--test-size", "1.5"], ["--dropout", "1"], ["--format", "jsn"], ["--schedule", "cosin"]):
         with pytest.raises(SystemExit) as exit:
             main(["classify", "train", "--data", str(data)] + option)
         assert exit.value.code == 2

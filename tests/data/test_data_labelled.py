@@ -94,6 +94,7 @@ def test_bad_arguments_are_refused():
 
 
 def test_read_lines_strips_and_skips_blank_lines(tmp_path):
-    assert read_lines(write(tmp_path / "s.txt", "\ufeff Loved it. \n\n\tNever again.\n")) == ["Loved it.", "Never again."]
+    path = write(tmp_path / "s.txt", "\ufeff Loved it. \n\n\tNever again.\n")
+    assert read_lines(path) == ["Loved it.", "Never again."]
     with pytest.raises(ValueError, match="only blank lines"):
         read_lines(write(tmp_path / "b.txt", "\ufeff\n"))

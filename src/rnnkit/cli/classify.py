@@ -3,7 +3,7 @@ import argparse
 import os
 
 from ..data.labelled import FORMATS, read_labelled, read_lines
-from ..tasks.classify import TextClassifier, format_classify_report, train_classifier
+from ..tasks.classify import SCHEDULES, TextClassifier, format_classify_report, train_classifier
 from .options import UsageError, add_training_options, existing_file, fraction, one_of, positive_int
 
 TRAIN_EXAMPLES = """examples:
@@ -33,8 +33,8 @@ def train(args):
     result = train_classifier(
         data, test_size=args.test_size, max_tokens=args.max_tokens, sequence_length=args.sequence_length,
         embedding_dim=args.embedding_dim, units=args.units, dropout=args.dropout, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed, out=args.out,
-        resume=args.resume, verbose=0 if args.quiet else "auto",
+        batch_size=args.batch_size, learning_rate=args.learning_rate, schedule=args.schedule, seed=args.seed,
+        out=args.out, resume=args.resume, verbose=0 if args.quiet else "auto",
     )
     metrics = result.metrics
     print(f"vocabulary {metrics['vocabulary_size']:,} tokens (from the training part), longest text "
@@ -91,7 +91,10 @@ def register(subcommands, common):
     recipe.add_argument("--units", type=positive_int, default=64, help="LSTM units per direction (default 64)")
     recipe.add_argument("--dropout", type=_dropout_rate, default=0.5,
                         help="dropout on the word vectors and the LSTM output (default 0.5)")
-    recipe.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="Adam's learning rate (default 0.001)")
+    recipe.add_argument("--learning-rate", type=_positive_float, default=1e-3,
+                        help="Adam's learning rate, at the start with --schedule cosine (default 0.001)")
+    recipe.add_argument("--schedule", type=one_of(*SCHEDULES), default="cosine",
+                        help="cosine: the learning rate falls to 0 over the run (default); constant")
     add_training_options(trainer, epochs=10, batch_size=32, out="runs/classify")
     trainer.set_defaults(run=train)
 

@@ -32,6 +32,7 @@ __all__ = ["ClassifyResult", "LengthBatches", "TextClassifier", "build_text_clas
            "format_classify_report", "plot_label_counts", "split_train_test", "train_classifier"]
 
 TASK = "classify"
+SCHEDULES = ("cosine", "constant")
 
 
 @dataclass
@@ -136,7 +137,8 @@ def split_train_test(count, test_size=0.2, seed=0):
     return order[tests:], order[:tests]
 
 
-def build_text_classifier(vocabulary_size, classes, embedding_dim=64, units=64, dropout=0.5, learning_rate=1e-3):
+def build_text_classifier(vocabulary_size, classes, embedding_dim=64, units=64, dropout=0.5, learning_rate=1e-3,
+                          decay_steps=None):
     """The default model, compiled: Embedding(mask_zero=True) + Bidirectional(LSTM) + Dropout + Dense.
 
     Two classes end in Dense(1, sigmoid) with binary cross-entropy (as the seed), more in
@@ -148,7 +150,9 @@ def build_text_classifier(vocabulary_size, classes, embedding_dim=64, units=64, 
         embedding_dim: the size of the word vectors.
         units: the LSTM's units in each direction.
         dropout: the dropout rate on the word vectors and on the LSTM's output.
-        learning_rate: Adam's learning rate.
+        learning_rate: Adam's learning rate (its start, with `decay_steps`).
+        decay_steps: None for a constant learning rate, or the number of training steps over which
+            it falls to 0 along a cosine (`optimizers.CosineDecay`).
 
     Example:
         >>> model = build_text_classifier(5000, 2)
@@ -168,7 +172,9 @@ def build_text_classifier(vocabulary_size, classes, embedding_dim=64, units=64, 
         name="text_classifier",
     )
     model.compile(
-        optimizer=optimizers.Adam(learning_rate),
+        optimizer=optimizers.Adam(
+            learning_rate if decay_steps is None else optimizers.CosineDecay(learning_rate, decay_steps)
+        ),
         loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -176,7 +182,8 @@ def build_text_classifier(vocabulary_size, classes, embedding_dim=64, units=64, 
 
 
 def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None, embedding_dim=64, units=64,
-                     dropout=0.5, epochs=10, batch_size=32, learning_rate=1e-3, seed=0, out=None, resume=False,
+                     dropout=0.5, epochs=10, batch_size=32, learning_rate=1e-3, schedule="cosine", seed=0, out=None,
+                     resume=False,
                      verbose="auto"):
     """Trains the default text classifier on a shuffled split of `data` and evaluates it.
 
@@ -186,6 +193,7 @@ def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None
         max_tokens: the largest vocabulary (the most frequent words of the training part).
         sequence_length: truncate texts to this many words; None keeps them whole.
         embedding_dim, units, dropout, learning_rate: the model (see `build_text_classifier`).
+        schedule: "cosine" (the learning rate falls to 0 along a cosine over the run) or "constant".
         epochs, batch_size, seed: training settings; the same seed gives the same split and run.
         out: a folder for model.rnnkit, metrics.json, history.csv, history.png, labels.png and
             confusion_matrix.png (None: no files).
@@ -205,6 +213,8 @@ def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None
     """
     if not isinstance(data, LabelledTexts):
         raise ValueError(f"expected LabelledTexts (from rnnkit.data.read_labelled), got {type(data).__name__}.")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown learning-rate schedule {schedule!r}; choose from {', '.join(SCHEDULES)}.")
     run = RunDirectory(out, resume=resume) if out is not None else None
     train, test = split_train_test(len(data), test_size, seed)
     texts = np.array(data.texts, dtype=object)
@@ -228,7 +238,9 @@ def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None
         training_data = {"x": x_train, "y": y_train, "batch_size": batch_size}
 
     set_random_seed(seed)
-    model = build_text_classifier(vectorizer.vocabulary_size(), classes, embedding_dim, units, dropout, learning_rate)
+    decay_steps = epochs * -(-len(train) // batch_size) if schedule == "cosine" else None
+    model = build_text_classifier(vectorizer.vocabulary_size(), classes, embedding_dim, units, dropout, learning_rate,
+                                  decay_steps)
     model.assets.update({"task": TASK, "vectorizer": vectorizer.get_config(), "labels": list(data.names)})
     start = time.perf_counter()
     history = model.fit(**training_data, epochs=epochs, validation_data=(x_test, y_test),
@@ -238,7 +250,8 @@ def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None
     classifier = TextClassifier(model)
     predicted = classifier.predict_proba(texts[test]).argmax(axis=1)
     metrics = {
-        "task": TASK, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
+        "task": TASK, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+        "schedule": schedule, "seed": seed,
         "texts": len(data), "train_texts": len(train), "test_texts": len(test),
         "label_counts": data.counts(), "vocabulary_size": vectorizer.vocabulary_size(),
         "longest_text_tokens": int(max(x_train.shape[1], x_test.shape[1])),
