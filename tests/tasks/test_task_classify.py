@@ -6,6 +6,7 @@ import pytest
 
 from rnnkit import load_model
 from rnnkit.data import LabelledTexts, TextVectorization
+from rnnkit.tasks import RunDirectory
 from rnnkit.tasks.classify import (LengthBatches, TextClassifier, build_text_classifier, classification_metrics,
                                    format_classify_report, split_train_test, train_classifier)
 
@@ -83,6 +84,27 @@ def test_same_seed_gives_the_same_split_and_model():
         np.testing.assert_array_equal(a, b)
 
 
+def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path, monkeypatch):
+    data = sentiment_data(40)
+    settings = {"epochs": 3, "batch_size": 8, "embedding_dim": 4, "units": 4, "dropout": 0.5, "seed": 5, "verbose": 0}
+    whole = train_classifier(data, out=tmp_path / "whole", **settings)
+    backup, iterate = RunDirectory(tmp_path / "cut"), LengthBatches.__iter__
+
+    def stop_after_the_first_backup(batches):
+        if backup.has_unfinished_run():
+            raise KeyboardInterrupt
+        return iterate(batches)
+
+    monkeypatch.setattr(LengthBatches, "__iter__", stop_after_the_first_backup)
+    with pytest.raises(KeyboardInterrupt):
+        train_classifier(data, out=tmp_path / "cut", **settings)
+    monkeypatch.undo()
+    resumed = train_classifier(data, out=tmp_path / "cut", resume=True, **settings)
+    assert len(resumed.history.history["loss"]) == 2  # the epochs after the backed-up first one
+    for a, b in zip(whole.model.get_weights(), resumed.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
 def test_multi_class_data_uses_a_softmax_over_the_classes():
     data = sentiment_data(60)
     data = LabelledTexts(data.texts, np.arange(60) % 3, ["a", "b", "c"])
@@ -121,8 +143,8 @@ def test_length_batches_cover_every_text_once_padded_to_their_own_longest():
     vectorizer = TextVectorization(vocabulary=["w"])
     texts = ["w " * n for n in range(1, 41)]
     ids, labels = vectorizer(texts), np.arange(40)
-    batches = list(LengthBatches(ids, labels, batch_size=8, seed=0))
-    assert len(batches) == 5 == len(LengthBatches(ids, labels, 8, 0))
+    batches = list(LengthBatches(ids, labels, batch_size=8))
+    assert len(batches) == 5 == len(LengthBatches(ids, labels, 8))
     assert sorted(np.concatenate([y for _, y in batches]).tolist()) == list(range(40))
     for x, y in batches:
         assert x.shape[1] == max(y) + 1 and np.array_equal(np.count_nonzero(x, axis=1), y + 1)

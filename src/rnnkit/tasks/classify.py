@@ -233,7 +233,7 @@ def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None
     vectorizer.adapt(texts[train])
     x_train, x_test = _ids(vectorizer, texts[train]), _ids(vectorizer, texts[test])
     if distributed.world_size() == 1:
-        training_data = {"x": LengthBatches(x_train, y_train, batch_size, seed)}
+        training_data = {"x": LengthBatches(x_train, y_train, batch_size)}
     else:  # under torchrun the trainer shards array data across the processes
         training_data = {"x": x_train, "y": y_train, "batch_size": batch_size}
 
@@ -367,27 +367,26 @@ class LengthBatches:
     Each epoch shuffles the texts, sorts each pool of `POOL` batches' worth by length, cuts it
     into batches and shuffles the batches: the recurrent loop then runs over about the typical
     length instead of the longest one, and the mask makes the padding irrelevant to the result.
+    The shuffles draw from NumPy's global generator, which `set_random_seed` seeds and
+    `BackupAndRestore` restores, so a resumed run takes the batches the uninterrupted one would.
 
     Args:
         ids: int64 token ids, (texts, length), padded with 0 at the end.
         labels: the class ids, one per text.
         batch_size: texts per batch.
-        seed: the seed of the shuffles (epoch `e` uses the seed (seed, e)).
     """
 
     POOL = 20
 
-    def __init__(self, ids, labels, batch_size, seed):
-        self.ids, self.labels, self.batch_size, self.seed = ids, labels, batch_size, seed
+    def __init__(self, ids, labels, batch_size):
+        self.ids, self.labels, self.batch_size = ids, labels, batch_size
         self.lengths = np.count_nonzero(ids, axis=1)
-        self.epoch = 0
 
     def __len__(self):
         return -(-len(self.ids) // self.batch_size)
 
     def __iter__(self):
-        rng = np.random.default_rng([self.seed, self.epoch])
-        self.epoch += 1
+        rng = np.random.default_rng(np.random.randint(2**31))
         order = rng.permutation(len(self.ids))
         pool = self.POOL * self.batch_size
         batches = []
