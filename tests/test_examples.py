@@ -74,3 +74,13 @@ def test_sentiment_quick_run_prints_the_report_and_test_accuracy():
     assert done.returncode == 0, done.stderr[-2000:]
     assert "data: 300 sentences" in done.stdout and "confusion matrix" in done.stdout
     assert "seed 0: test accuracy" in done.stdout and "not checked in a --quick run" in done.stdout
+
+
+def test_rnn_from_scratch_matches_rnnkit_gradients_and_training():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "rnn_from_scratch.py"), "--quick"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "largest relative gradient difference" in done.stdout
+    assert "largest weight difference after training" in done.stdout

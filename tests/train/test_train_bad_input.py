@@ -154,3 +154,31 @@ def test_nan_in_sample_weight_names_the_first_offending_sample(call):
     weights[4] = np.nan
     with pytest.raises(ValueError, match=r"sample_weight contains NaN or inf \(first at sample 4\)"):
         getattr(classifier(), call)(X, LABELS, sample_weight=weights, verbose=0)
+
+
+def test_nan_in_validation_data_is_refused_naming_the_sample():
+    model = rnnkit.Sequential([rnnkit.Input((3, 2)), rnnkit.layers.SimpleRNN(2), rnnkit.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.zeros((8, 3, 2), "float32"), np.zeros((8, 1), "float32")
+    bad = x.copy()
+    bad[5, 1, 0] = np.nan
+    with pytest.raises(ValueError, match=r"validation x contains NaN or inf \(first at sample 5\)"):
+        model.fit(x, y, validation_data=(bad, y), verbose=0)
+
+
+@pytest.mark.parametrize("epochs", [-1, 1.5])
+def test_epochs_that_are_not_a_count_are_refused(epochs):
+    model = rnnkit.Sequential([rnnkit.Input((3, 2)), rnnkit.layers.SimpleRNN(2), rnnkit.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="epochs must be a whole number >= 0"):
+        model.fit(np.zeros((4, 3, 2), "float32"), np.zeros((4, 1), "float32"), epochs=epochs, verbose=0)
+
+
+def test_a_float64_model_trains_on_numpy_data_in_float64():
+    model = rnnkit.Sequential([rnnkit.Input((3, 2), dtype="float64"), rnnkit.layers.LSTM(2, dtype="float64"),
+                               rnnkit.layers.Dense(1, dtype="float64")])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((4, 3, 2)), np.ones((4, 1))
+    model.fit(x, y, validation_data=(x, y), verbose=0)
+    assert model.predict(x, verbose=0).dtype == np.float64
+    assert np.isfinite(model.train_on_batch(x, y)) and np.isfinite(model.evaluate(x, y, verbose=0))

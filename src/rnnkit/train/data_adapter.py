@@ -12,9 +12,10 @@ import torch
 from ..ops.nest import flatten, map_structure
 
 
-def to_tensor(value, device=None):
-    """A numpy array, nested list or tensor as a tensor: floating data as float32 (Keras's floatx)
-    unless it already is a float tensor; integers stay integers (token ids, sparse labels)."""
+def to_tensor(value, device=None, float_dtype=None):
+    """A numpy array, nested list or tensor as a tensor: floating data as `float_dtype` (the model's;
+    default float32, Keras's floatx) unless it already is a float tensor; integers stay integers
+    (token ids, sparse labels)."""
     if isinstance(value, torch.Tensor):
         tensor = value
     else:
@@ -26,16 +27,16 @@ def to_tensor(value, device=None):
                 f"Expected numeric data, got an array of dtype {array.dtype} of shape {array.shape}; turn text into "
                 "token ids first (e.g. rnnkit.data.CharVocabulary)."
             )
-        if array.dtype.kind == "f":
-            array = array.astype(np.float32, copy=False)
-        elif array.dtype.kind == "b":
-            array = array.astype(np.float32)
         tensor = torch.from_numpy(np.ascontiguousarray(array))
+        if array.dtype.kind in "fb":
+            tensor = tensor.to(float_dtype or torch.float32)
     return tensor if device is None else tensor.to(device)
 
 
-def to_tensors(structure, device=None):
-    return None if structure is None else map_structure(lambda v: to_tensor(v, device), _as_structure(structure))
+def to_tensors(structure, device=None, float_dtype=None):
+    if structure is None:
+        return None
+    return map_structure(lambda v: to_tensor(v, device, float_dtype), _as_structure(structure))
 
 
 def _as_structure(data):
@@ -74,10 +75,11 @@ def check_finite(name, data):
 class ArrayBatches:
     """Batches over in-memory arrays: x, y and sample_weight sliced by the same (shuffled) indices."""
 
-    def __init__(self, x, y=None, sample_weight=None, batch_size=32, shuffle=False, steps=None, device=None):
+    def __init__(self, x, y=None, sample_weight=None, batch_size=32, shuffle=False, steps=None, device=None,
+                 float_dtype=None):
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-        self.x, self.y, self.sample_weight = to_tensors(x, device), to_tensors(y, device), to_tensors(sample_weight, device)
+        self.x, self.y, self.sample_weight = (to_tensors(d, device, float_dtype) for d in (x, y, sample_weight))
         self.count = sample_count("x", self.x)
         if self.count == 0:
             raise ValueError("x is empty: fit/evaluate/predict need at least one sample.")
@@ -129,8 +131,8 @@ class IterableBatches:
     A DataLoader (or any re-iterable) starts over each epoch; a generator is consumed across epochs,
     `steps` batches at a time, as Keras does."""
 
-    def __init__(self, source, steps=None, device=None):
-        self.source, self.steps, self.device = source, steps, device
+    def __init__(self, source, steps=None, device=None, float_dtype=None):
+        self.source, self.steps, self.device, self.float_dtype = source, steps, device, float_dtype
         self._iterator = None
         self._reiterable = not hasattr(source, "__next__")
 
@@ -153,23 +155,24 @@ class IterableBatches:
                     raise ValueError("The data generator produced no batches.") from None
                 return
             produced += 1
-            yield unpack(item, self.device)
+            yield unpack(item, self.device, self.float_dtype)
 
 
-def unpack(item, device=None):
+def unpack(item, device=None, float_dtype=None):
     """(x, y, sample_weight) tensors from what a generator yields: as Keras, a 2- or 3-tuple (or
     list) is (x, y[, sample_weight]); anything else is x alone."""
     if isinstance(item, (list, tuple)) and len(item) in (2, 3):
         parts = list(item) + [None] * (3 - len(item))
     else:
         parts = [item, None, None]
-    return tuple(to_tensors(p, device) for p in parts)
+    return tuple(to_tensors(p, device, float_dtype) for p in parts)
 
 
-def batches_for(x, y=None, sample_weight=None, batch_size=32, shuffle=False, steps=None, device=None):
+def batches_for(x, y=None, sample_weight=None, batch_size=32, shuffle=False, steps=None, device=None,
+                float_dtype=None):
     """Array data -> ArrayBatches; generators, iterables and DataLoaders -> IterableBatches."""
     if is_array_data(x):
-        return ArrayBatches(x, y, sample_weight, batch_size, shuffle, steps, device)
+        return ArrayBatches(x, y, sample_weight, batch_size, shuffle, steps, device, float_dtype)
     if y is not None or sample_weight is not None:
         raise ValueError("y and sample_weight are given by the generator/DataLoader itself; pass only x.")
-    return IterableBatches(x, steps, device)
+    return IterableBatches(x, steps, device, float_dtype)

@@ -138,6 +138,11 @@ class TrainingMixin:
         first = next(self.parameters(), None)
         return first.device if first is not None else torch.device("cpu")
 
+    def _float_dtype(self):
+        """The dtype floating input data is converted to: the model's weights' (float32 until built)."""
+        first = next((p for p in self.parameters() if p.is_floating_point()), None)
+        return first.dtype if first is not None else torch.float32
+
     def _ensure_ready(self, x):
         """Builds the model on a first batch if needed, then the optimizer over its weights."""
         compiled = self._compiled
@@ -343,13 +348,16 @@ class TrainingMixin:
                 large or growing norms.
         """
         self._require_compiled("fit")
+        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
+            raise ValueError(f"epochs must be a whole number >= 0, got {epochs!r}.")
         if bptt_steps is not None and (not isinstance(bptt_steps, int) or bptt_steps <= 0):
             raise ValueError(f"bptt_steps must be a positive integer, got {bptt_steps!r}.")
         if bptt_steps is not None and any(layer.stateful for layer in self._recurrent_layers()):
             shuffle = False  # a stateful model's batch i+1 continues batch i's sequences
         device = self._device()
         batch_size = 32 if batch_size is None else batch_size
-        train = batches_for(x, y, sample_weight, batch_size, shuffle, steps_per_epoch, device)
+        float_dtype = self._float_dtype()
+        train = batches_for(x, y, sample_weight, batch_size, shuffle, steps_per_epoch, device, float_dtype)
         val = None
         if isinstance(train, ArrayBatches):
             check_finite("x", train.x)
@@ -357,8 +365,9 @@ class TrainingMixin:
                 check_finite("y", train.y)
             if validation_split and validation_data is None:
                 (tx, ty, tw), (vx, vy, vw) = train.split(validation_split)
-                train = ArrayBatches(tx, ty, tw, batch_size, shuffle, steps_per_epoch, device)
-                val = ArrayBatches(vx, vy, vw, validation_batch_size or batch_size, False, validation_steps, device)
+                train = ArrayBatches(tx, ty, tw, batch_size, shuffle, steps_per_epoch, device, float_dtype)
+                val = ArrayBatches(vx, vy, vw, validation_batch_size or batch_size, False, validation_steps, device,
+                                   float_dtype)
             if class_weight is not None:
                 if train.y is None or isinstance(train.y, (list, tuple, dict)):
                     raise ValueError("class_weight needs a single array of labels y.")
@@ -367,7 +376,11 @@ class TrainingMixin:
         elif validation_split:
             raise ValueError("validation_split needs array data; pass validation_data for generators and DataLoaders.")
         if validation_data is not None:
-            val = self._validation_batches(validation_data, validation_batch_size or batch_size, validation_steps, device)
+            val = self._validation_batches(validation_data, validation_batch_size or batch_size, validation_steps)
+            if isinstance(val, ArrayBatches):
+                check_finite("validation x", val.x)
+                if val.y is not None:
+                    check_finite("validation y", val.y)
 
         first_x = next(iter(train))[0]
         self._ensure_ready(first_x)
@@ -410,13 +423,13 @@ class TrainingMixin:
         self._parallel = None
         return callback_list.history
 
-    def _validation_batches(self, data, batch_size, steps, device):
+    def _validation_batches(self, data, batch_size, steps):
         if isinstance(data, (list, tuple)) and len(data) in (2, 3) and all(
             d is None or not hasattr(d, "__next__") for d in data
         ):
             vx, vy, vw = (list(data) + [None])[:3]
-            return batches_for(vx, vy, vw, batch_size, False, steps, device)
-        return batches_for(data, None, None, batch_size, False, steps, device)
+            return batches_for(vx, vy, vw, batch_size, False, steps, self._device(), self._float_dtype())
+        return batches_for(data, None, None, batch_size, False, steps, self._device(), self._float_dtype())
 
     def _run_evaluation(self, batches, callback_list, parallel=None):
         self._reset_metrics()
@@ -443,7 +456,8 @@ class TrainingMixin:
         """Loss and metrics on the given data: a float, a list [loss, *metrics], or a dict with
         return_dict=True, as Keras."""
         self._require_compiled("evaluate")
-        batches = batches_for(x, y, sample_weight, 32 if batch_size is None else batch_size, False, steps, self._device())
+        batches = batches_for(x, y, sample_weight, 32 if batch_size is None else batch_size, False, steps,
+                              self._device(), self._float_dtype())
         self._ensure_ready(next(iter(batches))[0])
         parallel = distributed.DataParallel.start(self, training=False)  # under torchrun: a shard each
         if parallel is not None:
@@ -460,7 +474,8 @@ class TrainingMixin:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for x, batch by batch under torch.inference_mode: numpy in, numpy out (a list or
         dict of arrays for several outputs)."""
-        batches = batches_for(x, None, None, 32 if batch_size is None else batch_size, False, steps, self._device())
+        batches = batches_for(x, None, None, 32 if batch_size is None else batch_size, False, steps,
+                              self._device(), self._float_dtype())
         verbose = resolve_verbose(verbose)
         callback_list = CallbackList(callbacks, model=self, add_progbar=verbose != 0, verbose=verbose, steps=len(batches) or None)
         callback_list.on_predict_begin()
@@ -479,7 +494,7 @@ class TrainingMixin:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One training step on one batch; returns the loss and metrics (of this batch only)."""
         self._require_compiled("train_on_batch")
-        x, y, sample_weight = (to_tensors(d, self._device()) for d in (x, y, sample_weight))
+        x, y, sample_weight = (to_tensors(d, self._device(), self._float_dtype()) for d in (x, y, sample_weight))
         if class_weight is not None:
             weights = self._class_sample_weight(y, class_weight)
             sample_weight = weights if sample_weight is None else sample_weight * weights
@@ -491,7 +506,7 @@ class TrainingMixin:
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss and metrics of one batch, without training."""
         self._require_compiled("test_on_batch")
-        x, y, sample_weight = (to_tensors(d, self._device()) for d in (x, y, sample_weight))
+        x, y, sample_weight = (to_tensors(d, self._device(), self._float_dtype()) for d in (x, y, sample_weight))
         self._ensure_ready(x)
         self._reset_metrics()
         self.test_step(x, y, sample_weight)
@@ -500,7 +515,7 @@ class TrainingMixin:
     def predict_on_batch(self, x):
         """Outputs for one batch, as numpy."""
         with torch.inference_mode():
-            outputs = _outputs_list(self(to_tensors(x, self._device()), training=False))
+            outputs = _outputs_list(self(to_tensors(x, self._device(), self._float_dtype()), training=False))
         arrays = [o.cpu().numpy() for o in outputs]
         return arrays[0] if len(arrays) == 1 else arrays
 
