@@ -24,10 +24,10 @@ from .. import Input, Sequential, optimizers
 from ..data.tables import Table, write_csv
 from ..data.timeseries import (ChronologicalSplit, StandardScaler, forecast_metrics, get_scaler, input_windows,
                                persistence_forecast, scaler_from_config, seasonal_naive_forecast)
-from ..files import write_atomically
 from ..io.saving import load_model
 from ..layers import GRU, LSTM, Dense, Dropout, SimpleRNN
 from ..train.callbacks import EarlyStopping
+from ..train.plotting import pyplot, save_figure
 from ..utils import set_random_seed
 from .outputs import RunDirectory
 
@@ -418,7 +418,7 @@ def plot_test_predictions(result, path):
     """Writes a PNG of the test part: actual values, the model's forecasts and the persistence
     forecasts, one panel per target (for a horizon above 1: the first and the last step ahead).
     Returns the path."""
-    plt = _pyplot()
+    plt = pyplot()
     targets = result.metrics["targets"]
     horizon = result.actual.shape[1]
     fig, axes = plt.subplots(len(targets), 1, figsize=(10, 3.6 * len(targets)), squeeze=False)
@@ -437,13 +437,13 @@ def plot_test_predictions(result, path):
     if np.issubdtype(result.test_time.dtype, np.datetime64):
         fig.autofmt_xdate()
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return save_figure(fig, path)
 
 
 def plot_forecast(history, predicted, path, targets=None, context=200):
     """Writes a PNG of the last `context` rows of `history` (a `Table`) followed by the forecast
     `predicted` (the `Table` that `forecast` returns), one panel per target. Returns the path."""
-    plt = _pyplot()
+    plt = pyplot()
     targets = predicted.names if targets is None else targets
     shown = slice(max(0, len(history) - context), len(history))
     past_time = history.time[shown] if history.time is not None else np.arange(len(history))[shown]
@@ -458,7 +458,7 @@ def plot_forecast(history, predicted, path, targets=None, context=200):
     if history.time is not None and np.issubdtype(history.time.dtype, np.datetime64):
         fig.autofmt_xdate()
     fig.tight_layout()
-    return _save(fig, plt, path)
+    return save_figure(fig, path)
 
 
 def write_forecast(predicted, path):
@@ -562,20 +562,3 @@ def _label(name, metrics):
 
 def _number(value):
     return "n/a" if value is None or not np.isfinite(value) else f"{value:#.4g}"
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, plt, path):
-    try:
-        write_atomically(path, lambda file: fig.savefig(file, format="png", dpi=100))
-    finally:
-        plt.close(fig)
-    return path

@@ -8,14 +8,13 @@
     >>> result.metrics["test_accuracy"]
 """
 import math
-import os
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import Input, Sequential, layers, optimizers
-from ..files import write_atomically
+from ..train.plotting import pyplot, save_figure
 from ..utils import set_random_seed
 from .outputs import RunDirectory
 
@@ -238,11 +237,7 @@ def plot_confusion_matrix(matrix, labels, path, title=None):
     Example:
         >>> plot_confusion_matrix(np.array([[5, 1], [0, 4]]), ["cat", "dog"], "confusion.png")
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     matrix = np.asarray(matrix)
     size = max(4.0, 0.45 * len(labels) + 2)
     fig, ax = plt.subplots(figsize=(size + 1, size))
@@ -259,11 +254,7 @@ def plot_confusion_matrix(matrix, labels, path, title=None):
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    try:
-        write_atomically(path, lambda file: fig.savefig(file, format="png", dpi=100))
-    finally:
-        plt.close(fig)
-    return os.fspath(path)
+    return save_figure(fig, path)
 
 
 def _labels(labels, count, part):

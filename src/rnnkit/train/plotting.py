@@ -1,4 +1,6 @@
 """Learning curves of a training run as a PNG."""
+import os
+
 from ..files import write_atomically
 
 
@@ -11,11 +13,7 @@ def plot_history(history, path, title=None):
         >>> history = model.fit(x, y, validation_split=0.2, epochs=10)
         >>> rnnkit.plot_history(history, "curves.png")
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     curves = getattr(history, "history", history)
     if not curves:
         raise ValueError("plot_history got an empty history: train for at least one epoch first.")
@@ -34,8 +32,23 @@ def plot_history(history, path, title=None):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def pyplot():
+    """`matplotlib.pyplot` on the Agg backend, which draws to files and needs no display."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path):
+    """Writes the matplotlib figure `fig` to `path` as a PNG, atomically, and closes it; returns `path`."""
     try:
         write_atomically(path, lambda file: fig.savefig(file, format="png", dpi=100))
     finally:
-        plt.close(fig)
-    return path
+        pyplot().close(fig)
+    return os.fspath(path)
