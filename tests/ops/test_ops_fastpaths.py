@@ -9,6 +9,7 @@ from rnnkit import layers
 from rnnkit.ops import gru as gru_module
 from rnnkit.ops import lstm as lstm_module
 from rnnkit.ops import simple_rnn as simple_rnn_module
+from rnnkit.ops import native as native_module
 from rnnkit.ops.native import native_kernels
 from rnnkit.ops.sequence import nested_layout
 
@@ -124,3 +125,47 @@ def test_bidirectional_lstm_on_padded_ids_runs_the_nested_path_and_matches_the_f
     torch.testing.assert_close(fast, reference, rtol=1e-6, atol=1e-6)
     for got, expected in zip(fast_grads, [p.grad for p in model.parameters()]):
         torch.testing.assert_close(got, expected, rtol=5e-6, atol=1e-6)
+
+
+class _ThreadRecorder:
+    """Stands in for the compiled module, noting the thread count each kernel call runs under."""
+
+    def __init__(self, module, seen):
+        self._module, self._seen = module, seen
+
+    def __getattr__(self, name):
+        kernel = getattr(self._module, name)
+
+        def call(*args):
+            self._seen.append(torch.get_num_threads())
+            return kernel(*args)
+
+        return call
+
+
+@pytest.fixture
+def two_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def record_kernel_threads(kind, monkeypatch):
+    seen = []
+    module = MODULES[kind]
+    real = module.native_for
+    monkeypatch.setattr(module, "native_for", lambda *args: _ThreadRecorder(real(*args), seen))
+    run_kernel(kind, MASKS["right_padded"], monkeypatch, "nested")
+    return seen
+
+
+@pytest.mark.parametrize("kind", list(MODULES))
+def test_kernel_loops_with_small_step_gemms_run_on_one_thread_and_restore_the_count(kind, two_threads, monkeypatch):
+    assert record_kernel_threads(kind, monkeypatch) == [1, 1]  # forward and backward
+    assert torch.get_num_threads() == 2
+
+
+def test_kernel_loops_with_large_step_gemms_keep_every_thread(two_threads, monkeypatch):
+    monkeypatch.setattr(native_module, "SMALL_STEP_FLOPS", 0)
+    assert record_kernel_threads("gru", monkeypatch) == [2, 2]

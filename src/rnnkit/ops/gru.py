@@ -26,7 +26,7 @@ from typing import Optional
 import torch
 
 from .activations import Activation, get_activation
-from .native import native_for
+from .native import loop_threads, native_for
 from .sequence import carry_masked, nested_layout, previous_states, split_mask
 
 
@@ -47,10 +47,12 @@ class GRUScan(torch.autograd.Function):
             ctx.has_b_rec = b_rec is not None
             if ctx.nested is not None:
                 # Padded sequences: each step runs on its active rows only (fully padded tails skipped).
-                hs, *packed = ctx.native.gru_forward_nested(xp.contiguous(), U.contiguous(), bias, h0, *ctx.nested)
+                with loop_threads(xp.shape[0], *U.shape):
+                    hs, *packed = ctx.native.gru_forward_nested(xp.contiguous(), U.contiguous(), bias, h0, *ctx.nested)
                 ctx.save_for_backward(U, *packed)
                 return hs
-            gates, inner, hs = ctx.native.gru_forward(xp.contiguous(), U.contiguous(), bias, h0, keep)
+            with loop_threads(xp.shape[0], *U.shape):
+                gates, inner, hs = ctx.native.gru_forward(xp.contiguous(), U.contiguous(), bias, h0, keep)
             ctx.save_for_backward(U, h0, gates, inner, hs, keep)
             return hs
         batch, steps, three_units = xp.shape
@@ -97,11 +99,13 @@ class GRUScan(torch.autograd.Function):
     def backward(ctx, d_hs):
         if ctx.nested is not None:
             U, *packed = ctx.saved_tensors
-            d_xp, dU, d_b_rec, dh0 = ctx.native.gru_backward_nested(d_hs, U, *ctx.nested, *packed)
+            with loop_threads(d_hs.shape[0], *U.shape):
+                d_xp, dU, d_b_rec, dh0 = ctx.native.gru_backward_nested(d_hs, U, *ctx.nested, *packed)
             return d_xp, dU, d_b_rec if ctx.has_b_rec else None, dh0, None, None, None, None, None
         if ctx.native is not None:
             U, h0, gates, inner, hs, keep = ctx.saved_tensors
-            d_xp, dU, d_b_rec, dh0 = ctx.native.gru_backward(d_hs, U, h0, gates, inner, hs, keep)
+            with loop_threads(d_hs.shape[0], *U.shape):
+                d_xp, dU, d_b_rec, dh0 = ctx.native.gru_backward(d_hs, U, h0, gates, inner, hs, keep)
             return d_xp, dU, d_b_rec if ctx.has_b_rec else None, dh0, None, None, None, None, None
         U, h0, gates, pre, hs, inner, keep_f, skip_f, rmask = ctx.saved_tensors
         act, ract, reset_after, has_b_rec = ctx.config

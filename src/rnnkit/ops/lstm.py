@@ -22,7 +22,7 @@ from typing import Optional
 import torch
 
 from .activations import Activation, get_activation
-from .native import native_for
+from .native import loop_threads, native_for
 from .sequence import carry_masked, nested_layout, previous_states, split_mask
 
 
@@ -36,13 +36,15 @@ class LSTMScan(torch.autograd.Function):
             if ctx.nested is not None:
                 # Padded sequences: each step runs on its active rows only (fully padded tails skipped).
                 order, counts = ctx.nested
-                hs, c_last, *packed = ctx.native.lstm_forward_nested(
-                    xp.contiguous(), U.contiguous(), h0, c0, order, counts
-                )
+                with loop_threads(xp.shape[0], *U.shape):
+                    hs, c_last, *packed = ctx.native.lstm_forward_nested(
+                        xp.contiguous(), U.contiguous(), h0, c0, order, counts
+                    )
                 ctx.save_for_backward(U, *packed)
                 return hs, c_last
             keep = mask.contiguous() if mask is not None else torch.empty(0, dtype=torch.bool)
-            gates, hs, cs = ctx.native.lstm_forward(xp.contiguous(), U.contiguous(), h0, c0, keep)
+            with loop_threads(xp.shape[0], *U.shape):
+                gates, hs, cs = ctx.native.lstm_forward(xp.contiguous(), U.contiguous(), h0, c0, keep)
             ctx.save_for_backward(U, h0, c0, gates, hs, cs, keep)
             return hs, cs[:, -1]
         batch, steps, four_units = xp.shape
@@ -78,12 +80,14 @@ class LSTMScan(torch.autograd.Function):
         if ctx.nested is not None:
             U, *packed = ctx.saved_tensors
             d_c_last = d_hs.new_zeros(d_hs.shape[0], d_hs.shape[2]) if d_c_last is None else d_c_last
-            d_gates, dU, dh0, dc0 = ctx.native.lstm_backward_nested(d_hs, d_c_last, U, *ctx.nested, *packed)
+            with loop_threads(d_hs.shape[0], *U.shape):
+                d_gates, dU, dh0, dc0 = ctx.native.lstm_backward_nested(d_hs, d_c_last, U, *ctx.nested, *packed)
             return d_gates, dU, dh0, dc0, None, None, None, None
         if ctx.native is not None:
             U, h0, c0, gates, hs, cs, keep = ctx.saved_tensors
             d_c_last = torch.zeros_like(c0) if d_c_last is None else d_c_last
-            d_gates, dU, dh0, dc0 = ctx.native.lstm_backward(d_hs, d_c_last, U, h0, c0, gates, hs, cs, keep)
+            with loop_threads(d_hs.shape[0], *U.shape):
+                d_gates, dU, dh0, dc0 = ctx.native.lstm_backward(d_hs, d_c_last, U, h0, c0, gates, hs, cs, keep)
             return d_gates, dU, dh0, dc0, None, None, None, None
         U, h0, c0, gates, pre, hs, cs, keep_f, skip_f, rmask = ctx.saved_tensors
         act, ract = ctx.acts

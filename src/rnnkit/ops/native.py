@@ -2,6 +2,7 @@
 (small units, long sequences). Built on first use by torch.utils.cpp_extension (needs a C++
 compiler and ninja) and cached; when that is not possible, or RNNKIT_NATIVE=0, the kernels
 written with PyTorch operations run instead, with the same results."""
+import contextlib
 import functools
 import os
 import warnings
@@ -36,3 +37,27 @@ def native_for(xp, rmask, activations_ok):
     if not activations_ok or xp.dtype != torch.float32 or xp.device.type != "cpu" or rmask is not None:
         return None
     return native_kernels()
+
+
+# Below this many flops in a step's recurrent GEMM (2 * batch * units * gates * units), the time
+# loop runs on one thread: a GEMM split across threads pays the pool's fork and join at each of
+# the T steps, which costs more than the split saves at this size, and far more when other
+# processes hold the cores (text workload, LSTM(64) batch 64: 0.47 s a step on two threads of a
+# busy 2-core machine, 0.06 s on one).
+SMALL_STEP_FLOPS = 4_000_000
+
+
+@contextlib.contextmanager
+def loop_threads(batch, units, width):
+    """Runs the block (a kernel's time loop) on one thread when each step's recurrent GEMM,
+    (batch, units) x (units, width), is below SMALL_STEP_FLOPS; restores the thread count."""
+    threads = torch.get_num_threads()
+    if threads == 1 or 2 * batch * units * width >= SMALL_STEP_FLOPS:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+

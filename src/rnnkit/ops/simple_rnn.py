@@ -17,7 +17,7 @@ from typing import Optional
 import torch
 
 from .activations import Activation, get_activation
-from .native import native_for
+from .native import loop_threads, native_for
 from .sequence import carry_masked, nested_layout, previous_states, split_mask
 
 # Activations the compiled kernel implements, by its codes.
@@ -35,12 +35,14 @@ class SimpleRNNScan(torch.autograd.Function):
             h0 = h0.contiguous()
             if ctx.nested is not None:
                 # Padded sequences: each step runs on its active rows only (fully padded tails skipped).
-                hs, *packed = ctx.native.simple_rnn_forward_nested(
-                    xp.contiguous(), U.contiguous(), h0, *ctx.nested, ctx.kind
-                )
+                with loop_threads(xp.shape[0], *U.shape):
+                    hs, *packed = ctx.native.simple_rnn_forward_nested(
+                        xp.contiguous(), U.contiguous(), h0, *ctx.nested, ctx.kind
+                    )
                 ctx.save_for_backward(U, *packed)
                 return hs
-            states = ctx.native.simple_rnn_forward(xp.contiguous(), U.contiguous(), h0, keep, ctx.kind)
+            with loop_threads(xp.shape[0], *U.shape):
+                states = ctx.native.simple_rnn_forward(xp.contiguous(), U.contiguous(), h0, keep, ctx.kind)
             ctx.save_for_backward(U, h0, states, keep)
             return states
         batch, steps, units = xp.shape
@@ -63,11 +65,13 @@ class SimpleRNNScan(torch.autograd.Function):
     def backward(ctx, d_states):
         if ctx.nested is not None:
             U, *packed = ctx.saved_tensors
-            d_pre, dU, dh0 = ctx.native.simple_rnn_backward_nested(d_states, U, *ctx.nested, *packed, ctx.kind)
+            with loop_threads(d_states.shape[0], *U.shape):
+                d_pre, dU, dh0 = ctx.native.simple_rnn_backward_nested(d_states, U, *ctx.nested, *packed, ctx.kind)
             return d_pre, dU, dh0, None, None, None
         if ctx.native is not None:
             U, h0, states, keep = ctx.saved_tensors
-            d_pre, dU, dh0 = ctx.native.simple_rnn_backward(d_states, U, h0, states, keep, ctx.kind)
+            with loop_threads(d_states.shape[0], *U.shape):
+                d_pre, dU, dh0 = ctx.native.simple_rnn_backward(d_states, U, h0, states, keep, ctx.kind)
             return d_pre, dU, dh0, None, None, None
         U, h0, states, pre, keep_f, skip_f, rmask = ctx.saved_tensors
         steps = states.shape[1]
