@@ -1,6 +1,4 @@
 """Learning curves of a training run as a PNG."""
-import os
-
 from ..files import write_atomically
 
 
@@ -51,4 +49,4 @@ def save_figure(fig, path):
         write_atomically(path, lambda file: fig.savefig(file, format="png", dpi=100))
     finally:
         pyplot().close(fig)
-    return os.fspath(path)
+    return path
