@@ -9,12 +9,12 @@ import argparse
 import os
 import sys
 
-from . import demo, info, textgen, rows, seq2seq, forecast, classify
 from ..train import distributed
+from . import classify, demo, forecast, info, rows, seq2seq, textgen
 from .options import UsageError, common_options, without_option
 
 # The order of `rnnkit --help`.
-COMMANDS = (demo, info, textgen, seq2seq, rows, forecast, classify)
+COMMANDS = (demo, forecast, classify, textgen, seq2seq, rows, info)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,7 +31,9 @@ def build_parser():
         prog="rnnkit",
         description="Recurrent neural networks with Keras's API on PyTorch: train, evaluate and use "
         "forecasters, text classifiers, character models and sequence-to-sequence models from the shell.",
-        epilog="examples:\n  rnnkit demo\n  rnnkit info runs/demo/model.rnnkit\n\n"
+        epilog="examples:\n  rnnkit demo\n  rnnkit forecast train --csv prices.csv --target Open --out runs/prices\n"
+        "  rnnkit textgen sample runs/chars/model.rnnkit --prompt ROMEO: --length 300\n"
+        "  rnnkit info runs/demo/model.rnnkit\n\n"
         "Run `rnnkit COMMAND --help` for each command's options and examples.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
