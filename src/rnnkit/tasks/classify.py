@@ -1,8 +1,9 @@
 """Text classification: labelled sentences in, a trained word-level classifier out.
 
 The recipe is the seed's: words become ids (`TextVectorization`, fitted on the training part only),
-then Embedding(mask_zero=True) + Bidirectional(LSTM) + Dense, trained with Adam. Padding is masked,
-so a sentence gets the same score alone or padded beside longer ones. The saved model carries its
+then Embedding(mask_zero=True) + Bidirectional(LSTM) + Dense, trained with Adam (its learning rate
+decaying along a cosine). Padding is masked, so a sentence gets the same score alone or padded
+beside longer ones. The saved model carries its
 vectorizer and class names in `model.assets`, so it classifies raw text by itself.
 
     >>> from rnnkit.data import read_labelled
@@ -52,6 +53,7 @@ class ClassifyResult:
 
     @property
     def model(self):
+        """The trained model (`classifier.model`)."""
         return self.classifier.model
 
 
