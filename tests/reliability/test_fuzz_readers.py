@@ -329,10 +329,7 @@ def test_lines_random_bytes_give_stripped_lines_or_a_value_error_naming_the_file
     assert lines and all(line == line.strip() and line for line in lines)
 
 
-@pytest.mark.xfail(strict=True, reason="read_labelled lets csv.Error out (a field over csv's 131072-character limit, "
-                                       "e.g. an unclosed quote in a large file); read_csv turns it into a "
-                                       "ValueError naming the file (data/labelled.py)")
 def test_labelled_csv_with_a_field_over_the_csv_limit_is_a_value_error_naming_the_file(tmp_path):
     path = _write(tmp_path, "huge.csv", b'text,label\n"' + b"a" * 200_000 + b'",1\nb,0\n')
-    with pytest.raises(ValueError, match="huge.csv"):
+    with pytest.raises(ValueError, match=r"huge.csv' line \d+ is not readable as a table .*unclosed quote"):
         read_labelled(path)

@@ -163,6 +163,15 @@ def _read_tab_lines(path):
 
 def _read_table(path, delimiter, text_col, label_col):
     reader = csv.reader(io.StringIO(_read_text(path, "a table with a header row"), newline=""), delimiter=delimiter)
+    try:
+        return _table_rows(reader, path, delimiter, text_col, label_col)
+    except csv.Error as error:
+        raise ValueError(
+            f"{path!r} line {reader.line_num} is not readable as a table ({error}); check for an unclosed quote."
+        ) from None
+
+
+def _table_rows(reader, path, delimiter, text_col, label_col):
     header = next((cells for cells in reader if any(cell.strip() for cell in cells)), None)
     if header is None:
         raise ValueError(f"{path!r} has no header row; expected a table with named text and label columns.")
