@@ -48,11 +48,10 @@ SMALL_STEP_FLOPS = 4_000_000
 
 
 @contextlib.contextmanager
-def loop_threads(batch, units, width):
-    """Runs the block (a kernel's time loop) on one thread when each step's recurrent GEMM,
-    (batch, units) x (units, width), is below SMALL_STEP_FLOPS; restores the thread count."""
+def one_thread(when):
+    """Runs the block on one intra-op thread when `when` is true, and restores the thread count."""
     threads = torch.get_num_threads()
-    if threads == 1 or 2 * batch * units * width >= SMALL_STEP_FLOPS:
+    if not when or threads == 1:
         yield
         return
     torch.set_num_threads(1)
@@ -60,4 +59,10 @@ def loop_threads(batch, units, width):
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def loop_threads(batch, units, width):
+    """Runs the block (a kernel's time loop) on one thread when each step's recurrent GEMM,
+    (batch, units) x (units, width), is below SMALL_STEP_FLOPS."""
+    return one_thread(2 * batch * units * width < SMALL_STEP_FLOPS)
 

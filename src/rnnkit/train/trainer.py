@@ -16,6 +16,7 @@ import torch
 
 from ..layers.bidirectional import Bidirectional
 from ..layers.rnn import RNN
+from ..ops.native import one_thread
 from ..ops.nest import flatten
 from . import distributed
 from . import losses as losses_module
@@ -34,25 +35,13 @@ from .progress import resolve_verbose
 SMALL_STEP_WORK = 2_000_000
 
 
-@contextlib.contextmanager
 def one_thread_for_small_steps(x, optimizer):
     """Runs the block with one intra-op thread when the step on batch `x` is small (below
     SMALL_STEP_WORK) and on the CPU; leaves the thread count alone otherwise, and restores it."""
     first = flatten(x)[0]
-    threads = torch.get_num_threads()
-    if threads == 1 or first.device.type != "cpu":
-        yield
-        return
     rows = first.shape[0] * (first.shape[1] if first.dim() > 1 else 1)
     weights = sum(p.numel() for group in optimizer.param_groups for p in group["params"])
-    if rows * weights >= SMALL_STEP_WORK:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    return one_thread(first.device.type == "cpu" and rows * weights < SMALL_STEP_WORK)
 
 
 def _outputs_list(outputs):
