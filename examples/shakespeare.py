@@ -39,7 +39,7 @@ def main():
         text = text[:30_000]
         settings = {"units": (32,), "epochs": 2, "seq_len": 50, "minutes": None}
     with tempfile.TemporaryDirectory() as scratch:
-        run = textgen.train(text, args.out or scratch, verbose=0 if args.quick else 2, sample_length=300,
+        run = textgen.train_text_model(text, args.out or scratch, verbose=0 if args.quick else 2, sample_length=300,
                             sample_prompt="ROMEO:", **settings)
     curves = run.history.history
     print("\nvalidation curve")

@@ -18,7 +18,7 @@ def tiny_run(tmp_path, text=TEXT, **settings):
     options = {"units": (16,), "embedding_dim": 8, "seq_len": 20, "batch_size": 8, "epochs": 1, "verbose": 0,
                "sample_length": 30}
     options.update(settings)
-    return textgen.train(text, tmp_path / "run", **options)
+    return textgen.train_text_model(text, tmp_path / "run", **options)
 
 
 # ------------------------------------------------------------------------------------------- files

@@ -9,7 +9,7 @@ from .options import UsageError, add_training_options, existing_file, fraction, 
 
 def train(args):
     text = textgen.read_text(args.text)
-    run = textgen.train(
+    run = textgen.train_text_model(
         text,
         args.out,
         seq_len=args.seq_len,

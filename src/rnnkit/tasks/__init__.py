@@ -3,3 +3,6 @@
 from .outputs import RunDirectory
 from .forecast import ForecastResult, Forecaster, forecast, train_forecaster
 from .classify import ClassifyResult, TextClassifier, train_classifier
+from .rows import RowsResult, train_rows
+from .seq2seq import Seq2SeqResult, addition_pairs, train_seq2seq, translate
+from .textgen import sample, train_text_model

@@ -215,7 +215,7 @@ class TextgenRun:
     out: str
 
 
-def train(
+def train_text_model(
     text,
     out,
     seq_len=100,
@@ -273,7 +273,7 @@ def train(
             settings, a data-parallel launch (torchrun).
 
     Example:
-        >>> run = train(read_text("input.txt"), "runs/chars", minutes=20)
+        >>> run = train_text_model(read_text("input.txt"), "runs/chars", minutes=20)
         >>> run.metrics["val_loss"], run.metrics["val_bpc"]
     """
     if not isinstance(text, str) or not text:
