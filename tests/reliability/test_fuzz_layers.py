@@ -134,8 +134,6 @@ def test_a_recurrent_layer_fed_an_empty_batch_returns_an_empty_output(kind):
     assert tuple(RECURRENT[kind](4)(torch.zeros(0, 5, 3)).shape) == (0, 4)
 
 
-@pytest.mark.xfail(strict=True, reason="torch.nn.functional.embedding takes only int32/int64 ids (to fix in "
-                                       "layers/core.py: cast other integer dtypes)")
 @pytest.mark.parametrize("dtype", [torch.int16, torch.int8, torch.uint8])
 def test_embedding_accepts_narrow_integer_ids(dtype):
     assert tuple(rnnkit.layers.Embedding(10, 3)(torch.ones(2, 5, dtype=dtype)).shape) == (2, 5, 3)

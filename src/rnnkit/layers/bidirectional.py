@@ -108,7 +108,7 @@ class Bidirectional(Layer):
             half = len(initial_state) // 2
             forward_state, backward_state = list(initial_state[:half]), list(initial_state[half:])
         y = self.forward_layer(sequences, initial_state=forward_state, mask=mask, training=training)
-        y_rev = self.backward_layer(sequences, initial_state=backward_state, mask=mask, training=training)
+        y_rev = self._call_backward_layer(sequences, backward_state, mask, training)
         states = ()
         if self.return_state:
             states = tuple(y[1:]) + tuple(y_rev[1:])
@@ -128,6 +128,31 @@ class Bidirectional(Layer):
         if self.merge_mode is None:
             return output + states
         return (output,) + states if self.return_state else output
+
+    def _call_backward_layer(self, sequences, initial_state, mask, training):
+        layer = self.backward_layer
+        source = getattr(sequences, "_embedding_source", None)
+        if (
+            source is None
+            or not layer.go_backwards
+            or torch.is_inference_mode_enabled()
+            or sequences.dim() != 3
+            or sequences._version != source[2]
+            or source[1].dim() != 2
+        ):
+            return layer(sequences, initial_state=initial_state, mask=mask, training=training)
+        # RNN reverses its input into a fresh tensor that has lost the ids the Embedding fold needs
+        # (RecurrentCell.input_projection): reverse here, ids included, and run the layer forwards
+        # over the reversed sequence and mask, which is the same computation.
+        embeddings, ids, _ = source
+        reversed_sequences = torch.flip(sequences, [1])
+        reversed_sequences._embedding_source = (embeddings, torch.flip(ids, [1]), reversed_sequences._version)
+        reversed_mask = None if mask is None else torch.flip(mask, [1])
+        layer.go_backwards = False
+        try:
+            return layer(reversed_sequences, initial_state=initial_state, mask=reversed_mask, training=training)
+        finally:
+            layer.go_backwards = True
 
     def compute_mask(self, inputs, mask=None):
         output_mask = mask if self.return_sequences else None

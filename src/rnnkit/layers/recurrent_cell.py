@@ -3,6 +3,7 @@ arguments and config, weight creation, dropout masks, and the hand-off to the fu
 import torch
 
 from ..ops.activations import get_activation
+from ..ops.embedding_projection import embedding_projection
 from .base import Layer
 from .constraints import get_constraint, serialize_constraint
 from .initializers import get_initializer
@@ -140,11 +141,37 @@ class RecurrentCell(DropoutRNNCell, Layer):
         return [self.kernel.new_zeros(batch_size, units) for units in shapes]
 
     def input_projection(self, x, bias):
-        """x W + b for every (batch, time) row at once: the one GEMM over all input steps."""
+        """x W + b for every (batch, time) row at once: the one GEMM over all input steps.
+
+        When `x` is, unchanged, the output of an `Embedding` with fewer vocabulary rows than `x`
+        has (batch, time) rows, computes `(E W + b)[ids]` instead (`ops.embedding_projection`):
+        the same values, with gradients reaching E, W and b as through the lookup and the GEMM.
+        """
+        folded = self._folded_embedding(x)
+        if folded is not None:
+            embeddings, ids = folded
+            return embedding_projection(ids, embeddings, self.kernel, bias)
         batch, steps, features = x.shape
         flat = x.reshape(batch * steps, features)
         xp = torch.mm(flat, self.kernel) if bias is None else torch.addmm(bias, flat, self.kernel)
         return xp.view(batch, steps, self.kernel.shape[1])
+
+    def _folded_embedding(self, x):
+        """(embeddings, ids) when `x` is an Embedding output the projection can fold, else None."""
+        source = getattr(x, "_embedding_source", None)
+        if source is None:
+            return None
+        embeddings, ids, version = source
+        if (
+            x._version != version
+            or x.requires_grad != (embeddings.requires_grad and torch.is_grad_enabled())
+            or embeddings.dtype != self.kernel.dtype
+            or embeddings.device != self.kernel.device
+            or tuple(ids.shape) != tuple(x.shape[:-1])
+            or ids.numel() <= embeddings.shape[0]
+        ):
+            return None
+        return embeddings, ids
 
     def can_scan(self):
         return self.activation.elementwise and self.recurrent_activation.elementwise
