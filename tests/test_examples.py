@@ -3,7 +3,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT / ".." / "shared" / "data"
+
+
+def needs_shared(name):
+    """Skips a test whose example reads ../shared/data/<name> when the data is not beside the checkout."""
+    return pytest.mark.skipif(not (SHARED_DATA / name).exists(), reason=f"../shared/data/{name} not present")
 
 
 def run_quick(script):
@@ -23,6 +31,7 @@ def test_keras_api_tour_runs_the_seed_snippets_with_keras_parameter_counts():
     assert "output_1_accuracy" in out and "val_accuracy" in out  # the NestedCell fit and the MNIST-rows fit ran
 
 
+@needs_shared("tinyshakespeare.txt")
 def test_shakespeare_quick_prints_the_validation_curve_and_a_sample():
     done = run_quick("shakespeare.py")
     out = done.stdout
@@ -30,6 +39,7 @@ def test_shakespeare_quick_prints_the_validation_curve_and_a_sample():
     assert "sample (temperature 0.8):\nROMEO:" in out
 
 
+@needs_shared("google_stock_train.csv")
 def test_stock_prices_quick_run_prints_the_model_beside_persistence():
     done = run_quick("stock_prices.py")
     assert "20 test days" in done.stdout and "vs persistence 8.42" in done.stdout
@@ -51,6 +61,7 @@ def test_mnist_rows_quick_run_prints_test_accuracy_of_both_recipes():
     assert "simple_rnn: test accuracy" in done.stdout and "lstm: test accuracy" in done.stdout
 
 
+@needs_shared("sentiment")
 def test_sentiment_quick_run_prints_the_report_and_test_accuracy():
     done = run_quick("sentiment.py")
     assert "data: 300 sentences" in done.stdout and "confusion matrix" in done.stdout

@@ -14,6 +14,7 @@ def write(path, text, encoding="utf-8"):
     return path
 
 
+@pytest.mark.skipif(not SENTIMENT.exists(), reason="../shared/data/sentiment not present")
 def test_the_sentiment_files_give_3000_sentences_half_positive():
     data = read_labelled([SENTIMENT / f"{name}_labelled.txt" for name in ("amazon_cells", "imdb", "yelp")])
     assert len(data) == 3000 and data.names == ["0", "1"] and data.counts() == {"0": 1500, "1": 1500}

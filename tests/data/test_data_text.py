@@ -96,6 +96,7 @@ def test_options_give_keras_vocabulary_and_ids(options, head, size, ids):
     assert vectorizer(QUERIES).tolist() == ids
 
 
+@pytest.mark.skipif(not SENTIMENT.exists(), reason="../shared/data/sentiment not present")
 def test_sentiment_sentences_give_keras_vocabulary_and_ids():
     texts = []
     for name in ("amazon_cells", "imdb", "yelp"):
