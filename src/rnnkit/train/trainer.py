@@ -365,7 +365,8 @@ class TrainingMixin:
         elif validation_split:
             raise ValueError("validation_split needs array data; pass validation_data for generators and DataLoaders.")
         if validation_data is not None:
-            val = self._validation_batches(validation_data, validation_batch_size or batch_size, validation_steps)
+            val = self._validation_batches(validation_data, validation_batch_size or batch_size, validation_steps,
+                                           device, float_dtype)
             if isinstance(val, ArrayBatches):
                 check_finite("validation x", val.x)
                 if val.y is not None:
@@ -412,13 +413,13 @@ class TrainingMixin:
         self._parallel = None
         return callback_list.history
 
-    def _validation_batches(self, data, batch_size, steps):
+    def _validation_batches(self, data, batch_size, steps, device, float_dtype):
         if isinstance(data, (list, tuple)) and len(data) in (2, 3) and all(
             d is None or not hasattr(d, "__next__") for d in data
         ):
             vx, vy, vw = (list(data) + [None])[:3]
-            return batches_for(vx, vy, vw, batch_size, False, steps, self._device(), self._float_dtype())
-        return batches_for(data, None, None, batch_size, False, steps, self._device(), self._float_dtype())
+            return batches_for(vx, vy, vw, batch_size, False, steps, device, float_dtype)
+        return batches_for(data, None, None, batch_size, False, steps, device, float_dtype)
 
     def _run_evaluation(self, batches, callback_list, parallel=None):
         self._reset_metrics()
