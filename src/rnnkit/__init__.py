@@ -1,5 +1,5 @@
 """rnnkit: Keras-style recurrent layers that are PyTorch modules, on a fused BPTT engine."""
-from . import layers, ops, utils
+from . import engine, layers, utils
 from .layers import constraints, initializers, regularizers
 from .models import Input, Model, Sequential
 from .train import callbacks, losses, metrics, optimizers

@@ -5,7 +5,7 @@ import torch
 import rnnkit
 from rnnkit import layers
 from rnnkit.models import generation
-from rnnkit.ops.native import native_kernels
+from rnnkit.engine.native import native_kernels
 
 VOCAB = 12
 

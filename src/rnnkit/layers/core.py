@@ -3,7 +3,7 @@ Masking. Arguments, defaults, weight names, shapes and order, and mask behaviour
 import torch
 import torch.nn.functional as F
 
-from ..ops.activations import activation_names, get_activation
+from ..engine.activations import activation_names, get_activation
 from .base import Layer
 from .constraints import get_constraint, serialize_constraint
 from .regularizers import get_regularizer, serialize_regularizer

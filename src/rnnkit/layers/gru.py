@@ -1,5 +1,5 @@
 """GRUCell and GRU (Keras gate order z, r, h; reset_after=True by default, as Keras 3)."""
-from ..ops.gru import gru_scan
+from ..engine.gru import gru_scan
 from .recurrent_cell import RecurrentCell
 from .rnn import CellRNN
 

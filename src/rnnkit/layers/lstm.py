@@ -1,7 +1,7 @@
 """LSTMCell and LSTM (Keras gate order i, f, c, o)."""
 import torch
 
-from ..ops.lstm import lstm_scan
+from ..engine.lstm import lstm_scan
 from .recurrent_cell import RecurrentCell
 from .rnn import CellRNN
 

@@ -2,8 +2,8 @@
 arguments and config, weight creation, dropout masks, and the hand-off to the fused kernels."""
 import torch
 
-from ..ops.activations import get_activation
-from ..ops.embedding_projection import embedding_projection
+from ..engine.activations import get_activation
+from ..engine.embedding_projection import embedding_projection
 from .base import Layer
 from .constraints import get_constraint, serialize_constraint
 from .initializers import get_initializer
@@ -144,7 +144,7 @@ class RecurrentCell(DropoutRNNCell, Layer):
         """x W + b for every (batch, time) row at once: the one GEMM over all input steps.
 
         When `x` is, unchanged, the output of an `Embedding` with fewer vocabulary rows than `x`
-        has (batch, time) rows, computes `(E W + b)[ids]` instead (`ops.embedding_projection`):
+        has (batch, time) rows, computes `(E W + b)[ids]` instead (`engine.embedding_projection`):
         the same values, with gradients reaching E, W and b as through the lookup and the GEMM.
         """
         folded = self._folded_embedding(x)

@@ -1,15 +1,15 @@
 """`RNN(cell)`: the layer that runs a cell over time, and `StackedRNNCells`.
 
 Built-in cells (SimpleRNNCell, LSTMCell, GRUCell and stacks of them) run on the fused kernels of
-`rnnkit.ops` through their `scan()`; any other cell, or a built-in cell with an activation that is
+`rnnkit.engine` through their `scan()`; any other cell, or a built-in cell with an activation that is
 not elementwise, runs through the generic autograd loop. Both give Keras's results.
 """
 import inspect
 
 import torch
 
-from ..ops.generic import cell_scan
-from ..ops.nest import flatten, is_nested, map_structure
+from ..engine.generic import cell_scan
+from ..engine.nest import flatten, is_nested, map_structure
 from .base import Layer, _unique_name, snake_case
 from .recurrent_cell import DropoutRNNCell, RecurrentCell, check_cell_arguments
 from .serialization import deserialize_layer, serialize_layer

@@ -1,5 +1,5 @@
 """SimpleRNNCell and SimpleRNN: h_t = activation(x_t W + h_{t-1} U + b)."""
-from ..ops.simple_rnn import simple_rnn_scan
+from ..engine.simple_rnn import simple_rnn_scan
 from .recurrent_cell import RecurrentCell
 from .rnn import CellRNN
 

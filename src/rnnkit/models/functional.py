@@ -13,7 +13,7 @@ from collections import defaultdict
 import torch
 
 from ..layers.serialization import deserialize_layer, register_serializable, serialize_layer
-from ..ops.nest import flatten, pack_as
+from ..engine.nest import flatten, pack_as
 from .model import Model, with_mask
 from .symbolic import InputLayer, KerasTensor, dtype_name, format_shape, takes_token_ids
 

@@ -24,8 +24,8 @@ from ..layers.core import Dense, Embedding
 from ..layers.gru import GRU
 from ..layers.lstm import LSTM
 from ..layers.simple_rnn import SimpleRNN
-from ..ops.native import native_kernels
-from ..ops.simple_rnn import NATIVE_ACTIVATIONS
+from ..engine.native import native_kernels
+from ..engine.simple_rnn import NATIVE_ACTIVATIONS
 
 __all__ = ["generate"]
 

@@ -11,7 +11,7 @@ import torch
 from ..layers.base import Layer, set_mask
 from ..layers.bidirectional import Bidirectional
 from ..layers.rnn import RNN
-from ..ops.nest import flatten, map_structure
+from ..engine.nest import flatten, map_structure
 from ..train.trainer import TrainingMixin
 from .summary import print_summary
 from .symbolic import takes_token_ids

@@ -23,7 +23,7 @@ from ..layers.core import Embedding
 from ..layers.rnn import RNN
 from ..layers.serialization import register_serializable
 from ..layers.time_distributed import TimeDistributed
-from ..ops.nest import flatten, map_structure
+from ..engine.nest import flatten, map_structure
 
 _node_order = itertools.count()
 

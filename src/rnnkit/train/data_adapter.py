@@ -9,7 +9,7 @@ import math
 import numpy as np
 import torch
 
-from ..ops.nest import flatten, map_structure
+from ..engine.nest import flatten, map_structure
 
 
 def to_tensor(value, device=None, float_dtype=None):

@@ -47,7 +47,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from ..ops.nest import flatten, map_structure
+from ..engine.nest import flatten, map_structure
 from .data_adapter import ArrayBatches
 
 __all__ = [

@@ -16,8 +16,8 @@ import torch
 
 from ..layers.bidirectional import Bidirectional
 from ..layers.rnn import RNN
-from ..ops.native import one_thread
-from ..ops.nest import flatten
+from ..engine.native import one_thread
+from ..engine.nest import flatten
 from . import distributed
 from . import losses as losses_module
 from . import metrics as metrics_module

@@ -1,4 +1,4 @@
-"""The Embedding folded into the first recurrent layer's input projection (ops/embedding_projection.py,
+"""The Embedding folded into the first recurrent layer's input projection (engine/embedding_projection.py,
 RecurrentCell.input_projection, Bidirectional): the same outputs and gradients as the lookup followed
 by the GEMM (float32: a few ulp, the sums run in another order), and the unfolded path whenever the
 tensor the cell receives is not the Embedding's output as it left the layer."""
@@ -7,8 +7,8 @@ import torch
 
 from rnnkit import layers
 from rnnkit.layers import recurrent_cell
-from rnnkit.ops import embedding_projection
-from rnnkit.ops.embedding_projection import EmbeddingProjection
+from rnnkit.engine import embedding_projection
+from rnnkit.engine.embedding_projection import EmbeddingProjection
 
 B, T, V, F = 4, 7, 6, 3
 

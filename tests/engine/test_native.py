@@ -3,11 +3,11 @@ import pytest
 import torch
 
 from rnnkit import layers
-from rnnkit.ops import gru as gru_module
-from rnnkit.ops import lstm as lstm_module
-from rnnkit.ops import simple_rnn as simple_rnn_module
-from rnnkit.ops.activations import get_activation
-from rnnkit.ops.native import native_for, native_kernels
+from rnnkit.engine import gru as gru_module
+from rnnkit.engine import lstm as lstm_module
+from rnnkit.engine import simple_rnn as simple_rnn_module
+from rnnkit.engine.activations import get_activation
+from rnnkit.engine.native import native_for, native_kernels
 
 B, T, H = 5, 7, 6
 MODULES = {"simple_rnn": simple_rnn_module, "lstm": lstm_module, "gru": gru_module}

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from rnnkit import layers
-from rnnkit.ops.gru import gru_scan
-from rnnkit.ops.lstm import lstm_scan
-from rnnkit.ops.simple_rnn import simple_rnn_scan
+from rnnkit.engine.gru import gru_scan
+from rnnkit.engine.lstm import lstm_scan
+from rnnkit.engine.simple_rnn import simple_rnn_scan
 
 B, T, H = 3, 5, 4
 

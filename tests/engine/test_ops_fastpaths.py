@@ -1,17 +1,17 @@
 """The fast paths of the kernels against the reference paths they replace. Against the full native
 kernel: within 1e-6 absolute or 5e-6 relative, a few float32 ulp (MKL's GEMM rounding depends on
 the number of rows it is given, as it does when the same sample runs in a batch of another size);
-against the PyTorch-op kernel: 1e-5, as tests/ops/test_native.py."""
+against the PyTorch-op kernel: 1e-5, as tests/engine/test_native.py."""
 import pytest
 import torch
 
 from rnnkit import layers
-from rnnkit.ops import gru as gru_module
-from rnnkit.ops import lstm as lstm_module
-from rnnkit.ops import simple_rnn as simple_rnn_module
-from rnnkit.ops import native as native_module
-from rnnkit.ops.native import native_kernels
-from rnnkit.ops.sequence import nested_layout
+from rnnkit.engine import gru as gru_module
+from rnnkit.engine import lstm as lstm_module
+from rnnkit.engine import simple_rnn as simple_rnn_module
+from rnnkit.engine import native as native_module
+from rnnkit.engine.native import native_kernels
+from rnnkit.engine.sequence import nested_layout
 
 B, T, H = 6, 9, 5
 

@@ -36,7 +36,7 @@ torch::Tensor recurrent_weight_gradient(const torch::Tensor& h0, const torch::Te
 
 // tanh as a clamped rational function (the odd 13/6 approximation used by Eigen): libm's tanhf
 // does not vectorise here and costs ~20 ns a call. Within 4e-7 of tanh everywhere, and
-// relatively accurate near 0 (unlike 2 sigmoid(2x) - 1); tests/ops/test_native.py checks it.
+// relatively accurate near 0 (unlike 2 sigmoid(2x) - 1); tests/engine/test_native.py checks it.
 inline float fast_tanh(float x) {
     const float c = 7.90531110763549805f;
     x = x < -c ? -c : (x > c ? c : x);
