@@ -2,6 +2,7 @@
 from . import engine, layers, utils
 from .layers import constraints, initializers, regularizers
 from .models import Input, Model, Sequential
+from . import mixed_precision
 from .train import callbacks, losses, metrics, optimizers
 from .train.plotting import plot_history
 

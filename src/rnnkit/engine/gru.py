@@ -26,7 +26,7 @@ from typing import Optional
 import torch
 
 from .activations import Activation, get_activation
-from .native import loop_threads, native_for
+from .native import kernel_matrix, loop_threads, native_for
 from .sequence import carry_masked, nested_layout, previous_states, split_mask
 
 
@@ -37,22 +37,24 @@ def _blend_(h_t: torch.Tensor, h_prev: torch.Tensor, z: torch.Tensor, hh: torch.
 
 class GRUScan(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, xp, U, b_rec, h0, mask, rmask, act: Activation, ract: Activation, reset_after: bool):
+    def forward(ctx, xp, U, b_rec, h0, mask, rmask, act: Activation, ract: Activation, reset_after: bool,
+                compute_dtype):
         ctx.native = native_for(xp, rmask, reset_after and act.name == "tanh" and ract.name == "sigmoid")
         ctx.nested = nested_layout(mask) if ctx.native is not None else None
         if ctx.native is not None:
             keep = mask.contiguous() if mask is not None else torch.empty(0, dtype=torch.bool)
             bias = b_rec.contiguous() if b_rec is not None else xp.new_empty(0)
             h0 = h0.contiguous()
+            U = kernel_matrix(U, compute_dtype)
             ctx.has_b_rec = b_rec is not None
             if ctx.nested is not None:
                 # Padded sequences: each step runs on its active rows only (fully padded tails skipped).
                 with loop_threads(xp.shape[0], *U.shape):
-                    hs, *packed = ctx.native.gru_forward_nested(xp.contiguous(), U.contiguous(), bias, h0, *ctx.nested)
+                    hs, *packed = ctx.native.gru_forward_nested(xp.contiguous(), U, bias, h0, *ctx.nested)
                 ctx.save_for_backward(U, *packed)
                 return hs
             with loop_threads(xp.shape[0], *U.shape):
-                gates, inner, hs = ctx.native.gru_forward(xp.contiguous(), U.contiguous(), bias, h0, keep)
+                gates, inner, hs = ctx.native.gru_forward(xp.contiguous(), U, bias, h0, keep)
             ctx.save_for_backward(U, h0, gates, inner, hs, keep)
             return hs
         batch, steps, three_units = xp.shape
@@ -101,12 +103,12 @@ class GRUScan(torch.autograd.Function):
             U, *packed = ctx.saved_tensors
             with loop_threads(d_hs.shape[0], *U.shape):
                 d_xp, dU, d_b_rec, dh0 = ctx.native.gru_backward_nested(d_hs, U, *ctx.nested, *packed)
-            return d_xp, dU, d_b_rec if ctx.has_b_rec else None, dh0, None, None, None, None, None
+            return d_xp, dU, d_b_rec if ctx.has_b_rec else None, dh0, None, None, None, None, None, None
         if ctx.native is not None:
             U, h0, gates, inner, hs, keep = ctx.saved_tensors
             with loop_threads(d_hs.shape[0], *U.shape):
                 d_xp, dU, d_b_rec, dh0 = ctx.native.gru_backward(d_hs, U, h0, gates, inner, hs, keep)
-            return d_xp, dU, d_b_rec if ctx.has_b_rec else None, dh0, None, None, None, None, None
+            return d_xp, dU, d_b_rec if ctx.has_b_rec else None, dh0, None, None, None, None, None, None
         U, h0, gates, pre, hs, inner, keep_f, skip_f, rmask = ctx.saved_tensors
         act, ract, reset_after, has_b_rec = ctx.config
         batch, steps, units = hs.shape
@@ -166,7 +168,7 @@ class GRUScan(torch.autograd.Function):
                 dim=1,
             )
             d_b_rec = None
-        return d_gates, dU, d_b_rec, g_next, None, None, None, None, None
+        return d_gates, dU, d_b_rec, g_next, None, None, None, None, None, None
 
 
 def gru_scan(
@@ -179,6 +181,7 @@ def gru_scan(
     activation="tanh",
     recurrent_activation="sigmoid",
     reset_after: bool = True,
+    compute_dtype: Optional[torch.dtype] = None,
 ) -> torch.Tensor:
     """Runs a GRU over projected inputs `xp` (batch, time, 3*units) (input bias included); returns
     every state (batch, time, units). `recurrent_bias` (3*units,) is Keras's second bias row, used
@@ -193,4 +196,5 @@ def gru_scan(
         get_activation(activation),
         get_activation(recurrent_activation),
         reset_after,
+        compute_dtype,
     )

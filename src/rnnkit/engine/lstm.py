@@ -22,29 +22,30 @@ from typing import Optional
 import torch
 
 from .activations import Activation, get_activation
-from .native import loop_threads, native_for
+from .native import kernel_matrix, loop_threads, native_for
 from .sequence import carry_masked, nested_layout, previous_states, split_mask
 
 
 class LSTMScan(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, xp, U, h0, c0, mask, rmask, act: Activation, ract: Activation):
+    def forward(ctx, xp, U, h0, c0, mask, rmask, act: Activation, ract: Activation, compute_dtype):
         ctx.native = native_for(xp, rmask, act.name == "tanh" and ract.name == "sigmoid")
         ctx.nested = nested_layout(mask) if ctx.native is not None else None
         if ctx.native is not None:
             h0, c0 = h0.contiguous(), c0.contiguous()
+            U = kernel_matrix(U, compute_dtype)
             if ctx.nested is not None:
                 # Padded sequences: each step runs on its active rows only (fully padded tails skipped).
                 order, counts = ctx.nested
                 with loop_threads(xp.shape[0], *U.shape):
                     hs, c_last, *packed = ctx.native.lstm_forward_nested(
-                        xp.contiguous(), U.contiguous(), h0, c0, order, counts
+                        xp.contiguous(), U, h0, c0, order, counts
                     )
                 ctx.save_for_backward(U, *packed)
                 return hs, c_last
             keep = mask.contiguous() if mask is not None else torch.empty(0, dtype=torch.bool)
             with loop_threads(xp.shape[0], *U.shape):
-                gates, hs, cs = ctx.native.lstm_forward(xp.contiguous(), U.contiguous(), h0, c0, keep)
+                gates, hs, cs = ctx.native.lstm_forward(xp.contiguous(), U, h0, c0, keep)
             ctx.save_for_backward(U, h0, c0, gates, hs, cs, keep)
             return hs, cs[:, -1]
         batch, steps, four_units = xp.shape
@@ -82,13 +83,13 @@ class LSTMScan(torch.autograd.Function):
             d_c_last = d_hs.new_zeros(d_hs.shape[0], d_hs.shape[2]) if d_c_last is None else d_c_last
             with loop_threads(d_hs.shape[0], *U.shape):
                 d_gates, dU, dh0, dc0 = ctx.native.lstm_backward_nested(d_hs, d_c_last, U, *ctx.nested, *packed)
-            return d_gates, dU, dh0, dc0, None, None, None, None
+            return d_gates, dU, dh0, dc0, None, None, None, None, None
         if ctx.native is not None:
             U, h0, c0, gates, hs, cs, keep = ctx.saved_tensors
             d_c_last = torch.zeros_like(c0) if d_c_last is None else d_c_last
             with loop_threads(d_hs.shape[0], *U.shape):
                 d_gates, dU, dh0, dc0 = ctx.native.lstm_backward(d_hs, d_c_last, U, h0, c0, gates, hs, cs, keep)
-            return d_gates, dU, dh0, dc0, None, None, None, None
+            return d_gates, dU, dh0, dc0, None, None, None, None, None
         U, h0, c0, gates, pre, hs, cs, keep_f, skip_f, rmask = ctx.saved_tensors
         act, ract = ctx.acts
         steps, units = hs.shape[1], hs.shape[2]
@@ -130,7 +131,7 @@ class LSTMScan(torch.autograd.Function):
         if rmask is not None:
             h_prev = h_prev * rmask.unsqueeze(1)
         dU = h_prev.reshape(-1, units).t().mm(d_gates.reshape(-1, 4 * units))
-        return d_gates, dU, gh_next, gc, None, None, None, None
+        return d_gates, dU, gh_next, gc, None, None, None, None, None
 
 
 def lstm_scan(
@@ -142,6 +143,7 @@ def lstm_scan(
     recurrent_dropout_mask: Optional[torch.Tensor] = None,
     activation="tanh",
     recurrent_activation="sigmoid",
+    compute_dtype: Optional[torch.dtype] = None,
 ):
     """Runs an LSTM over projected inputs `xp` (batch, time, 4*units); returns every hidden state
     (batch, time, units) and the last carry state c_T (batch, units). Arguments as `simple_rnn_scan`."""
@@ -154,4 +156,5 @@ def lstm_scan(
         recurrent_dropout_mask,
         get_activation(activation),
         get_activation(recurrent_activation),
+        compute_dtype,
     )

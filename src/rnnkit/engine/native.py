@@ -39,6 +39,15 @@ def native_for(xp, rmask, activations_ok):
     return native_kernels()
 
 
+def kernel_matrix(U, compute_dtype=None):
+    """The recurrent matrix as the compiled kernels take it: float32, or rounded once per call to a
+    lower `compute_dtype` (bfloat16 under a mixed policy), which makes every GEMM of the call, the
+    recurrent product and the weight gradients, run in that dtype (see product_out in the kernels)."""
+    if compute_dtype is None or compute_dtype == U.dtype:
+        return U.contiguous()
+    return U.detach().to(compute_dtype).contiguous()
+
+
 # Below this many flops in a step's recurrent GEMM (2 * batch * units * gates * units), the time
 # loop runs on one thread: a GEMM split across threads pays the pool's fork and join at each of
 # the T steps, which costs more than the split saves at this size, and far more when other

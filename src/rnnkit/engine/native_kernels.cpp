@@ -1,4 +1,5 @@
-// SimpleRNN, LSTM and GRU forward and backward through time for float32 on the CPU. The
+// SimpleRNN, LSTM and GRU forward and backward through time for float32 on the CPU (GEMMs
+// optionally in bfloat16, see product_out). The
 // equations are those of simple_rnn.py, lstm.py and gru.py (default activations); what this
 // file adds is that each step is one GEMM plus one fused loop over (batch, units), instead of
 // several small tensor operations whose dispatch cost dominates at small sizes. The inner
@@ -27,11 +28,42 @@ inline const float* previous_row(const float* initial, const float* states, int6
     return t == 0 ? initial + b * H : states + (b * T + t - 1) * H;
 }
 
+// Mixed precision: every sequence kernel takes the recurrent matrix U either in float32 (exact
+// float32 products, as always) or in a lower precision (bfloat16 under a mixed policy, cast once
+// per call). In the second case each GEMM rounds its float32 operands to U's type and runs there
+// (oneDNN's bfloat16 GEMM accumulates in float32; ~4x the float32 rate on AVX512-BF16); its result,
+// rounded to U's type, is added into float32, so the gate arithmetic and the states stay float32.
+
+// out = addend + a b (no addend: out = a b), with b in float32 or in the low precision.
+void product_out(torch::Tensor out, const torch::Tensor& addend, const torch::Tensor& a, const torch::Tensor& b) {
+    if (b.scalar_type() == out.scalar_type()) {
+        if (addend.defined()) {
+            at::addmm_out(out, addend, a, b);
+        } else {
+            at::mm_out(out, a, b);
+        }
+        return;
+    }
+    auto product = at::mm(a.to(b.scalar_type()), b);
+    if (addend.defined()) {
+        at::add_out(out, addend, product);
+    } else {
+        out.copy_(product);
+    }
+}
+
+// The weight gradient a^T d (float32) of U, as a GEMM in U's precision.
+torch::Tensor weight_product(const torch::Tensor& a, const torch::Tensor& d, const torch::Tensor& U) {
+    if (U.scalar_type() == a.scalar_type()) return a.t().mm(d);
+    return a.to(U.scalar_type()).t().mm(d.to(U.scalar_type())).to(a.scalar_type());
+}
+
 // dU = sum over steps of h_{t-1}^T d_t: one GEMM over all (batch, time) rows.
-torch::Tensor recurrent_weight_gradient(const torch::Tensor& h0, const torch::Tensor& hs, const torch::Tensor& d) {
+torch::Tensor recurrent_weight_gradient(const torch::Tensor& h0, const torch::Tensor& hs, const torch::Tensor& d,
+                                        const torch::Tensor& U) {
     const int64_t B = hs.size(0), T = hs.size(1), H = hs.size(2);
     auto h_prev = torch::cat({h0.unsqueeze(1), hs.narrow(1, 0, T - 1)}, 1).reshape({B * T, H});
-    return h_prev.t().mm(d.reshape({B * T, d.size(2)}));
+    return weight_product(h_prev, d.reshape({B * T, d.size(2)}), U);
 }
 
 // tanh as a clamped rational function (the odd 13/6 approximation used by Eigen): libm's tanhf
@@ -133,7 +165,7 @@ std::vector<torch::Tensor> lstm_forward(torch::Tensor xp, torch::Tensor U, torch
     torch::Tensor h = h0;
     for (int64_t t = 0; t < T; ++t) {
         auto z = gates.select(1, t);
-        at::addmm_out(z, xp.select(1, t), h, U);
+        product_out(z, xp.select(1, t), h, U);
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
                 const float* c_prev = previous_row(c0_p, c_p, b, t, T, H);
@@ -181,10 +213,10 @@ std::vector<torch::Tensor> lstm_backward(torch::Tensor d_hs, torch::Tensor d_c_l
                              kept(keep_p, b * T + t));
             }
         });
-        at::addmm_out(gh_next, h_carry, d_gates.select(1, t), Ut);
+        product_out(gh_next, h_carry, d_gates.select(1, t), Ut);
         std::swap(gc, gc_prev);
     }
-    return {d_gates, recurrent_weight_gradient(h0, hs, d_gates), gh_next, gc};
+    return {d_gates, recurrent_weight_gradient(h0, hs, d_gates, U), gh_next, gc};
 }
 
 // ------------------------------------------------------------- LSTM over nested (padded) masks
@@ -237,7 +269,7 @@ std::vector<torch::Tensor> lstm_forward_nested(torch::Tensor xp, torch::Tensor U
         if (n > 0) {
             // z = xp_t + h U with xp_t as the GEMM's addend, as in lstm_forward (the same rounding).
             gather_rows(x_p, order_p, n, t, T, 4 * H, g_p + offset * 4 * H);
-            gates.narrow(0, offset, n).addmm_(h.narrow(0, 0, n), U);
+            product_out(gates.narrow(0, offset, n), gates.narrow(0, offset, n), h.narrow(0, 0, n), U);
         }
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
@@ -319,14 +351,14 @@ std::vector<torch::Tensor> lstm_backward_nested(torch::Tensor d_hs, torch::Tenso
         });
         if (n > 0) {
             auto gh_active = gh.narrow(0, 0, n);
-            at::mm_out(gh_active, dz.narrow(0, offset, n), Ut);
+            product_out(gh_active, {}, dz.narrow(0, offset, n), Ut);
         }
     }
     auto dh0 = torch::empty({B, H}, gates.options());
     auto dc0 = torch::empty({B, H}, gates.options());
     dh0.index_copy_(0, order, gh);
     dc0.index_copy_(0, order, gc);
-    return {d_xp, h_prev.t().mm(dz), dh0, dc0};
+    return {d_xp, weight_product(h_prev, dz, U), dh0, dc0};
 }
 
 // ---------------------------------------------------------------------------------- SimpleRNN
@@ -406,7 +438,7 @@ torch::Tensor simple_rnn_forward(torch::Tensor xp, torch::Tensor U, torch::Tenso
     torch::Tensor h = h0;
     for (int64_t t = 0; t < T; ++t) {
         auto a = hs.select(1, t);
-        at::addmm_out(a, xp.select(1, t), h, U);
+        product_out(a, xp.select(1, t), h, U);
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
                 float* __restrict out = h_p + (b * T + t) * H;
@@ -451,9 +483,9 @@ std::vector<torch::Tensor> simple_rnn_backward(torch::Tensor d_hs, torch::Tensor
                 }
             }
         });
-        at::addmm_out(g_next, carry, d_pre.select(1, t), Ut);
+        product_out(g_next, carry, d_pre.select(1, t), Ut);
     }
-    return {d_pre, recurrent_weight_gradient(h0, hs, d_pre), g_next};
+    return {d_pre, recurrent_weight_gradient(h0, hs, d_pre, U), g_next};
 }
 
 // ---------------------------------------------------------------------------------------- GRU
@@ -515,11 +547,7 @@ std::vector<torch::Tensor> gru_forward(torch::Tensor xp, torch::Tensor U, torch:
     const float* h0_p = h0.data_ptr<float>();
     torch::Tensor h = h0;
     for (int64_t t = 0; t < T; ++t) {
-        if (has_bias) {
-            at::addmm_out(u, b_rec, h, U);
-        } else {
-            at::mm_out(u, h, U);
-        }
+        product_out(u, has_bias ? b_rec : torch::Tensor(), h, U);
         const float* u_p = u.data_ptr<float>();
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
@@ -575,9 +603,9 @@ std::vector<torch::Tensor> gru_backward(torch::Tensor d_hs, torch::Tensor U, tor
                 }
             }
         });
-        at::addmm_out(g_next, carry, d_xp.select(1, t), Ut);
+        product_out(g_next, carry, d_xp.select(1, t), Ut);
     }
-    auto dU = recurrent_weight_gradient(h0, hs, d_xp);
+    auto dU = recurrent_weight_gradient(h0, hs, d_xp, U);
     auto d_b_rec = d_xp.sum({0, 1});
     d_xp.narrow(2, 2 * H, H).copy_(da_h);
     return {d_xp, dU, d_b_rec, g_next};
@@ -614,11 +642,7 @@ std::vector<torch::Tensor> gru_forward_nested(torch::Tensor xp, torch::Tensor U,
         const int64_t n = n_p[t];
         if (n > 0) {
             auto u_active = u.narrow(0, 0, n);
-            if (has_bias) {
-                at::addmm_out(u_active, b_rec, h.narrow(0, 0, n), U);
-            } else {
-                at::mm_out(u_active, h.narrow(0, 0, n), U);
-            }
+            product_out(u_active, has_bias ? b_rec : torch::Tensor(), h.narrow(0, 0, n), U);
         }
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
@@ -688,12 +712,12 @@ std::vector<torch::Tensor> gru_backward_nested(torch::Tensor d_hs, torch::Tensor
         });
         if (n > 0) {
             auto g_active = g.narrow(0, 0, n);
-            at::addmm_out(g_active, carry.narrow(0, 0, n), d_u.narrow(0, offset, n), Ut);
+            product_out(g_active, carry.narrow(0, 0, n), d_u.narrow(0, offset, n), Ut);
         }
     }
     auto dh0 = torch::empty({B, H}, gates.options());
     dh0.index_copy_(0, order, g);
-    return {d_xp, h_prev.t().mm(d_u), d_u.sum(0), dh0};
+    return {d_xp, weight_product(h_prev, d_u, U), d_u.sum(0), dh0};
 }
 
 // xp (B, T, H), U (H, H), h0 (B, H), order, counts, activation code ->
@@ -718,7 +742,7 @@ std::vector<torch::Tensor> simple_rnn_forward_nested(torch::Tensor xp, torch::Te
         const int64_t n = n_p[t];
         if (n > 0) {
             gather_rows(x_p, order_p, n, t, T, H, y_p + offset * H);
-            states.narrow(0, offset, n).addmm_(h.narrow(0, 0, n), U);
+            product_out(states.narrow(0, offset, n), states.narrow(0, offset, n), h.narrow(0, 0, n), U);
         }
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
@@ -786,12 +810,12 @@ std::vector<torch::Tensor> simple_rnn_backward_nested(torch::Tensor d_hs, torch:
         });
         if (n > 0) {
             auto g_active = g.narrow(0, 0, n);
-            at::mm_out(g_active, da.narrow(0, offset, n), Ut);
+            product_out(g_active, {}, da.narrow(0, offset, n), Ut);
         }
     }
     auto dh0 = torch::empty({B, H}, states.options());
     dh0.index_copy_(0, order, g);
-    return {d_xp, h_prev.t().mm(da), dh0};
+    return {d_xp, weight_product(h_prev, da, U), dh0};
 }
 
 // ----------------------------------------------------------------------------- greedy decoding

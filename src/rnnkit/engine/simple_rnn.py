@@ -17,7 +17,7 @@ from typing import Optional
 import torch
 
 from .activations import Activation, get_activation
-from .native import loop_threads, native_for
+from .native import kernel_matrix, loop_threads, native_for
 from .sequence import carry_masked, nested_layout, previous_states, split_mask
 
 # Activations the compiled kernel implements, by its codes.
@@ -26,23 +26,24 @@ NATIVE_ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
 
 class SimpleRNNScan(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, xp, U, h0, mask, rmask, act: Activation):
+    def forward(ctx, xp, U, h0, mask, rmask, act: Activation, compute_dtype):
         ctx.native = native_for(xp, rmask, act.name in NATIVE_ACTIVATIONS)
         ctx.nested = nested_layout(mask) if ctx.native is not None else None
         if ctx.native is not None:
             keep = mask.contiguous() if mask is not None else torch.empty(0, dtype=torch.bool)
             ctx.kind = NATIVE_ACTIVATIONS[act.name]
             h0 = h0.contiguous()
+            U = kernel_matrix(U, compute_dtype)
             if ctx.nested is not None:
                 # Padded sequences: each step runs on its active rows only (fully padded tails skipped).
                 with loop_threads(xp.shape[0], *U.shape):
                     hs, *packed = ctx.native.simple_rnn_forward_nested(
-                        xp.contiguous(), U.contiguous(), h0, *ctx.nested, ctx.kind
+                        xp.contiguous(), U, h0, *ctx.nested, ctx.kind
                     )
                 ctx.save_for_backward(U, *packed)
                 return hs
             with loop_threads(xp.shape[0], *U.shape):
-                states = ctx.native.simple_rnn_forward(xp.contiguous(), U.contiguous(), h0, keep, ctx.kind)
+                states = ctx.native.simple_rnn_forward(xp.contiguous(), U, h0, keep, ctx.kind)
             ctx.save_for_backward(U, h0, states, keep)
             return states
         batch, steps, units = xp.shape
@@ -67,12 +68,12 @@ class SimpleRNNScan(torch.autograd.Function):
             U, *packed = ctx.saved_tensors
             with loop_threads(d_states.shape[0], *U.shape):
                 d_pre, dU, dh0 = ctx.native.simple_rnn_backward_nested(d_states, U, *ctx.nested, *packed, ctx.kind)
-            return d_pre, dU, dh0, None, None, None
+            return d_pre, dU, dh0, None, None, None, None
         if ctx.native is not None:
             U, h0, states, keep = ctx.saved_tensors
             with loop_threads(d_states.shape[0], *U.shape):
                 d_pre, dU, dh0 = ctx.native.simple_rnn_backward(d_states, U, h0, states, keep, ctx.kind)
-            return d_pre, dU, dh0, None, None, None
+            return d_pre, dU, dh0, None, None, None, None
         U, h0, states, pre, keep_f, skip_f, rmask = ctx.saved_tensors
         steps = states.shape[1]
         # Everything that does not depend on the incoming gradient is computed once, vectorised.
@@ -94,7 +95,7 @@ class SimpleRNNScan(torch.autograd.Function):
         if rmask is not None:
             h_prev = h_prev * rmask.unsqueeze(1)
         dU = h_prev.reshape(-1, U.shape[0]).t().mm(d_pre.reshape(-1, U.shape[1]))
-        return d_pre, dU, g_next, None, None, None
+        return d_pre, dU, g_next, None, None, None, None
 
 
 def simple_rnn_scan(
@@ -104,12 +105,17 @@ def simple_rnn_scan(
     mask: Optional[torch.Tensor] = None,
     recurrent_dropout_mask: Optional[torch.Tensor] = None,
     activation="tanh",
+    compute_dtype: Optional[torch.dtype] = None,
 ) -> torch.Tensor:
     """Runs a SimpleRNN over projected inputs `xp` (batch, time, units); returns every state
     (batch, time, units). The last state is `[:, -1]` (masked steps carry the state through).
 
     `mask` is a (batch, time) boolean tensor, True for steps to process; `recurrent_dropout_mask`
-    a (batch, units) tensor multiplied into h_{t-1} before the recurrent product."""
+    a (batch, units) tensor multiplied into h_{t-1} before the recurrent product.
+
+    `compute_dtype` (e.g. torch.bfloat16, under a mixed policy): the dtype of the compiled kernels'
+    GEMMs (recurrent product, dU), float32 accumulation; gate arithmetic and states stay in xp's dtype.
+    Ignored on the PyTorch-op path, which computes in xp's dtype."""
     return SimpleRNNScan.apply(
-        xp, recurrent_kernel, h0, mask, recurrent_dropout_mask, get_activation(activation)
+        xp, recurrent_kernel, h0, mask, recurrent_dropout_mask, get_activation(activation), compute_dtype
     )

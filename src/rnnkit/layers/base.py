@@ -13,6 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..engine.nest import map_structure
+
+from . import dtype_policy as dtype_policies
 from .constraints import get_constraint
 from .initializers import get_initializer
 from .regularizers import get_regularizer, serialize_regularizer
@@ -83,9 +86,9 @@ class Layer(nn.Module):
         self._activity_losses = []
         self.built = False
         self._trainable = bool(trainable)
-        if isinstance(dtype, dict):  # a Keras DTypePolicy config: {"config": {"name": "float32"}}
-            dtype = dtype.get("config", {}).get("name")
-        self._dtype = dtype
+        # None: no policy, the weights take the dtype of the first input (see layers/dtype_policy.py).
+        self._dtype_policy = dtype_policies.get(dtype)
+        self._dtype = None if self._dtype_policy is None else self._dtype_policy.variable_dtype
         self._factory = {}
         self._placement = {}
         self._call_takes = set(inspect.signature(self.call).parameters)
@@ -114,6 +117,48 @@ class Layer(nn.Module):
         if self._dtype is None:
             return torch.get_default_dtype()
         return getattr(torch, self._dtype) if isinstance(self._dtype, str) else self._dtype
+
+    # ---------------------------------------------------------------------------- dtype policy
+    @property
+    def dtype_policy(self):
+        """The layer's `DTypePolicy` (without one: that of its weights' dtype once built)."""
+        if self._dtype_policy is not None:
+            return self._dtype_policy
+        weight = next(self.parameters(), None)
+        return dtype_policies.get(weight.dtype if weight is not None else self._resolved_dtype())
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        self._dtype_policy = dtype_policies.get(value)
+        self._dtype = None if self._dtype_policy is None else self._dtype_policy.variable_dtype
+
+    @property
+    def compute_dtype(self):
+        """The dtype the layer computes in (a string, as Keras): bfloat16 under mixed_bfloat16."""
+        return self.dtype_policy.compute_dtype
+
+    @property
+    def variable_dtype(self):
+        """The dtype of the layer's weights (a string, as Keras)."""
+        return self.dtype_policy.variable_dtype
+
+    @property
+    def dtype(self):
+        """As Keras: the variable dtype."""
+        return self.variable_dtype
+
+    def _mixed_compute(self, inputs):
+        """The torch dtype of a mixed policy's computation, when it applies to this call (weights in
+        float32, compute in bfloat16 or float16, on a device that runs it), else None."""
+        policy = self._dtype_policy
+        if policy is None or not policy.is_mixed:
+            return None
+        first = inputs
+        while isinstance(first, (list, tuple)) and first:
+            first = first[0]
+        device = first.device if isinstance(first, torch.Tensor) else torch.device("cpu")
+        dtype = getattr(torch, policy.compute_dtype)
+        return dtype if dtype_policies.low_precision_supported(dtype, device) else None
 
     @property
     def weights(self):
@@ -195,7 +240,8 @@ class Layer(nn.Module):
 
     # ------------------------------------------------------------------------------------ config
     def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable, "dtype": self._dtype}
+        policy = self._dtype_policy
+        config = {"name": self.name, "trainable": self.trainable, "dtype": None if policy is None else policy.name}
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = serialize_regularizer(self.activity_regularizer)
         return config
@@ -276,8 +322,12 @@ class Layer(nn.Module):
         self.validate_input(inputs)
         if not self.built:
             self._build_from(inputs)
-        self._check_dtype(inputs)
-        outputs = self.call(inputs, *args, **kwargs)
+        compute = self._mixed_compute(inputs)
+        if compute is None:
+            self._check_dtype(inputs)
+            outputs = self.call(inputs, *args, **kwargs)
+        else:
+            outputs = self._call_mixed(compute, inputs, *args, **kwargs)
         out_mask = self.compute_mask(inputs, kwargs.get("mask", _first_mask(inputs)))
         if isinstance(outputs, (list, tuple)):
             masks = out_mask if isinstance(out_mask, (list, tuple)) else [out_mask] + [None] * (len(outputs) - 1)
@@ -292,6 +342,29 @@ class Layer(nn.Module):
                 self.activity_regularizer(o) / (o.shape[0] if o.dim() > 0 else 1) for o in flat
             ]
         return outputs
+
+    def _call_mixed(self, compute, inputs, *args, **kwargs):
+        """`call` under a mixed policy, as Keras's autocasting: floating inputs are cast to the compute
+        dtype, matrix products on the float32 weights run in it (torch.autocast; the recurrent cells
+        pass it to their kernels instead), and floating outputs come back in it."""
+        first = inputs
+        while isinstance(first, (list, tuple)) and first:
+            first = first[0]
+        device = first.device.type if isinstance(first, torch.Tensor) else "cpu"
+
+        def cast(x):
+            if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.dtype != compute):
+                return x
+            y = set_mask(x.to(compute), get_mask(x))
+            source = getattr(x, "_embedding_source", None)
+            if source is not None and x._version == source[2]:
+                # An Embedding's output stays foldable into the next layer's input projection.
+                y._embedding_source = (source[0], source[1], y._version)
+            return y
+
+        with torch.autocast(device, dtype=compute):
+            outputs = self.call(map_structure(cast, inputs), *args, **kwargs)
+        return map_structure(cast, outputs)
 
     def extra_repr(self):
         return f"name={self.name!r}"

@@ -54,7 +54,7 @@ class GRUCell(RecurrentCell):
         h = z * h + (1 - z) * hh
         return h, [h]
 
-    def run_kernel(self, x, states, mask, rmask):
+    def run_kernel(self, x, states, mask, rmask, compute_dtype=None):
         b_in, b_rec = self._biases()
         xp = self.input_projection(x, b_in)
         hs = gru_scan(
@@ -67,6 +67,7 @@ class GRUCell(RecurrentCell):
             self.activation,
             self.recurrent_activation,
             self.reset_after,
+            compute_dtype,
         )
         return hs, [hs[:, -1]]
 

@@ -46,10 +46,11 @@ class LSTMCell(RecurrentCell):
         h = sigma(zo) * phi(c)
         return h, [h, c]
 
-    def run_kernel(self, x, states, mask, rmask):
+    def run_kernel(self, x, states, mask, rmask, compute_dtype=None):
         xp = self.input_projection(x, self.bias)
         hs, c_last = lstm_scan(
-            xp, self.recurrent_kernel, states[0], states[1], mask, rmask, self.activation, self.recurrent_activation
+            xp, self.recurrent_kernel, states[0], states[1], mask, rmask, self.activation, self.recurrent_activation,
+            compute_dtype,
         )
         return hs, [hs[:, -1], c_last]
 

@@ -153,7 +153,13 @@ class RecurrentCell(DropoutRNNCell, Layer):
             return embedding_projection(ids, embeddings, self.kernel, bias)
         batch, steps, features = x.shape
         flat = x.reshape(batch * steps, features)
-        xp = torch.mm(flat, self.kernel) if bias is None else torch.addmm(bias, flat, self.kernel)
+        if x.dtype != self.kernel.dtype:
+            # A mixed policy: the GEMM in x's compute dtype (float32 accumulation); xp, the gates'
+            # input, in float32 (the bias added there).
+            product = torch.mm(flat, self.kernel.to(x.dtype))
+            xp = product.float() if bias is None else torch.add(bias, product)
+        else:
+            xp = torch.mm(flat, self.kernel) if bias is None else torch.addmm(bias, flat, self.kernel)
         return xp.view(batch, steps, self.kernel.shape[1])
 
     def _folded_embedding(self, x):
@@ -177,11 +183,17 @@ class RecurrentCell(DropoutRNNCell, Layer):
         return self.activation.elementwise and self.recurrent_activation.elementwise
 
     def scan(self, sequences, states, mask, training):
-        """Runs the whole sequence on the fused kernel: returns (all outputs, final states)."""
-        if training and self.dropout > 0:
-            sequences = sequences * self.get_dropout_mask(sequences[:, 0]).unsqueeze(1)
-        rmask = self.get_recurrent_dropout_mask(states[0]) if training and self.recurrent_dropout > 0 else None
-        return self.run_kernel(sequences, states, mask, rmask)
+        """Runs the whole sequence on the fused kernel: returns (all outputs, final states).
+
+        Under a mixed policy `sequences` come in the compute dtype (bfloat16) and the kernels get it
+        as their GEMMs' dtype, with the gates and states in float32; autocast, which the layer
+        enters for other layers' products, is off here: the kernels say themselves what runs in it."""
+        compute = self._mixed_compute(sequences)
+        with torch.autocast(sequences.device.type, enabled=False):
+            if training and self.dropout > 0:
+                sequences = sequences * self.get_dropout_mask(sequences[:, 0]).unsqueeze(1)
+            rmask = self.get_recurrent_dropout_mask(states[0]) if training and self.recurrent_dropout > 0 else None
+            return self.run_kernel(sequences, states, mask, rmask, compute)
 
     def call(self, inputs, states, training=False):
         states = states if isinstance(states, (list, tuple)) else [states]

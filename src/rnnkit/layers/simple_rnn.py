@@ -32,9 +32,9 @@ class SimpleRNNCell(RecurrentCell):
         out = self.activation.fn(z)
         return out, [out]
 
-    def run_kernel(self, x, states, mask, rmask):
+    def run_kernel(self, x, states, mask, rmask, compute_dtype=None):
         xp = self.input_projection(x, self.bias)
-        hs = simple_rnn_scan(xp, self.recurrent_kernel, states[0], mask, rmask, self.activation)
+        hs = simple_rnn_scan(xp, self.recurrent_kernel, states[0], mask, rmask, self.activation, compute_dtype)
         return hs, [hs[:, -1]]
 
     def get_config(self):

@@ -48,6 +48,11 @@ def _outputs_list(outputs):
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
+def _to_numpy(tensor):
+    # NumPy has no bfloat16: mixed_bfloat16 outputs come back as float32, as Keras's torch backend does.
+    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).cpu().numpy()
+
+
 class _Compiled:
     """The loss, metrics and optimizer configuration given to compile(), resolved per output."""
 
@@ -143,7 +148,9 @@ class TrainingMixin:
 
     def _compute_loss(self, y, outputs, sample_weight):
         compiled = self._compiled
-        outputs = _outputs_list(outputs)
+        # As Keras: under a mixed policy the outputs come in bfloat16/float16; losses and metrics
+        # are computed in float32.
+        outputs = [o.float() if o.dtype in (torch.bfloat16, torch.float16) else o for o in _outputs_list(outputs)]
         compiled.resolve(len(outputs), getattr(self, "output_names", None) or [f"output_{i + 1}" for i in range(len(outputs))])
         targets = y if isinstance(y, (list, tuple)) and len(outputs) > 1 else [y]
         if isinstance(y, dict):
@@ -477,7 +484,7 @@ class TrainingMixin:
                 collected.append(_outputs_list(outputs))
                 callback_list.on_predict_batch_end(step, {"outputs": outputs})
         callback_list.on_predict_end()
-        arrays = [torch.cat(parts).cpu().numpy() for parts in zip(*collected)]
+        arrays = [_to_numpy(torch.cat(parts)) for parts in zip(*collected)]
         return arrays[0] if len(arrays) == 1 else arrays
 
     # ----------------------------------------------------------------------------- on_batch calls
@@ -506,7 +513,7 @@ class TrainingMixin:
         """Outputs for one batch, as numpy."""
         with torch.inference_mode():
             outputs = _outputs_list(self(to_tensors(x, self._device(), self._float_dtype()), training=False))
-        arrays = [o.cpu().numpy() for o in outputs]
+        arrays = [_to_numpy(o) for o in outputs]
         return arrays[0] if len(arrays) == 1 else arrays
 
     def _batch_result(self, return_dict):
