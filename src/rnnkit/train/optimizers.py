@@ -34,7 +34,8 @@ import torch
 
 __all__ = [
     "LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "CosineDecay", "InverseTimeDecay",
-    "schedules", "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Nadam", "get_optimizer",
+    "schedules", "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Nadam", "LossScaleOptimizer",
+    "get_optimizer",
 ]
 
 
@@ -846,7 +847,120 @@ class Nadam(Optimizer):
         return config
 
 
-_OPTIMIZERS = {cls.__name__.lower(): cls for cls in (SGD, Adam, RMSprop, AdamW, Adagrad, Nadam)}
+class LossScaleOptimizer(Optimizer):
+    """Dynamic loss scaling around another optimizer, as Keras's `LossScaleOptimizer`: what float16
+    training needs so that small gradients do not underflow (bfloat16 has float32's range and
+    does not). `compile()` wraps the optimizer in one when the model's policy is mixed_float16.
+
+    The loss is multiplied by `dynamic_scale` before backward (`scale_loss`); `step()` divides the
+    gradients by it and applies the inner optimizer when all are finite, else skips the step and
+    halves the scale; after `dynamic_growth_steps` finite steps in a row the scale doubles.
+
+    Args:
+        inner_optimizer: the rnnkit `Optimizer` to wrap (clipping, decay and schedules are its own).
+        initial_scale: float, the first loss scale (default 2**15).
+        dynamic_growth_steps: int, finite steps between doublings of the scale (default 2000).
+        name: str, default "loss_scale_optimizer".
+
+    Example:
+        >>> opt = LossScaleOptimizer(Adam()).build(model.parameters())
+        >>> opt.scale_loss(loss).backward(); opt.step(); opt.zero_grad()
+    """
+
+    def __init__(self, inner_optimizer, initial_scale=2.0**15, dynamic_growth_steps=2000, name=None):
+        if not isinstance(inner_optimizer, Optimizer) or isinstance(inner_optimizer, LossScaleOptimizer):
+            raise TypeError(
+                f"LossScaleOptimizer wraps an rnnkit optimizer such as rnnkit.optimizers.Adam(), got {inner_optimizer!r}."
+            )
+        if not isinstance(initial_scale, numbers.Real) or not math.isfinite(initial_scale) or initial_scale <= 0:
+            raise ValueError(f"initial_scale must be a positive finite number, got {initial_scale!r}.")
+        if not isinstance(dynamic_growth_steps, int) or dynamic_growth_steps < 1:
+            raise ValueError(f"dynamic_growth_steps must be a positive integer, got {dynamic_growth_steps!r}.")
+        self.inner_optimizer = inner_optimizer
+        self.initial_scale = float(initial_scale)
+        self.dynamic_growth_steps = dynamic_growth_steps
+        self.dynamic_scale = float(initial_scale)
+        self.step_counter = 0
+        self.name = name or "loss_scale_optimizer"
+        self.built = False
+
+    def build(self, params):
+        """Builds the inner optimizer on `params` and shares its param groups and state."""
+        inner = self.inner_optimizer.build(params)
+        if not self.built:
+            torch.optim.Optimizer.__init__(self, inner.param_groups, {})
+            self.built = True
+        # One set of param groups and state: learning-rate changes and zero_grad() act on the inner's.
+        self.param_groups, self.state = inner.param_groups, inner.state
+        return self
+
+    def scale_loss(self, loss):
+        """The loss times the current scale: call backward() on this."""
+        return loss * self.dynamic_scale
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        """Unscales the gradients and steps the inner optimizer if all are finite (then maybe doubles
+        the scale), else skips the step and halves the scale."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        grads = [p.grad for group in self.param_groups for p in group["params"] if p.grad is not None]
+        finite = bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()) if grads else True
+        if not finite:
+            self.step_counter = 0
+            self.dynamic_scale /= 2.0
+            return loss
+        torch._foreach_div_(grads, self.dynamic_scale)
+        self.inner_optimizer.step()
+        if self.step_counter == self.dynamic_growth_steps - 1:
+            self.step_counter = 0
+            self.dynamic_scale *= 2.0
+        else:
+            self.step_counter += 1
+        return loss
+
+    @property
+    def iterations(self):
+        return self.inner_optimizer.iterations
+
+    @property
+    def learning_rate(self):
+        return self.inner_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, learning_rate):
+        self.inner_optimizer.learning_rate = learning_rate
+
+    def state_dict(self):
+        return {"inner": self.inner_optimizer.state_dict(), "dynamic_scale": self.dynamic_scale,
+                "step_counter": self.step_counter}
+
+    def load_state_dict(self, state_dict):
+        self.inner_optimizer.load_state_dict(state_dict["inner"])
+        self.dynamic_scale, self.step_counter = state_dict["dynamic_scale"], state_dict["step_counter"]
+
+    def get_config(self):
+        inner = self.inner_optimizer
+        return {
+            "name": self.name,
+            "inner_optimizer": {"class_name": type(inner).__name__, "config": inner.get_config()},
+            "initial_scale": self.initial_scale,
+            "dynamic_growth_steps": self.dynamic_growth_steps,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        inner = config.pop("inner_optimizer")
+        return cls(_optimizer_class(inner["class_name"]).from_config(inner.get("config", {})), **config)
+
+    def __repr__(self):
+        return f"LossScaleOptimizer({self.inner_optimizer!r}, dynamic_scale={self.dynamic_scale})"
+
+
+_OPTIMIZERS = {cls.__name__.lower(): cls for cls in (SGD, Adam, RMSprop, AdamW, Adagrad, Nadam, LossScaleOptimizer)}
 
 
 def get_optimizer(identifier, params):

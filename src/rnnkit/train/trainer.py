@@ -23,7 +23,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from .callbacks import CallbackList
 from .data_adapter import ArrayBatches, batches_for, check_finite, to_tensors
-from .optimizers import get_optimizer
+from .optimizers import LossScaleOptimizer, Optimizer, get_optimizer
 from .progress import resolve_verbose
 
 
@@ -144,7 +144,13 @@ class TrainingMixin:
             with torch.no_grad():
                 self(x, training=False)
         if self.optimizer is None:
-            self.optimizer = get_optimizer(compiled.optimizer_spec, [p for p in self.parameters() if p.requires_grad])
+            params = [p for p in self.parameters() if p.requires_grad]
+            optimizer = get_optimizer(compiled.optimizer_spec, params)
+            float16 = any(getattr(getattr(m, "_dtype_policy", None), "name", None) == "mixed_float16" for m in self.modules())
+            if float16 and isinstance(optimizer, Optimizer) and not isinstance(optimizer, LossScaleOptimizer):
+                # As Keras's compile(auto_scale_loss=True): float16 gradients underflow without loss scaling.
+                optimizer = LossScaleOptimizer(optimizer).build(params)
+            self.optimizer = optimizer
 
     def _compute_loss(self, y, outputs, sample_weight):
         compiled = self._compiled
@@ -218,7 +224,8 @@ class TrainingMixin:
             if not loss.requires_grad:
                 raise ValueError("The loss does not depend on any trainable weight; check that the model has some.")
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            scale_loss = getattr(self.optimizer, "scale_loss", None)  # a LossScaleOptimizer (float16)
+            (loss if scale_loss is None else scale_loss(loss)).backward()
             if self._grad_norm_trackers:
                 self._track_grad_norms()
             self.optimizer.step()
