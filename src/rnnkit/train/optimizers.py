@@ -863,8 +863,12 @@ class LossScaleOptimizer(Optimizer):
         name: str, default "loss_scale_optimizer".
 
     Example:
-        >>> opt = LossScaleOptimizer(Adam()).build(model.parameters())
-        >>> opt.scale_loss(loss).backward(); opt.step(); opt.zero_grad()
+        >>> w = torch.nn.Parameter(torch.ones(2))
+        >>> opt = LossScaleOptimizer(SGD(learning_rate=0.5), initial_scale=1024.0).build([w])
+        >>> opt.scale_loss(w.sum()).backward(); opt.step(); w.grad
+        tensor([1., 1.])
+        >>> w.detach()
+        tensor([0.5000, 0.5000])
     """
 
     def __init__(self, inner_optimizer, initial_scale=2.0**15, dynamic_growth_steps=2000, name=None):
