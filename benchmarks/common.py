@@ -30,12 +30,14 @@ def summarize(samples, scale=1.0):
 
 
 class SgemmProbe:
-    """Float32 GEMM rate of this machine, sampled between the benchmark steps so that it sees the
-    same load (other processes, clocks) as they do; `gflops()` is the median of all samples."""
+    """Float32 (or `dtype`: bfloat16 for the mixed-precision rows) GEMM rate of this machine, sampled
+    between the benchmark steps so that it sees the same load (other processes, clocks) as they do;
+    `gflops()` is the median of all samples."""
 
-    def __init__(self, device="cpu", sync=lambda: None, n=2048):
-        self.a = torch.randn(n, n, device=device)
-        self.b = torch.randn(n, n, device=device)
+    def __init__(self, device="cpu", sync=lambda: None, n=2048, dtype=torch.float32):
+        self.a = torch.randn(n, n, device=device, dtype=dtype)
+        self.b = torch.randn(n, n, device=device, dtype=dtype)
+        self.n, self.dtype = n, dtype
         self.flops = 2 * n**3
         self.sync = sync
         self.samples = []
@@ -50,7 +52,8 @@ class SgemmProbe:
     def describe(self):
         ms = [t * 1e3 for t in self.samples]
         return (
-            f"sgemm peak (2048^3 float32 matmul, median of {len(ms)} samples taken between the steps): "
+            f"{'sgemm' if self.dtype == torch.float32 else 'bf16 gemm'} peak ({self.n}^3 "
+            f"{str(self.dtype).replace('torch.', '')} matmul, median of {len(ms)} samples taken between the steps): "
             f"{self.gflops():.1f} GFLOP/s; sample spread {min(ms):.0f}..{max(ms):.0f} ms "
             "(a wide spread means other processes disturbed this run)"
         )
@@ -65,6 +68,13 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def bf16_support():
+    """The CPU's bfloat16 GEMM support as PyTorch sees it (oneDNN uses AVX512-BF16 or AMX)."""
+    capability = getattr(torch._C._cpu, "_get_cpu_capability", dict)()
+    flags = {"AVX512-BF16": capability.get("avx512_bf16"), "AMX-BF16": capability.get("amx_bf16")}
+    return ", ".join(f"{name} {'yes' if on else 'no'}" for name, on in flags.items())
 
 
 def device_name(device):

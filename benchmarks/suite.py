@@ -17,6 +17,9 @@ Workloads (DESIGN.md section 4; random data of the seeds' shapes, built once):
     text      Embedding(1000,64,mask_zero) + Bidirectional(LSTM(64)) + Dense(1), batch 64 x 200,
               right-padded (lengths 20..200, mean ~110), Adam, binary cross-entropy from logits
     generate  the char model (untrained), greedy, one character at a time
+    char-bf16, mnist-bf16   char and mnist with rnnkit under `mixed_precision.set_global_policy(
+              "mixed_bfloat16")` (float32 weights, bfloat16 GEMMs with float32 accumulation),
+              against PyTorch in float32 (the ratio's reference) and under torch.autocast
 
 Contenders:
     rnnkit        `model.fit(x, y, batch_size, epochs=1, verbose=0, shuffle=False)` over the
@@ -26,6 +29,9 @@ Contenders:
                   padded batch unmasked (it computes a different, unmasked result)
     torch-packed  text only: pack_padded_sequence, the masked result as rnnkit and Keras compute it
     keras         Keras 3 `model.fit` (KERAS_BACKEND=torch unless set otherwise), when importable
+    torch-autocast  bf16 rows only: the torch loop with forward and loss under
+                  `torch.autocast("cpu", dtype=torch.bfloat16)` (what autocast lowers: Linear and
+                  matmuls; nn.GRU/nn.RNN run in float32 on the CPU)
 
 Each timed call runs `calls` steps (e.g. 100 batches of 1 for sine); s/step is the call's time
 divided by its steps, median over `--repeats` calls taken A B C A B C ... after a warm-up call.
@@ -34,7 +40,7 @@ Columns:
     ratio    torch s/step / this s/step: > 1 means faster than plain PyTorch.
     GFLOP/s  (GEMM-bound workloads) matmul flops of one step (forward, backward counted twice) /
              median step time; %peak: that rate over this machine's sgemm rate measured in the
-             same run between the steps.
+             same run between the steps (bf16 rows: over the bf16 GEMM rate, measured likewise).
     RSS MB   peak resident memory of a child process that imports the library, builds the model,
              and runs two training steps; +step MB is that peak minus the RSS just before the
              first step (the step's own memory, library import excluded).
@@ -54,11 +60,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common import SgemmProbe, current_rss_mb, device_name, peak_rss_mb, summarize, timed
+from common import SgemmProbe, bf16_support, current_rss_mb, device_name, peak_rss_mb, summarize, timed
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-CONTENDERS = ("rnnkit", "torch", "torch-packed", "keras")
+CONTENDERS = ("rnnkit", "torch", "torch-packed", "torch-autocast", "keras")
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,8 @@ class Workload:
     contenders: tuple = ("rnnkit", "torch", "keras")
     unit: str = "step"
     notes: tuple = field(default_factory=tuple)
+    base: str = ""  # the workload whose data and models these are (bf16 rows), else its own name
+    precision: str = "float32"  # rnnkit's global dtype policy for this row
 
 
 def rnn_flops(rows, features, units, gates):
@@ -96,6 +104,16 @@ WORKLOADS = {
     "generate": Workload(
         "generate", "generate: char model, greedy, 1 char at a time", 1, 200, unit="char",
     ),
+    "char-bf16": Workload(
+        "char-bf16", "char GRU(1024) step, mixed_bfloat16", 64, 1,
+        step_flops=3 * (rnn_flops(6400, 256, 1024, 3) + 2 * 6400 * 1024 * 66),
+        contenders=("rnnkit", "torch", "torch-autocast"), base="char", precision="mixed_bfloat16",
+    ),
+    "mnist-bf16": Workload(
+        "mnist-bf16", "MNIST rows SimpleRNN(256) step, mixed_bfloat16", 128, 8,
+        step_flops=3 * (rnn_flops(128 * 28, 28, 256, 1) + 2 * 128 * 256 * 10),
+        contenders=("rnnkit", "torch", "torch-autocast"), base="mnist", precision="mixed_bfloat16",
+    ),
 }
 
 # ------------------------------------------------------------------------------------------- data
@@ -105,6 +123,7 @@ def make_data(name, calls):
     """(x, y) numpy arrays for `calls` steps of workload `name`, the same for every contender."""
     rng = np.random.default_rng(0)
     wl = WORKLOADS[name]
+    name = wl.base or name
     n = wl.batch * calls
     if name in ("char", "generate"):
         ids = rng.integers(0, 66, size=(n, 101))
@@ -159,10 +178,14 @@ def compile_args(lib, name):
     return optimizer, loss
 
 
-def build_rnnkit(name, x, y):
+def build_rnnkit(name, x, y, precision="float32"):
     import rnnkit
 
-    model = rnnkit_model(name)
+    rnnkit.mixed_precision.set_global_policy(precision)
+    try:
+        model = rnnkit_model(name)
+    finally:
+        rnnkit.mixed_precision.set_global_policy("float32")
     batch = WORKLOADS[name].batch
     if name == "generate":
         prompt = x[0, :1]
@@ -253,7 +276,7 @@ class TorchTextModel(nn.Module):
         return self.dense(torch.cat([h[0], h[1]], dim=1))
 
 
-def build_torch(name, x, y, packed=False):
+def build_torch(name, x, y, packed=False, autocast=False):
     if name in ("char", "generate"):
         model = TorchCharModel()
     elif name == "mnist":
@@ -279,7 +302,8 @@ def build_torch(name, x, y, packed=False):
     def run():
         for bx, by in zip(xs, ys):
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(bx), by)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                loss = loss_fn(model(bx), by)
             loss.backward()
             optimizer.step()
 
@@ -302,11 +326,13 @@ def torch_generator(model, prompt, steps):
 
 
 def build(contender, name, x, y):
+    wl = WORKLOADS[name]
+    base = wl.base or name
     if contender == "rnnkit":
-        return build_rnnkit(name, x, y)
+        return build_rnnkit(base, x, y, wl.precision)
     if contender == "keras":
-        return build_keras(name, x, y)
-    return build_torch(name, x, y, packed=contender == "torch-packed")
+        return build_keras(base, x, y)
+    return build_torch(base, x, y, packed=contender == "torch-packed", autocast=contender == "torch-autocast")
 
 
 def keras_available():
@@ -346,7 +372,7 @@ def measure_memory(contender, name, threads):
 # -------------------------------------------------------------------------------------------- runs
 
 
-def run_workload(name, repeats, probe, threads, memory, clock):
+def run_workload(name, repeats, probes, threads, memory, clock):
     wl = WORKLOADS[name]
     x, y = make_data(name, wl.calls)
     contenders = [c for c in wl.contenders if c != "keras" or keras_available()]
@@ -363,7 +389,8 @@ def run_workload(name, repeats, probe, threads, memory, clock):
     for _ in range(repeats):
         for contender, run in runs.items():
             times[contender].append(timed(run, clock=clock) / wl.calls)
-        probe.sample(clock)
+        for probe in probes:
+            probe.sample(clock)
     result = {"workload": name, "label": wl.label, "unit": wl.unit, "calls": wl.calls, "notes": list(wl.notes),
               "errors": errors, "contenders": {}}
     for contender, samples in times.items():
@@ -385,7 +412,10 @@ def print_table(report):
         f"rnnkit {m['rnnkit']} | torch {m['torch']} | keras {m['keras']} | {m['device']} | threads {m['threads']} | "
         f"repeats {m['repeats']} (+1 warm-up), medians of {m['clock']} time"
     )
+    print(f"CPU bfloat16 support: {m['bf16']}")
     print(m["sgemm"])
+    if m.get("bf16_gemm"):
+        print(m["bf16_gemm"])
     header = (
         f"{'workload':<58} {'contender':<13} {'s/step':>9} {'spread':>17} {'ratio':>6} "
         f"{'GFLOP/s':>8} {'%peak':>6} {'RSS MB':>7} {'+step MB':>9}"
@@ -453,16 +483,25 @@ def main(argv=None):
     import rnnkit
 
     probe = SgemmProbe()
+    probes = [probe]
+    bf16_probe = None
+    if any(WORKLOADS[name].precision == "mixed_bfloat16" for name in args.only):
+        bf16_probe = SgemmProbe(dtype=torch.bfloat16)
+        probes.append(bf16_probe)
     for _ in range(3):
-        probe.sample(args.clock)
+        for each in probes:
+            each.sample(args.clock)
     results = [
-        run_workload(name, args.repeats, probe, args.threads, not args.no_memory, args.clock) for name in args.only
+        run_workload(name, args.repeats, probes, args.threads, not args.no_memory, args.clock) for name in args.only
     ]
     peak = probe.gflops()
     for result in results:
-        for entry in result["contenders"].values():
+        # bf16 rows: rnnkit and autocast are judged against the bf16 GEMM rate, float32 torch against sgemm's.
+        bf16_row = WORKLOADS[result["workload"]].precision == "mixed_bfloat16"
+        for contender, entry in result["contenders"].items():
             if "gflops" in entry:
-                entry["fraction_of_peak"] = entry["gflops"] / peak
+                bf16 = bf16_row and contender != "torch"
+                entry["fraction_of_peak"] = entry["gflops"] / (bf16_probe.gflops() if bf16 else peak)
     keras_version = "not installed"
     if keras_available():
         import keras
@@ -481,6 +520,9 @@ def main(argv=None):
             "sgemm_gflops": peak,
             "sgemm_samples_ms": [t * 1e3 for t in probe.samples],
             "sgemm": probe.describe(),
+            "bf16": bf16_support(),
+            "bf16_gemm_gflops": bf16_probe.gflops() if bf16_probe else None,
+            "bf16_gemm": bf16_probe.describe() if bf16_probe else None,
         },
         "results": results,
     }

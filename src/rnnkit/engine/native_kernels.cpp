@@ -52,18 +52,44 @@ void product_out(torch::Tensor out, const torch::Tensor& addend, const torch::Te
     }
 }
 
-// The weight gradient a^T d (float32) of U, as a GEMM in U's precision.
-torch::Tensor weight_product(const torch::Tensor& a, const torch::Tensor& d, const torch::Tensor& U) {
-    if (U.scalar_type() == a.scalar_type()) return a.t().mm(d);
-    return a.to(U.scalar_type()).t().mm(d.to(U.scalar_type())).to(a.scalar_type());
+// Rows of a low-precision weight-gradient GEMM per block: the operands are converted one block at
+// a time, so that no full-size low-precision copy of them exists at once and the peak memory of a
+// mixed-precision step stays below float32's; 1024 rows keep each GEMM's depth large enough for
+// full speed. Each block's product is rounded to U's type before the float32 sum.
+constexpr int64_t kWeightGradientRows = 1024;
+
+// dU += a^T d for the float32 blocks a (n, H) and d (n, G), as a GEMM in `low`.
+void add_low_precision_product_(torch::Tensor& dU, const torch::Tensor& a, const torch::Tensor& d, at::ScalarType low) {
+    dU.add_(a.to(low).t().mm(d.to(low)));
 }
 
-// dU = sum over steps of h_{t-1}^T d_t: one GEMM over all (batch, time) rows.
+// The weight gradient a^T d (float32) of U, as GEMMs in U's precision.
+torch::Tensor weight_product(const torch::Tensor& a, const torch::Tensor& d, const torch::Tensor& U) {
+    if (U.scalar_type() == a.scalar_type()) return a.t().mm(d);
+    auto dU = torch::zeros({a.size(1), d.size(1)}, a.options());
+    for (int64_t r = 0; r < a.size(0); r += kWeightGradientRows) {
+        const int64_t n = std::min(kWeightGradientRows, a.size(0) - r);
+        add_low_precision_product_(dU, a.narrow(0, r, n), d.narrow(0, r, n), U.scalar_type());
+    }
+    return dU;
+}
+
+// dU = sum over steps of h_{t-1}^T d_t: one GEMM over all (batch, time) rows (in the low
+// precision: blocks of whole sequences, each block's h_{t-1} built on its own).
 torch::Tensor recurrent_weight_gradient(const torch::Tensor& h0, const torch::Tensor& hs, const torch::Tensor& d,
                                         const torch::Tensor& U) {
-    const int64_t B = hs.size(0), T = hs.size(1), H = hs.size(2);
-    auto h_prev = torch::cat({h0.unsqueeze(1), hs.narrow(1, 0, T - 1)}, 1).reshape({B * T, H});
-    return weight_product(h_prev, d.reshape({B * T, d.size(2)}), U);
+    const int64_t B = hs.size(0), T = hs.size(1), H = hs.size(2), G = d.size(2);
+    auto previous = [&](int64_t b, int64_t n) {  // (n T, H): h_{t-1} of samples b..b+n
+        return torch::cat({h0.narrow(0, b, n).unsqueeze(1), hs.narrow(0, b, n).narrow(1, 0, T - 1)}, 1).reshape({n * T, H});
+    };
+    if (U.scalar_type() == hs.scalar_type()) return previous(0, B).t().mm(d.reshape({B * T, G}));
+    auto dU = torch::zeros({H, G}, hs.options());
+    const int64_t per_block = std::max<int64_t>(1, kWeightGradientRows / T);
+    for (int64_t b = 0; b < B; b += per_block) {
+        const int64_t n = std::min(per_block, B - b);
+        add_low_precision_product_(dU, previous(b, n), d.narrow(0, b, n).reshape({n * T, G}), U.scalar_type());
+    }
+    return dU;
 }
 
 // tanh as a clamped rational function (the odd 13/6 approximation used by Eigen): libm's tanhf

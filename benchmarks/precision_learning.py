@@ -1,0 +1,84 @@
+"""Learning under mixed precision: the char model (Embedding(V,256) + GRU(1024) + Dense(V), batch
+64 x 100, Adam) trained on tinyshakespeare for the same CPU-time budget in float32 and under
+`mixed_bfloat16`, then both evaluated on the same held-out text (the last 10%). The question is
+whether the faster bfloat16 steps buy a validation loss no worse than float32's in the same time.
+
+    .venv/bin/python benchmarks/precision_learning.py --minutes 3 --threads 1
+
+Same seed, same initial weights, same batches in the same order for both; the budget counts this
+process's CPU time of the training steps only (evaluation excluded), so other processes on a
+shared machine do not decide the result.
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import rnnkit
+from rnnkit import layers, mixed_precision
+from common import bf16_support, device_name
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
+BATCH, STEPS = 64, 100
+
+
+def windows(ids, count, rng):
+    """`count` random (x, y) windows of STEPS characters from `ids`."""
+    starts = rng.integers(0, len(ids) - STEPS - 1, size=count)
+    x = np.stack([ids[s : s + STEPS] for s in starts])
+    y = np.stack([ids[s + 1 : s + STEPS + 1] for s in starts])
+    return x, y
+
+
+def train(policy, vocab, train_ids, x_val, y_val, budget_s, seed):
+    mixed_precision.set_global_policy(policy)
+    try:
+        torch.manual_seed(seed)
+        model = rnnkit.Sequential([
+            rnnkit.Input(shape=(None,)), layers.Embedding(vocab, 256), layers.GRU(1024, return_sequences=True),
+            layers.Dense(vocab),
+        ])
+    finally:
+        mixed_precision.set_global_policy("float32")
+    model.compile(rnnkit.optimizers.Adam(learning_rate=2e-3),
+                  rnnkit.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(seed)
+    steps, spent = 0, 0.0
+    while spent < budget_s:
+        x, y = windows(train_ids, BATCH, rng)
+        start = time.process_time()
+        model.train_on_batch(x, y)
+        spent += time.process_time() - start
+        steps += 1
+    val_loss = model.evaluate(x_val, y_val, batch_size=BATCH, verbose=0)
+    return {"policy": policy, "steps": steps, "cpu_s": spent, "s_per_step": spent / steps, "val_loss": float(val_loss)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=3.0, help="CPU minutes of training per policy (default 3)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    text = DATA.read_text(encoding="utf-8")
+    chars = sorted(set(text))
+    lookup = {c: i for i, c in enumerate(chars)}
+    ids = np.fromiter((lookup[c] for c in text), dtype=np.int64, count=len(text))
+    split = int(0.9 * len(ids))
+    x_val, y_val = windows(ids[split:], 8 * BATCH, np.random.default_rng(1))
+    print(f"{device_name('cpu')} | bf16: {bf16_support()} | threads {args.threads} | {args.minutes} CPU min each")
+    results = [train(policy, len(chars), ids[:split], x_val, y_val, 60 * args.minutes, args.seed)
+               for policy in ("float32", "mixed_bfloat16")]
+    for r in results:
+        print(f"{r['policy']:<15} steps {r['steps']:>5}  {r['s_per_step']:.2f} s/step  validation loss {r['val_loss']:.4f}")
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
