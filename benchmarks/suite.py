@@ -30,8 +30,8 @@ Contenders:
     torch-packed  text only: pack_padded_sequence, the masked result as rnnkit and Keras compute it
     keras         Keras 3 `model.fit` (KERAS_BACKEND=torch unless set otherwise), when importable
     torch-autocast  bf16 rows only: the torch loop with forward and loss under
-                  `torch.autocast("cpu", dtype=torch.bfloat16)` (what autocast lowers: Linear and
-                  matmuls; nn.GRU/nn.RNN run in float32 on the CPU)
+                  `torch.autocast("cpu", dtype=torch.bfloat16)` (autocast lowers the linear and
+                  matmul calls the CPU's nn.GRU/nn.RNN are made of to bfloat16)
 
 Each timed call runs `calls` steps (e.g. 100 batches of 1 for sine); s/step is the call's time
 divided by its steps, median over `--repeats` calls taken A B C A B C ... after a warm-up call.
