@@ -7,7 +7,8 @@ whether the faster bfloat16 steps buy a validation loss no worse than float32's 
 
 Same seed, same initial weights, same batches in the same order for both; the budget counts this
 process's CPU time of the training steps only (evaluation excluded), so other processes on a
-shared machine do not decide the result.
+shared machine do not decide the result. `--steps N` trains N steps each instead: bfloat16's effect
+on learning per step, apart from its speed.
 """
 import argparse
 import json
@@ -34,7 +35,7 @@ def windows(ids, count, rng):
     return x, y
 
 
-def train(policy, vocab, train_ids, x_val, y_val, budget_s, seed):
+def train(policy, vocab, train_ids, x_val, y_val, budget_s, seed, max_steps=None):
     mixed_precision.set_global_policy(policy)
     try:
         torch.manual_seed(seed)
@@ -48,7 +49,7 @@ def train(policy, vocab, train_ids, x_val, y_val, budget_s, seed):
                   rnnkit.losses.SparseCategoricalCrossentropy(from_logits=True))
     rng = np.random.default_rng(seed)
     steps, spent = 0, 0.0
-    while spent < budget_s:
+    while spent < budget_s if max_steps is None else steps < max_steps:
         x, y = windows(train_ids, BATCH, rng)
         start = time.process_time()
         model.train_on_batch(x, y)
@@ -63,6 +64,8 @@ def main(argv=None):
     parser.add_argument("--minutes", type=float, default=3.0, help="CPU minutes of training per policy (default 3)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=None,
+                        help="train this many steps per policy instead of a time budget (learning per step)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     text = DATA.read_text(encoding="utf-8")
@@ -71,8 +74,9 @@ def main(argv=None):
     ids = np.fromiter((lookup[c] for c in text), dtype=np.int64, count=len(text))
     split = int(0.9 * len(ids))
     x_val, y_val = windows(ids[split:], 8 * BATCH, np.random.default_rng(1))
-    print(f"{device_name('cpu')} | bf16: {bf16_support()} | threads {args.threads} | {args.minutes} CPU min each")
-    results = [train(policy, len(chars), ids[:split], x_val, y_val, 60 * args.minutes, args.seed)
+    budget = f"{args.steps} steps" if args.steps else f"{args.minutes} CPU min"
+    print(f"{device_name('cpu')} | bf16: {bf16_support()} | threads {args.threads} | {budget} each")
+    results = [train(policy, len(chars), ids[:split], x_val, y_val, 60 * args.minutes, args.seed, args.steps)
                for policy in ("float32", "mixed_bfloat16")]
     for r in results:
         print(f"{r['policy']:<15} steps {r['steps']:>5}  {r['s_per_step']:.2f} s/step  validation loss {r['val_loss']:.4f}")
