@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from ..engine.activations import activation_names, get_activation
 from .base import Layer
 from .constraints import get_constraint, serialize_constraint
+from .initializers import serialize as serialize_initializer
 from .regularizers import get_regularizer, serialize_regularizer
 
 
@@ -103,8 +104,8 @@ class Dense(Layer):
             "units": self.units,
             "activation": _activation_config(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": self.kernel_initializer,
-            "bias_initializer": self.bias_initializer,
+            "kernel_initializer": serialize_initializer(self.kernel_initializer),
+            "bias_initializer": serialize_initializer(self.bias_initializer),
             "kernel_regularizer": serialize_regularizer(self.kernel_regularizer),
             "bias_regularizer": serialize_regularizer(self.bias_regularizer),
             "kernel_constraint": serialize_constraint(self.kernel_constraint),
@@ -206,7 +207,7 @@ class Embedding(Layer):
             **super().get_config(),
             "input_dim": self.input_dim,
             "output_dim": self.output_dim,
-            "embeddings_initializer": self.embeddings_initializer,
+            "embeddings_initializer": serialize_initializer(self.embeddings_initializer),
             "embeddings_regularizer": serialize_regularizer(self.embeddings_regularizer),
             "embeddings_constraint": serialize_constraint(self.embeddings_constraint),
             "mask_zero": self.mask_zero,

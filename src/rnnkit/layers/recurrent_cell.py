@@ -6,7 +6,7 @@ from ..engine.activations import get_activation
 from ..engine.embedding_projection import embedding_projection
 from .base import Layer
 from .constraints import get_constraint, serialize_constraint
-from .initializers import get_initializer
+from .initializers import get_initializer, serialize as serialize_initializer
 from .regularizers import get_regularizer, serialize_regularizer
 
 
@@ -197,9 +197,9 @@ class RecurrentCell(DropoutRNNCell, Layer):
             "activation": self.activation.name,
             "recurrent_activation": self.recurrent_activation.name,
             "use_bias": self.use_bias,
-            "kernel_initializer": self.kernel_initializer,
-            "recurrent_initializer": self.recurrent_initializer,
-            "bias_initializer": self.bias_initializer,
+            "kernel_initializer": serialize_initializer(self.kernel_initializer),
+            "recurrent_initializer": serialize_initializer(self.recurrent_initializer),
+            "bias_initializer": serialize_initializer(self.bias_initializer),
             "kernel_regularizer": serialize_regularizer(self.kernel_regularizer),
             "recurrent_regularizer": serialize_regularizer(self.recurrent_regularizer),
             "bias_regularizer": serialize_regularizer(self.bias_regularizer),
