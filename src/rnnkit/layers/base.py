@@ -53,6 +53,15 @@ class Layer(nn.Module):
     """
 
     supports_masking = False
+    _auto_config = None
+
+    def __new__(cls, *args, **kwargs):
+        # As Keras 3 (Operation.__new__): record the constructor arguments of a subclass, when they
+        # are all basic JSON values, so that a subclass without its own get_config() round-trips.
+        instance = super().__new__(cls)
+        if cls.__init__ is not Layer.__init__:
+            object.__setattr__(instance, "_auto_config", _constructor_config(cls, args, kwargs))
+        return instance
 
     def __init_subclass__(cls, **kwargs):
         # As Keras: a layer is built once its build() has run, however build() was reached.
@@ -195,10 +204,25 @@ class Layer(nn.Module):
 
     # ------------------------------------------------------------------------------------ config
     def get_config(self):
+        """The layer's constructor arguments as a JSON-ready dict. A subclass that does not define
+        get_config() gets, as in Keras, the arguments its constructor was called with (when they
+        are all str, int, float, bool, None, or lists/dicts of them)."""
         config = {"name": self.name, "trainable": self.trainable, "dtype": self._dtype}
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = serialize_regularizer(self.activity_regularizer)
-        return config
+        if type(self).get_config is not Layer.get_config or type(self).__init__ is Layer.__init__:
+            return config
+        if self._auto_config is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} was created with constructor arguments that are not plain JSON values "
+                "(str, int, float, bool, None, lists/dicts of them), so its config cannot be generated: "
+                "define get_config() returning them (and from_config() if they need rebuilding)."
+            )
+        auto = dict(self._auto_config)
+        takes = inspect.signature(type(self).__init__).parameters
+        if "name" not in takes and not any(p.kind is p.VAR_KEYWORD for p in takes.values()):
+            config.pop("name")  # __init__ could not take it back
+        return {**auto, **config}
 
     @classmethod
     def from_config(cls, config):
@@ -295,6 +319,40 @@ class Layer(nn.Module):
 
     def extra_repr(self):
         return f"name={self.name!r}"
+
+
+_JSON_LEAVES = (str, int, float, bool, type(None))
+
+
+def _constructor_config(cls, args, kwargs):
+    """The arguments of `cls(*args, **kwargs)` by name, defaults included, or None when they are
+    not all plain JSON values or cannot be passed back by name."""
+    signature = inspect.signature(cls.__init__)
+    try:
+        bound = signature.bind(None, *args, **kwargs)
+    except TypeError:
+        return None
+    params = list(signature.parameters.values())[1:]
+    if any(p.kind is p.POSITIONAL_ONLY for p in params):
+        return None
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    arguments.pop(next(iter(signature.parameters)))
+    for p in params:
+        if p.kind is p.VAR_KEYWORD:
+            arguments.update(arguments.pop(p.name, {}))
+        elif p.kind is p.VAR_POSITIONAL and arguments.pop(p.name, ()):
+            return None
+    arguments.pop("name", None)
+
+    def plain(value):
+        if isinstance(value, (list, tuple)):
+            return all(plain(v) for v in value)
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and plain(v) for k, v in value.items())
+        return isinstance(value, _JSON_LEAVES)
+
+    return arguments if plain(arguments) else None
 
 
 def _shapes(inputs):
