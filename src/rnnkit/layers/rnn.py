@@ -485,6 +485,8 @@ class CellRNN(RNN):
         label = f"{type(self).__name__} '{name}'"
         if self.takes_use_cudnn:
             self.use_cudnn = kwargs.pop("use_cudnn", "auto")
+            if self.use_cudnn not in ("auto", True, False):
+                raise ValueError(f"{label}: use_cudnn must be 'auto', True or False, got {self.use_cudnn!r}.")
         rnn_kwargs = {k: kwargs.pop(k) for k in self._rnn_args if k in kwargs}
         unknown = set(kwargs) - _init_arguments(self.cell_class)
         if unknown:
@@ -499,6 +501,11 @@ class CellRNN(RNN):
         )
         cell = self.cell_class(units, name=snake_case(self.cell_class.__name__), trainable=trainable, dtype=dtype, **kwargs)
         super().__init__(cell, name=name, trainable=trainable, dtype=dtype, **rnn_kwargs)
+
+    @property
+    def implementation(self):
+        """Keras's `implementation` (LSTM, GRU), kept on the cell."""
+        return self.cell.implementation
 
     def __getattr__(self, name):
         # units, activation, dropout, reset_after, ...: the cell's, as on Keras's layers.
