@@ -39,6 +39,7 @@ def run_layer_test(
     call_kwargs=None,
     losses=None,
     supports_masking=None,
+    input_dtype=torch.float32,
 ):
     """Builds `cls(**init_kwargs)` on a random input of `input_shape` and checks, as Keras does: the
     output shape, that compute_output_shape() predicts it, the weight counts, the number of losses,
@@ -47,7 +48,11 @@ def run_layer_test(
     config = json.loads(json.dumps(layer.get_config()))  # as saved: tuples become lists
     rebuilt = cls.from_config(config)
     assert json.loads(json.dumps(rebuilt.get_config())) == config
-    x = torch.randn(*input_shape, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    if input_dtype.is_floating_point:
+        x = torch.randn(*input_shape, generator=generator, dtype=input_dtype)
+    else:  # token ids, in range for an Embedding of init_kwargs["input_dim"]
+        x = torch.randint(0, init_kwargs["input_dim"], input_shape, generator=generator, dtype=input_dtype)
     outputs = layer(x, **(call_kwargs or {}))
     assert as_lists(shapes_of(outputs)) == as_lists(expected_output_shape)
     assert as_lists(layer.compute_output_shape(input_shape)) == as_lists(expected_output_shape)

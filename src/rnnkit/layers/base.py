@@ -90,7 +90,6 @@ class Layer(nn.Module):
             (input_dim,) if input_dim is not None else None
         )
         self._activity_losses = []
-        self.built = False
         self._trainable = bool(trainable)
         if isinstance(dtype, dict):  # a Keras DTypePolicy config: {"config": {"name": "float32"}}
             dtype = dtype.get("config", {}).get("name")
@@ -98,6 +97,8 @@ class Layer(nn.Module):
         self._factory = {}
         self._placement = {}
         self._call_takes = set(inspect.signature(self.call).parameters)
+        # As Keras: a layer without a build() of its own has nothing to build.
+        self.built = type(self).build is Layer.build
 
     # ----------------------------------------------------------------------------------- weights
     def add_weight(self, name, shape, initializer="zeros", regularizer=None, trainable=True, constraint=None):
@@ -282,6 +283,25 @@ class Layer(nn.Module):
     def compute_mask(self, inputs, mask=None):
         return mask if self.supports_masking else None
 
+    def compute_output_shape(self, input_shape):
+        """The output shape for inputs of `input_shape` (None for unknown sizes), as Keras's.
+
+        This default runs the layer once on zeros (building it if needed), with every unknown
+        size taken as 1 and given back as None on the same axis of the output; layers whose
+        output shape follows from their arguments override it without running."""
+        shapes = _map_shapes(lambda s: tuple(1 if d is None else d for d in s), input_shape)
+        zeros = _map_shapes(lambda s: torch.zeros(s, dtype=self._resolved_dtype()), shapes)
+        with torch.no_grad():
+            outputs = self(zeros)
+        unknown = {i for s in _leaf_shapes(input_shape) for i, d in enumerate(s) if d is None}
+
+        def shape_of(output):
+            return tuple(None if i in unknown and d == 1 else d for i, d in enumerate(output.shape))
+
+        if isinstance(outputs, (list, tuple)):
+            return type(outputs)(shape_of(o) for o in outputs)
+        return shape_of(outputs)
+
     def __call__(self, *args, **kwargs):
         # Functional models: a call on symbolic inputs (rnnkit.Input) records a graph node instead
         # of computing. Symbolic tensors carry `graph_call`, so layers never import models/.
@@ -295,6 +315,11 @@ class Layer(nn.Module):
         """Raises ValueError for inputs this layer can never take (checked before building)."""
 
     def forward(self, inputs, *args, **kwargs):
+        # As Keras's Layer.__call__: `training` and `mask` are accepted by every layer and passed on
+        # only to a call() that takes them.
+        for key in ("training", "mask"):
+            if key in kwargs and key not in self._call_takes:
+                kwargs.pop(key)
         if "mask" in self._call_takes and kwargs.get("mask") is None:
             kwargs["mask"] = _first_mask(inputs)
         self.validate_input(inputs)
@@ -353,6 +378,21 @@ def _constructor_config(cls, args, kwargs):
         return isinstance(value, _JSON_LEAVES)
 
     return arguments if plain(arguments) else None
+
+
+def _is_shape(shape):
+    return isinstance(shape, (tuple, list, torch.Size)) and all(isinstance(d, int) or d is None for d in shape)
+
+
+def _map_shapes(fn, shapes):
+    """Applies `fn` to every shape tuple in a nested list of shapes."""
+    if _is_shape(shapes):
+        return fn(tuple(shapes))
+    return [_map_shapes(fn, s) for s in shapes]
+
+
+def _leaf_shapes(shapes):
+    return [tuple(shapes)] if _is_shape(shapes) else [leaf for s in shapes for leaf in _leaf_shapes(s)]
 
 
 def _shapes(inputs):

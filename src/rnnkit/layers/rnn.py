@@ -10,7 +10,7 @@ import torch
 
 from ..engine.generic import cell_scan
 from ..engine.nest import flatten, is_nested, map_structure
-from .base import Layer, _unique_name, snake_case
+from .base import Layer, _is_shape, _leaf_shapes, _map_shapes, _unique_name, snake_case
 from .recurrent_cell import DropoutRNNCell, RecurrentCell, check_cell_arguments
 from .serialization import deserialize_layer, serialize_layer
 
@@ -240,7 +240,7 @@ class RNN(Layer):
     # -------------------------------------------------------------------------------- building
     def build(self, input_shape):
         step_shape = _map_shapes(lambda s: (s[0],) + tuple(s[2:]), input_shape)
-        self._feature_shapes = [s[1:] for s in _flat_shapes(step_shape)]
+        self._feature_shapes = [s[1:] for s in _leaf_shapes(step_shape)]
         self.build_child(self.cell, step_shape)
 
     # ------------------------------------------------------------------------------------ states
@@ -394,7 +394,7 @@ class RNN(Layer):
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         """Output shape(s) for inputs of `sequences_shape` (batch, time, ...), `None` for unknown
         sizes: the output's, then with `return_state` each state's (per cell for stacks), as Keras."""
-        first = _flat_shapes(sequences_shape)[0] if not _is_shape(sequences_shape) else tuple(sequences_shape)
+        first = _leaf_shapes(sequences_shape)[0]
         batch, steps = first[0], first[1]
         lead = (batch, steps) if self.return_sequences else (batch,)
 
@@ -448,24 +448,6 @@ class RNN(Layer):
     def extra_repr(self):
         flags = [f for f in ("return_sequences", "return_state", "go_backwards", "stateful") if getattr(self, f)]
         return ", ".join([f"name={self.name!r}"] + [f"{f}=True" for f in flags])
-
-
-def _is_shape(shape):
-    return isinstance(shape, (tuple, torch.Size)) and all(isinstance(d, int) or d is None for d in shape)
-
-
-def _map_shapes(fn, shapes):
-    """Applies `fn` to every shape tuple in a nested structure of shapes."""
-    if _is_shape(shapes):
-        return fn(tuple(shapes))
-    return [_map_shapes(fn, s) for s in shapes]
-
-
-def _flat_shapes(shapes):
-    if _is_shape(shapes):
-        return [tuple(shapes)]
-    return [leaf for s in shapes for leaf in _flat_shapes(s)]
-
 
 
 class CellRNN(RNN):
