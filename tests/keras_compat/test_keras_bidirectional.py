@@ -103,11 +103,12 @@ def test_simple_rnn_has_no_use_cudnn():
     assert not hasattr(layer.forward_layer, "use_cudnn") and not hasattr(layer.backward_layer, "use_cudnn")
 
 
-def test_build_without_call_then_seeded_weights_give_equal_outputs():
+@pytest.mark.parametrize("rnn_class", [layers.LSTM, layers.GRU])
+def test_built_without_a_call_with_seeded_weights_any_use_cudnn_gives_the_same_output(rnn_class):
     x = torch.randn(3, 6, 4, generator=torch.Generator().manual_seed(0))
 
     def build(use_cudnn):
-        layer = layers.Bidirectional(layers.LSTM(
+        layer = layers.Bidirectional(rnn_class(
             5, use_cudnn=use_cudnn, return_sequences=True,
             kernel_initializer=initializers.GlorotUniform(seed=1), recurrent_initializer=initializers.Orthogonal(seed=2),
         ))

@@ -80,10 +80,10 @@ class Layer(nn.Module):
         self, name=None, trainable=True, dtype=None, activity_regularizer=None, input_shape=None, input_dim=None, **kwargs
     ):
         super().__init__()
+        self.name = name or _unique_name(type(self).__name__)
         if kwargs:
             unknown = ", ".join(sorted(kwargs))
-            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s): {unknown}.")
-        self.name = name or _unique_name(type(self).__name__)
+            raise TypeError(f"{type(self).__name__} '{self.name}': unexpected keyword argument(s): {unknown}.")
         self.activity_regularizer = get_regularizer(activity_regularizer)
         # Keras's `LSTM(50, input_shape=(60, 1))` style: the per-sample input shape, for models.
         self.input_shape_arg = tuple(input_shape) if input_shape is not None else (
@@ -219,11 +219,11 @@ class Layer(nn.Module):
                 "(str, int, float, bool, None, lists/dicts of them), so its config cannot be generated: "
                 "define get_config() returning them (and from_config() if they need rebuilding)."
             )
-        auto = dict(self._auto_config)
+        config = {**self._auto_config, **config}
         takes = inspect.signature(type(self).__init__).parameters
-        if "name" not in takes and not any(p.kind is p.VAR_KEYWORD for p in takes.values()):
-            config.pop("name")  # __init__ could not take it back
-        return {**auto, **config}
+        if any(p.kind is p.VAR_KEYWORD for p in takes.values()):
+            return config
+        return {key: value for key, value in config.items() if key in takes}  # what __init__ can take back
 
     @classmethod
     def from_config(cls, config):
