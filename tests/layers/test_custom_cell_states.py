@@ -119,3 +119,8 @@ def test_compute_output_shape_of_a_higher_rank_state():
     assert layer.compute_output_shape((5, 7, 6)) == ((5, 4), (5, 4), (5, 2, 3))
     out, h, grid = layer(torch.ones(5, 7, 6))
     assert (tuple(out.shape), tuple(h.shape), tuple(grid.shape)) == ((5, 4), (5, 4), (5, 2, 3))
+
+
+def test_stacking_an_object_without_state_size_names_the_stack():
+    with pytest.raises(ValueError, match=r"StackedRNNCells 'stack'.*state_size.*Dense"):
+        layers.StackedRNNCells([layers.SimpleRNNCell(2), layers.Dense(3)], name="stack")

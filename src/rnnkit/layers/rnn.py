@@ -50,7 +50,9 @@ def _flat_shapes_of_states(shapes):
 
 
 def _zeros_for(shapes, batch_size, like):
-    return [like.new_zeros((batch_size,) + s) if isinstance(s, tuple) else _zeros_for(s, batch_size, like) for s in shapes]
+    return [
+        like.new_zeros((batch_size,) + s) if isinstance(s, tuple) else _zeros_for(s, batch_size, like) for s in shapes
+    ]
 
 
 def _cell_label(cell):
@@ -70,6 +72,12 @@ class StackedRNNCells(Layer):
 
     def __init__(self, cells, **kwargs):
         super().__init__(**kwargs)
+        for cell in cells:
+            if not hasattr(cell, "state_size") or not callable(cell):
+                raise ValueError(
+                    f"StackedRNNCells '{self.name}': every cell needs a `state_size` and a call(inputs, states); "
+                    f"got {type(cell).__name__}."
+                )
         self.cells = torch.nn.ModuleList(cells)
 
     @property
