@@ -133,3 +133,13 @@ def test_bad_arguments_are_one_line_errors(call, match):
     with pytest.raises(ValueError, match=match) as info:
         call()
     assert "\n" not in str(info.value)
+
+
+def test_keras_serialized_initializer_with_a_seed_generator_loads_with_its_seed():
+    keras_config = {"module": "keras.initializers", "class_name": "GlorotUniform", "registered_name": None,
+                    "config": {"seed": {"module": "keras.random", "class_name": "SeedGenerator",
+                                        "config": {"seed": 5, "name": "seed_generator"}},
+                               "input_axes": None, "output_axes": None}}
+    init = I.get(keras_config)
+    assert isinstance(init, I.GlorotUniform) and init.seed == 5
+    assert torch.equal(init((3, 2)), I.GlorotUniform(seed=5)((3, 2)))

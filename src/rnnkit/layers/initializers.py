@@ -105,6 +105,8 @@ class RandomInitializer(Initializer):
     """Base of the random initializers: `seed` (an int) makes every call give the same values."""
 
     def __init__(self, seed=None):
+        if isinstance(seed, dict):  # a Keras-serialized SeedGenerator, as .keras files may hold
+            seed = (seed.get("config") or {}).get("seed")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise ValueError(f"{type(self).__name__}: seed must be an int or None, got {seed!r}.")
         self.seed = seed
