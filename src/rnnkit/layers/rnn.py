@@ -187,7 +187,9 @@ class RNN(Layer):
 
     Args:
         cell: an RNN cell (an object with `call(inputs, states)` or `forward`, and `state_size`), or
-            a list of cells (stacked with `StackedRNNCells`).
+            a list of cells (stacked with `StackedRNNCells`). `state_size` follows Keras 3 (see
+            `state_shapes`); the cell's `get_initial_state(batch_size=...)` gives the first states
+            (a bare tensor is the one state), zeros when it has none.
         return_sequences: return the output of every step (batch, time, units) rather than the last.
         return_state: also return the final states, after the output.
         go_backwards: process the sequence in reverse and return the reversed sequence.
