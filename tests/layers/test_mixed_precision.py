@@ -96,7 +96,7 @@ def test_mixed_bfloat16_gradients_match_float32_within_bfloat16_tolerance(cls, p
 
 
 def test_cpu_without_bfloat16_support_warns_once_and_computes_in_float32(monkeypatch):
-    monkeypatch.setattr(torch._C._cpu, "_get_cpu_capability", lambda: {"avx512_bf16": False, "amx_bf16": False})
+    monkeypatch.setattr(dtype_policy, "cpu_runs_bfloat16", lambda: False)
     monkeypatch.setattr(dtype_policy, "_warned", set())
     with pytest.warns(UserWarning, match="neither AVX512-BF16 nor AMX"):
         reference, mixed, x = _pair(layers.GRU)

@@ -9,6 +9,7 @@ rule: its weights take the dtype of its first floating-point input (`float64` in
 weights); a layer with a policy (its own `dtype=`, or a global policy set before it was made) uses
 the policy's dtypes as Keras does.
 """
+import functools
 import warnings
 
 import torch
@@ -66,6 +67,7 @@ class DTypePolicy:
 
     @property
     def quantization_mode(self):
+        """None: rnnkit has no quantized policies (Keras's int8/float8 ones)."""
         return None
 
     @property
@@ -129,11 +131,14 @@ def get(identifier):
     return DTypePolicy(identifier)
 
 
-def torch_dtype(name):
-    return getattr(torch, name)
-
-
 _warned = set()
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_runs_bfloat16():
+    """Whether this CPU has AVX512-BF16 or AMX-BF16 (asked once: it is checked at every layer call)."""
+    capability = getattr(torch._C._cpu, "_get_cpu_capability", dict)()
+    return bool(capability.get("avx512_bf16") or capability.get("amx_bf16"))
 
 
 def low_precision_supported(dtype, device):
@@ -142,10 +147,7 @@ def low_precision_supported(dtype, device):
     bfloat16 on the CPU needs AVX512-BF16 or AMX (oneDNN then accumulates in float32); elsewhere
     PyTorch would emulate it, slower than float32, so mixed_bfloat16 computes in float32 there.
     """
-    if dtype != torch.bfloat16 or device.type != "cpu":
-        return True
-    capability = getattr(torch._C._cpu, "_get_cpu_capability", dict)()
-    if capability.get("avx512_bf16") or capability.get("amx_bf16"):
+    if dtype != torch.bfloat16 or device.type != "cpu" or cpu_runs_bfloat16():
         return True
     if "bfloat16" not in _warned:
         _warned.add("bfloat16")
