@@ -256,7 +256,7 @@ class Functional(Model):
         produced = {}  # (layer name, node index) -> flat outputs
         pending = []  # [layer, inbound node specs, how many done]
         for spec in config["layers"]:
-            layer = deserialize_layer({"class_name": spec["class_name"], "config": spec["config"]})
+            layer = deserialize_layer({key: spec[key] for key in ("class_name", "config", "registered_name") if key in spec})
             name = spec.get("name", layer.name)
             if isinstance(layer, InputLayer):
                 produced[(name, 0)] = [layer.output]
