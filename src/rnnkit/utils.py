@@ -23,7 +23,7 @@ def set_random_seed(seed):
 
 
 def to_categorical(x, num_classes=None):
-    """Class ids -> one-hot float32 rows, as Keras's `to_categorical`: the result has shape
+    """Class ids -> one-hot float64 rows (Keras's dtype), as Keras's `to_categorical`: the result has shape
     `x.shape + (num_classes,)`, except that a trailing axis of size 1 is replaced (labels of shape
     (n, 1) give (n, num_classes)). `num_classes` defaults to max(x) + 1."""
     x = np.asarray(x)
@@ -36,7 +36,7 @@ def to_categorical(x, num_classes=None):
         num_classes = int(x.max()) + 1 if x.size else 0
     if x.size and (x.min() < 0 or x.max() >= num_classes):
         raise ValueError(f"to_categorical: class ids must be in [0, {num_classes}), got {x.min()}..{x.max()}.")
-    return np.eye(num_classes, dtype="float32")[x]
+    return np.eye(num_classes)[x]
 
 
 def model_to_dot_source(model, show_shapes=False, show_layer_names=True, rankdir="TB"):
