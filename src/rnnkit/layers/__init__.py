@@ -12,3 +12,4 @@ from .bidirectional import Bidirectional
 from .normalization import BatchNormalization, LayerNormalization
 from .reshaping import Flatten
 from .merging import Add, Concatenate, add, concatenate
+from .operation import Operation

@@ -97,10 +97,12 @@ class Layer(nn.Module):
         `apply_constraints()`."""
         where = {**self._factory, **self._placement}
         dtype = where.get("dtype") or self._resolved_dtype()
-        value = torch.empty(tuple(shape), dtype=dtype, device=where.get("device"))
-        with torch.no_grad():
+        # A first call under predict()'s inference mode must not make inference-only weights: those
+        # could never be trained afterwards (Keras lets predict() come before fit()).
+        with torch.inference_mode(False), torch.no_grad():
+            value = torch.empty(tuple(shape), dtype=dtype, device=where.get("device"))
             get_initializer(initializer)(value)
-        param = nn.Parameter(value, requires_grad=trainable and self._trainable)
+            param = nn.Parameter(value, requires_grad=trainable and self._trainable)
         self.register_parameter(name, param)
         if not trainable:  # e.g. BatchNormalization's moving statistics: never trained
             self._always_frozen = getattr(self, "_always_frozen", set()) | {name}

@@ -93,6 +93,10 @@ class ArrayBatches:
         self.batch_size, self.shuffle = batch_size, shuffle
         self.steps = steps or math.ceil(self.count / batch_size)
 
+    def first(self):
+        """A batch to build the model on (iteration is unaffected)."""
+        return next(iter(self))
+
     def __len__(self):
         return self.steps
 
@@ -135,6 +139,21 @@ class IterableBatches:
         self.source, self.steps, self.device, self.float_dtype = source, steps, device, float_dtype
         self._iterator = None
         self._reiterable = not hasattr(source, "__next__")
+        self._peeked = None  # a generator's item taken by first(), yielded again before the rest
+
+    def first(self):
+        """The first batch, without consuming it: the next iteration still yields it (as Keras
+        peeks at a generator to build the model)."""
+        if self._reiterable:
+            return next(iter(self))
+        if self._peeked is None:
+            if self._iterator is None:
+                self._iterator = iter(self.source)
+            try:
+                self._peeked = next(self._iterator)
+            except StopIteration:
+                raise ValueError("The data generator produced no batches.") from None
+        return unpack(self._peeked, self.device, self.float_dtype)
 
     def __len__(self):
         if self.steps is not None:
@@ -148,12 +167,15 @@ class IterableBatches:
             self._iterator = iter(self.source)
         produced = 0
         while self.steps is None or produced < self.steps:
-            try:
-                item = next(self._iterator)
-            except StopIteration:
-                if produced == 0:
-                    raise ValueError("The data generator produced no batches.") from None
-                return
+            if self._peeked is not None:
+                item, self._peeked = self._peeked, None
+            else:
+                try:
+                    item = next(self._iterator)
+                except StopIteration:
+                    if produced == 0:
+                        raise ValueError("The data generator produced no batches.") from None
+                    return
             produced += 1
             yield unpack(item, self.device, self.float_dtype)
 

@@ -372,8 +372,7 @@ class TrainingMixin:
                 if val.y is not None:
                     check_finite("validation y", val.y)
 
-        first_x = next(iter(train))[0]
-        self._ensure_ready(first_x)
+        self._ensure_ready(train.first()[0])
         self._grad_norm_setup(log_grad_norm)
         self.stop_training = False
         # Under torchrun: DistributedDataParallel, and each process trains on its shard of the data
@@ -448,7 +447,7 @@ class TrainingMixin:
         self._require_compiled("evaluate")
         batches = batches_for(x, y, sample_weight, 32 if batch_size is None else batch_size, False, steps,
                               self._device(), self._float_dtype())
-        self._ensure_ready(next(iter(batches))[0])
+        self._ensure_ready(batches.first()[0])
         parallel = distributed.DataParallel.start(self, training=False)  # under torchrun: a shard each
         if parallel is not None:
             batches = parallel.shard(batches, training=False)
