@@ -275,8 +275,8 @@ def _check_loadable_classes(model):
             raise ValueError(
                 f"Cannot save model '{model.name}': its {'model' if module is model else 'layer'} "
                 f"'{module.name}' is of class {type(module).__module__}.{name}, which load_model could not "
-                f"rebuild. Decorate the class with @rnnkit.saving.register_keras_serializable() (and give it a get_config() "
-                "returning its constructor arguments)."
+                "rebuild. Decorate the class with @rnnkit.saving.register_keras_serializable() or "
+                "@rnnkit.register_serializable (and give it a get_config() returning its constructor arguments)."
             )
 
 

@@ -53,6 +53,7 @@ class Layer(nn.Module):
     """
 
     supports_masking = False
+    takes_text = False  # True for layers whose input is NumPy arrays of strings (TextVectorization)
 
     def __init_subclass__(cls, **kwargs):
         # As Keras: a layer is built once its build() has run, however build() was reached.
@@ -275,6 +276,11 @@ class Layer(nn.Module):
     def forward(self, inputs, *args, **kwargs):
         if "mask" in self._call_takes and kwargs.get("mask") is None:
             kwargs["mask"] = _first_mask(inputs)
+        if not self.takes_text and is_text(inputs):
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) got text (an array of strings): start the model with "
+                "a TextVectorization or StringLookup layer, or turn the text into token ids first."
+            )
         self.validate_input(inputs)
         if not self.built:
             self._build_from(inputs)
@@ -297,6 +303,15 @@ class Layer(nn.Module):
 
     def extra_repr(self):
         return f"name={self.name!r}"
+
+
+def is_text(value):
+    """Whether `value` is a NumPy array of strings (or a list/tuple whose first item is one)."""
+    while isinstance(value, (list, tuple)) and value:
+        value = value[0]
+    return isinstance(value, np.ndarray) and (
+        value.dtype.kind in "US" or (value.dtype == object and value.size > 0 and isinstance(value.flat[0], (str, bytes)))
+    )
 
 
 def _shapes(inputs):

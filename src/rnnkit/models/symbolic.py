@@ -16,6 +16,7 @@ penalties are restored afterwards, and `training` is False for the probe runs.
 import contextlib
 import itertools
 
+import numpy as np
 import torch
 
 from ..layers.base import Layer, get_mask, set_mask
@@ -28,16 +29,23 @@ from ..engine.nest import flatten, map_structure
 _node_order = itertools.count()
 
 
+# The dtype of a symbolic input of text: NumPy arrays of strings, for a TextVectorization or StringLookup.
+STRING = "string"
+
+
 def dtype_name(dtype):
     return str(dtype).replace("torch.", "")
 
 
 def parse_dtype(dtype):
-    """None (float32, Keras's default), a torch dtype, or a name such as "int32"."""
+    """None (float32, Keras's default), a torch dtype, a name such as "int32", or "string" (also
+    NumPy's str, bytes and object dtypes) for text."""
     if dtype is None:
         return torch.float32
     if isinstance(dtype, torch.dtype):
         return dtype
+    if dtype in (STRING, str, bytes, object) or (isinstance(dtype, np.dtype) and dtype.kind in "USO"):
+        return STRING
     resolved = getattr(torch, dtype, None) if isinstance(dtype, str) else None
     if not isinstance(resolved, torch.dtype):
         raise ValueError(f"Unknown dtype {dtype!r}: expected a torch dtype or a name such as 'float32' or 'int32'.")
@@ -247,6 +255,9 @@ def _probe(layer, args, kwargs, unknown):
             return leaf
         shape = tuple(unknown if d is None else d for d in leaf.shape)
         dtype = leaf.dtype
+        if dtype == STRING:
+            # Texts of `unknown` words, so that a text layer's output length shows up as unknown too.
+            return np.full(shape, " ".join(["a"] * unknown), dtype=object)
         if id(leaf) in token_leaves and (dtype.is_floating_point or dtype == torch.bool):
             dtype = torch.long
         elif dtype.is_floating_point and float_dtype is not None:

@@ -12,20 +12,31 @@ import torch
 from ..engine.nest import flatten, map_structure
 
 
+def is_string_array(value):
+    """Whether `value` is a NumPy array of text (for a model starting with TextVectorization or
+    StringLookup): str or bytes dtype, or objects that are all str or bytes."""
+    if not isinstance(value, np.ndarray):
+        return False
+    if value.dtype.kind in "US":
+        return True
+    return value.dtype == object and value.size > 0 and all(isinstance(v, (str, bytes)) for v in value.flat)
+
+
 def to_tensor(value, device=None, float_dtype=None):
     """A numpy array, nested list or tensor as a tensor: floating data as `float_dtype` (the model's;
     default float32, Keras's floatx) unless it already is a float tensor; integers stay integers
-    (token ids, sparse labels)."""
+    (token ids, sparse labels). Arrays of strings stay NumPy arrays, for the model's text layers."""
     if isinstance(value, torch.Tensor):
         tensor = value
     else:
         array = np.asarray(value)
+        if is_string_array(array):
+            return array
         if array.dtype == object:
             raise ValueError(f"Expected numeric data, got an array of Python objects of shape {array.shape}.")
         if array.dtype.kind not in "biufc":
             raise ValueError(
-                f"Expected numeric data, got an array of dtype {array.dtype} of shape {array.shape}; turn text into "
-                "token ids first (e.g. rnnkit.data.CharVocabulary)."
+                f"Expected numeric data or strings, got an array of dtype {array.dtype} of shape {array.shape}."
             )
         tensor = torch.from_numpy(np.ascontiguousarray(array))
         if array.dtype.kind in "fb":
@@ -63,7 +74,7 @@ def sample_count(name, data):
 def check_finite(name, data):
     """Raises for NaN or inf in floating data, naming the first offending sample."""
     for leaf in flatten(data):
-        if leaf.is_floating_point():
+        if isinstance(leaf, torch.Tensor) and leaf.is_floating_point():
             bad = ~torch.isfinite(leaf)
             if bad.any():
                 index = int(bad.reshape(len(leaf), -1).any(dim=1).nonzero()[0, 0])
@@ -106,9 +117,9 @@ class ArrayBatches:
             start = (step * self.batch_size) % self.count
             index = slice(start, min(start + self.batch_size, self.count))
             if order is not None:
-                index = order[index].to(flatten(self.x)[0].device)
+                index = order[index]
             yield tuple(
-                None if data is None else map_structure(lambda v: v[index], data)
+                None if data is None else map_structure(lambda v: v[_on_device_of(index, v)], data)
                 for data in (self.x, self.y, self.sample_weight)
             )
 
@@ -178,6 +189,13 @@ class IterableBatches:
                     return
             produced += 1
             yield unpack(item, self.device, self.float_dtype)
+
+
+def _on_device_of(index, data):
+    """A batch index usable on `data`: a slice as is, shuffled positions on its device (a tensor) or as NumPy."""
+    if isinstance(index, slice):
+        return index
+    return index.to(data.device) if isinstance(data, torch.Tensor) else index.numpy()
 
 
 def unpack(item, device=None, float_dtype=None):

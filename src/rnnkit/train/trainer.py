@@ -39,9 +39,10 @@ def one_thread_for_small_steps(x, optimizer):
     """Runs the block with one intra-op thread when the step on batch `x` is small (below
     SMALL_STEP_WORK) and on the CPU; leaves the thread count alone otherwise, and restores it."""
     first = flatten(x)[0]
-    rows = first.shape[0] * (first.shape[1] if first.dim() > 1 else 1)
+    rows = first.shape[0] * (first.shape[1] if first.ndim > 1 else 1)
     weights = sum(p.numel() for group in optimizer.param_groups for p in group["params"])
-    return one_thread(first.device.type == "cpu" and rows * weights < SMALL_STEP_WORK)
+    on_cpu = not isinstance(first, torch.Tensor) or first.device.type == "cpu"  # strings stay NumPy arrays
+    return one_thread(on_cpu and rows * weights < SMALL_STEP_WORK)
 
 
 def _outputs_list(outputs):
