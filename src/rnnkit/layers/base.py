@@ -113,6 +113,10 @@ class Layer(nn.Module):
             self._constrained = getattr(self, "_constrained", []) + [(name, get_constraint(constraint))]
         return param
 
+    def _float_dtype(self):
+        weight = next((w for w in self.parameters() if w.is_floating_point()), None)
+        return weight.dtype if weight is not None else self._placement.get("dtype") or self._resolved_dtype()
+
     def _resolved_dtype(self):
         if self._dtype is None:
             return torch.get_default_dtype()
@@ -281,6 +285,8 @@ class Layer(nn.Module):
                 f"Layer '{self.name}' ({type(self).__name__}) got text (an array of strings): start the model with "
                 "a TextVectorization or StringLookup layer, or turn the text into token ids first."
             )
+        if not self.takes_text:  # as Keras, a layer takes NumPy arrays (floats in the layer's dtype)
+            inputs = _from_numpy(inputs, self._float_dtype())
         self.validate_input(inputs)
         if not self.built:
             self._build_from(inputs)
@@ -303,6 +309,15 @@ class Layer(nn.Module):
 
     def extra_repr(self):
         return f"name={self.name!r}"
+
+
+def _from_numpy(inputs, float_dtype):
+    if isinstance(inputs, (list, tuple)):
+        return type(inputs)(_from_numpy(x, float_dtype) for x in inputs)
+    if not isinstance(inputs, np.ndarray):
+        return inputs
+    tensor = torch.as_tensor(inputs)
+    return tensor.to(float_dtype) if tensor.is_floating_point() else tensor
 
 
 def is_text(value):

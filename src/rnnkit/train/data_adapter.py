@@ -24,10 +24,11 @@ def is_string_array(value):
 
 def to_tensor(value, device=None, float_dtype=None):
     """A numpy array, nested list or tensor as a tensor: floating data as `float_dtype` (the model's;
-    default float32, Keras's floatx) unless it already is a float tensor; integers stay integers
-    (token ids, sparse labels). Arrays of strings stay NumPy arrays, for the model's text layers."""
+    default float32, Keras's floatx; a float tensor too, where `float_dtype` is given, as Keras casts
+    inputs to the model's dtype); integers stay integers (token ids, sparse labels). Arrays of
+    strings stay NumPy arrays, for the model's text layers."""
     if isinstance(value, torch.Tensor):
-        tensor = value
+        tensor = value.to(float_dtype) if float_dtype is not None and value.is_floating_point() else value
     else:
         array = np.asarray(value)
         if is_string_array(array):
