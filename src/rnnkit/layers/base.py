@@ -278,6 +278,8 @@ class Layer(nn.Module):
         """Raises ValueError for inputs this layer can never take (checked before building)."""
 
     def forward(self, inputs, *args, **kwargs):
+        if "training" not in self._call_takes and "kwargs" not in self._call_takes:
+            kwargs.pop("training", None)  # as Keras: any layer may be called with training=
         if "mask" in self._call_takes and kwargs.get("mask") is None:
             kwargs["mask"] = _first_mask(inputs)
         if not self.takes_text and is_text(inputs):

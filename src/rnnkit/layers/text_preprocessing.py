@@ -108,7 +108,8 @@ class StringLookup(Layer):
         num_oov_indices: 1 (unknown strings map to one OOV id) or 0 (unknown strings are an error).
         mask_token: a token that maps to id 0 (None: no mask id).
         oov_token: the token `get_vocabulary()` and `invert=True` give for the OOV id.
-        vocabulary: the tokens instead of `adapt` (without mask and OOV tokens).
+        vocabulary: the tokens instead of `adapt` (optionally led by the mask and OOV tokens, as
+            `get_vocabulary()` gives them).
         invert: map ids back to strings (unknown ids give `oov_token`).
         output_mode: "int" (the only mode); idf_weights, pad_to_max_tokens, sparse, encoding:
             accepted at their defaults only.
@@ -159,6 +160,8 @@ class StringLookup(Layer):
     def set_vocabulary(self, vocabulary, idf_weights=None):
         _refuse_unsupported(f"StringLookup '{self.name}'", idf_weights=(None, idf_weights))
         tokens = _strings(list(vocabulary)).tolist()
+        if tokens[: len(self._special)] == self._special:  # another lookup's get_vocabulary(), as Keras allows
+            tokens = tokens[len(self._special):]
         repeated = sorted(t for t, n in collections.Counter(tokens).items() if n > 1)
         special = sorted(set(tokens) & set(self._special))
         if repeated or special:
