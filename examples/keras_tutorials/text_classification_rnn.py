@@ -41,7 +41,7 @@ for name in ("imdb_labelled.txt", "yelp_labelled.txt"):
         text, _, label = line.strip().rpartition("\t")
         texts.append(text)
         labels.append(int(label))
-order = np.random.default_rng(0).permutation(len(texts))[: 128 if QUICK else None]
+order = np.random.default_rng(0).permutation(len(texts))[: 96 if QUICK else None]
 texts, labels = np.array(texts)[order], np.array(labels)[order]
 split = int(0.8 * len(texts))
 train_texts, train_labels = texts[:split], labels[:split]

@@ -23,7 +23,7 @@ from rnnkit import ops
 QUICK = bool(os.environ.get("KERAS_TUTORIAL_QUICK"))
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "tinyshakespeare.txt"
 
-text = DATA.read_text(encoding="utf-8")[: 20_000 if QUICK else None]
+text = DATA.read_text(encoding="utf-8")[: 10_000 if QUICK else None]
 print(f"Length of text: {len(text)} characters")
 vocab = sorted(set(text))
 print(f"{len(vocab)} unique characters")
@@ -56,8 +56,8 @@ BATCH_SIZE = 64
 
 # --- The model --------------------------------------------------------------------------------------
 vocab_size = len(ids_from_chars.get_vocabulary())
-embedding_dim = 64 if QUICK else 256
-rnn_units = 128 if QUICK else 1024
+embedding_dim = 32 if QUICK else 256
+rnn_units = 64 if QUICK else 1024
 
 
 class MyModel(keras.Model):

@@ -87,7 +87,7 @@ def build_model(allow_cudnn_kernel=True):
     return keras.models.Sequential([lstm_layer, keras.layers.BatchNormalization(), keras.layers.Dense(output_size)])
 
 
-samples = 256 if QUICK else 6000
+samples = 128 if QUICK else 6000
 x_train = np.random.default_rng(0).integers(0, 256, (samples, 28, 28)) / 255.0  # stands in for MNIST
 y_train = np.random.default_rng(1).integers(0, 10, samples)
 x_test, y_test = x_train[: samples // 4], y_train[: samples // 4]
@@ -146,8 +146,8 @@ class NestedCell(keras.layers.Layer):
 unit_1, unit_2, unit_3 = 10, 20, 30
 i1, i2, i3 = 32, 64, 32
 batch_size = 64
-num_batches = 2 if QUICK else 10
-timestep = 10 if QUICK else 50
+num_batches = 1 if QUICK else 10
+timestep = 5 if QUICK else 50
 
 cell = NestedCell(unit_1, unit_2, unit_3)
 rnn = keras.layers.RNN(cell)
