@@ -326,9 +326,10 @@ def is_text(value):
     """Whether `value` is a NumPy array of strings (or a list/tuple whose first item is one)."""
     while isinstance(value, (list, tuple)) and value:
         value = value[0]
-    return isinstance(value, np.ndarray) and (
-        value.dtype.kind in "US" or (value.dtype == object and value.size > 0 and isinstance(value.flat[0], (str, bytes)))
-    )
+    if not isinstance(value, np.ndarray):
+        return False
+    return value.dtype.kind in "US" or (value.dtype == object and value.size > 0
+                                        and isinstance(value.flat[0], (str, bytes)))
 
 
 def _shapes(inputs):

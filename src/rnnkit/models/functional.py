@@ -258,7 +258,8 @@ class Functional(Model):
         produced = {}  # (layer name, node index) -> flat outputs
         pending = []  # [layer, inbound node specs, how many done]
         for spec in config["layers"]:
-            layer = deserialize_layer({key: spec[key] for key in ("class_name", "config", "registered_name") if key in spec})
+            keys = ("class_name", "config", "registered_name")
+            layer = deserialize_layer({key: spec[key] for key in keys if key in spec})
             name = spec.get("name", layer.name)
             if isinstance(layer, InputLayer):
                 produced[(name, 0)] = [layer.output]

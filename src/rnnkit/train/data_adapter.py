@@ -10,16 +10,7 @@ import numpy as np
 import torch
 
 from ..engine.nest import flatten, map_structure
-
-
-def is_string_array(value):
-    """Whether `value` is a NumPy array of text (for a model starting with TextVectorization or
-    StringLookup): str or bytes dtype, or objects that are all str or bytes."""
-    if not isinstance(value, np.ndarray):
-        return False
-    if value.dtype.kind in "US":
-        return True
-    return value.dtype == object and value.size > 0 and all(isinstance(v, (str, bytes)) for v in value.flat)
+from ..layers.base import is_text
 
 
 def to_tensor(value, device=None, float_dtype=None):
@@ -31,7 +22,7 @@ def to_tensor(value, device=None, float_dtype=None):
         tensor = value.to(float_dtype) if float_dtype is not None and value.is_floating_point() else value
     else:
         array = np.asarray(value)
-        if is_string_array(array):
+        if is_text(array):  # for a model starting with TextVectorization or StringLookup
             return array
         if array.dtype == object:
             raise ValueError(f"Expected numeric data, got an array of Python objects of shape {array.shape}.")
