@@ -1,4 +1,6 @@
 """A model called on NumPy input gives outputs NumPy and matplotlib can read, gradients intact."""
+import warnings
+
 import numpy as np
 import torch
 
@@ -27,3 +29,10 @@ def test_output_of_a_call_on_numpy_still_backpropagates():
 
 def test_call_on_a_tensor_returns_a_plain_tensor():
     assert type(_model()(torch.ones(2, 4, 3))) is torch.Tensor
+
+
+def test_float_of_a_scalar_computed_from_the_output_gives_its_value_without_warnings():
+    y = _model()(np.ones((2, 4, 3), "float32"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert float(y.sum()) == float(y.detach().sum())

@@ -338,6 +338,9 @@ class NumpyReadable(torch.Tensor):
     def numpy(self, *, force=False):
         return self.detach().as_subclass(torch.Tensor).cpu().numpy(force=force)
 
+    def __float__(self):  # float(loss), without PyTorch's warning about a tensor that requires grad
+        return float(self.numpy())
+
 
 def format_batch_free(shape):
     return "(" + ", ".join(["None"] + [str(d) for d in shape[1:]]) + ")"
