@@ -30,7 +30,9 @@ def to_tensor(value, device=None, float_dtype=None):
             raise ValueError(
                 f"Expected numeric data or strings, got an array of dtype {array.dtype} of shape {array.shape}."
             )
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        array = np.ascontiguousarray(array)
+        # A read-only array (np.frombuffer, a memory map) is copied: torch tensors are always writable.
+        tensor = torch.from_numpy(array if array.flags.writeable else array.copy())
         if array.dtype.kind in "fb":
             tensor = tensor.to(float_dtype or torch.float32)
     return tensor if device is None else tensor.to(device)
