@@ -12,6 +12,7 @@ from ..layers.base import Layer, is_text, set_mask
 from ..layers.bidirectional import Bidirectional
 from ..layers.rnn import RNN
 from ..engine.nest import flatten, map_structure
+from ..storage import storage
 from ..train.trainer import TrainingMixin
 from .summary import print_summary
 from .symbolic import takes_token_ids
@@ -200,26 +201,19 @@ class Model(TrainingMixin, Layer):
                 _assign_states(layer, value)
 
     # ------------------------------------------------------------------------------------ saving
-    # rnnkit.io builds on models, so models reach it only when called (the import stays one-way).
     def save(self, filepath, include_optimizer=False):
         """Saves the model to one `.rnnkit` file (architecture, weights, compile settings, and the
         optimizer state with `include_optimizer=True`), atomically; see `rnnkit.save_model`."""
-        from ..io.saving import save_model
-
-        save_model(self, filepath, include_optimizer=include_optimizer)
+        storage("save_model")(self, filepath, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath):
         """Saves the weights to a `.weights.safetensors` file, atomically; see `rnnkit.io.save_weights`."""
-        from ..io.saving import save_weights
-
-        save_weights(self, filepath)
+        storage("save_weights")(self, filepath)
 
     def load_weights(self, filepath):
         """Loads weights from a `.weights.safetensors`, `.rnnkit` or Keras `.weights.h5` file into
         this built model; see `rnnkit.io.load_weights`."""
-        from ..io.saving import load_weights
-
-        return load_weights(self, filepath)
+        return storage("load_weights")(self, filepath)
 
     # -------------------------------------------------------------------------------- generation
     def generate(self, prompt_ids, steps, temperature=1.0, top_k=None, seed=None, on_token=None):
