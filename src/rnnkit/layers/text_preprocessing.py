@@ -2,15 +2,16 @@
 
 They take NumPy arrays of strings (what `model.predict(np.array(["raw text"]))` passes on) and
 give int64 tensors of ids; their vocabulary is part of their config, so it is saved with the model.
-`TextVectorization` is `rnnkit.data.TextVectorization` (Keras's standardization, split and
-vocabulary order) behind the Keras layer interface.
+`TextVectorization` is `text_vectorizer.TextVectorization` (also offered as
+`rnnkit.data.TextVectorization`: Keras's standardization, split and vocabulary order) behind the
+Keras layer interface.
 """
 import collections
 
 import numpy as np
 import torch
 
-from ..data import text
+from . import text_vectorizer as text
 from .base import Layer
 
 
