@@ -124,3 +124,16 @@ def test_compute_output_shape_of_a_higher_rank_state():
 def test_stacking_an_object_without_state_size_names_the_stack():
     with pytest.raises(ValueError, match=r"StackedRNNCells 'stack'.*state_size.*Dense"):
         layers.StackedRNNCells([layers.SimpleRNNCell(2), layers.Dense(3)], name="stack")
+
+
+def test_rnn_get_initial_state_gives_a_list_of_zero_states_as_keras():
+    """Keras 3's RNN.get_initial_state(batch_size) (used by the TensorFlow text-generation tutorial)."""
+    states = layers.LSTM(3).get_initial_state(4)
+    assert [tuple(s.shape) for s in states] == [(4, 3), (4, 3)]
+    assert all(torch.count_nonzero(s) == 0 for s in states)
+    assert [tuple(s.shape) for s in layers.GRU(5).get_initial_state(2)] == [(2, 5)]
+
+
+def test_rnn_get_initial_state_uses_the_cells_own_and_wraps_a_bare_tensor():
+    states = layers.RNN(SumCell(2, bare_initial_state=True)).get_initial_state(3)
+    assert len(states) == 1 and torch.equal(states[0][:, 0], torch.tensor([1.0, 2.0, 3.0]))

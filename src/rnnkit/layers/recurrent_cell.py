@@ -158,7 +158,9 @@ class RecurrentCell(DropoutRNNCell, Layer):
 
     def get_initial_state(self, batch_size):
         shapes = [self.units] * (2 if isinstance(self.state_size, list) else 1)
-        return [self.kernel.new_zeros(batch_size, units) for units in shapes]
+        # Before the first call (Keras allows it) there is no kernel yet to take dtype and device from.
+        like = self.kernel if self.built else torch.empty(0, dtype=self._resolved_dtype())
+        return [like.new_zeros(batch_size, units) for units in shapes]
 
     def input_projection(self, x, bias):
         """x W + b for every (batch, time) row at once: the one GEMM over all input steps.

@@ -260,6 +260,14 @@ class RNN(Layer):
 
     reset_states = reset_state
 
+    def get_initial_state(self, batch_size):
+        """The states a call starts from when given none, as a list (Keras's `RNN.get_initial_state`):
+        the cell's own `get_initial_state`, else zeros of (batch_size, *state shape) per state."""
+        like = next(self.parameters(), None)
+        if like is None:
+            like = torch.empty(0, dtype=self._resolved_dtype())
+        return _initial_state(self.cell, batch_size, like)
+
     def _initial_states(self, batch_size, like, initial_state):
         if initial_state is not None:
             return self._check_initial_state(initial_state if is_nested(initial_state) else [initial_state], batch_size)

@@ -8,10 +8,11 @@ registered under their names (`state_dict()` keys such as `lstm.cell.kernel`).
 import numpy as np
 import torch
 
-from ..layers.base import Layer, set_mask
+from ..layers.base import Layer, is_text, set_mask
 from ..layers.bidirectional import Bidirectional
 from ..layers.rnn import RNN
 from ..engine.nest import flatten, map_structure
+from ..storage import storage
 from ..train.trainer import TrainingMixin
 from .summary import print_summary
 from .symbolic import takes_token_ids
@@ -200,26 +201,19 @@ class Model(TrainingMixin, Layer):
                 _assign_states(layer, value)
 
     # ------------------------------------------------------------------------------------ saving
-    # rnnkit.io builds on models, so models reach it only when called (the import stays one-way).
     def save(self, filepath, include_optimizer=False):
         """Saves the model to one `.rnnkit` file (architecture, weights, compile settings, and the
         optimizer state with `include_optimizer=True`), atomically; see `rnnkit.save_model`."""
-        from ..io.saving import save_model
-
-        save_model(self, filepath, include_optimizer=include_optimizer)
+        storage("save_model")(self, filepath, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath):
         """Saves the weights to a `.weights.safetensors` file, atomically; see `rnnkit.io.save_weights`."""
-        from ..io.saving import save_weights
-
-        save_weights(self, filepath)
+        storage("save_weights")(self, filepath)
 
     def load_weights(self, filepath):
         """Loads weights from a `.weights.safetensors`, `.rnnkit` or Keras `.weights.h5` file into
         this built model; see `rnnkit.io.load_weights`."""
-        from ..io.saving import load_weights
-
-        return load_weights(self, filepath)
+        return storage("load_weights")(self, filepath)
 
     # -------------------------------------------------------------------------------- generation
     def generate(self, prompt_ids, steps, temperature=1.0, top_k=None, seed=None, on_token=None):
@@ -245,13 +239,18 @@ class Model(TrainingMixin, Layer):
         for key in ("training", "mask"):
             if key in kwargs and key not in self._call_takes:
                 kwargs.pop(key)
+        from_numpy = bool(args) and any(isinstance(x, np.ndarray) for x in flatten(args[0]))
         if args:
             args = (self._as_tensors(args[0]),) + args[1:]
         if self.built:
-            return self.call(*args, **kwargs)
-        with self._observing_shapes():
             outputs = self.call(*args, **kwargs)
-        self.built = True
+        else:
+            with self._observing_shapes():
+                outputs = self.call(*args, **kwargs)
+            self.built = True
+        if from_numpy:
+            outputs = map_structure(lambda y: y.as_subclass(NumpyReadable) if isinstance(y, torch.Tensor) else y,
+                                    outputs)
         return outputs
 
     def _observing_shapes(self):
@@ -276,7 +275,7 @@ class Model(TrainingMixin, Layer):
         """numpy arrays to tensors (floating ones in the weights' dtype); tensors as they are."""
 
         def convert(x):
-            if isinstance(x, np.ndarray):
+            if isinstance(x, np.ndarray) and not is_text(x):
                 x = torch.as_tensor(x)
                 return x.to(self._float_dtype()) if x.is_floating_point() else x
             return x
@@ -321,13 +320,29 @@ class _ShapeRecorder:
             handle.remove()
 
 
+class NumpyReadable(torch.Tensor):
+    """What a model called on NumPy input returns: a torch tensor (gradients flow through it as
+    usual) that NumPy and matplotlib can also read while it tracks gradients (`np.asarray(y)`,
+    `y.numpy()`, `plt.plot(y)`), as a Keras user reads a model's outputs."""
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def numpy(self, *, force=False):
+        return self.detach().as_subclass(torch.Tensor).cpu().numpy(force=force)
+
+    def __float__(self):  # float(loss), without PyTorch's warning about a tensor that requires grad
+        return float(self.numpy())
+
+
 def format_batch_free(shape):
     return "(" + ", ".join(["None"] + [str(d) for d in shape[1:]]) + ")"
 
 
 def with_mask(tensor, mask):
     """A view of `tensor` carrying `mask`, leaving the caller's tensor untouched."""
-    if mask is None:
+    if mask is None or not isinstance(tensor, torch.Tensor):
         return tensor
     return set_mask(tensor.view(tensor.shape), torch.as_tensor(mask, device=tensor.device).bool())
 
