@@ -86,7 +86,7 @@ def test_a_batch_size_that_is_not_a_positive_integer_is_refused(batch_size):
 
 
 def test_text_data_is_refused_with_a_hint_to_turn_it_into_token_ids():
-    with pytest.raises(ValueError, match=r"Expected numeric data, got an array of dtype <U1 .*token ids"):
+    with pytest.raises(ValueError, match=r"Expected numeric data in x, got an array of dtype <U1 .*token ids"):
         classifier().fit(np.full((8, TIME, FEATURES), "a"), LABELS, verbose=0)
 
 

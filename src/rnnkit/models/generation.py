@@ -152,7 +152,10 @@ def _pick(scores, temperature, top_k, generator):
     """One token per row of `scores` (batch, vocabulary): argmax at temperature 0, else a draw."""
     if temperature == 0:
         return scores.argmax(dim=-1)
-    scores = scores.float() / temperature
+    scores = scores.float()
+    # Shifted so the best score is 0 first: a tiny temperature then sends the others to -inf, not
+    # the best to +inf (inf - inf is NaN)
+    scores = (scores - scores.max(dim=-1, keepdim=True).values) / temperature
     if top_k is not None and top_k < scores.shape[-1]:
         kth = scores.topk(top_k, dim=-1).values[:, -1:]
         scores = scores.masked_fill(scores < kth, -math.inf)
