@@ -66,6 +66,7 @@ OUT_OF_RANGE = [
     ("textgen", "--embedding-dim", "0"),
     ("textgen", "--seq-len", str(2**63)),
     ("textgen", "--sample-length", "-5"),
+    ("textgen", "--sample-length", str(10**9)),
     ("textgen", "--seed", str(2**32)),
     ("textgen", "--minutes", "-1"),
     ("textgen", "--weight-decay", "inf"),
@@ -82,6 +83,8 @@ OUT_OF_RANGE = [
     ("rows", "--test-size", "0"),
     ("rows", "--seed", str(-(2**70))),
     ("forecast", "--seed", str(2**64)),
+    ("forecast", "--learning-rate", "1e300"),
+    ("forecast", "--learning-rate", "-inf"),
     ("forecast", "--window", "0"),
     ("forecast", "--epochs", str(2**40)),
 ]

@@ -39,6 +39,13 @@ def test_a_csv_number_too_large_for_training_is_named_as_too_large_with_line_and
     assert "missing" not in message and "NaN" not in message
 
 
+def test_a_csv_header_of_many_repeated_names_is_refused_quickly_with_a_short_message(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text(",".join(f"c{i % 50_000}" for i in range(100_000)) + "\n" + ",".join(["1"] * 100_000) + "\n")
+    message = refused(lambda: read_csv(path), path, "repeats the column names")
+    assert len(message) < 400
+
+
 @pytest.mark.parametrize("cell", ["inf", "-Infinity", "nan", "NaN", "+inf"])
 def test_a_csv_cell_spelling_a_non_number_is_named_as_a_gap(tmp_path, cell):
     path = tmp_path / "data.csv"

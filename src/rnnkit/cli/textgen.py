@@ -5,9 +5,12 @@ import sys
 from ..io.saving import load_model
 from ..tasks import textgen
 from .options import (
-    MAX_COUNT, UsageError, add_training_options, existing_file, fraction, layer_size, learning_rate, one_of, positive_int,
-    seed, whole_number,
+    UsageError, add_training_options, existing_file, fraction, layer_size, learning_rate, one_of, positive_int, seed,
+    whole_number,
 )
+
+# The sample printed after training: a million characters at most, so that it cannot outlast the training.
+MAX_SAMPLE_LENGTH = 10**6
 
 
 def train(args):
@@ -147,7 +150,7 @@ def register(subcommands, common):
                               help="peak learning rate of AdamW (default 0.004)")
     optimisation.add_argument("--weight-decay", type=non_negative, default=0.05,
                               help="AdamW decoupled weight decay (default 0.05)")
-    trainer.add_argument("--sample-length", type=whole_number(0, MAX_COUNT), default=300,
+    trainer.add_argument("--sample-length", type=whole_number(0, MAX_SAMPLE_LENGTH), default=300,
                          help="characters sampled at the end of training (default 300; 0 for none)")
     add_training_options(trainer, epochs=30, batch_size=32, out="runs/textgen")
     trainer.set_defaults(run=train)

@@ -5,6 +5,7 @@ separators ("7,380,500", quoted), US dates ("1/3/2017") beside ISO ones. `read_c
 as they are and refuses everything else with an error naming the file, the line and the column,
 so that a gap or a typo is found in the file, not in a NaN loss ten epochs later.
 """
+import collections
 import csv
 import datetime
 import difflib
@@ -234,9 +235,10 @@ def _check_header(header, line, path):
     if empty:
         raise ValueError(f"{path}, line {line}: the header has no name for column {empty[0]}; "
                          "give every column a name.")
-    repeated = sorted({name for name in header if header.count(name) > 1})
+    repeated = sorted(name for name, count in collections.Counter(header).items() if count > 1)
     if repeated:
-        raise ValueError(f"{path}, line {line}: the header repeats the column names {repeated}; "
+        shown = repeated[:5] + (["..."] if len(repeated) > 5 else [])
+        raise ValueError(f"{path}, line {line}: the header repeats the column names {shown}; "
                          "names must be distinct.")
 
 

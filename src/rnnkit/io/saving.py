@@ -157,9 +157,11 @@ def load_model(path, compile=True):
     Raises:
         FileNotFoundError: there is no such file.
         ValueError, naming the file: it is not an rnnkit model file, it is truncated or corrupted
-            (checksums), it has unexpected, unsafe (`../x`, absolute) or oversized members, its config
-            names a class that is not an rnnkit class or registered, or its weights do not fit the
-            model its config describes.
+            (checksums), it has unexpected, unsafe (`../x`, absolute), oversized, encrypted or
+            unknown-compression members, deeply nested JSON, its config names a class that is not an
+            rnnkit class or registered, asks for more weights than its weights member holds (refused
+            before they are allocated), or its weights do not fit the model its config describes or
+            hold NaN or inf.
     """
     path = os.fspath(path)
     contents = _read_archive(path)

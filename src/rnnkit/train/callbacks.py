@@ -1034,13 +1034,17 @@ class BackupAndRestore(Callback):
                 os.rmdir(self.backup_dir)
 
 
+_NAMING_KEYS = ("name", "inbound_nodes", "input_layers", "output_layers")
+
+
 def _config_difference(saved, current, where=""):
     """The first setting in which the config `current` differs from `saved` ("lstm.units: 32 in the
-    backup, 64 now"), or None when they agree; names of layers and models are not settings."""
+    backup, 64 now"), or None when they agree; names of layers and models (and the wiring of a
+    functional model, which refers to them) are not settings: they are numbered per process."""
     if isinstance(saved, dict) and isinstance(current, dict):
         label = saved.get("name") if isinstance(saved.get("name"), str) else None
         for key in list(saved) + [key for key in current if key not in saved]:
-            if key == "name":
+            if key in _NAMING_KEYS:
                 continue
             owner = label or where
             # a layer's settings are named after the layer: "lstm.units", not "layers.config.units"
