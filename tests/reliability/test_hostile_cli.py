@@ -1,10 +1,13 @@
 """Adversarial inputs to every `rnnkit` command, run in-process: numbers out of range, bad output
 folders, two runs into one folder, resumes that do not match, and the printed `next:` lines. Each
 is refused with exit code 2 and one line naming the input, before any training, or handled."""
+import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
+import time
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
@@ -169,6 +172,40 @@ def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_holder(files, t
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_the_lock_of_a_killed_run_does_not_block_the_next_one(files, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time; d = os.open(sys.argv[1], os.O_RDONLY); "
+         "fcntl.flock(d, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)", str(out)],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    holder.kill()  # SIGKILL: no chance to unlock
+    holder.wait()
+    code, _, errors = run(_commands(files, out)["classify"] + TINY_CLASSIFIER)
+    assert code == 0, errors
+
+
+def test_an_interrupted_command_ends_with_one_line_and_code_130_and_can_resume(files, tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "rnnkit", "classify", "train", "--data", str(files / "texts.txt"), "--out",
+               str(out), "--epochs", "1000", "--units", "4", "--embedding-dim", "4", "--batch-size", "8"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    backup = out / "backup" / "training.json"
+    deadline = time.monotonic() + 120
+    while not backup.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode == 130 and errors.strip().splitlines()[-1] == "rnnkit: interrupted", errors
+    assert "Traceback" not in errors
+    done = json.loads(backup.read_text())["epoch"] + 1
+    more = ["--epochs", str(done + 2), "--resume"]
+    code, printed, errors = run(_commands(files, out)["classify"] + TINY_CLASSIFIER + more)
+    assert code == 0, errors
+    assert (out / "model.rnnkit").exists() and not (out / "backup").exists()
 
 
 def test_a_training_command_writes_nothing_outside_its_out_nor_into_its_inputs(files, tmp_path, monkeypatch):

@@ -145,8 +145,9 @@ def read_csv(path, columns=None, time_column=None, delimiter=","):
         A `Table` (source = the path).
 
     Raises:
-        ValueError: the file is empty, not UTF-8, has no data rows, lacks a requested column, or a
-            cell is empty (a gap) or not a number; the message names the file, the line and the column.
+        ValueError: the file is empty, not UTF-8 (or holds NUL bytes), has no data rows, lacks a
+            requested column, or a cell is empty (a gap), not a number, or beyond float32's range
+            (MAX_MAGNITUDE, "too large"); the message names the file, the line and the column.
 
     Example:
         >>> table = read_csv("google_stock_train.csv", columns=["Open", "Volume"], time_column="Date")
