@@ -39,6 +39,12 @@ class RunDirectory:
         resume: continue the unfinished run whose backup is in the folder. Without it, a folder
             holding an unfinished run is refused rather than overwritten.
 
+    Raises:
+        ValueError: before any training, for a path that is blank, a dangling symbolic link (named
+            with its target), a file, or a folder that cannot be created or written; and for a
+            folder in use by a training run of another process (named), which this process then
+            holds locked until it ends (killed or not).
+
     Attributes:
         writes: whether this process writes the files: under torchrun only the first process
             (rank 0) does, and the other processes' calls write nothing; a task writing files of
