@@ -39,7 +39,8 @@ def read_idx(path):
     Raises:
         ValueError: naming the file, when it is empty, a damaged gzip stream, not an IDX file (bad
             magic number), of an unknown type code, or holds more or fewer values than its header
-            announces.
+            announces. A gzip file is inflated no further than its header announces, and a header
+            announcing more than gzip can hold in the file's size is refused before inflating.
         OSError: when the file cannot be read.
 
     Example:
@@ -77,9 +78,9 @@ def read_idx(path):
                 f"{path!r} is refused: its header announces shape {shape} of {dtype.name} ({expected} bytes), more "
                 f"than {MAX_GZIP_RATIO} times its {file_size} compressed bytes, which gzip cannot hold."
             )
-        # Inflated no further than the header announces (one byte more tells a longer file), and never
-        # more than the file can hold
-        values = _read(stream, min(expected, MAX_GZIP_RATIO * file_size if compressed else file_size) + 1, path)
+        # Inflated no further than the header announces (one byte more tells a longer file); an
+        # uncompressed file is read no further than its size, whatever its header says
+        values = _read(stream, (expected if compressed else min(expected, file_size)) + 1, path)
     found = len(values)
     if found != expected:
         problem = "truncated" if found < expected else "longer than its header says"
