@@ -17,6 +17,8 @@ from rnnkit.data.labelled import LabelledTexts, read_labelled, read_lines  # noq
 from rnnkit.data.tables import read_csv  # noqa: E402
 from rnnkit.tasks.classify import train_classifier  # noqa: E402
 from rnnkit.tasks.rows import train_rows  # noqa: E402
+from rnnkit.tasks.seq2seq import read_pairs  # noqa: E402
+from rnnkit.tasks.textgen import read_text  # noqa: E402
 from hostile import assert_refused, idx_file, labelled_file, run  # noqa: E402
 
 
@@ -120,6 +122,21 @@ def test_a_utf16_text_file_is_refused_naming_the_file(tmp_path, reader, encoding
     path = tmp_path / "texts.txt"
     path.write_bytes("good\tpos\nbad\tneg\n".encode(encoding))
     refused(lambda: reader(path), path)
+
+
+@pytest.mark.parametrize("reader", [read_pairs, read_text])
+@pytest.mark.parametrize("encoding", ["utf-16", "latin-1", "utf-32"])
+def test_the_pair_and_text_readers_refuse_another_encoding_naming_the_file(tmp_path, reader, encoding):
+    path = tmp_path / "texts.txt"
+    path.write_bytes("été\tsummer\nhiver\twinter\n".encode(encoding))
+    refused(lambda: reader(path), path)
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\x0c", "\x1e"])
+def test_read_pairs_keeps_a_unicode_line_separator_inside_a_pair(tmp_path, separator):
+    path = tmp_path / "pairs.tsv"
+    path.write_text(f"a{separator}b\tc\nd\te{separator}f\n", encoding="utf-8")
+    assert read_pairs(path) == [(f"a{separator}b", "c"), ("d", f"e{separator}f")]
 
 
 @pytest.mark.parametrize("reader", [read_labelled, read_lines])
