@@ -24,6 +24,7 @@ import math
 import numbers
 import os
 import random
+import re
 import sys
 import warnings
 
@@ -867,6 +868,8 @@ class BackupAndRestore(Callback):
     """
 
     POINTER = "training.json"
+    # The names of the files this callback writes, and of their temporary files while being written
+    _BACKUP_NAME = re.compile(r"\.?(training\.json|epoch_\d{6}\.(rnnkit|callbacks\.safetensors))(\.\d+-[0-9a-f]{16}\.tmp)?")
 
     def __init__(self, backup_dir, delete_checkpoint=True):
         super().__init__()
@@ -886,9 +889,10 @@ class BackupAndRestore(Callback):
         self._backed_up_epoch = None
         self._diverged = False
         distributed.barrier()  # under torchrun: the first process's writes are done before all read
-        # A folder holding nothing but an earlier run's backup was made by this callback (in that run)
+        # A folder holding nothing but files named as this callback names them (an earlier run's backup,
+        # and what a run killed mid-write left) was made by this callback, in that run
         self._created_dir = (os.path.isdir(self.backup_dir) and os.path.exists(self._pointer_path())
-                             and set(os.listdir(self.backup_dir)) <= self._backup_files())
+                             and all(self._BACKUP_NAME.fullmatch(name) for name in os.listdir(self.backup_dir)))
         if not os.path.exists(self._pointer_path()):
             return
         from ..io.saving import load_model
