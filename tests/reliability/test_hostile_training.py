@@ -77,6 +77,19 @@ def test_a_resumed_run_removes_only_the_earlier_backup_it_continues(tmp_path):
     assert tree(folder) == mine
 
 
+def test_a_backup_folder_left_by_a_run_killed_mid_write_is_cleaned_up_by_the_resumed_run(tmp_path):
+    folder = tmp_path / "backup"
+    classifier().fit(X, Y, epochs=2, verbose=0,
+                     callbacks=[rnnkit.callbacks.BackupAndRestore(folder, delete_checkpoint=False)])
+    saved = (folder / "epoch_000001.rnnkit").read_bytes()
+    # killed after writing epoch 3's model but before the record named it, and before epoch 1's went
+    (folder / "epoch_000000.rnnkit").write_bytes(saved)
+    (folder / "epoch_000002.rnnkit").write_bytes(saved)
+    (folder / f".epoch_000002.rnnkit.{_dead_pid()}-{3:016x}.tmp").write_bytes(saved[:100])
+    classifier().fit(X, Y, epochs=3, verbose=0, callbacks=[rnnkit.callbacks.BackupAndRestore(folder)])
+    assert not folder.exists()
+
+
 def test_resuming_with_another_model_names_the_setting_that_differs(tmp_path):
     folder = tmp_path / "backup"
     classifier(units=3).fit(X, Y, epochs=1, verbose=0,

@@ -1012,10 +1012,23 @@ class BackupAndRestore(Callback):
             record["process_random_states"] = states
         write_text_atomically(self._pointer_path(), json.dumps(record))
         self._backed_up_epoch = epoch
-        # Only the files the previous backup record named: a user's own files in the folder stay
-        for old in earlier - self._backup_files():
+        self._remove(self._stale_files(earlier))
+
+    def _stale_files(self, earlier=()):
+        """What may go now: the files of the previous backup record (`earlier`) that the current one
+        does not name, and in a folder this callback made, every other file named as it names its
+        files (left by a run killed mid-write). A user's own files in the folder stay."""
+        current = self._backup_files()
+        stale = set(earlier) - current
+        if self._created_dir:
+            stale |= {name for name in os.listdir(self.backup_dir)
+                      if self._BACKUP_NAME.fullmatch(name) and name not in current}
+        return stale
+
+    def _remove(self, names):
+        for name in names:
             with contextlib.suppress(FileNotFoundError):
-                os.remove(os.path.join(self.backup_dir, old))
+                os.remove(os.path.join(self.backup_dir, name))
 
     def _backup_files(self):
         """The files the current backup record names (this callback's), with the record itself."""
@@ -1030,9 +1043,7 @@ class BackupAndRestore(Callback):
     def on_train_end(self, logs=None):
         # A run that ends, early stopping included, needs no backup; a diverged one keeps its last good state.
         if self.delete_checkpoint and distributed.is_main_process() and os.path.isdir(self.backup_dir) and not self._diverged:
-            for name in self._backup_files():
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(os.path.join(self.backup_dir, name))
+            self._remove(self._backup_files() | self._stale_files())
             # The folder goes only when this callback made it and nothing else was put in it
             if self._created_dir and not os.listdir(self.backup_dir):
                 os.rmdir(self.backup_dir)
