@@ -211,3 +211,25 @@ def test_predict_and_evaluate_refuse_empty_or_missing_x_naming_it(x):
     for call in (lambda: model.predict(x, verbose=0), lambda: model.evaluate(x, None, verbose=0)):
         with pytest.raises(ValueError, match="x is"):
             call()
+
+
+# ------------------------------------------------------------------------------------ generation
+@pytest.fixture(scope="module")
+def token_model():
+    torch.manual_seed(0)
+    model = rnnkit.Sequential([rnnkit.layers.Embedding(7, 4), rnnkit.layers.GRU(5, return_sequences=True),
+                               rnnkit.layers.Dense(7)])
+    model.build((None, 3))
+    return model
+
+
+@pytest.mark.parametrize("temperature", [1e-40, 1e-300, 5e-324])
+def test_a_vanishing_temperature_samples_as_greedy_decoding_does(token_model, temperature):
+    greedy = token_model.generate([1, 2], steps=12, temperature=0, seed=3)
+    assert np.array_equal(token_model.generate([1, 2], steps=12, temperature=temperature, seed=3), greedy)
+
+
+@pytest.mark.parametrize("temperature, top_k", [(1e300, None), (1e-40, 2), (1e308, 3)])
+def test_an_extreme_temperature_still_draws_valid_tokens(token_model, temperature, top_k):
+    tokens = token_model.generate([1, 2], steps=12, temperature=temperature, top_k=top_k, seed=3)
+    assert tokens.shape == (12,) and tokens.min() >= 0 and tokens.max() < 7
