@@ -188,6 +188,16 @@ def test_a_weights_header_with_impossible_shapes_is_refused(saved, tmp_path, sha
     refused(path)
 
 
+def test_a_weights_header_claiming_huge_tensors_buys_no_room_for_a_huge_config(saved, tmp_path):
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2**40], "data_offsets": [0, 4]}}).encode()
+    weights = struct.pack("<Q", len(header)) + header + b"\0" * 4
+    members = with_config(saved, lambda config: config["config"]["layers"][1]["config"].update(units=100_000))
+    path = write_model(tmp_path / "m.rnnkit", {**members, "model.safetensors": weights})
+    start = time.perf_counter()
+    refused(path, "describes a model of more than")
+    assert time.perf_counter() - start < 3
+
+
 def test_hostile_files_stay_within_bounded_memory(saved, tmp_path):
     """In a fresh process (peak RSS is per process): a config asking for an LSTM of 6000 units
     (about 1.5 GB to build) and a .keras config and an IDX .gz that would inflate to 120 MB each are

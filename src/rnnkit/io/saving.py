@@ -709,11 +709,16 @@ def _requested_elements(args, kwargs):
 
 
 def _declared_elements(data, where):
-    """The number of values a safetensors file's header announces, read from the header alone."""
+    """The number of values a safetensors file's header announces, read from the header alone, and
+    never more than the bytes that follow it (a value takes at least one): a header cannot claim room
+    it does not hold."""
     try:
         (length,) = struct.unpack("<Q", data[:8])
         header = json.loads(data[8:8 + length].decode("utf-8"))
-        return sum(math.prod(entry["shape"]) for name, entry in header.items() if name != "__metadata__")
+        shapes = [entry["shape"] for name, entry in header.items() if name != "__metadata__"]
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for shape in shapes for n in shape):
+            raise ValueError("its tensor shapes must be lists of sizes >= 0")
+        return min(sum(math.prod(shape) for shape in shapes), max(len(data) - 8 - length, 0))
     except RecursionError:
         raise ValueError(f"{where} is refused: its header nests JSON too deeply.") from None
     except (struct.error, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError) as error:
