@@ -11,6 +11,8 @@ Beyond Keras: `fit(..., bptt_steps=k)` trains with truncated backpropagation thr
 for long sequences and for vanishing or exploding gradients.
 """
 import contextlib
+import math
+import numbers
 
 import torch
 
@@ -194,10 +196,20 @@ class TrainingMixin:
     @staticmethod
     def _class_sample_weight(y, class_weight):
         """Per-sample weights from {class: weight} for sparse or one-hot labels."""
-        labels = y.argmax(dim=-1) if y.dim() > 1 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0]
-        table = torch.ones(int(max(max(class_weight), labels.max().item())) + 1, dtype=torch.float32)
+        if not isinstance(class_weight, dict):
+            raise ValueError(f"class_weight must be a dict {{class id: weight}}, got {type(class_weight).__name__}.")
         for cls, weight in class_weight.items():
-            table[int(cls)] = float(weight)
+            if isinstance(cls, bool) or not isinstance(cls, numbers.Integral) or cls < 0:
+                raise ValueError(f"class_weight keys must be class ids (integers >= 0), got {cls!r}.")
+            if (isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not math.isfinite(weight)
+                    or weight < 0):
+                raise ValueError(f"class_weight[{cls!r}] must be a finite number >= 0, got {weight!r}.")
+        labels = y.argmax(dim=-1) if y.dim() > 1 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0]
+        # Sized by the labels present: a weight for a class no sample has changes nothing
+        table = torch.ones(int(labels.max().item()) + 1, dtype=torch.float32)
+        for cls, weight in class_weight.items():
+            if cls < len(table):
+                table[int(cls)] = float(weight)
         return table.to(labels.device)[labels.long()]
 
     # ------------------------------------------------------------------------------------- steps
