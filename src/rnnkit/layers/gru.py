@@ -18,6 +18,7 @@ class GRUCell(RecurrentCell):
     """
 
     gate_count = 3
+    torch_rnn_kind = "gru"  # its PyTorch fused-RNN counterpart (layers.cudnn_route)
 
     def __init__(self, units, reset_after=True, **kwargs):
         super().__init__(units, **kwargs)
