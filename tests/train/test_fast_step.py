@@ -116,3 +116,12 @@ def test_a_subclass_of_sequential_takes_the_ordinary_path(whole_steps_taken):
     model.compile(optimizer="adam", loss="mse")
     model.fit(*make_data(), batch_size=2, epochs=1, verbose=0)
     assert whole_steps_taken == []
+
+
+def test_a_layer_computing_in_another_dtype_takes_the_ordinary_path(whole_steps_taken):
+    # Keras's mixed-precision policies give a layer a compute_dtype other than its float32 variables'.
+    x, y = make_data()
+    model = make_model("lstm")
+    model.layers[1].compute_dtype = "bfloat16"
+    model.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    assert whole_steps_taken == []

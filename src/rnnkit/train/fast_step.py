@@ -110,6 +110,10 @@ class WholeStep:
             return None
         if not (_free_of_extras(rnn) and _free_of_extras(dense)):
             return None
+        # The step computes in float32; a layer under a mixed-precision policy (Keras's compute_dtype)
+        # takes the ordinary path, which honours it.
+        if any(str(getattr(layer, "compute_dtype", "float32")).replace("torch.", "") != "float32" for layer in layers):
+            return None
         compiled = model._compiled
         loss = compiled.losses[0] if len(compiled.losses) == 1 else None
         if type(loss) is not MeanSquaredError or loss.reduction != "sum_over_batch_size":
