@@ -165,7 +165,7 @@ class WholeStep:
             gates, hs, cs = native.lstm_forward(xp, U, h0, h0, keep)  # c0 = h0 = 0
         else:
             gates, inner, hs = native.gru_forward(xp, U, b_rec.contiguous(), h0, keep)
-        h = hs if self.rnn.return_sequences else hs[:, -1]  # (B, T, U) or (B, U)
+        h = hs if self.rnn.return_sequences else hs.select(1, steps - 1)  # (B, T, U) or (B, U)
         outputs = F.linear(h, dense.kernel.t(), dense.bias)  # (..., D)
 
         # MSE: the mean over D of each sample's squared errors, averaged over the N samples.
@@ -184,7 +184,7 @@ class WholeStep:
             d_hs = dh
         else:
             d_hs = self._zeros((batch, steps, cell.units))
-            d_hs[:, -1].copy_(dh)
+            d_hs.select(1, steps - 1).copy_(dh)
         if self.kind == "simple_rnn":
             d_xp, dU, _ = native.simple_rnn_backward(d_hs, U, h0, hs, keep, code)
         elif self.kind == "lstm":
