@@ -1,6 +1,11 @@
 """The compiled kernels against the PyTorch-op kernels they replace (float32, CPU)."""
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
+from torch.utils.cpp_extension import _get_build_directory
 
 from rnnkit import layers
 from rnnkit.engine import gru as gru_module
@@ -112,3 +117,13 @@ def test_native_tanh_is_within_5e7_of_torch_tanh_over_the_whole_range(native):
     assert error.max() < 5e-7
     small = xp.abs() < 1e-2
     assert (error[small] / xp.double().abs()[small].clamp_min(1e-30)).max() < 1e-6
+
+
+def test_a_stale_build_lock_left_by_a_killed_build_does_not_hang_the_next_run(native):
+    """torch's build lock is a plain file: a first compile killed midway leaves it, and torch
+    alone would then wait for it forever. rnnkit removes it when no rnnkit build holds the OS lock."""
+    stale = os.path.join(_get_build_directory("rnnkit_native", False), "lock")
+    open(stale, "w").close()
+    code = "from rnnkit.engine.native import native_kernels; assert native_kernels() is not None"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    assert not os.path.exists(stale)

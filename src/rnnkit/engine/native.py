@@ -3,6 +3,7 @@
 compiler and ninja) and cached; when that is not possible, or RNNKIT_NATIVE=0, the kernels
 written with PyTorch operations run instead, with the same results."""
 import contextlib
+import fcntl
 import functools
 import os
 import warnings
@@ -17,17 +18,38 @@ def native_kernels():
     if os.environ.get("RNNKIT_NATIVE", "1") == "0":
         return None
     try:
-        from torch.utils.cpp_extension import load
+        from torch.utils.cpp_extension import _get_build_directory, load
 
-        return load(
-            name="rnnkit_native",
-            sources=[str(Path(__file__).with_name("native_kernels.cpp"))],
-            extra_cflags=["-O3", "-ffast-math", "-march=native"],
-            verbose=False,
-        )
+        build_directory = _get_build_directory("rnnkit_native", False)
+        with _build_lock(build_directory):
+            return load(
+                name="rnnkit_native",
+                sources=[str(Path(__file__).with_name("native_kernels.cpp"))],
+                extra_cflags=["-O3", "-ffast-math", "-march=native"],
+                build_directory=build_directory,
+                verbose=False,
+            )
     except Exception as error:  # no compiler, no ninja, unsupported platform: fall back
         warnings.warn(f"rnnkit: compiled kernels unavailable ({error}); using the PyTorch-op kernels.")
         return None
+
+
+@contextlib.contextmanager
+def _build_lock(build_directory):
+    """Serialises rnnkit's kernel builds with an OS lock, which dies with its process.
+
+    torch's own build lock is a plain file that a build killed midway (Ctrl-C during the first
+    compile) leaves behind, after which every later run waits for it forever. While we hold the OS
+    lock no other rnnkit process is building, so a torch lock file found then is stale: remove it."""
+    os.makedirs(build_directory, exist_ok=True)
+    with open(os.path.join(build_directory, "rnnkit.lock"), "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(build_directory, "lock"))
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 

@@ -53,6 +53,15 @@ class Layer(nn.Module):
     """
 
     supports_masking = False
+    _auto_config = None
+
+    def __new__(cls, *args, **kwargs):
+        # As Keras 3 (Operation.__new__): record the constructor arguments of a subclass, when they
+        # are all basic JSON values, so that a subclass without its own get_config() round-trips.
+        instance = super().__new__(cls)
+        if cls.__init__ is not Layer.__init__:
+            object.__setattr__(instance, "_auto_config", _constructor_config(cls, args, kwargs))
+        return instance
 
     def __init_subclass__(cls, **kwargs):
         # As Keras: a layer is built once its build() has run, however build() was reached.
@@ -71,17 +80,16 @@ class Layer(nn.Module):
         self, name=None, trainable=True, dtype=None, activity_regularizer=None, input_shape=None, input_dim=None, **kwargs
     ):
         super().__init__()
+        self.name = name or _unique_name(type(self).__name__)
         if kwargs:
             unknown = ", ".join(sorted(kwargs))
-            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s): {unknown}.")
-        self.name = name or _unique_name(type(self).__name__)
+            raise TypeError(f"{type(self).__name__} '{self.name}': unexpected keyword argument(s): {unknown}.")
         self.activity_regularizer = get_regularizer(activity_regularizer)
         # Keras's `LSTM(50, input_shape=(60, 1))` style: the per-sample input shape, for models.
         self.input_shape_arg = tuple(input_shape) if input_shape is not None else (
             (input_dim,) if input_dim is not None else None
         )
         self._activity_losses = []
-        self.built = False
         self._trainable = bool(trainable)
         if isinstance(dtype, dict):  # a Keras DTypePolicy config: {"config": {"name": "float32"}}
             dtype = dtype.get("config", {}).get("name")
@@ -89,6 +97,8 @@ class Layer(nn.Module):
         self._factory = {}
         self._placement = {}
         self._call_takes = set(inspect.signature(self.call).parameters)
+        # As Keras: a layer without a build() of its own has nothing to build.
+        self.built = type(self).build is Layer.build
 
     # ----------------------------------------------------------------------------------- weights
     def add_weight(self, name, shape, initializer="zeros", regularizer=None, trainable=True, constraint=None):
@@ -195,10 +205,25 @@ class Layer(nn.Module):
 
     # ------------------------------------------------------------------------------------ config
     def get_config(self):
+        """The layer's constructor arguments as a JSON-ready dict. A subclass that does not define
+        get_config() gets, as in Keras, the arguments its constructor was called with (when they
+        are all str, int, float, bool, None, or lists/dicts of them)."""
         config = {"name": self.name, "trainable": self.trainable, "dtype": self._dtype}
         if self.activity_regularizer is not None:
             config["activity_regularizer"] = serialize_regularizer(self.activity_regularizer)
-        return config
+        if type(self).get_config is not Layer.get_config or type(self).__init__ is Layer.__init__:
+            return config
+        if self._auto_config is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} was created with constructor arguments that are not plain JSON values "
+                "(str, int, float, bool, None, lists/dicts of them), so its config cannot be generated: "
+                "define get_config() returning them (and from_config() if they need rebuilding)."
+            )
+        config = {**self._auto_config, **config}
+        takes = inspect.signature(type(self).__init__).parameters
+        if any(p.kind is p.VAR_KEYWORD for p in takes.values()):
+            return config
+        return {key: value for key, value in config.items() if key in takes}  # what __init__ can take back
 
     @classmethod
     def from_config(cls, config):
@@ -258,6 +283,25 @@ class Layer(nn.Module):
     def compute_mask(self, inputs, mask=None):
         return mask if self.supports_masking else None
 
+    def compute_output_shape(self, input_shape):
+        """The output shape for inputs of `input_shape` (None for unknown sizes), as Keras's.
+
+        This default runs the layer once on zeros (building it if needed), with every unknown
+        size taken as 1 and given back as None on the same axis of the output; layers whose
+        output shape follows from their arguments override it without running."""
+        shapes = _map_shapes(lambda s: tuple(1 if d is None else d for d in s), input_shape)
+        zeros = _map_shapes(lambda s: torch.zeros(s, dtype=self._resolved_dtype()), shapes)
+        with torch.no_grad():
+            outputs = self(zeros)
+        unknown = {i for s in _leaf_shapes(input_shape) for i, d in enumerate(s) if d is None}
+
+        def shape_of(output):
+            return tuple(None if i in unknown and d == 1 else d for i, d in enumerate(output.shape))
+
+        if isinstance(outputs, (list, tuple)):
+            return type(outputs)(shape_of(o) for o in outputs)
+        return shape_of(outputs)
+
     def __call__(self, *args, **kwargs):
         # Functional models: a call on symbolic inputs (rnnkit.Input) records a graph node instead
         # of computing. Symbolic tensors carry `graph_call`, so layers never import models/.
@@ -271,6 +315,11 @@ class Layer(nn.Module):
         """Raises ValueError for inputs this layer can never take (checked before building)."""
 
     def forward(self, inputs, *args, **kwargs):
+        # As Keras's Layer.__call__: `training` and `mask` are accepted by every layer and passed on
+        # only to a call() that takes them.
+        for key in ("training", "mask"):
+            if key in kwargs and key not in self._call_takes:
+                kwargs.pop(key)
         if "mask" in self._call_takes and kwargs.get("mask") is None:
             kwargs["mask"] = _first_mask(inputs)
         self.validate_input(inputs)
@@ -295,6 +344,55 @@ class Layer(nn.Module):
 
     def extra_repr(self):
         return f"name={self.name!r}"
+
+
+_JSON_LEAVES = (str, int, float, bool, type(None))
+
+
+def _constructor_config(cls, args, kwargs):
+    """The arguments of `cls(*args, **kwargs)` by name, defaults included, or None when they are
+    not all plain JSON values or cannot be passed back by name."""
+    signature = inspect.signature(cls.__init__)
+    try:
+        bound = signature.bind(None, *args, **kwargs)
+    except TypeError:
+        return None
+    params = list(signature.parameters.values())[1:]
+    if any(p.kind is p.POSITIONAL_ONLY for p in params):
+        return None
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    arguments.pop(next(iter(signature.parameters)))
+    for p in params:
+        if p.kind is p.VAR_KEYWORD:
+            arguments.update(arguments.pop(p.name, {}))
+        elif p.kind is p.VAR_POSITIONAL and arguments.pop(p.name, ()):
+            return None
+    arguments.pop("name", None)
+
+    def plain(value):
+        if isinstance(value, (list, tuple)):
+            return all(plain(v) for v in value)
+        if isinstance(value, dict):
+            return all(isinstance(k, str) and plain(v) for k, v in value.items())
+        return isinstance(value, _JSON_LEAVES)
+
+    return arguments if plain(arguments) else None
+
+
+def _is_shape(shape):
+    return isinstance(shape, (tuple, list, torch.Size)) and all(isinstance(d, int) or d is None for d in shape)
+
+
+def _map_shapes(fn, shapes):
+    """Applies `fn` to every shape tuple in a nested list of shapes."""
+    if _is_shape(shapes):
+        return fn(tuple(shapes))
+    return [_map_shapes(fn, s) for s in shapes]
+
+
+def _leaf_shapes(shapes):
+    return [tuple(shapes)] if _is_shape(shapes) else [leaf for s in shapes for leaf in _leaf_shapes(s)]
 
 
 def _shapes(inputs):

@@ -154,6 +154,19 @@ class Bidirectional(Layer):
         finally:
             layer.go_backwards = True
 
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        """The wrapped layer's output shape merged as `merge_mode` merges (the last axis doubled
+        for "concat", a pair for None), then with return_state the forward and backward states'."""
+        shapes = self.forward_layer.compute_output_shape(sequences_shape)
+        output, states = (shapes[0], tuple(shapes[1:])) if self.return_state else (shapes, ())
+        if self.merge_mode == "concat":
+            merged = (*output[:-1], None if output[-1] is None else 2 * output[-1])
+        elif self.merge_mode is None:
+            return (output, output) + states * 2
+        else:
+            merged = output
+        return (merged,) + states * 2 if self.return_state else merged
+
     def compute_mask(self, inputs, mask=None):
         output_mask = mask if self.return_sequences else None
         outputs = [output_mask, output_mask] if self.merge_mode is None else [output_mask]

@@ -14,6 +14,10 @@ class Constraint:
     def get_config(self):
         return {}
 
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
 
 class MaxNorm(Constraint):
     """Rescales each slice along `axis` to a norm of at most `max_value`."""
@@ -82,7 +86,7 @@ def get_constraint(identifier):
     if isinstance(identifier, str) and identifier in _BY_NAME:
         return _BY_NAME[identifier]()
     if isinstance(identifier, dict) and identifier.get("class_name") in _BY_CLASS:
-        return _BY_CLASS[identifier["class_name"]](**identifier.get("config", {}))
+        return _BY_CLASS[identifier["class_name"]].from_config(identifier.get("config") or {})
     raise ValueError(
         f"Unknown constraint {identifier!r}: expected None, one of {', '.join(sorted(_BY_NAME))}, or a "
         "rnnkit.layers.constraints.Constraint."
@@ -93,3 +97,6 @@ def serialize_constraint(constraint):
     if constraint is None:
         return None
     return {"class_name": type(constraint).__name__, "config": constraint.get_config()}
+
+
+get, serialize = get_constraint, serialize_constraint

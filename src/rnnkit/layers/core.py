@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from ..engine.activations import activation_names, get_activation
 from .base import Layer
 from .constraints import get_constraint, serialize_constraint
+from .initializers import serialize as serialize_initializer
 from .regularizers import get_regularizer, serialize_regularizer
 
 
@@ -86,6 +87,9 @@ class Dense(Layer):
             else None
         )
 
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
     def call(self, inputs):
         input_dim = self.kernel.shape[0]
         if inputs.dim() < 2 or inputs.shape[-1] != input_dim:
@@ -103,8 +107,8 @@ class Dense(Layer):
             "units": self.units,
             "activation": _activation_config(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": self.kernel_initializer,
-            "bias_initializer": self.bias_initializer,
+            "kernel_initializer": serialize_initializer(self.kernel_initializer),
+            "bias_initializer": serialize_initializer(self.bias_initializer),
             "kernel_regularizer": serialize_regularizer(self.kernel_regularizer),
             "bias_regularizer": serialize_regularizer(self.bias_regularizer),
             "kernel_constraint": serialize_constraint(self.kernel_constraint),
@@ -131,6 +135,8 @@ class Embedding(Layer):
         mask_zero: if True, id 0 is padding: the output carries the mask `inputs != 0`, which
             downstream layers (recurrent layers, TimeDistributed, ...) respect. Id 0 still has a
             vector, so the vocabulary must reserve it.
+        weights: optional pretrained matrix `(input_dim, output_dim)` (or a list holding it), as
+            Keras takes it; the layer is built with it at once.
         name, trainable, dtype: as for every `Layer`.
 
     Call arguments:
@@ -154,13 +160,14 @@ class Embedding(Layer):
         embeddings_regularizer=None,
         embeddings_constraint=None,
         mask_zero=False,
+        weights=None,
         name=None,
         **kwargs,
     ):
         super().__init__(name=name, **kwargs)
         for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"Embedding '{self.name}': expected a positive integer {arg}, got {value!r}.")
+                raise ValueError(f"Embedding '{self.name}': `{arg}` must be a positive integer, got {value!r}.")
         self.input_dim = input_dim
         self.output_dim = output_dim
         self.embeddings_initializer = embeddings_initializer
@@ -168,11 +175,18 @@ class Embedding(Layer):
         self.embeddings_constraint = get_constraint(embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         self.supports_masking = self.mask_zero
+        if weights is not None:
+            # As Keras: a pretrained matrix (or [matrix]) builds the layer now.
+            self.build()
+            self.set_weights(weights if isinstance(weights, list) and len(weights) == 1 else [weights])
 
-    def build(self, input_shape):
+    def build(self, input_shape=None):
         self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
                                           self.embeddings_initializer, self.embeddings_regularizer,
                                           constraint=self.embeddings_constraint)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape) + (self.output_dim,)
 
     def call(self, inputs):
         if inputs.is_floating_point() or inputs.is_complex() or inputs.dtype == torch.bool:
@@ -206,7 +220,7 @@ class Embedding(Layer):
             **super().get_config(),
             "input_dim": self.input_dim,
             "output_dim": self.output_dim,
-            "embeddings_initializer": self.embeddings_initializer,
+            "embeddings_initializer": serialize_initializer(self.embeddings_initializer),
             "embeddings_regularizer": serialize_regularizer(self.embeddings_regularizer),
             "embeddings_constraint": serialize_constraint(self.embeddings_constraint),
             "mask_zero": self.mask_zero,
@@ -346,6 +360,9 @@ class RepeatVector(Layer):
         if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
             raise ValueError(f"RepeatVector '{self.name}': expected a positive integer n, got {n!r}.")
         self.n = n
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.n, input_shape[1])
 
     def call(self, inputs):
         if inputs.dim() != 2:

@@ -13,6 +13,7 @@ class GRUCell(RecurrentCell):
         reset_after: apply the reset gate after the recurrent matrix product (default True,
             cuDNN-compatible, bias of shape (2, 3*units)); False: before it, bias (3*units,).
         use_bias, initializers, regularizers, dropout, recurrent_dropout, seed: as Keras.
+        implementation: 1 or 2, accepted as Keras does; the results are the same either way.
 
     Weights (Keras order): kernel (features, 3*units), recurrent_kernel (units, 3*units), bias.
     """
@@ -20,9 +21,12 @@ class GRUCell(RecurrentCell):
     gate_count = 3
     torch_rnn_kind = "gru"  # its PyTorch fused-RNN counterpart (layers.cudnn_route)
 
-    def __init__(self, units, reset_after=True, **kwargs):
+    def __init__(self, units, reset_after=True, implementation=2, **kwargs):
         super().__init__(units, **kwargs)
         self.reset_after = reset_after
+        # Keras's choice between fused and per-gate matrix products (1 with recurrent dropout); kept
+        # for compatibility, out of the config as in Keras: rnnkit's kernel is the same either way.
+        self.implementation = 1 if self.recurrent_dropout else implementation
 
     def bias_shape(self):
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)

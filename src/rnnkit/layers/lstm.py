@@ -14,6 +14,7 @@ class LSTMCell(RecurrentCell):
         activation: "tanh" (default); recurrent_activation: "sigmoid" (default).
         unit_forget_bias: add 1 to the forget-gate bias at initialisation (default True).
         use_bias, initializers, regularizers, dropout, recurrent_dropout, seed: as Keras.
+        implementation: 1 or 2, accepted as Keras does; the results are the same either way.
 
     Weights (Keras order): kernel (features, 4*units), recurrent_kernel (units, 4*units),
     bias (4*units,), gates in the order i, f, c, o.
@@ -22,9 +23,12 @@ class LSTMCell(RecurrentCell):
     gate_count = 4
     torch_rnn_kind = "lstm"  # its PyTorch fused-RNN counterpart (layers.cudnn_route)
 
-    def __init__(self, units, unit_forget_bias=True, **kwargs):
+    def __init__(self, units, unit_forget_bias=True, implementation=2, **kwargs):
         super().__init__(units, **kwargs)
         self.unit_forget_bias = unit_forget_bias
+        # Keras's choice between fused and per-gate matrix products (1 with recurrent dropout); kept
+        # for compatibility, out of the config as in Keras: rnnkit's kernel is the same either way.
+        self.implementation = 1 if self.recurrent_dropout else implementation
 
     @property
     def state_size(self):

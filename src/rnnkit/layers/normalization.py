@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 from .base import Layer
 from .constraints import get_constraint, serialize_constraint
+from .initializers import serialize as serialize_initializer
 from .regularizers import get_regularizer, serialize_regularizer
 
 KERAS_EPSILON = 1e-7  # Keras's backend.epsilon(): keeps the masked mean finite when every position is masked
@@ -218,10 +219,10 @@ class BatchNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
-            "beta_initializer": self.beta_initializer,
-            "gamma_initializer": self.gamma_initializer,
-            "moving_mean_initializer": self.moving_mean_initializer,
-            "moving_variance_initializer": self.moving_variance_initializer,
+            "beta_initializer": serialize_initializer(self.beta_initializer),
+            "gamma_initializer": serialize_initializer(self.gamma_initializer),
+            "moving_mean_initializer": serialize_initializer(self.moving_mean_initializer),
+            "moving_variance_initializer": serialize_initializer(self.moving_variance_initializer),
             "beta_regularizer": serialize_regularizer(self.beta_regularizer),
             "gamma_regularizer": serialize_regularizer(self.gamma_regularizer),
             "beta_constraint": serialize_constraint(self.beta_constraint),
@@ -372,8 +373,8 @@ class LayerNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
-            "beta_initializer": self.beta_initializer,
-            "gamma_initializer": self.gamma_initializer,
+            "beta_initializer": serialize_initializer(self.beta_initializer),
+            "gamma_initializer": serialize_initializer(self.gamma_initializer),
             "beta_regularizer": serialize_regularizer(self.beta_regularizer),
             "gamma_regularizer": serialize_regularizer(self.gamma_regularizer),
             "beta_constraint": serialize_constraint(self.beta_constraint),

@@ -6,7 +6,7 @@ from ..engine.activations import get_activation
 from ..engine.embedding_projection import embedding_projection
 from .base import Layer
 from .constraints import get_constraint, serialize_constraint
-from .initializers import get_initializer
+from .initializers import get_initializer, serialize as serialize_initializer
 from .regularizers import get_regularizer, serialize_regularizer
 
 
@@ -25,9 +25,20 @@ def check_cell_arguments(label, units, dropout=0.0, recurrent_dropout=0.0, activ
 
 
 class DropoutRNNCell:
-    """Dropout masks for a cell, drawn once per sequence and reused at every step (Keras semantics).
+    """Keras's mixin for cells with dropout: masks drawn once per sequence and reused at every step.
 
-    The owning RNN layer clears them after each call. One mask is shared by all gates."""
+    A cell using it sets `dropout`, `recurrent_dropout` (rates in [0, 1)) and `seed` (int or None),
+    and multiplies its step input by `get_dropout_mask(inputs)` and its state by
+    `get_recurrent_dropout_mask(state)` in training; the masks are scaled by 1 / (1 - rate). The
+    owning RNN layer clears them after each call. One mask is shared by all gates.
+
+    Example:
+        >>> class MyCell(Layer, DropoutRNNCell):
+        ...     def call(self, inputs, states, training=False):
+        ...         if training:
+        ...             inputs = inputs * self.get_dropout_mask(inputs)
+        ...         ...
+    """
 
     def _draw_mask(self, like: torch.Tensor, rate: float) -> torch.Tensor:
         keep = 1.0 - rate
@@ -47,9 +58,16 @@ class DropoutRNNCell:
             self._recurrent_dropout_mask = self._draw_mask(state, self.recurrent_dropout)
         return getattr(self, "_recurrent_dropout_mask", None)
 
-    def reset_dropout_masks(self):
+    def reset_dropout_mask(self):
         self._dropout_mask = None
+
+    def reset_recurrent_dropout_mask(self):
         self._recurrent_dropout_mask = None
+
+    def reset_dropout_masks(self):
+        """Clears both masks; the RNN layer calls it after every sequence."""
+        self.reset_dropout_mask()
+        self.reset_recurrent_dropout_mask()
 
 
 class RecurrentCell(DropoutRNNCell, Layer):
@@ -197,9 +215,9 @@ class RecurrentCell(DropoutRNNCell, Layer):
             "activation": self.activation.name,
             "recurrent_activation": self.recurrent_activation.name,
             "use_bias": self.use_bias,
-            "kernel_initializer": self.kernel_initializer,
-            "recurrent_initializer": self.recurrent_initializer,
-            "bias_initializer": self.bias_initializer,
+            "kernel_initializer": serialize_initializer(self.kernel_initializer),
+            "recurrent_initializer": serialize_initializer(self.recurrent_initializer),
+            "bias_initializer": serialize_initializer(self.bias_initializer),
             "kernel_regularizer": serialize_regularizer(self.kernel_regularizer),
             "recurrent_regularizer": serialize_regularizer(self.recurrent_regularizer),
             "bias_regularizer": serialize_regularizer(self.bias_regularizer),

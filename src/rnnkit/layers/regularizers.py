@@ -1,12 +1,45 @@
-"""Weight penalties, as Keras's `l1`, `l2` and `l1_l2` (string names default to 0.01)."""
+"""Weight penalties as Keras 3's classes: `L1`, `L2`, `L1L2`, `OrthogonalRegularizer`, and the names
+"l1", "l2", "l1_l2" (0.01 each). A regularizer is called on a weight and returns a scalar tensor.
+
+Example:
+    >>> layer = LSTM(8, kernel_regularizer=L2(1e-4), recurrent_regularizer="l1")
+"""
+import math
+
 import torch
 
 
+def _penalty(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value) or value < 0:
+        raise ValueError(f"Regularizer argument {name} must be a non-negative number, got {value!r}.")
+    return float(value)
+
+
 class Regularizer:
-    def __init__(self, l1=0.0, l2=0.0):
-        self.l1, self.l2 = float(l1), float(l2)
+    """Base class: subclasses implement `__call__(weight) -> scalar tensor` and `get_config()`."""
 
     def __call__(self, weight: torch.Tensor) -> torch.Tensor:
+        return weight.new_zeros(())
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class L1L2(Regularizer):
+    """`l1 * sum(|w|) + l2 * sum(w**2)`."""
+
+    def __init__(self, l1=0.0, l2=0.0):
+        self.l1, self.l2 = _penalty(l1, "l1"), _penalty(l2, "l2")
+
+    def __call__(self, weight):
         penalty = weight.new_zeros(())
         if self.l1:
             penalty = penalty + self.l1 * weight.abs().sum()
@@ -17,41 +50,83 @@ class Regularizer:
     def get_config(self):
         return {"l1": self.l1, "l2": self.l2}
 
-    def __repr__(self):
-        return f"{type(self).__name__}(l1={self.l1}, l2={self.l2})"
+
+class L1(L1L2):
+    """`l1 * sum(|w|)`."""
+
+    def __init__(self, l1=0.01):
+        super().__init__(l1=l1)
+
+    def get_config(self):
+        return {"l1": self.l1}
 
 
-def L1(l1=0.01):
-    return Regularizer(l1=l1)
+class L2(L1L2):
+    """`l2 * sum(w**2)`."""
+
+    def __init__(self, l2=0.01):
+        super().__init__(l2=l2)
+
+    def get_config(self):
+        return {"l2": self.l2}
 
 
-def L2(l2=0.01):
-    return Regularizer(l2=l2)
+class OrthogonalRegularizer(Regularizer):
+    """Pushes the rows (`mode="rows"`) or columns (`"columns"`) of a 2-D weight towards orthogonality:
+    `factor * 0.5 * sum(|cosine similarities of distinct pairs|) / pairs`, as Keras's."""
+
+    def __init__(self, factor=0.01, mode="rows"):
+        if mode not in ("rows", "columns"):
+            raise ValueError(f"OrthogonalRegularizer: mode must be 'rows' or 'columns', got {mode!r}.")
+        self.factor, self.mode = _penalty(factor, "factor"), mode
+
+    def __call__(self, weight):
+        if weight.dim() != 2:
+            raise ValueError(f"OrthogonalRegularizer needs a 2-D weight, got shape {tuple(weight.shape)}.")
+        vectors = weight if self.mode == "rows" else weight.t()
+        unit = torch.nn.functional.normalize(vectors, dim=1)
+        size = unit.shape[0]
+        product = unit @ unit.t()  # (size, size) cosine similarities
+        off_diagonal = product * (1.0 - torch.eye(size, dtype=weight.dtype, device=weight.device))
+        return self.factor * 0.5 * off_diagonal.abs().sum() / (size * (size - 1.0) / 2.0)
+
+    def get_config(self):
+        return {"factor": self.factor, "mode": self.mode}
 
 
-def L1L2(l1=0.0, l2=0.0):
-    return Regularizer(l1=l1, l2=l2)
-
-
-l1, l2, l1_l2 = L1, L2, L1L2
+l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
+_CLASSES = {cls.__name__: cls for cls in (L1, L2, L1L2, OrthogonalRegularizer)}
+_NAMES = {"l1": lambda: L1(), "l2": lambda: L2(), "l1_l2": lambda: L1L2(0.01, 0.01),
+          "orthogonal_regularizer": lambda: OrthogonalRegularizer()}
 
 
 def get_regularizer(identifier):
-    """None, a Regularizer, a config dict ({"l1": .., "l2": ..}, or Keras-serialized
-    {"class_name": "L2", "config": {...}}), or one of "l1", "l2", "l1_l2"."""
+    """None, a Regularizer, a name ("l1", "l2", "l1_l2", "orthogonal_regularizer"), a Keras-serialized
+    {"class_name": "L2", "config": {...}}, or a flat {"l1": .., "l2": ..} (older rnnkit configs)."""
     if identifier is None or isinstance(identifier, Regularizer):
         return identifier
     if isinstance(identifier, dict):
-        config = identifier.get("config", identifier) if "class_name" in identifier else identifier
-        return Regularizer(l1=config.get("l1", 0.0), l2=config.get("l2", 0.0))
-    named = {"l1": L1(), "l2": L2(), "l1_l2": L1L2(0.01, 0.01)}
-    if identifier in named:
-        return named[identifier]
+        if "class_name" in identifier:
+            cls = _CLASSES.get(identifier["class_name"])
+            if cls is None:
+                raise ValueError(
+                    f"Unknown regularizer class {identifier['class_name']!r}; known: {', '.join(sorted(_CLASSES))}."
+                )
+            return cls.from_config(identifier.get("config") or {})
+        return L1L2(l1=identifier.get("l1", 0.0), l2=identifier.get("l2", 0.0))
+    if isinstance(identifier, str) and identifier in _NAMES:
+        return _NAMES[identifier]()
     raise ValueError(
-        f"Unknown regularizer {identifier!r}: expected None, 'l1', 'l2', 'l1_l2' or "
-        "rnnkit.regularizers.L1(...)/L2(...)/L1L2(...)."
+        f"Unknown regularizer {identifier!r}: expected None, one of {', '.join(map(repr, _NAMES))}, or "
+        "rnnkit.regularizers.L1(...)/L2(...)/L1L2(...)/OrthogonalRegularizer(...)."
     )
 
 
 def serialize_regularizer(regularizer):
-    return None if regularizer is None else regularizer.get_config()
+    """A regularizer as a layer config holds it, in Keras's form {"class_name": ..., "config": {...}}."""
+    if regularizer is None:
+        return None
+    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+
+
+get, serialize = get_regularizer, serialize_regularizer

@@ -11,16 +11,54 @@ import torch
 from ..engine.cudnn import torch_rnn_scan
 from ..engine.generic import cell_scan
 from ..engine.nest import flatten, is_nested, map_structure
-from .base import Layer, _unique_name, snake_case
+from .base import Layer, _is_shape, _leaf_shapes, _map_shapes, _unique_name, snake_case
 from .cudnn_route import cudnn_route
 from .recurrent_cell import DropoutRNNCell, RecurrentCell, check_cell_arguments
 from .serialization import deserialize_layer, serialize_layer
 
 
-def _state_shapes(state_size):
-    """Keras state sizes (int, or a tuple for a higher-rank state) as a list of shape tuples."""
-    sizes = state_size if isinstance(state_size, list) else [state_size]
-    return [tuple(s) if isinstance(s, (tuple, torch.Size)) else (int(s),) for s in sizes]
+def state_shapes(state_size, owner="cell"):
+    """Keras 3's `state_size` rules, as a list with one entry per state (batch axis left out).
+
+    An int is one state of that size; a list or tuple holds one entry per state (so `(5, 5)` is two
+    states, as in Keras 3). An entry is an int (a vector state), a tuple or `torch.Size` of ints (a
+    higher-rank state, as a TensorShape in the Keras RNN guide), or a list/tuple holding further
+    entries (a nested group of states). A `torch.Size` at the top is one state of that shape.
+    Shapes come back as tuples, groups as lists.
+    """
+
+    def entry(size):
+        if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+            return (size,)
+        if isinstance(size, (tuple, list, torch.Size)) and size:
+            if all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in size):
+                return tuple(size)
+            return [entry(s) for s in size]
+        raise ValueError(
+            f"{owner}: state_size must be a positive int, a list/tuple of them (one per state) or a shape "
+            f"tuple per state, got {state_size!r}."
+        )
+
+    if isinstance(state_size, torch.Size):
+        return [entry(state_size)]
+    if isinstance(state_size, (list, tuple)) and state_size:
+        return [entry(s) for s in state_size]
+    return [entry(state_size)]
+
+
+def _flat_shapes_of_states(shapes):
+    """The shape tuples of a `state_shapes()` result, in the order of `nest.flatten` on the states."""
+    return [leaf for s in shapes for leaf in ([s] if isinstance(s, tuple) else _flat_shapes_of_states(s))]
+
+
+def _zeros_for(shapes, batch_size, like):
+    return [
+        like.new_zeros((batch_size,) + s) if isinstance(s, tuple) else _zeros_for(s, batch_size, like) for s in shapes
+    ]
+
+
+def _cell_label(cell):
+    return f"{type(cell).__name__} '{getattr(cell, 'name', type(cell).__name__)}'"
 
 
 class StackedRNNCells(Layer):
@@ -36,6 +74,12 @@ class StackedRNNCells(Layer):
 
     def __init__(self, cells, **kwargs):
         super().__init__(**kwargs)
+        for cell in cells:
+            if not hasattr(cell, "state_size") or not callable(cell):
+                raise ValueError(
+                    f"StackedRNNCells '{self.name}': every cell needs a `state_size` and a call(inputs, states); "
+                    f"got {type(cell).__name__}."
+                )
         self.cells = torch.nn.ModuleList(cells)
 
     @property
@@ -44,16 +88,19 @@ class StackedRNNCells(Layer):
 
     @property
     def output_size(self):
-        last = self.cells[-1]
-        return getattr(last, "output_size", _state_shapes(last.state_size)[0][0])
+        return _output_size(self.cells[-1])
 
-    def get_initial_state(self, batch_size):
-        return [cell.get_initial_state(batch_size) for cell in self.cells]
+    def get_initial_state(self, batch_size=None):
+        """One list of initial states per cell: the cell's own `get_initial_state`, else zeros."""
+        reference = next(self.parameters(), None)
+        like = reference if reference is not None else torch.empty(0)
+        return [_initial_state(cell, batch_size, like) for cell in self.cells]
 
     def build(self, input_shape):
         for cell in self.cells:
             self.build_child(cell, input_shape)
-            input_shape = (input_shape[0], getattr(cell, "output_size", _state_shapes(cell.state_size)[0][0]))
+            size = _output_size(cell)
+            input_shape = (input_shape[0],) + (size if isinstance(size, tuple) else (size,))
 
     def call(self, inputs, states, training=False):
         new_states = []
@@ -87,20 +134,54 @@ class StackedRNNCells(Layer):
         return cls(**config)
 
 
+def _output_size(cell):
+    """The cell's `output_size`, else (as Keras) the size of its first state."""
+    size = getattr(cell, "output_size", None)
+    if size is not None:
+        return size
+    first = _flat_shapes_of_states(state_shapes(cell.state_size, _cell_label(cell)))[0]
+    return first[0] if len(first) == 1 else first
+
+
 def _initial_state(cell, batch_size, like):
-    """The cell's own `get_initial_state(batch_size)` (Keras's signature), else zeros like `like`."""
-    if hasattr(cell, "get_initial_state"):
-        states = cell.get_initial_state(batch_size)
-        return states if is_nested(states) else [states]
-    return [like.new_zeros((batch_size,) + shape) for shape in _state_shapes(cell.state_size)]
+    """A cell's initial states as a list: its own `get_initial_state(batch_size=...)` (Keras's
+    signature; a bare tensor, as Keras 3 cells return for an int `state_size`, is the one state),
+    else zeros like `like` in the shapes of its `state_size`. Stacks: one such list per cell."""
+    if isinstance(cell, StackedRNNCells):
+        return [_initial_state(c, batch_size, like) for c in cell.cells]
+    if callable(getattr(cell, "get_initial_state", None)):
+        states = cell.get_initial_state(batch_size=batch_size)
+        return list(states) if is_nested(states) else [states]
+    return _zeros_for(state_shapes(cell.state_size, _cell_label(cell)), batch_size, like)
 
 
 def _call_cell(cell, inputs, states, training):
+    # Every cell sees its states as a list, and its new states are taken as one: a bare tensor is
+    # the single state, never a batch to index into.
+    states = list(states) if is_nested(states) else [states]
     if isinstance(cell, Layer) and "training" in cell._call_takes:
         output, new_states = cell(inputs, states, training=training)
     else:
         output, new_states = cell(inputs, states)
-    return output, (new_states if is_nested(new_states) else [new_states])
+    return output, (list(new_states) if is_nested(new_states) else [new_states])
+
+
+def _check_cell_states(layer_name, cell, states, where=""):
+    """Raises a one-line ValueError when the states a cell returned disagree with its state_size."""
+    expected = _flat_shapes_of_states(state_shapes(cell.state_size, _cell_label(cell)))
+    got = [tuple(s.shape[1:]) if isinstance(s, torch.Tensor) else None for s in flatten(states)]
+    if len(got) != len(expected):
+        raise ValueError(
+            f"RNN '{layer_name}': {_cell_label(cell)}{where} returned {len(got)} state(s) but its state_size "
+            f"{cell.state_size!r} declares {len(expected)}; make state_size match the states call() returns."
+        )
+    for i, (shape, want) in enumerate(zip(got, expected)):
+        if shape != want:
+            raise ValueError(
+                f"RNN '{layer_name}': {_cell_label(cell)}{where} returned state {i} of shape (batch, "
+                f"{', '.join(map(str, shape or ()))}) but its state_size {cell.state_size!r} declares "
+                f"(batch, {', '.join(map(str, want))}); make state_size match the states call() returns."
+            )
 
 
 class RNN(Layer):
@@ -108,7 +189,9 @@ class RNN(Layer):
 
     Args:
         cell: an RNN cell (an object with `call(inputs, states)` or `forward`, and `state_size`), or
-            a list of cells (stacked with `StackedRNNCells`).
+            a list of cells (stacked with `StackedRNNCells`). `state_size` follows Keras 3 (see
+            `state_shapes`); the cell's `get_initial_state(batch_size=...)` gives the first states
+            (a bare tensor is the one state), zeros when it has none.
         return_sequences: return the output of every step (batch, time, units) rather than the last.
         return_state: also return the final states, after the output.
         go_backwards: process the sequence in reverse and return the reversed sequence.
@@ -154,6 +237,8 @@ class RNN(Layer):
                 f"RNN '{self.name}': the cell must have a `state_size` attribute (an int, or a list "
                 f"with one size per state); got {type(cell).__name__}."
             )
+        for c in cell.cells if isinstance(cell, StackedRNNCells) else [cell]:
+            state_shapes(c.state_size, f"RNN '{self.name}': {_cell_label(c)}")
         self.cell = cell
         self.return_sequences = return_sequences
         self.return_state = return_state
@@ -167,7 +252,7 @@ class RNN(Layer):
     # -------------------------------------------------------------------------------- building
     def build(self, input_shape):
         step_shape = _map_shapes(lambda s: (s[0],) + tuple(s[2:]), input_shape)
-        self._feature_shapes = [s[1:] for s in _flat_shapes(step_shape)]
+        self._feature_shapes = [s[1:] for s in _leaf_shapes(step_shape)]
         self.build_child(self.cell, step_shape)
 
     # ------------------------------------------------------------------------------------ states
@@ -188,7 +273,7 @@ class RNN(Layer):
         """Validates initial states and returns them as the cell takes them: a list of tensors, or
         for stacked cells one such list per cell ([[h, c], [h]], as Keras)."""
         if not isinstance(self.cell, StackedRNNCells):
-            return self._check_state_group(states, _state_shapes(self.cell.state_size), batch_size, "")
+            return self._check_state_group(states, state_shapes(self.cell.state_size), batch_size, "")
         cells = self.cell.cells
         if len(states) != len(cells) or not all(is_nested(g) or isinstance(g, torch.Tensor) for g in states):
             raise ValueError(
@@ -196,18 +281,20 @@ class RNN(Layer):
                 f"cell, e.g. [[h, c], [h]] for [LSTMCell, GRUCell]; got {len(states)} item(s)."
             )
         return [
-            self._check_state_group(group if is_nested(group) else [group], _state_shapes(cell.state_size),
+            self._check_state_group(group if is_nested(group) else [group], state_shapes(cell.state_size),
                                     batch_size, f" for cell {i}")
             for i, (cell, group) in enumerate(zip(cells, states))
         ]
 
     def _check_state_group(self, states, shapes, batch_size, where):
-        if len(states) != len(shapes):
+        shapes = _flat_shapes_of_states(shapes)
+        flat = flatten(states)
+        if len(flat) != len(shapes):
             raise ValueError(
                 f"Layer '{self.name}' expects {len(shapes)} initial state tensor(s){where} of shapes "
-                f"{[(batch_size,) + s for s in shapes]}, got {len(states)}."
+                f"{[(batch_size,) + s for s in shapes]}, got {len(flat)}."
             )
-        for i, (state, shape) in enumerate(zip(states, shapes)):
+        for i, (state, shape) in enumerate(zip(flat, shapes)):
             if not isinstance(state, torch.Tensor) or tuple(state.shape) != (batch_size,) + shape:
                 got = tuple(state.shape) if isinstance(state, torch.Tensor) else type(state).__name__
                 raise ValueError(
@@ -295,9 +382,57 @@ class RNN(Layer):
                 keep = mask if self.zero_output_for_mask else torch.cummax(mask.to(torch.uint8), 1)[0].bool()
                 hs = hs * keep.unsqueeze(-1).to(hs.dtype)
             return hs, final_states
-        return cell_scan(
-            lambda x_t, s: _call_cell(cell, x_t, s, training), sequences, states, mask, self.zero_output_for_mask
-        )
+        checked = False
+
+        def step(x_t, step_states):
+            nonlocal checked
+            output, new_states = _call_cell(cell, x_t, step_states, training)
+            if not checked:  # once per call: the first step shows whether state_size tells the truth
+                self._check_returned_states(new_states)
+                checked = True
+            return output, new_states
+
+        return cell_scan(step, sequences, states, mask, self.zero_output_for_mask)
+
+    def _check_returned_states(self, new_states):
+        if isinstance(self.cell, StackedRNNCells):
+            for i, (cell, group) in enumerate(zip(self.cell.cells, new_states)):
+                _check_cell_states(self.name, cell, group, f" (cell {i} of the stack)")
+        else:
+            _check_cell_states(self.name, self.cell, new_states)
+
+    def _state_count(self):
+        """How many state entries follow the output when return_state: one per state, or per stacked cell."""
+        if isinstance(self.cell, StackedRNNCells):
+            return len(self.cell.cells)
+        return len(state_shapes(self.cell.state_size))
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        """Output shape(s) for inputs of `sequences_shape` (batch, time, ...), `None` for unknown
+        sizes: the output's, then with `return_state` each state's (per cell for stacks), as Keras."""
+        first = _leaf_shapes(sequences_shape)[0]
+        batch, steps = first[0], first[1]
+        lead = (batch, steps) if self.return_sequences else (batch,)
+
+        def output_shape(size):
+            if isinstance(size, int):
+                return lead + (size,)
+            if _is_shape(size):
+                return lead + tuple(size)
+            return [output_shape(s) for s in size]
+
+        output = output_shape(_output_size(self.cell))
+        if not self.return_state:
+            return output
+
+        def with_batch(shapes):
+            return [(batch,) + s if isinstance(s, tuple) else with_batch(s) for s in shapes]
+
+        if isinstance(self.cell, StackedRNNCells):
+            states = [with_batch(state_shapes(c.state_size)) for c in self.cell.cells]
+        else:
+            states = with_batch(state_shapes(self.cell.state_size))
+        return (output, *states)
 
     def _cudnn_scan(self, route, sequences, states, training):
         """The whole sequence through PyTorch's cuDNN RNN (`cudnn_route` said it runs this call exactly)."""
@@ -310,7 +445,7 @@ class RNN(Layer):
     def compute_mask(self, inputs, mask=None):
         output_mask = mask if self.return_sequences else None
         if self.return_state:
-            return [output_mask] + [None] * len(flatten(self.cell.state_size))
+            return [output_mask] + [None] * self._state_count()
         return output_mask
 
     def get_config(self):
@@ -339,24 +474,6 @@ class RNN(Layer):
         return ", ".join([f"name={self.name!r}"] + [f"{f}=True" for f in flags])
 
 
-def _is_shape(shape):
-    return isinstance(shape, (tuple, torch.Size)) and all(isinstance(d, int) or d is None for d in shape)
-
-
-def _map_shapes(fn, shapes):
-    """Applies `fn` to every shape tuple in a nested structure of shapes."""
-    if _is_shape(shapes):
-        return fn(tuple(shapes))
-    return [_map_shapes(fn, s) for s in shapes]
-
-
-def _flat_shapes(shapes):
-    if _is_shape(shapes):
-        return [tuple(shapes)]
-    return [leaf for s in shapes for leaf in _flat_shapes(s)]
-
-
-
 class CellRNN(RNN):
     """A recurrent layer built on one built-in cell (SimpleRNN, LSTM, GRU): the cell's arguments
     and the RNN's arguments in one constructor and one flat config, as Keras has them."""
@@ -374,6 +491,8 @@ class CellRNN(RNN):
         label = f"{type(self).__name__} '{name}'"
         if self.takes_use_cudnn:
             self.use_cudnn = kwargs.pop("use_cudnn", "auto")
+            if self.use_cudnn not in ("auto", True, False):
+                raise ValueError(f"{label}: use_cudnn must be 'auto', True or False, got {self.use_cudnn!r}.")
         rnn_kwargs = {k: kwargs.pop(k) for k in self._rnn_args if k in kwargs}
         unknown = set(kwargs) - _init_arguments(self.cell_class)
         if unknown:
@@ -388,6 +507,11 @@ class CellRNN(RNN):
         )
         cell = self.cell_class(units, name=snake_case(self.cell_class.__name__), trainable=trainable, dtype=dtype, **kwargs)
         super().__init__(cell, name=name, trainable=trainable, dtype=dtype, **rnn_kwargs)
+
+    @property
+    def implementation(self):
+        """Keras's `implementation` (LSTM, GRU), kept on the cell."""
+        return self.cell.implementation
 
     def __getattr__(self, name):
         # units, activation, dropout, reset_after, ...: the cell's, as on Keras's layers.

@@ -54,6 +54,11 @@ class TimeDistributed(Layer):
         self._check_input_shape(input_shape)
         self.build_child(self.layer, (input_shape[0], *input_shape[2:]))
 
+    def compute_output_shape(self, input_shape):
+        self._check_input_shape(input_shape)
+        step = self.layer.compute_output_shape((input_shape[0], *input_shape[2:]))
+        return (input_shape[0], input_shape[1], *step[1:])
+
     def call(self, inputs, training=None, mask=None):
         self._check_input_shape(inputs.shape)
         batch, time = inputs.shape[:2]
