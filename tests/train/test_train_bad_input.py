@@ -85,8 +85,8 @@ def test_a_batch_size_that_is_not_a_positive_integer_is_refused(batch_size):
         classifier().fit(X, LABELS, batch_size=batch_size, verbose=0)
 
 
-def test_text_data_is_refused_with_a_hint_to_turn_it_into_token_ids():
-    with pytest.raises(ValueError, match=r"Expected numeric data, got an array of dtype <U1 .*token ids"):
+def test_text_data_for_a_model_without_text_layers_is_refused_with_a_hint():
+    with pytest.raises(ValueError, match=r"got text \(an array of strings\): start the model with a TextVectorization"):
         classifier().fit(np.full((8, TIME, FEATURES), "a"), LABELS, verbose=0)
 
 

@@ -106,8 +106,8 @@ def _resume_runs(backup_dir, rank):
 
 
 def _steps_with_uneven_generators(rank):
-    """Steps taken when the processes' generators hold 3 and 2 batches for training (as a
-    DataLoader whose sampler left an uneven remainder would), after the one fit builds on."""
+    """Steps taken when the processes' generators hold 4 and 3 batches (as a DataLoader whose
+    sampler left an uneven remainder would); the batch fit builds the model on is trained on too."""
     x, y = _train_data()
     batches = ((x[i:i + 4], y[i:i + 4]) for i in range(0, 4 * (4 - rank), 4))
     steps = []
@@ -232,7 +232,7 @@ def test_a_resumed_distributed_run_ends_with_the_weights_of_an_uninterrupted_one
 
 def test_generators_of_uneven_length_stop_every_process_when_one_runs_out(launched):
     _, reports, _ = launched
-    assert [report["generator_steps"] for report in reports] == [2, 2]
+    assert [report["generator_steps"] for report in reports] == [3, 3]
 
 
 def test_a_stop_requested_in_one_process_stops_all_at_the_same_step(launched):

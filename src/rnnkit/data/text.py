@@ -110,10 +110,7 @@ class TextVectorization:
                 counts.update(tokens)
         counts.pop(PADDING_TOKEN, None)
         counts.pop(OOV_TOKEN, None)
-        ordered = sorted(counts, key=lambda token: (counts[token], token), reverse=True)
-        if self.max_tokens is not None:
-            ordered = ordered[: self.max_tokens - 2]
-        self._set_tokens(ordered)
+        self._set_tokens(most_frequent(counts, None if self.max_tokens is None else self.max_tokens - 2))
 
     def __call__(self, texts):
         """The token ids of `texts`.
@@ -245,6 +242,13 @@ class TextVectorization:
     def __repr__(self):
         return (f"TextVectorization({self.vocabulary_size()} tokens, max_tokens={self.max_tokens}, "
                 f"output_sequence_length={self.output_sequence_length})")
+
+
+def most_frequent(counts, limit=None):
+    """The tokens of a Counter in Keras's vocabulary order: descending count, ties by descending
+    token (code point order); the first `limit` of them (all for None)."""
+    ordered = sorted(counts, key=lambda token: (counts[token], token), reverse=True)
+    return ordered if limit is None else ordered[:limit]
 
 
 def _texts(batch):

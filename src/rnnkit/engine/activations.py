@@ -26,6 +26,10 @@ class Activation:
     # fn(x, out=...) writes into a preallocated buffer without a temporary; None: copy fn(x) in.
     fn_out: Optional[Callable[..., torch.Tensor]] = None
 
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        # Callable like Keras's activation functions (`rnnkit.activations.tanh(x)`).
+        return self.fn(x)
+
     @property
     def needs_input(self) -> bool:
         return self.grad_from_output is None

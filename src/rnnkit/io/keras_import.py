@@ -29,6 +29,7 @@ import h5py
 import numpy as np
 
 from ..layers.bidirectional import Bidirectional
+from ..layers.operation import operation_name
 from ..layers.rnn import RNN, StackedRNNCells
 from ..layers.serialization import layer_class, deserialize_layer
 from ..layers.time_distributed import TimeDistributed
@@ -98,6 +99,7 @@ def load_keras(path, safe_mode=True):
             raise ValueError(f"{path!r}: config.json is not a Keras model config ({{'class_name': ..., 'config': ...}}).")
         if safe_mode:
             _refuse_code(config, path)
+        config = _operations_as_layers(config, path)
         _refuse_unknown_classes(config, path)
         try:
             model = deserialize_layer(_adapt(config))
@@ -252,6 +254,27 @@ def _refuse_code(config, path):
                 "then rnnkit runs no code from the file and rebuilds such a layer only from a class you "
                 "registered with rnnkit.layers.register_serializable."
             )
+
+
+def _operations_as_layers(config, path):
+    """A copy of a functional config where each recorded keras.ops call (module keras.src.ops.*,
+    e.g. the `NotEqual` that computes an Embedding's mask) is an rnnkit `Operation` layer; an
+    operation outside `rnnkit.layers.operation.OPERATIONS` is refused."""
+    config = json.loads(json.dumps(config))
+    for spec in _layer_specs(config):
+        if not str(spec.get("module") or "").startswith("keras.src.ops."):
+            continue
+        function = operation_name(spec["class_name"])
+        if function is None:
+            raise ValueError(
+                f"{path!r}: node '{_layer_name(spec)}' calls keras.ops operation {spec['class_name']!r}, which "
+                "rnnkit does not run from a file (only side-effect-free arithmetic, comparison, cast, shape, "
+                "reduction and activation operations)."
+            )
+        arguments = {k: v for k, v in spec["config"].items() if k != "name"}
+        spec.update(module="rnnkit.layers", class_name="Operation", registered_name=None,
+                    config={"name": _layer_name(spec), "function": function, "arguments": arguments})
+    return config
 
 
 def _refuse_unknown_classes(config, path):

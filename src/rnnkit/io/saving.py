@@ -40,7 +40,7 @@ import torch
 
 from ..layers.base import Layer
 from ..files import write_atomically
-from ..layers.serialization import layer_class, serialize_layer
+from ..layers.serialization import get_registered_name, layer_class, serialize_layer
 from ..models.model import Model
 from ..train import losses as losses_module
 from ..train import metrics as metrics_module
@@ -268,15 +268,15 @@ def _check_loadable_classes(model):
             continue
         name = type(module).__name__
         try:
-            found = layer_class(name)
+            found = layer_class(name, get_registered_name(type(module)))
         except ValueError:
             found = None
         if found is not type(module):
             raise ValueError(
                 f"Cannot save model '{model.name}': its {'model' if module is model else 'layer'} "
                 f"'{module.name}' is of class {type(module).__module__}.{name}, which load_model could not "
-                f"rebuild. Decorate the class with @rnnkit.register_serializable (and give it a get_config() "
-                "returning its constructor arguments)."
+                "rebuild. Decorate the class with @rnnkit.saving.register_keras_serializable() or "
+                "@rnnkit.register_serializable (and give it a get_config() returning its constructor arguments)."
             )
 
 

@@ -13,3 +13,5 @@ from .bidirectional import Bidirectional
 from .normalization import BatchNormalization, LayerNormalization
 from .reshaping import Flatten
 from .merging import Add, Concatenate, add, concatenate
+from .operation import Operation
+from .text_preprocessing import StringLookup, TextVectorization

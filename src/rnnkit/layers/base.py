@@ -53,6 +53,7 @@ class Layer(nn.Module):
     """
 
     supports_masking = False
+    takes_text = False  # True for layers whose input is NumPy arrays of strings (TextVectorization)
     _auto_config = None
 
     def __new__(cls, *args, **kwargs):
@@ -107,10 +108,12 @@ class Layer(nn.Module):
         `apply_constraints()`."""
         where = {**self._factory, **self._placement}
         dtype = where.get("dtype") or self._resolved_dtype()
-        value = torch.empty(tuple(shape), dtype=dtype, device=where.get("device"))
-        with torch.no_grad():
+        # A first call under predict()'s inference mode must not make inference-only weights: those
+        # could never be trained afterwards (Keras lets predict() come before fit()).
+        with torch.inference_mode(False), torch.no_grad():
+            value = torch.empty(tuple(shape), dtype=dtype, device=where.get("device"))
             get_initializer(initializer)(value)
-        param = nn.Parameter(value, requires_grad=trainable and self._trainable)
+            param = nn.Parameter(value, requires_grad=trainable and self._trainable)
         self.register_parameter(name, param)
         if not trainable:  # e.g. BatchNormalization's moving statistics: never trained
             self._always_frozen = getattr(self, "_always_frozen", set()) | {name}
@@ -119,6 +122,10 @@ class Layer(nn.Module):
         if constraint is not None:
             self._constrained = getattr(self, "_constrained", []) + [(name, get_constraint(constraint))]
         return param
+
+    def _float_dtype(self):
+        weight = next((w for w in self.parameters() if w.is_floating_point()), None)
+        return weight.dtype if weight is not None else self._placement.get("dtype") or self._resolved_dtype()
 
     def _resolved_dtype(self):
         if self._dtype is None:
@@ -322,6 +329,13 @@ class Layer(nn.Module):
                 kwargs.pop(key)
         if "mask" in self._call_takes and kwargs.get("mask") is None:
             kwargs["mask"] = _first_mask(inputs)
+        if not self.takes_text and is_text(inputs):
+            raise ValueError(
+                f"Layer '{self.name}' ({type(self).__name__}) got text (an array of strings): start the model with "
+                "a TextVectorization or StringLookup layer, or turn the text into token ids first."
+            )
+        if not self.takes_text:  # as Keras, a layer takes NumPy arrays (floats in the layer's dtype)
+            inputs = _from_numpy(inputs, self._float_dtype())
         self.validate_input(inputs)
         if not self.built:
             self._build_from(inputs)
@@ -344,6 +358,25 @@ class Layer(nn.Module):
 
     def extra_repr(self):
         return f"name={self.name!r}"
+
+
+def _from_numpy(inputs, float_dtype):
+    if isinstance(inputs, (list, tuple)):
+        return type(inputs)(_from_numpy(x, float_dtype) for x in inputs)
+    if not isinstance(inputs, np.ndarray):
+        return inputs
+    tensor = torch.as_tensor(inputs)
+    return tensor.to(float_dtype) if tensor.is_floating_point() else tensor
+
+
+def is_text(value):
+    """Whether `value` is a NumPy array of strings (or a list/tuple whose first item is one)."""
+    while isinstance(value, (list, tuple)) and value:
+        value = value[0]
+    if not isinstance(value, np.ndarray):
+        return False
+    return value.dtype.kind in "US" or (value.dtype == object and value.size > 0
+                                        and isinstance(value.flat[0], (str, bytes)))
 
 
 _JSON_LEAVES = (str, int, float, bool, type(None))

@@ -5,24 +5,63 @@ a config: a config never names arbitrary code to run."""
 _REGISTERED = {}
 
 
+_REGISTERED_NAMES = {}  # class -> the name it was registered under
+
+
 def register_serializable(cls=None, *, name=None):
     """Class decorator that lets `deserialize_layer` (and saved models) rebuild a custom layer or cell."""
 
     def register(c):
-        _REGISTERED[name or c.__name__] = c
+        registered = name or c.__name__
+        _REGISTERED[registered] = c
+        _REGISTERED_NAMES[c] = registered
         return c
 
     return register(cls) if cls is not None else register
 
 
+def register_keras_serializable(package="Custom", name=None):
+    """Keras's `keras.saving.register_keras_serializable`: registers a class (or function) under
+    "package>name" (name defaults to its `__name__`); its configs then carry that
+    "registered_name", by which a saved model finds the class again."""
+    if ">" in package:
+        raise ValueError(f"register_keras_serializable: package may not contain '>', got {package!r}.")
+
+    def register(obj):
+        if isinstance(obj, type) and not hasattr(obj, "get_config"):
+            raise ValueError(f"Cannot register {obj.__name__}: a registered class needs a get_config() method.")
+        return register_serializable(obj, name=f"{package}>{name or obj.__name__}")
+
+    return register
+
+
+def get_registered_name(obj):
+    """The name `obj` was registered under, else its `__name__`."""
+    return _REGISTERED_NAMES.get(obj, getattr(obj, "__name__", None))
+
+
+def get_registered_object(name, custom_objects=None):
+    """The class or function registered under `name` (or given in `custom_objects`), else None."""
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    return _REGISTERED.get(name)
+
+
 def serialize_layer(layer):
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    spec = {"class_name": type(layer).__name__, "config": layer.get_config()}
+    registered = _REGISTERED_NAMES.get(type(layer))
+    if registered is not None and registered != spec["class_name"]:  # e.g. "my_package>MyCell"
+        spec["registered_name"] = registered
+    return spec
 
 
-def layer_class(class_name):
-    """The class a config's "class_name" names: a registered class or an rnnkit layer, else ValueError."""
+def layer_class(class_name, registered_name=None):
+    """The class a config's "registered_name" or "class_name" names: a registered class or an rnnkit
+    layer, else ValueError."""
     from .. import layers
 
+    if registered_name in _REGISTERED:
+        return _REGISTERED[registered_name]
     if class_name in _REGISTERED:
         return _REGISTERED[class_name]
     cls = getattr(layers, class_name, None)
@@ -37,4 +76,4 @@ def layer_class(class_name):
 def deserialize_layer(spec):
     if not isinstance(spec, dict) or "class_name" not in spec:
         raise ValueError(f"Expected a layer config {{'class_name': ..., 'config': {{...}}}}, got {spec!r}.")
-    return layer_class(spec["class_name"]).from_config(spec.get("config", {}))
+    return layer_class(spec["class_name"], spec.get("registered_name")).from_config(spec.get("config", {}))

@@ -10,12 +10,13 @@ runs twice with the same weights.
 """
 from collections import defaultdict
 
+import numpy as np
 import torch
 
 from ..layers.serialization import deserialize_layer, register_serializable, serialize_layer
 from ..engine.nest import flatten, pack_as
 from .model import Model, with_mask
-from .symbolic import InputLayer, KerasTensor, dtype_name, format_shape, takes_token_ids
+from .symbolic import STRING, InputLayer, KerasTensor, dtype_name, format_shape, takes_token_ids
 
 
 def _as_list(structure, what):
@@ -160,9 +161,10 @@ class Functional(Model):
             )
         inputs = [self._as_tensors(x) for x in inputs]
         for x, symbolic, name in zip(inputs, self._inputs, names):
-            if not isinstance(x, torch.Tensor):
+            text_input = symbolic.dtype == STRING and isinstance(x, np.ndarray)
+            if not isinstance(x, torch.Tensor) and not text_input:
                 raise ValueError(f"Model '{self.name}': input '{name}' should be a tensor, got {type(x).__name__}.")
-            if x.dim() != symbolic.ndim:
+            if x.ndim != symbolic.ndim:
                 raise ValueError(
                     f"Model '{self.name}': input '{name}' expects shape {format_shape(symbolic.shape)}, "
                     f"got {tuple(x.shape)}."
@@ -256,7 +258,8 @@ class Functional(Model):
         produced = {}  # (layer name, node index) -> flat outputs
         pending = []  # [layer, inbound node specs, how many done]
         for spec in config["layers"]:
-            layer = deserialize_layer({"class_name": spec["class_name"], "config": spec["config"]})
+            keys = ("class_name", "config", "registered_name")
+            layer = deserialize_layer({key: spec[key] for key in keys if key in spec})
             name = spec.get("name", layer.name)
             if isinstance(layer, InputLayer):
                 produced[(name, 0)] = [layer.output]

@@ -8,7 +8,7 @@ registered under their names (`state_dict()` keys such as `lstm.cell.kernel`).
 import numpy as np
 import torch
 
-from ..layers.base import Layer, set_mask
+from ..layers.base import Layer, is_text, set_mask
 from ..layers.bidirectional import Bidirectional
 from ..layers.rnn import RNN
 from ..engine.nest import flatten, map_structure
@@ -245,13 +245,18 @@ class Model(TrainingMixin, Layer):
         for key in ("training", "mask"):
             if key in kwargs and key not in self._call_takes:
                 kwargs.pop(key)
+        from_numpy = bool(args) and any(isinstance(x, np.ndarray) for x in flatten(args[0]))
         if args:
             args = (self._as_tensors(args[0]),) + args[1:]
         if self.built:
-            return self.call(*args, **kwargs)
-        with self._observing_shapes():
             outputs = self.call(*args, **kwargs)
-        self.built = True
+        else:
+            with self._observing_shapes():
+                outputs = self.call(*args, **kwargs)
+            self.built = True
+        if from_numpy:
+            outputs = map_structure(lambda y: y.as_subclass(NumpyReadable) if isinstance(y, torch.Tensor) else y,
+                                    outputs)
         return outputs
 
     def _observing_shapes(self):
@@ -276,7 +281,7 @@ class Model(TrainingMixin, Layer):
         """numpy arrays to tensors (floating ones in the weights' dtype); tensors as they are."""
 
         def convert(x):
-            if isinstance(x, np.ndarray):
+            if isinstance(x, np.ndarray) and not is_text(x):
                 x = torch.as_tensor(x)
                 return x.to(self._float_dtype()) if x.is_floating_point() else x
             return x
@@ -321,13 +326,29 @@ class _ShapeRecorder:
             handle.remove()
 
 
+class NumpyReadable(torch.Tensor):
+    """What a model called on NumPy input returns: a torch tensor (gradients flow through it as
+    usual) that NumPy and matplotlib can also read while it tracks gradients (`np.asarray(y)`,
+    `y.numpy()`, `plt.plot(y)`), as a Keras user reads a model's outputs."""
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def numpy(self, *, force=False):
+        return self.detach().as_subclass(torch.Tensor).cpu().numpy(force=force)
+
+    def __float__(self):  # float(loss), without PyTorch's warning about a tensor that requires grad
+        return float(self.numpy())
+
+
 def format_batch_free(shape):
     return "(" + ", ".join(["None"] + [str(d) for d in shape[1:]]) + ")"
 
 
 def with_mask(tensor, mask):
     """A view of `tensor` carrying `mask`, leaving the caller's tensor untouched."""
-    if mask is None:
+    if mask is None or not isinstance(tensor, torch.Tensor):
         return tensor
     return set_mask(tensor.view(tensor.shape), torch.as_tensor(mask, device=tensor.device).bool())
 

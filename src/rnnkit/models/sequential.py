@@ -1,4 +1,5 @@
 """`Sequential`: a plain stack of layers, each feeding the next."""
+import numpy as np
 import torch
 
 from ..layers.base import Layer
@@ -149,12 +150,12 @@ class Sequential(Model):
     def call(self, inputs, training=None, mask=None):
         if not self._layers:
             raise ValueError(f"Sequential '{self.name}' has no layers: add() some before calling it.")
-        if not isinstance(inputs, torch.Tensor):
+        if not isinstance(inputs, (torch.Tensor, np.ndarray)):  # NumPy: strings, for a TextVectorization
             raise ValueError(
                 f"Sequential '{self.name}' takes one tensor, got {type(inputs).__name__}; use a functional "
                 "Model for several inputs."
             )
-        if self._input is not None and inputs.dim() != self._input.ndim:
+        if self._input is not None and inputs.ndim != self._input.ndim:
             raise ValueError(
                 f"Sequential '{self.name}' expects input of shape {format_shape(self._input.shape)}, "
                 f"got {tuple(inputs.shape)}."

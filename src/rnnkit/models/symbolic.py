@@ -16,9 +16,10 @@ penalties are restored afterwards, and `training` is False for the probe runs.
 import contextlib
 import itertools
 
+import numpy as np
 import torch
 
-from ..layers.base import Layer
+from ..layers.base import Layer, get_mask, set_mask
 from ..layers.core import Embedding
 from ..layers.rnn import RNN
 from ..layers.serialization import register_serializable
@@ -28,16 +29,23 @@ from ..engine.nest import flatten, map_structure
 _node_order = itertools.count()
 
 
+# The dtype of a symbolic input of text: NumPy arrays of strings, for a TextVectorization or StringLookup.
+STRING = "string"
+
+
 def dtype_name(dtype):
     return str(dtype).replace("torch.", "")
 
 
 def parse_dtype(dtype):
-    """None (float32, Keras's default), a torch dtype, or a name such as "int32"."""
+    """None (float32, Keras's default), a torch dtype, a name such as "int32", or "string" (also
+    NumPy's str, bytes and object dtypes) for text."""
     if dtype is None:
         return torch.float32
     if isinstance(dtype, torch.dtype):
         return dtype
+    if dtype in (STRING, str, bytes, object) or (isinstance(dtype, np.dtype) and dtype.kind in "USO"):
+        return STRING
     resolved = getattr(torch, dtype, None) if isinstance(dtype, str) else None
     if not isinstance(resolved, torch.dtype):
         raise ValueError(f"Unknown dtype {dtype!r}: expected a torch dtype or a name such as 'float32' or 'int32'.")
@@ -54,11 +62,12 @@ class KerasTensor:
 
     Calling an rnnkit layer on it records the call instead of computing (see `graph_call`)."""
 
-    def __init__(self, shape, dtype, node, index=0):
+    def __init__(self, shape, dtype, node, index=0, mask_ndim=None):
         self.shape = tuple(shape)
         self.dtype = dtype
         self.node = node
         self.index = index
+        self.mask_ndim = mask_ndim  # the value carries a Keras mask of shape shape[:mask_ndim]
 
     @property
     def ndim(self):
@@ -190,7 +199,8 @@ def symbolic_call(layer, args, kwargs):
     node = Node(layer, args, kwargs)
     indices = itertools.count()
     node.set_outputs(map_structure(
-        lambda spec: KerasTensor(spec.shape, spec.dtype, node, next(indices)) if isinstance(spec, _Spec) else spec,
+        lambda spec: KerasTensor(spec.shape, spec.dtype, node, next(indices), spec.mask_ndim)
+        if isinstance(spec, _Spec) else spec,
         specs,
     ))
     return node.outputs
@@ -245,11 +255,19 @@ def _probe(layer, args, kwargs, unknown):
             return leaf
         shape = tuple(unknown if d is None else d for d in leaf.shape)
         dtype = leaf.dtype
+        if dtype == STRING:
+            # Texts of `unknown` words, so that a text layer's output length shows up as unknown too.
+            return np.full(shape, " ".join(["a"] * unknown), dtype=object)
         if id(leaf) in token_leaves and (dtype.is_floating_point or dtype == torch.bool):
             dtype = torch.long
         elif dtype.is_floating_point and float_dtype is not None:
             dtype = float_dtype
-        return torch.zeros(shape, dtype=dtype, device=device)
+        probe = torch.zeros(shape, dtype=dtype, device=device)
+        if leaf.mask_ndim is not None:
+            # The value will carry a mask (after an Embedding(mask_zero=True), a Masking layer): the
+            # probe carries one too, every step valid, so a layer that needs its mask gets one.
+            set_mask(probe, torch.ones(shape[: leaf.mask_ndim], dtype=torch.bool, device=device))
+        return probe
 
     call_args, call_kwargs = map_structure(zeros, (tuple(args), dict(kwargs)))
     if "training" in getattr(layer, "_call_takes", ()):
@@ -259,9 +277,10 @@ def _probe(layer, args, kwargs, unknown):
 
 
 class _Spec:
-    def __init__(self, shape, dtype):
+    def __init__(self, shape, dtype, mask_ndim=None):
         self.shape = shape
         self.dtype = dtype
+        self.mask_ndim = mask_ndim
 
 
 def _output_specs(layer, args, kwargs):
@@ -289,6 +308,7 @@ def _output_specs(layer, args, kwargs):
             shape = tuple(a if a == b else None for a, b in zip(value.shape, other.shape))
         else:
             shape = (None,) * value.dim()
-        return _Spec(shape, value.dtype)
+        mask = get_mask(value)
+        return _Spec(shape, value.dtype, mask.dim() if isinstance(mask, torch.Tensor) else None)
 
     return map_structure(spec, small)

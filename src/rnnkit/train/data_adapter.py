@@ -10,24 +10,29 @@ import numpy as np
 import torch
 
 from ..engine.nest import flatten, map_structure
+from ..layers.base import is_text
 
 
 def to_tensor(value, device=None, float_dtype=None):
     """A numpy array, nested list or tensor as a tensor: floating data as `float_dtype` (the model's;
-    default float32, Keras's floatx) unless it already is a float tensor; integers stay integers
-    (token ids, sparse labels)."""
+    default float32, Keras's floatx; a float tensor too, where `float_dtype` is given, as Keras casts
+    inputs to the model's dtype); integers stay integers (token ids, sparse labels). Arrays of
+    strings stay NumPy arrays, for the model's text layers."""
     if isinstance(value, torch.Tensor):
-        tensor = value
+        tensor = value.to(float_dtype) if float_dtype is not None and value.is_floating_point() else value
     else:
         array = np.asarray(value)
+        if is_text(array):  # for a model starting with TextVectorization or StringLookup
+            return array
         if array.dtype == object:
             raise ValueError(f"Expected numeric data, got an array of Python objects of shape {array.shape}.")
         if array.dtype.kind not in "biufc":
             raise ValueError(
-                f"Expected numeric data, got an array of dtype {array.dtype} of shape {array.shape}; turn text into "
-                "token ids first (e.g. rnnkit.data.CharVocabulary)."
+                f"Expected numeric data or strings, got an array of dtype {array.dtype} of shape {array.shape}."
             )
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        array = np.ascontiguousarray(array)
+        # A read-only array (np.frombuffer, a memory map) is copied: torch tensors are always writable.
+        tensor = torch.from_numpy(array if array.flags.writeable else array.copy())
         if array.dtype.kind in "fb":
             tensor = tensor.to(float_dtype or torch.float32)
     return tensor if device is None else tensor.to(device)
@@ -63,7 +68,7 @@ def sample_count(name, data):
 def check_finite(name, data):
     """Raises for NaN or inf in floating data, naming the first offending sample."""
     for leaf in flatten(data):
-        if leaf.is_floating_point():
+        if isinstance(leaf, torch.Tensor) and leaf.is_floating_point():
             bad = ~torch.isfinite(leaf)
             if bad.any():
                 index = int(bad.reshape(len(leaf), -1).any(dim=1).nonzero()[0, 0])
@@ -93,6 +98,10 @@ class ArrayBatches:
         self.batch_size, self.shuffle = batch_size, shuffle
         self.steps = steps or math.ceil(self.count / batch_size)
 
+    def first(self):
+        """A batch to build the model on (iteration is unaffected)."""
+        return next(iter(self))
+
     def __len__(self):
         return self.steps
 
@@ -102,9 +111,9 @@ class ArrayBatches:
             start = (step * self.batch_size) % self.count
             index = slice(start, min(start + self.batch_size, self.count))
             if order is not None:
-                index = order[index].to(flatten(self.x)[0].device)
+                index = order[index]
             yield tuple(
-                None if data is None else map_structure(lambda v: v[index], data)
+                None if data is None else map_structure(lambda v: v[_on_device_of(index, v)], data)
                 for data in (self.x, self.y, self.sample_weight)
             )
 
@@ -135,6 +144,21 @@ class IterableBatches:
         self.source, self.steps, self.device, self.float_dtype = source, steps, device, float_dtype
         self._iterator = None
         self._reiterable = not hasattr(source, "__next__")
+        self._peeked = None  # a generator's item taken by first(), yielded again before the rest
+
+    def first(self):
+        """The first batch, without consuming it: the next iteration still yields it (as Keras
+        peeks at a generator to build the model)."""
+        if self._reiterable:
+            return next(iter(self))
+        if self._peeked is None:
+            if self._iterator is None:
+                self._iterator = iter(self.source)
+            try:
+                self._peeked = next(self._iterator)
+            except StopIteration:
+                raise ValueError("The data generator produced no batches.") from None
+        return unpack(self._peeked, self.device, self.float_dtype)
 
     def __len__(self):
         if self.steps is not None:
@@ -148,14 +172,24 @@ class IterableBatches:
             self._iterator = iter(self.source)
         produced = 0
         while self.steps is None or produced < self.steps:
-            try:
-                item = next(self._iterator)
-            except StopIteration:
-                if produced == 0:
-                    raise ValueError("The data generator produced no batches.") from None
-                return
+            if self._peeked is not None:
+                item, self._peeked = self._peeked, None
+            else:
+                try:
+                    item = next(self._iterator)
+                except StopIteration:
+                    if produced == 0:
+                        raise ValueError("The data generator produced no batches.") from None
+                    return
             produced += 1
             yield unpack(item, self.device, self.float_dtype)
+
+
+def _on_device_of(index, data):
+    """A batch index usable on `data`: a slice as is, shuffled positions on its device (a tensor) or as NumPy."""
+    if isinstance(index, slice):
+        return index
+    return index.to(data.device) if isinstance(data, torch.Tensor) else index.numpy()
 
 
 def unpack(item, device=None, float_dtype=None):

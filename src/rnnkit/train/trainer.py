@@ -40,9 +40,10 @@ def one_thread_for_small_steps(x, optimizer):
     """Runs the block with one intra-op thread when the step on batch `x` is small (below
     SMALL_STEP_WORK) and on the CPU; leaves the thread count alone otherwise, and restores it."""
     first = flatten(x)[0]
-    rows = first.shape[0] * (first.shape[1] if first.dim() > 1 else 1)
+    rows = first.shape[0] * (first.shape[1] if first.ndim > 1 else 1)
     weights = sum(p.numel() for group in optimizer.param_groups for p in group["params"])
-    return one_thread(first.device.type == "cpu" and rows * weights < SMALL_STEP_WORK)
+    on_cpu = not isinstance(first, torch.Tensor) or first.device.type == "cpu"  # strings stay NumPy arrays
+    return one_thread(on_cpu and rows * weights < SMALL_STEP_WORK)
 
 
 def _outputs_list(outputs):
@@ -380,8 +381,7 @@ class TrainingMixin:
                 if val.y is not None:
                     check_finite("validation y", val.y)
 
-        first_x = next(iter(train))[0]
-        self._ensure_ready(first_x)
+        self._ensure_ready(train.first()[0])
         self._grad_norm_setup(log_grad_norm)
         self.stop_training = False
         # Under torchrun: DistributedDataParallel, and each process trains on its shard of the data
@@ -456,7 +456,7 @@ class TrainingMixin:
         self._require_compiled("evaluate")
         batches = batches_for(x, y, sample_weight, 32 if batch_size is None else batch_size, False, steps,
                               self._device(), self._float_dtype())
-        self._ensure_ready(next(iter(batches))[0])
+        self._ensure_ready(batches.first()[0])
         parallel = distributed.DataParallel.start(self, training=False)  # under torchrun: a shard each
         if parallel is not None:
             batches = parallel.shard(batches, training=False)
