@@ -25,6 +25,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from .callbacks import CallbackList
 from .data_adapter import ArrayBatches, batches_for, check_finite, to_tensors
+from .fast_step import WholeStep
 from .optimizers import get_optimizer
 from .progress import resolve_verbose
 
@@ -62,6 +63,7 @@ class _Compiled:
         self.losses = None  # per output, resolved at the first batch (the output count is known then)
         self.metrics = None
         self.loss_tracker = metrics_module.Mean(name="loss")
+        self.whole_step = None  # (optimizer, fast_step.WholeStep or None), decided at the first fast-path check
 
     def resolve(self, n_outputs, output_names):
         if self.losses is not None:
@@ -215,8 +217,14 @@ class TrainingMixin:
     # ------------------------------------------------------------------------------------- steps
     def train_step(self, x, y, sample_weight=None):
         """One optimisation step on one batch; returns the batch loss (a 0-d tensor). A step too
-        small to split across threads runs on one (see `one_thread_for_small_steps`)."""
+        small to split across threads runs on one (see `one_thread_for_small_steps`). The models
+        `WholeStep` covers train in one function, without the layer-by-layer path."""
         with one_thread_for_small_steps(x, self.optimizer):
+            whole_step = WholeStep.of(self, x, y, sample_weight)
+            if whole_step is not None:
+                loss, outputs = whole_step.run(x, y)
+                self._update_metrics(loss, [y], [outputs], sample_weight)
+                return loss
             # Under torchrun the DistributedDataParallel wrapper runs the forward pass, so that the
             # backward pass averages the gradients of all processes.
             outputs = (self if self._parallel is None else self._parallel.ddp)(x, training=True)
