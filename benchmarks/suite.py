@@ -14,9 +14,13 @@ Workloads (DESIGN.md section 4; random data of the seeds' shapes, built once):
               sparse cross-entropy from logits at every step
     mnist     SimpleRNN(256) + Dense(10), batch 128 x 28 rows of 28, SGD, sparse cross-entropy
     sine      SimpleRNN(50) + Dense(1), batch 1 x 10 steps, Adam, MSE
+    demo      the demo's forecaster: LSTM(32) + Dense(1) on windows of 50, batch 32, Adam, MSE,
+              trained with train_on_batch (one call per batch)
     text      Embedding(1000,64,mask_zero) + Bidirectional(LSTM(64)) + Dense(1), batch 64 x 200,
               right-padded (lengths 20..200, mean ~110), Adam, binary cross-entropy from logits
     generate  the char model (untrained), greedy, one character at a time
+    generate64  the same from 64 prompts at once (`generate` on prompts (64, 1)), per character per
+              prompt, against PyTorch generating for one prompt at a time
     char-bf16, mnist-bf16   char and mnist with rnnkit under `mixed_precision.set_global_policy(
               "mixed_bfloat16")` (float32 weights, bfloat16 GEMMs with float32 accumulation),
               against PyTorch in float32 (the ratio's reference) and under torch.autocast
@@ -77,6 +81,7 @@ class Workload:
     contenders: tuple = ("rnnkit", "torch", "keras")
     unit: str = "step"
     notes: tuple = field(default_factory=tuple)
+    prompts: int = 1  # generation: prompts rnnkit and Keras run at once (PyTorch runs one at a time)
     base: str = ""  # the workload whose data and models these are (bf16 rows), else its own name
     precision: str = "float32"  # rnnkit's global dtype policy for this row
 
@@ -96,6 +101,7 @@ WORKLOADS = {
         step_flops=3 * (rnn_flops(128 * 28, 28, 256, 1) + 2 * 128 * 256 * 10),
     ),
     "sine": Workload("sine", "sine SimpleRNN(50)+Dense(1), 1x10, Adam", 1, 100),
+    "demo": Workload("demo", "demo LSTM(32)+Dense(1), 32x50, Adam, train_on_batch", 32, 20),
     "text": Workload(
         "text", "text Embedding(1000,64,mask)+Bi(LSTM(64))+Dense(1), 64x200", 64, 4,
         contenders=("rnnkit", "torch", "torch-packed", "keras"),
@@ -103,6 +109,11 @@ WORKLOADS = {
     ),
     "generate": Workload(
         "generate", "generate: char model, greedy, 1 char at a time", 1, 200, unit="char",
+    ),
+    "generate64": Workload(
+        "generate64", "generate: 64 prompts at once (torch: one at a time)", 1, 50, unit="char/prompt",
+        contenders=("rnnkit", "torch"), prompts=64,
+        notes=("s/step: per character per prompt; rnnkit generates for (64, 1) prompts in one call",),
     ),
     "char-bf16": Workload(
         "char-bf16", "char GRU(1024) step, mixed_bfloat16", 64, 1,
@@ -125,8 +136,8 @@ def make_data(name, calls):
     wl = WORKLOADS[name]
     name = wl.base or name
     n = wl.batch * calls
-    if name in ("char", "generate"):
-        ids = rng.integers(0, 66, size=(n, 101))
+    if name in ("char", "generate", "generate64"):
+        ids = rng.integers(0, 66, size=(max(n, wl.prompts), 101))
         return ids[:, :100].astype(np.int64), ids[:, 1:].astype(np.int64)
     if name == "mnist":
         return rng.random((n, 28, 28), dtype=np.float32), rng.integers(0, 10, size=(n,)).astype(np.int64)
@@ -135,6 +146,8 @@ def make_data(name, calls):
         wave = np.sin(t)
         x = np.stack([wave[i : i + 10] for i in range(n)])[:, :, None]
         return x.astype(np.float32), wave[10 : n + 10, None].astype(np.float32)
+    if name == "demo":
+        return rng.standard_normal((n, 50, 1), dtype=np.float32), rng.standard_normal((n, 1), dtype=np.float32)
     if name == "text":
         lengths = rng.integers(20, 201, size=n)
         ids = rng.integers(1, 1000, size=(n, 200))
@@ -151,7 +164,7 @@ def rnnkit_model(name):
     import rnnkit
     from rnnkit import layers
 
-    if name in ("char", "generate"):
+    if name in ("char", "generate", "generate64"):
         return rnnkit.Sequential([
             rnnkit.Input(shape=(None,)), layers.Embedding(66, 256), layers.GRU(1024, return_sequences=True),
             layers.Dense(66),
@@ -160,6 +173,8 @@ def rnnkit_model(name):
         return rnnkit.Sequential([rnnkit.Input(shape=(28, 28)), layers.SimpleRNN(256), layers.Dense(10)])
     if name == "sine":
         return rnnkit.Sequential([rnnkit.Input(shape=(10, 1)), layers.SimpleRNN(50), layers.Dense(1)])
+    if name == "demo":
+        return rnnkit.Sequential([rnnkit.Input(shape=(50, 1)), layers.LSTM(32), layers.Dense(1)])
     return rnnkit.Sequential([
         rnnkit.Input(shape=(200,)), layers.Embedding(1000, 64, mask_zero=True),
         layers.Bidirectional(layers.LSTM(64)), layers.Dense(1),
@@ -171,7 +186,7 @@ def compile_args(lib, name):
     optimizer = lib.optimizers.SGD(learning_rate=0.01) if name == "mnist" else lib.optimizers.Adam()
     if name == "char" or name == "mnist":
         loss = lib.losses.SparseCategoricalCrossentropy(from_logits=True)
-    elif name == "sine":
+    elif name in ("sine", "demo"):
         loss = lib.losses.MeanSquaredError()
     else:
         loss = lib.losses.BinaryCrossentropy(from_logits=True)
@@ -187,12 +202,25 @@ def build_rnnkit(name, x, y, precision="float32"):
     finally:
         rnnkit.mixed_precision.set_global_policy("float32")
     batch = WORKLOADS[name].batch
-    if name == "generate":
-        prompt = x[0, :1]
+    if name in ("generate", "generate64"):
+        prompt = x[0, :1] if name == "generate" else x[: WORKLOADS[name].prompts, :1]
         return lambda: model.generate(prompt, steps=WORKLOADS[name].calls, temperature=0.0)
     optimizer, loss = compile_args(rnnkit, name)
     model.compile(optimizer=optimizer, loss=loss)
+    if name == "demo":
+        return on_batches(model, x, y, batch)
     return lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+
+
+def on_batches(model, x, y, batch):
+    """`model.train_on_batch` over the batches of (x, y), as the demo's training loop calls it."""
+    batches = [(x[i : i + batch], y[i : i + batch]) for i in range(0, len(x), batch)]
+
+    def run():
+        for bx, by in batches:
+            model.train_on_batch(bx, by)
+
+    return run
 
 
 def build_keras(name, x, y):
@@ -206,6 +234,8 @@ def build_keras(name, x, y):
         model = keras.Sequential([keras.Input(shape=(28, 28)), K.SimpleRNN(256), K.Dense(10)])
     elif name == "sine":
         model = keras.Sequential([keras.Input(shape=(10, 1)), K.SimpleRNN(50), K.Dense(1)])
+    elif name == "demo":
+        model = keras.Sequential([keras.Input(shape=(50, 1)), K.LSTM(32), K.Dense(1)])
     else:
         model = keras.Sequential([keras.Input(shape=(200,)), K.Embedding(1000, 64, mask_zero=True),
                                   K.Bidirectional(K.LSTM(64)), K.Dense(1)])
@@ -214,6 +244,8 @@ def build_keras(name, x, y):
     optimizer, loss = compile_args(keras, name)
     model.compile(optimizer=optimizer, loss=loss)
     batch = WORKLOADS[name].batch
+    if name == "demo":
+        return on_batches(model, x, y, batch)
     return lambda: model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
 
 
@@ -250,13 +282,14 @@ class TorchCharModel(nn.Module):
 
 
 class TorchRNNClassifier(nn.Module):
-    def __init__(self, features, units, outputs):
+    def __init__(self, features, units, outputs, rnn=nn.RNN):
         super().__init__()
-        self.rnn = nn.RNN(features, units, batch_first=True)
+        self.rnn = rnn(features, units, batch_first=True)
         self.dense = nn.Linear(units, outputs)
 
     def forward(self, x):
-        return self.dense(self.rnn(x)[1][0])
+        last = self.rnn(x)[1]  # h_n (1, batch, units), or (h_n, c_n) for an LSTM
+        return self.dense((last[0] if isinstance(last, tuple) else last)[0])
 
 
 class TorchTextModel(nn.Module):
@@ -277,22 +310,24 @@ class TorchTextModel(nn.Module):
 
 
 def build_torch(name, x, y, packed=False, autocast=False):
-    if name in ("char", "generate"):
+    if name in ("char", "generate", "generate64"):
         model = TorchCharModel()
     elif name == "mnist":
         model = TorchRNNClassifier(28, 256, 10)
     elif name == "sine":
         model = TorchRNNClassifier(1, 50, 1)
+    elif name == "demo":
+        model = TorchRNNClassifier(1, 32, 1, rnn=nn.LSTM)
     else:
         model = TorchTextModel(packed)
-    if name == "generate":
+    if name in ("generate", "generate64"):
         return torch_generator(model, torch.as_tensor(x[0, :1]), WORKLOADS[name].calls)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01) if name == "mnist" else torch.optim.Adam(model.parameters())
     if name == "char":
         loss_fn = lambda out, t: F.cross_entropy(out[0].reshape(-1, 66), t.reshape(-1))  # noqa: E731
     elif name == "mnist":
         loss_fn = F.cross_entropy
-    elif name == "sine":
+    elif name in ("sine", "demo"):
         loss_fn = F.mse_loss
     else:
         loss_fn = F.binary_cross_entropy_with_logits
@@ -388,7 +423,8 @@ def run_workload(name, repeats, probes, threads, memory, clock):
     times = {c: [] for c in runs}
     for _ in range(repeats):
         for contender, run in runs.items():
-            times[contender].append(timed(run, clock=clock) / wl.calls)
+            units = wl.calls * (wl.prompts if contender != "torch" else 1)
+            times[contender].append(timed(run, clock=clock) / units)
         for probe in probes:
             probe.sample(clock)
     result = {"workload": name, "label": wl.label, "unit": wl.unit, "calls": wl.calls, "notes": list(wl.notes),

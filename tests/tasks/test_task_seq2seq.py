@@ -70,7 +70,7 @@ def test_a_source_too_long_for_the_model_is_refused():
 
 
 def test_a_source_with_unknown_characters_is_refused_naming_it():
-    with pytest.raises(ValueError, match=r"the source '2-1': characters \['-'\] are not in the model's vocabulary"):
+    with pytest.raises(ValueError, match=r"the source '1-2': characters \['-'\] are not in the model's vocabulary"):
         addition_codec(2).encode_sources(["1-2"])
 
 

@@ -9,6 +9,8 @@ import argparse
 import os
 import sys
 
+import torch
+
 from ..train import distributed
 from . import classify, demo, forecast, info, rows, seq2seq, textgen
 from .options import UsageError, common_options, without_option
@@ -62,9 +64,27 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)
         return 130
-    except (UsageError, ValueError, OSError) as error:
+    except BrokenPipeError:
+        # The reader went away (`rnnkit ... | head`): end quietly, as a command killed by SIGPIPE does
+        _silence_stdout()
+        return 128 + 13
+    except (UsageError, ValueError, OSError, MemoryError, torch.OutOfMemoryError) as error:
         if args.debug:
             raise
-        message = " ".join(str(error).split())
+        if isinstance(error, (MemoryError, torch.OutOfMemoryError)):
+            error = f"not enough memory for this run ({type(error).__name__}); choose smaller sizes or batches."
+        # One line, with the user's input inside it as it was (not its spaces squeezed)
+        message = " ".join(str(error).strip().splitlines())
         print(f"rnnkit: error: {message}", file=sys.stderr)
         return 2
+
+
+def _silence_stdout():
+    """Points stdout at /dev/null, so that the interpreter's last flush does not fail again."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test's StringIO): nothing to flush
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)

@@ -1,10 +1,14 @@
 """`rnnkit classify train|predict`: text classification from labelled sentences."""
 import argparse
 import os
+import shlex
 
 from ..data.labelled import FORMATS, read_labelled, read_lines
 from ..tasks.classify import SCHEDULES, TextClassifier, format_classify_report, train_classifier
-from .options import UsageError, add_training_options, existing_file, fraction, one_of, positive_int
+from .options import (
+    UsageError, add_training_options, existing_file, fraction, layer_size, learning_rate, one_of, positive_int,
+    whole_number,
+)
 
 TRAIN_EXAMPLES = """examples:
   rnnkit classify train --data ../shared/data/sentiment/*_labelled.txt --out runs/sentiment
@@ -17,6 +21,9 @@ sentiment, ...) or named with --text-col / --label-col. Labels may be any string
 classes. Writes model.rnnkit, metrics.json, history.csv, history.png, confusion_matrix.png and
 labels.png into --out."""
 
+# The largest vocabulary: 4 million words (an Embedding of 64 floats each is 1 GB).
+MAX_TOKENS = 2**22
+
 PREDICT_EXAMPLES = """examples:
   rnnkit classify predict runs/sentiment/model.rnnkit "Great phone, works perfectly." "Never again."
   rnnkit classify predict runs/sentiment/model.rnnkit --file new_reviews.txt
@@ -26,8 +33,11 @@ Prints one line per sentence: the predicted label, its probability, and the sent
 
 def train(args):
     data = read_labelled(args.data, text_col=args.text_col, label_col=args.label_col, format=args.format)
+    data, duplicates = data.distinct()
     counts = ", ".join(f"{name} ({count:,})" for name, count in data.counts().items())
-    print(f"rnnkit classify: {len(data):,} texts from {len(args.data)} file(s), {len(data.names)} classes: {counts}")
+    dropped = f" ({duplicates:,} repeated texts dropped, so that no test text is also trained on)" if duplicates else ""
+    print(f"rnnkit classify: {len(data):,} texts from {len(args.data)} file(s){dropped}, {len(data.names)} "
+          f"classes: {counts}")
     print(f"model: Embedding({args.embedding_dim}, mask_zero) + Bidirectional(LSTM({args.units})) + Dense; "
           f"{args.epochs} epochs, test part {args.test_size:.0%}")
     result = train_classifier(
@@ -42,7 +52,8 @@ def train(args):
     print(format_classify_report(metrics))
     files = ("model.rnnkit", "metrics.json", "history.csv", "history.png", "confusion_matrix.png", "labels.png")
     print(f"\nfiles in {args.out}: {', '.join(files)}")
-    print(f'next: rnnkit classify predict {os.path.join(args.out, "model.rnnkit")} "a sentence to classify"')
+    print(f"next: rnnkit classify predict {shlex.quote(os.path.join(args.out, 'model.rnnkit'))} "
+          f"{shlex.quote('a sentence to classify')}")
     return 0
 
 
@@ -83,15 +94,15 @@ def register(subcommands, common):
     source.add_argument("--test-size", type=fraction, default=0.2,
                         help="fraction of the texts held out for testing (default 0.2)")
     recipe = trainer.add_argument_group("model")
-    recipe.add_argument("--max-tokens", type=positive_int, default=10000,
+    recipe.add_argument("--max-tokens", type=whole_number(1, MAX_TOKENS), default=10000,
                         help="largest vocabulary, padding and unknown-word ids included (default 10000)")
     recipe.add_argument("--sequence-length", type=positive_int, default=None,
                         help="truncate texts to this many words (default: keep them whole)")
-    recipe.add_argument("--embedding-dim", type=positive_int, default=64, help="word vector size (default 64)")
-    recipe.add_argument("--units", type=positive_int, default=64, help="LSTM units per direction (default 64)")
+    recipe.add_argument("--embedding-dim", type=layer_size, default=64, help="word vector size (default 64)")
+    recipe.add_argument("--units", type=layer_size, default=64, help="LSTM units per direction (default 64)")
     recipe.add_argument("--dropout", type=_dropout_rate, default=0.5,
                         help="dropout on the word vectors and the LSTM output (default 0.5)")
-    recipe.add_argument("--learning-rate", type=_positive_float, default=1e-3,
+    recipe.add_argument("--learning-rate", type=learning_rate, default=1e-3,
                         help="Adam's learning rate, at the start with --schedule cosine (default 0.001)")
     recipe.add_argument("--schedule", type=one_of(*SCHEDULES), default="cosine",
                         help="cosine: the learning rate falls to 0 over the run (default); constant")
@@ -108,16 +119,6 @@ def register(subcommands, common):
     predictor.add_argument("sentences", nargs="*", metavar="SENTENCE", help="sentences to classify")
     predictor.add_argument("--file", type=existing_file, help="a UTF-8 file of sentences, one per line")
     predictor.set_defaults(run=predict)
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
-    return value
 
 
 def _dropout_rate(text):

@@ -1,11 +1,12 @@
 """`rnnkit forecast train|predict`: time-series forecasting from CSV files."""
 import argparse
 import os
+import shlex
 
 from ..data.tables import read_csv
 from ..tasks.forecast import (CELLS, FORECAST_CSV, FORECAST_PLOT, METHODS, PREDICT, Forecaster, plot_forecast,
                               train_forecaster, write_forecast)
-from .options import add_training_options, existing_file, one_of, positive_int
+from .options import add_training_options, existing_file, learning_rate, one_of, positive_int
 
 TRAIN_EXAMPLES = """examples:
   # one step ahead of the Open price, tested on the next month's file (the tutorial's check)
@@ -47,7 +48,7 @@ def train(args):
           f"validation {samples['validation']:,}, test {samples['test']:,}")
     print(result.report())
     print(f"wrote {args.out}: " + ", ".join(os.path.basename(path) for path in result.files.values()))
-    print(f"next: rnnkit forecast predict {result.files['model']} --csv {args.csv} --steps 30")
+    print(f"next: rnnkit forecast predict {shlex.quote(result.files['model'])} --csv {shlex.quote(args.csv)} --steps 30")
     return 0
 
 
@@ -102,16 +103,6 @@ def _rate(text):
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
     return value
 
 
@@ -170,7 +161,7 @@ def register(subcommands, common):
                         "(default change)")
     recipe.add_argument("--scaler", type=one_of("minmax", "standard"), default="minmax",
                         help="input scaling fitted on the training rows: minmax or standard (default minmax)")
-    recipe.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="Adam's step size (default 0.001)")
+    recipe.add_argument("--learning-rate", type=learning_rate, default=1e-3, help="Adam's step size (default 0.001)")
     add_training_options(trainer, epochs=30, batch_size=32, out="runs/forecast")
     trainer.set_defaults(run=train)
 

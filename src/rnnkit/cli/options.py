@@ -33,7 +33,7 @@ def add_training_options(parser, *, epochs, batch_size, out):
     group.add_argument("--epochs", type=positive_int, default=epochs, help=f"training epochs (default {epochs})")
     group.add_argument("--batch-size", type=positive_int, default=batch_size,
                        help=f"samples per batch (default {batch_size})")
-    group.add_argument("--seed", type=int, default=0, help="random seed: same seed, same run (default 0)")
+    group.add_argument("--seed", type=seed, default=0, help="random seed: same seed, same run (default 0)")
     group.add_argument("--out", default=out,
                        help=f"folder for the model, metrics.json, history.csv and plots (default {out})")
     group.add_argument("--resume", action="store_true",
@@ -67,15 +67,59 @@ def without_option(argv, option):
     return kept
 
 
-def positive_int(text):
-    """argparse type: an integer >= 1."""
+def whole_number(low, high):
+    """argparse type: an integer from `low` to `high`.
+
+    Example:
+        >>> whole_number(1, 8192)("64")
+        64
+    """
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {_quoted(text)}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high}, got {_quoted(text)}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+# Counts (epochs, batch sizes, steps) fit in a 32-bit signed integer, as PyTorch's sizes must.
+MAX_COUNT = 2**31 - 1
+# The width of a layer (units, vector sizes): a recurrent layer of 8192 units already holds 1 GB of
+# weights; wider asks would only end in an allocation failure.
+MAX_LAYER_SIZE = 8192
+# Learning rates above this diverge for every optimizer rnnkit's commands use.
+MAX_LEARNING_RATE = 10.0
+
+positive_int = whole_number(1, MAX_COUNT)
+positive_int.__doc__ = "argparse type: an integer from 1 to MAX_COUNT."
+layer_size = whole_number(1, MAX_LAYER_SIZE)
+layer_size.__doc__ = "argparse type: a layer width (units, vector size) from 1 to MAX_LAYER_SIZE."
+seed = whole_number(0, 2**32 - 1)
+seed.__doc__ = "argparse type: a random seed, from 0 to 2**32 - 1 (NumPy's range)."
+
+
+def learning_rate(text):
+    """argparse type: a learning rate, a number > 0 and at most MAX_LEARNING_RATE."""
     try:
-        value = int(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a number, got {_quoted(text)}") from None
+    if not 0 < value <= MAX_LEARNING_RATE:
+        raise argparse.ArgumentTypeError(f"must be greater than 0 and at most {MAX_LEARNING_RATE:g}, got {_quoted(text)}")
     return value
+
+
+def _quoted(text):
+    """`text` as typed, quoted, cut in the middle when long (a pasted file is not echoed whole)."""
+    return repr(text if len(text) <= 40 else text[:20] + "..." + text[-17:])
 
 
 def fraction(text):
@@ -83,7 +127,7 @@ def fraction(text):
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {_quoted(text)}") from None
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {value}")
     return value

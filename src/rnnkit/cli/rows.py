@@ -4,7 +4,7 @@ import os
 
 from ..data import read_idx_pair
 from ..tasks.rows import RECIPES, SCHEDULES, split_last, train_rows
-from .options import UsageError, add_training_options, existing_file, one_of, positive_int
+from .options import UsageError, add_training_options, existing_file, learning_rate, one_of, positive_int
 
 EXAMPLES = """examples:
   rnnkit rows train --images t10k-images-idx3-ubyte.gz --labels t10k-labels-idx1-ubyte.gz --test-size 2000
@@ -18,8 +18,6 @@ def train(args):
         raise UsageError("--test-images and --test-labels go together; pass both, or neither and --test-size.")
     if args.test_images is not None and args.test_size is not None:
         raise UsageError("pass either --test-images/--test-labels or --test-size, not both.")
-    if args.learning_rate is not None and not args.learning_rate > 0:
-        raise UsageError(f"--learning-rate must be positive, got {args.learning_rate}.")
     x, y = _read_images(args.images, args.labels)
     if args.test_images is not None:
         x_train, y_train = x, y
@@ -89,7 +87,7 @@ def register(subcommands, common):
     model.add_argument("--model", type=one_of(*RECIPES), default="simple_rnn",
                        help="simple_rnn: SimpleRNN(256, dropout 0.2) with SGD (the seed's); lstm: LSTM(128, dropout "
                        "0.2) with Adam (default simple_rnn)")
-    model.add_argument("--learning-rate", type=float, default=None,
+    model.add_argument("--learning-rate", type=learning_rate, default=None,
                        help="the optimizer's initial learning rate (default: SGD 0.03, Adam 0.002)")
     model.add_argument("--schedule", type=one_of(*SCHEDULES), default=None,
                        help="cosine: the learning rate falls to 0 along a cosine over the run; constant: it stays "

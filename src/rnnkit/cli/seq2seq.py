@@ -7,7 +7,13 @@ from ..io.saving import load_model
 from ..tasks.seq2seq import (
     RECURRENT_LAYERS, addition_codec, addition_pairs, read_pairs, split_pairs, train_seq2seq, translate,
 )
-from .options import UsageError, add_training_options, existing_file, fraction, one_of, positive_int
+from .options import (
+    UsageError, add_training_options, existing_file, fraction, layer_size, learning_rate, one_of, positive_int,
+    whole_number,
+)
+
+# a + b must stay within a 64-bit integer.
+MAX_DIGITS = 18
 
 EXAMPLES = """examples:
   rnnkit seq2seq addition --digits 3 --out runs/addition
@@ -18,7 +24,6 @@ EXAMPLES = """examples:
 
 
 def addition(args):
-    _check_learning_rate(args)
     train, test = addition_pairs(args.train_size, args.test_size, args.digits, seed=args.seed)
     print(f"rnnkit seq2seq addition: {len(train)} training and {len(test)} held-out questions a+b with a, b < "
           f"{10 ** args.digits} (none of them, in either order, in training), e.g. "
@@ -35,7 +40,6 @@ def addition(args):
 
 
 def train(args):
-    _check_learning_rate(args)
     if args.test_pairs is not None and args.test_fraction is not None:
         raise UsageError("pass either --test-pairs or --test-fraction, not both.")
     pairs = read_pairs(args.pairs)
@@ -87,20 +91,15 @@ def _report(args, result, what):
     print(f"next: rnnkit seq2seq predict {shlex.quote(model_path)} {shlex.quote(result.examples[0][0])}")
 
 
-def _check_learning_rate(args):
-    if not args.learning_rate > 0:
-        raise UsageError(f"--learning-rate must be positive, got {args.learning_rate}.")
-
-
-def _add_model_options(parser, learning_rate):
+def _add_model_options(parser, default_rate):
     group = parser.add_argument_group("model")
     group.add_argument("--layer", type=one_of(*RECURRENT_LAYERS), default="lstm",
                        help="encoder and decoder kind: lstm, gru or simple_rnn (default lstm)")
-    group.add_argument("--units", type=positive_int, default=128, help="encoder and decoder width (default 128)")
-    group.add_argument("--embedding-dim", type=positive_int, default=32,
+    group.add_argument("--units", type=layer_size, default=128, help="encoder and decoder width (default 128)")
+    group.add_argument("--embedding-dim", type=layer_size, default=32,
                        help="width of the character embedding (default 32)")
-    group.add_argument("--learning-rate", type=float, default=learning_rate,
-                       help=f"Adam's initial learning rate (default {learning_rate})")
+    group.add_argument("--learning-rate", type=learning_rate, default=default_rate,
+                       help=f"Adam's initial learning rate (default {default_rate})")
     group.add_argument("--schedule", type=one_of("cosine", "constant"), default="cosine",
                        help="cosine: the learning rate falls to 0 along a cosine over the run, steadying the last "
                        "epochs; constant: it stays (default cosine)")
@@ -132,10 +131,10 @@ def register(subcommands, common):
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     data = addition_parser.add_argument_group("data")
-    data.add_argument("--digits", type=positive_int, default=3, help="largest number of digits of a and b (default 3)")
+    data.add_argument("--digits", type=whole_number(1, MAX_DIGITS), default=3, help="largest number of digits of a and b (default 3)")
     data.add_argument("--train-size", type=positive_int, default=100_000, help="training questions (default 100000)")
     data.add_argument("--test-size", type=positive_int, default=5_000, help="held-out questions (default 5000)")
-    _add_model_options(addition_parser, learning_rate=0.003)
+    _add_model_options(addition_parser, default_rate=0.003)
     add_training_options(addition_parser, epochs=15, batch_size=128, out="runs/addition")
     addition_parser.set_defaults(run=addition)
 
@@ -154,7 +153,7 @@ def register(subcommands, common):
     data.add_argument("--test-pairs", type=existing_file, help="test pairs, in the same format")
     data.add_argument("--test-fraction", type=fraction,
                       help="without --test-pairs: the fraction of distinct sources held out (default 0.1)")
-    _add_model_options(train_parser, learning_rate=0.001)
+    _add_model_options(train_parser, default_rate=0.001)
     add_training_options(train_parser, epochs=40, batch_size=32, out="runs/seq2seq")
     train_parser.set_defaults(run=train)
 

@@ -4,7 +4,13 @@ import sys
 
 from ..io.saving import load_model
 from ..tasks import textgen
-from .options import UsageError, add_training_options, existing_file, fraction, one_of, positive_int
+from .options import (
+    UsageError, add_training_options, existing_file, fraction, layer_size, learning_rate, one_of, positive_int, seed,
+    whole_number,
+)
+
+# The sample printed after training: a million characters at most, so that it cannot outlast the training.
+MAX_SAMPLE_LENGTH = 10**6
 
 
 def train(args):
@@ -126,9 +132,9 @@ def register(subcommands, common):
     model = trainer.add_argument_group("model")
     model.add_argument("--cell", type=one_of(*textgen.CELLS), default="gru",
                        help=f"recurrent layer kind: {', '.join(textgen.CELLS)} (default gru)")
-    model.add_argument("--units", type=positive_int, nargs="+", default=[512], metavar="N",
+    model.add_argument("--units", type=layer_size, nargs="+", default=[512], metavar="N",
                        help="units of each recurrent layer; several values stack layers (default 512)")
-    model.add_argument("--embedding-dim", type=positive_int, default=64, help="character vector size (default 64)")
+    model.add_argument("--embedding-dim", type=layer_size, default=64, help="character vector size (default 64)")
     model.add_argument("--dropout", type=rate, default=0.2, help="dropout on the recurrent outputs (default 0.2)")
     model.add_argument("--input-dropout", type=rate, default=0.05,
                        help="dropout on the character vectors (default 0.05)")
@@ -140,11 +146,11 @@ def register(subcommands, common):
     optimisation.add_argument("--minutes", type=positive_number, default=None,
                               help="time budget: stop after the batch where it runs out and anneal the learning "
                                    "rate to it (default: no limit)")
-    optimisation.add_argument("--learning-rate", type=positive_number, default=4e-3,
+    optimisation.add_argument("--learning-rate", type=learning_rate, default=4e-3,
                               help="peak learning rate of AdamW (default 0.004)")
     optimisation.add_argument("--weight-decay", type=non_negative, default=0.05,
                               help="AdamW decoupled weight decay (default 0.05)")
-    trainer.add_argument("--sample-length", type=int, default=300,
+    trainer.add_argument("--sample-length", type=whole_number(0, MAX_SAMPLE_LENGTH), default=300,
                          help="characters sampled at the end of training (default 300; 0 for none)")
     add_training_options(trainer, epochs=30, batch_size=32, out="runs/textgen")
     trainer.set_defaults(run=train)
@@ -169,5 +175,5 @@ def register(subcommands, common):
                          help="0 greedy, below 1 conservative, above 1 more varied (default 0.8)")
     sampler.add_argument("--top-k", type=positive_int, default=None,
                          help="sample only among the K most likely characters (default: all)")
-    sampler.add_argument("--seed", type=int, default=None, help="same seed, same text (default: random)")
+    sampler.add_argument("--seed", type=seed, default=None, help="same seed, same text (default: random)")
     sampler.set_defaults(run=sample)

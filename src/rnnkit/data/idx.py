@@ -2,6 +2,7 @@
 number of dimensions), one big-endian uint32 per dimension, then the values, big-endian, row-major.
 Files may be gzip-compressed; compression is recognised by the file's first two bytes, not its name.
 """
+import contextlib
 import gzip
 import math
 import os
@@ -21,6 +22,8 @@ IDX_TYPES = {
     0x0E: np.dtype(">f8"),
 }
 GZIP_MAGIC = b"\x1f\x8b"
+# Deflate inflates at most ~1032 times: a header announcing more than this is a lie.
+MAX_GZIP_RATIO = 1100
 
 
 def read_idx(path):
@@ -36,7 +39,8 @@ def read_idx(path):
     Raises:
         ValueError: naming the file, when it is empty, a damaged gzip stream, not an IDX file (bad
             magic number), of an unknown type code, or holds more or fewer values than its header
-            announces.
+            announces. A gzip file is inflated no further than its header announces, and a header
+            announcing more than gzip can hold in the file's size is refused before inflating.
         OSError: when the file cannot be read.
 
     Example:
@@ -45,37 +49,47 @@ def read_idx(path):
         ((10000, 28, 28), dtype('uint8'))
     """
     path = os.fspath(path)
-    data = _read_bytes(path)
-    if not data:
-        raise ValueError(f"{path!r} is empty; expected an IDX file (MNIST format).")
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise ValueError(
-            f"{path!r} is not an IDX file: its magic number is {data[:4].hex() or 'missing'}, expected "
-            "00 00 <type code> <number of dimensions> as in MNIST's files."
-        )
-    code, ndim = data[2], data[3]
-    if code not in IDX_TYPES:
-        known = ", ".join(f"0x{c:02X}" for c in IDX_TYPES)
-        raise ValueError(f"{path!r} has the unknown IDX type code 0x{code:02X}; known codes: {known}.")
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError(
-            f"{path!r} is truncated: its header announces {ndim} dimensions ({header} header bytes) but the "
-            f"file has only {len(data)} bytes."
-        )
-    shape = tuple(int(n) for n in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    dtype = IDX_TYPES[code]
-    # Python integers: a lying header's product of dimensions may exceed any fixed-width integer.
-    expected = math.prod(shape) * dtype.itemsize
-    found = len(data) - header
+    with _open(path) as (stream, file_size, compressed):
+        data = _read(stream, 4, path)
+        if not data:
+            raise ValueError(f"{path!r} is empty; expected an IDX file (MNIST format).")
+        if len(data) < 4 or data[0] != 0 or data[1] != 0:
+            raise ValueError(
+                f"{path!r} is not an IDX file: its magic number is {data[:4].hex() or 'missing'}, expected "
+                "00 00 <type code> <number of dimensions> as in MNIST's files."
+            )
+        code, ndim = data[2], data[3]
+        if code not in IDX_TYPES:
+            known = ", ".join(f"0x{c:02X}" for c in IDX_TYPES)
+            raise ValueError(f"{path!r} has the unknown IDX type code 0x{code:02X}; known codes: {known}.")
+        header = 4 + 4 * ndim
+        data += _read(stream, header - 4, path)
+        if len(data) < header:
+            raise ValueError(
+                f"{path!r} is truncated: its header announces {ndim} dimensions ({header} header bytes) but the "
+                f"file has only {len(data)} bytes."
+            )
+        shape = tuple(int(n) for n in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+        dtype = IDX_TYPES[code]
+        # Python integers: a lying header's product of dimensions may exceed any fixed-width integer.
+        expected = math.prod(shape) * dtype.itemsize
+        if compressed and expected > MAX_GZIP_RATIO * file_size:
+            raise ValueError(
+                f"{path!r} is refused: its header announces shape {shape} of {dtype.name} ({expected} bytes), more "
+                f"than {MAX_GZIP_RATIO} times its {file_size} compressed bytes, which gzip cannot hold."
+            )
+        # Inflated no further than the header announces (one byte more tells a longer file); an
+        # uncompressed file is read no further than its size, whatever its header says
+        values = _read(stream, (expected if compressed else min(expected, file_size)) + 1, path)
+    found = len(values)
     if found != expected:
         problem = "truncated" if found < expected else "longer than its header says"
+        more = "" if found < expected else " at least"
         raise ValueError(
             f"{path!r} is {problem}: its header announces shape {shape} of {dtype.name} ({expected} bytes of "
-            f"values) but the file holds {found} bytes after the header."
+            f"values) but the file holds{more} {found} bytes after the header."
         )
-    values = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
-    return values.astype(dtype.newbyteorder("="))
+    return np.frombuffer(values, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 def read_idx_pair(images, labels):
@@ -111,12 +125,23 @@ def read_idx_pair(images, labels):
     return x, y.astype(np.int64)
 
 
-def _read_bytes(path):
+@contextlib.contextmanager
+def _open(path):
+    """(a binary stream of the file's IDX bytes, the file's size, whether it is gzip-compressed): gzip
+    is recognised by the file's first two bytes and inflated as it is read."""
     with open(path, "rb") as file:
-        data = file.read()
-    if data[:2] == GZIP_MAGIC:
-        try:
-            return gzip.decompress(data)
-        except (EOFError, gzip.BadGzipFile, zlib.error) as error:
-            raise ValueError(f"{path!r} is a damaged gzip file ({error}); download it again.") from None
-    return data
+        size = os.fstat(file.fileno()).st_size
+        compressed = file.read(2) == GZIP_MAGIC
+        file.seek(0)
+        if not compressed:
+            yield file, size, False
+            return
+        with gzip.GzipFile(fileobj=file) as stream:
+            yield stream, size, True
+
+
+def _read(stream, count, path):
+    try:
+        return stream.read(count)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise ValueError(f"{path!r} is a damaged gzip file ({error}); download it again.") from None

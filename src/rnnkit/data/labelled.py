@@ -31,11 +31,13 @@ class LabelledTexts:
         texts: the texts, a list of str.
         labels: int64 array of class ids, one per text.
         names: the class names; class id `i` is `names[i]`.
+        sources: where each text was read ("reviews.txt line 12"), or None.
     """
 
     texts: list
     labels: np.ndarray
     names: list
+    sources: list = None
 
     def __len__(self):
         return len(self.texts)
@@ -44,6 +46,22 @@ class LabelledTexts:
         """The number of texts of each class, as a dict {name: count} in class id order."""
         counts = np.bincount(self.labels, minlength=len(self.names))
         return {name: int(count) for name, count in zip(self.names, counts)}
+
+    def distinct(self):
+        """These texts without repetitions (the first of each text is kept, with its label), and the
+        number dropped: the same sentence twice would otherwise land in training and test alike.
+
+        Example:
+            >>> data, dropped = read_labelled(["a.txt", "a.txt"]).distinct()   # dropped == len(data)
+        """
+        seen, keep = set(), []
+        for index, text in enumerate(self.texts):
+            if text not in seen:
+                seen.add(text)
+                keep.append(index)
+        sources = None if self.sources is None else [self.sources[i] for i in keep]
+        return (LabelledTexts([self.texts[i] for i in keep], self.labels[keep], self.names, sources),
+                len(self.texts) - len(keep))
 
 
 def read_labelled(paths, text_col=None, label_col=None, format="auto"):
@@ -78,7 +96,7 @@ def read_labelled(paths, text_col=None, label_col=None, format="auto"):
         raise ValueError("no data files given; pass at least one file of labelled texts.")
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}.")
-    texts, labels = [], []
+    texts, labels, sources = [], [], []
     for path in paths:
         kind = _format_of(path, format)
         if kind == "lines":
@@ -90,9 +108,10 @@ def read_labelled(paths, text_col=None, label_col=None, format="auto"):
             rows = _read_tab_lines(path)
         else:
             rows = _read_table(path, "," if kind == "csv" else "\t", text_col, label_col)
-        for text, label in rows:
+        for text, label, where in rows:
             texts.append(text)
             labels.append(label)
+            sources.append(f"{path!r} {where}")
     names = sorted(set(labels), key=_label_order)
     if len(names) < 2:
         found = f"only the class {names[0]!r}" if names else "no class"
@@ -100,7 +119,7 @@ def read_labelled(paths, text_col=None, label_col=None, format="auto"):
             f"found {found} in {', '.join(map(repr, paths))}; a classifier needs texts of at least two classes."
         )
     ids = {name: index for index, name in enumerate(names)}
-    return LabelledTexts(texts, np.array([ids[label] for label in labels], dtype=np.int64), names)
+    return LabelledTexts(texts, np.array([ids[label] for label in labels], dtype=np.int64), names, sources)
 
 
 def read_lines(path):
@@ -116,7 +135,7 @@ def read_lines(path):
         ['Loved it.', 'Never again.']
     """
     path = os.fspath(path)
-    lines = [line.strip() for line in _read_text(path, "sentences, one per line").splitlines()]
+    lines = [line.strip() for line in _lines(_read_text(path, "sentences, one per line"))]
     lines = [line for line in lines if line]
     if not lines:
         raise ValueError(f"{path!r} holds only blank lines; expected sentences, one per line.")
@@ -135,19 +154,32 @@ def _read_text(path, expected):
         data = file.read()
     if not data.strip():
         raise ValueError(f"{path!r} is empty; expected {expected}.")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ValueError(f"{path!r} is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8.")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise ValueError(
             f"{path!r} is not UTF-8 text: byte 0x{data[error.start]:02x} at offset {error.start} (line {line}) "
             "cannot be decoded; save the file as UTF-8."
         ) from None
+    if "\0" in text:
+        line = text.count("\n", 0, text.index("\0")) + 1
+        raise ValueError(f"{path!r} line {line} holds a NUL byte: it is binary or in another encoding (UTF-16?), "
+                         "not UTF-8 text.")
+    return text
+
+
+def _lines(text):
+    """The lines of `text`, ended by \\n or \\r\\n only: Unicode line and paragraph separators, form
+    feeds and other characters that `str.splitlines` also breaks at stay inside the text."""
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
 
 
 def _read_tab_lines(path):
     rows = []
-    for number, line in enumerate(_read_text(path, "lines 'sentence<TAB>label'").splitlines(), start=1):
+    for number, line in enumerate(_lines(_read_text(path, "lines 'sentence<TAB>label'")), start=1):
         if not line.strip():
             continue
         if "\t" not in line:
@@ -157,7 +189,7 @@ def _read_tab_lines(path):
             )
         # The label follows the last tab, so a sentence may itself hold tabs.
         text, label = line.rsplit("\t", 1)
-        rows.append((text.strip(), _label(label, path, f"line {number}")))
+        rows.append((text.strip(), _label(label, path, f"line {number}"), f"line {number}"))
     return rows
 
 
@@ -188,7 +220,7 @@ def _table_rows(reader, path, delimiter, text_col, label_col):
                 f"{path!r} {where} has {len(cells)} cells but the {header[text_index].strip()!r} and "
                 f"{header[label_index].strip()!r} columns need {needed}: {_excerpt(delimiter.join(cells))}."
             )
-        rows.append((cells[text_index].strip(), _label(cells[label_index], path, where)))
+        rows.append((cells[text_index].strip(), _label(cells[label_index], path, where), where))
     if not rows:
         raise ValueError(f"{path!r} has a header but no rows of data.")
     return rows

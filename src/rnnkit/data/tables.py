@@ -5,6 +5,7 @@ separators ("7,380,500", quoted), US dates ("1/3/2017") beside ISO ones. `read_c
 as they are and refuses everything else with an error naming the file, the line and the column,
 so that a gap or a typo is found in the file, not in a NaN loss ten epochs later.
 """
+import collections
 import csv
 import datetime
 import difflib
@@ -20,6 +21,9 @@ from ..files import write_text_atomically
 __all__ = ["Table", "read_csv", "write_csv"]
 
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+_NON_FINITE_WORDS = re.compile(r"[+-]?(inf|infinity|nan)", re.IGNORECASE)
+# The largest magnitude read: float32's largest value. Beyond it a cell would become inf in training.
+MAX_MAGNITUDE = float(np.finfo(np.float32).max)
 # Tried in order on the first cell of a time column; every cell must then parse with the same one.
 _DATE_FORMATS = (
     "%Y-%m-%d",
@@ -141,8 +145,9 @@ def read_csv(path, columns=None, time_column=None, delimiter=","):
         A `Table` (source = the path).
 
     Raises:
-        ValueError: the file is empty, not UTF-8, has no data rows, lacks a requested column, or a
-            cell is empty (a gap) or not a number; the message names the file, the line and the column.
+        ValueError: the file is empty, not UTF-8 (or holds NUL bytes), has no data rows, lacks a
+            requested column, or a cell is empty (a gap), not a number, or beyond float32's range
+            (MAX_MAGNITUDE, "too large"); the message names the file, the line and the column.
 
     Example:
         >>> table = read_csv("google_stock_train.csv", columns=["Open", "Volume"], time_column="Date")
@@ -154,10 +159,15 @@ def read_csv(path, columns=None, time_column=None, delimiter=","):
         with open(path, encoding="utf-8-sig", newline="") as file:
             text = file.read()
     except UnicodeDecodeError as error:
+        utf16 = " It starts with a UTF-16 byte-order mark." if error.object[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
         raise ValueError(
             f"{path} is not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start}); "
-            "save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)."
+            f"save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`).{utf16}"
         ) from None
+    if "\0" in text:
+        line = text.count("\n", 0, text.index("\0")) + 1
+        raise ValueError(f"{path}, line {line}: a NUL byte; the file is binary or in another encoding (UTF-16?), "
+                         "not UTF-8 text.")
     rows = _numbered_rows(text, delimiter)
     try:
         header_line, header = next(rows)
@@ -226,9 +236,10 @@ def _check_header(header, line, path):
     if empty:
         raise ValueError(f"{path}, line {line}: the header has no name for column {empty[0]}; "
                          "give every column a name.")
-    repeated = sorted({name for name in header if header.count(name) > 1})
+    repeated = sorted(name for name, count in collections.Counter(header).items() if count > 1)
     if repeated:
-        raise ValueError(f"{path}, line {line}: the header repeats the column names {repeated}; "
+        shown = repeated[:5] + (["..."] if len(repeated) > 5 else [])
+        raise ValueError(f"{path}, line {line}: the header repeats the column names {shown}; "
                          "names must be distinct.")
 
 
@@ -250,10 +261,13 @@ def _parse_number(cell, path, line, column):
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{path}, line {line}, column {column!r}: {cell!r} is not a number.") from None
-    if not math.isfinite(value):
+        raise ValueError(f"{path}, line {line}, column {column!r}: {_excerpt(cell)} is not a number.") from None
+    if math.isnan(value) or (math.isinf(value) and _NON_FINITE_WORDS.fullmatch(text)):
         raise ValueError(f"{path}, line {line}, column {column!r}: {cell!r} is a missing value (a gap in the "
                          "data); fill it in or remove the row.")
+    if not abs(value) <= MAX_MAGNITUDE:
+        raise ValueError(f"{path}, line {line}, column {column!r}: {_excerpt(cell)} is too large; rnnkit computes in "
+                         f"float32, whose values stay within +-{MAX_MAGNITUDE:.1e}: rescale the column.")
     return value
 
 
@@ -297,6 +311,10 @@ def _parse_dates(cells, lines, path, column):
                              f"format of the first row ({cells[0]!r}, {pattern}).") from None
     has_clock = any(value.time() != datetime.time() for value in parsed)
     return np.array(parsed, dtype="datetime64[s]" if has_clock else "datetime64[D]")
+
+
+def _excerpt(text):
+    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 def _format_time(value):

@@ -92,6 +92,61 @@ torch::Tensor recurrent_weight_gradient(const torch::Tensor& h0, const torch::Te
     return dU;
 }
 
+// Recurrent products this small (the K x N weights fit in 64 KB, e.g. LSTM(32): 32 x 128) cost less
+// than the GEMM library's per-call overhead (a few us, paid at every step), so they run here: each
+// output row in blocks of 64 columns kept in registers while k runs over the weights' rows.
+constexpr int64_t SMALL_PRODUCT = 16384;
+
+// Float32 only: weights in a lower precision (a mixed policy) go through product_out.
+inline bool small_product(const torch::Tensor& w) { return w.scalar_type() == at::kFloat && w.numel() <= SMALL_PRODUCT; }
+
+// Rows b0 .. b0 + R, columns j0 .. j0 + width of out = init + a @ w. R rows share each load of w, and
+// their R x width accumulators (constant sizes: the compiler unrolls and keeps them in vector
+// registers) are independent chains of fused multiply-adds, so the loop is not bound by their latency.
+template <int64_t R, int64_t W>
+inline void product_block(float* out, int64_t ldo, const float* init, int64_t ldi, const float* a, int64_t lda,
+                          const float* __restrict w, int64_t K, int64_t N, int64_t b0, int64_t j0, int64_t width = W) {
+    float acc[R][W];
+    for (int64_t r = 0; r < R; ++r) {
+        for (int64_t jj = 0; jj < width; ++jj) acc[r][jj] = init[(b0 + r) * ldi + j0 + jj];
+    }
+    for (int64_t k = 0; k < K; ++k) {
+        const float* __restrict wk = w + k * N + j0;
+        for (int64_t r = 0; r < R; ++r) {
+            const float s = a[(b0 + r) * lda + k];
+            for (int64_t jj = 0; jj < width; ++jj) acc[r][jj] += s * wk[jj];
+        }
+    }
+    for (int64_t r = 0; r < R; ++r) {
+        for (int64_t jj = 0; jj < width; ++jj) out[(b0 + r) * ldo + j0 + jj] = acc[r][jj];
+    }
+}
+
+template <int64_t R>
+inline void product_rows(float* out, int64_t ldo, const float* init, int64_t ldi, const float* a, int64_t lda,
+                         const float* w, int64_t K, int64_t N, int64_t b0) {
+    int64_t j0 = 0;
+    for (; j0 + 32 <= N; j0 += 32) product_block<R, 32>(out, ldo, init, ldi, a, lda, w, K, N, b0, j0);
+    if (j0 < N) product_block<R, 32>(out, ldo, init, ldi, a, lda, w, K, N, b0, j0, N - j0);
+}
+
+// out[b] = init[b] + a[b] @ w for b < B: rows of out, init and a at strides ldo, ldi, lda; w (K, N)
+// row-major. out may not alias a or w.
+void small_addmm(float* out, int64_t ldo, const float* init, int64_t ldi, const float* a, int64_t lda,
+                 const float* w, int64_t B, int64_t K, int64_t N) {
+    const int64_t groups = (B + 3) / 4;
+    at::parallel_for(0, groups, std::max<int64_t>(1, 16384 / (K * N)), [&](int64_t g0, int64_t g1) {
+        for (int64_t g = g0; g < g1; ++g) {
+            const int64_t b0 = 4 * g;
+            if (b0 + 4 <= B) {
+                product_rows<4>(out, ldo, init, ldi, a, lda, w, K, N, b0);
+            } else {
+                for (int64_t b = b0; b < B; ++b) product_rows<1>(out, ldo, init, ldi, a, lda, w, K, N, b);
+            }
+        }
+    });
+}
+
 // tanh as a clamped rational function (the odd 13/6 approximation used by Eigen): libm's tanhf
 // does not vectorise here and costs ~20 ns a call. Within 4e-7 of tanh everywhere, and
 // relatively accurate near 0 (unlike 2 sigmoid(2x) - 1); tests/engine/test_native.py checks it.
@@ -188,10 +243,20 @@ std::vector<torch::Tensor> lstm_forward(torch::Tensor xp, torch::Tensor U, torch
     float* c_p = cs.data_ptr<float>();
     const float* h0_p = h0.data_ptr<float>();
     const float* c0_p = c0.data_ptr<float>();
+    const bool small = small_product(U);
+    xp = xp.contiguous();  // small_addmm reads rows by pointer arithmetic
+    U = U.contiguous();
+    const float* xp_p = xp.data_ptr<float>();
+    const float* U_p = small ? U.data_ptr<float>() : nullptr;
     torch::Tensor h = h0;
     for (int64_t t = 0; t < T; ++t) {
-        auto z = gates.select(1, t);
-        product_out(z, xp.select(1, t), h, U);
+        if (small) {
+            small_addmm(g_p + t * 4 * H, T * 4 * H, xp_p + t * 4 * H, T * 4 * H, t == 0 ? h0_p : h_p + (t - 1) * H,
+                        t == 0 ? H : T * H, U_p, B, H, 4 * H);
+        } else {
+            auto z = gates.select(1, t);
+            product_out(z, xp.select(1, t), h, U);
+        }
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
                 const float* c_prev = previous_row(c0_p, c_p, b, t, T, H);
@@ -214,6 +279,8 @@ std::vector<torch::Tensor> lstm_backward(torch::Tensor d_hs, torch::Tensor d_c_l
     d_hs = d_hs.contiguous();
     auto d_gates = torch::empty_like(gates);
     auto Ut = U.t();  // a transposed view: MKL reads it as such, no copy of U
+    const bool small = small_product(U);
+    auto Ut_rows = small ? Ut.contiguous() : Ut;  // (4H, H) row-major for small_addmm
     auto gc = d_c_last.clone().contiguous();
     auto gc_prev = torch::empty({B, H}, hs.options());
     auto h_carry = torch::empty({B, H}, hs.options());
@@ -239,7 +306,12 @@ std::vector<torch::Tensor> lstm_backward(torch::Tensor d_hs, torch::Tensor d_c_l
                              kept(keep_p, b * T + t));
             }
         });
-        product_out(gh_next, h_carry, d_gates.select(1, t), Ut);
+        if (small) {
+            small_addmm(gh_next.data_ptr<float>(), H, hc_p, H, dz_p + t * 4 * H, T * 4 * H, Ut_rows.data_ptr<float>(), B,
+                        4 * H, H);
+        } else {
+            product_out(gh_next, h_carry, d_gates.select(1, t), Ut);
+        }
         std::swap(gc, gc_prev);
     }
     return {d_gates, recurrent_weight_gradient(h0, hs, d_gates, U), gh_next, gc};

@@ -36,6 +36,7 @@ from ..layers.time_distributed import TimeDistributed
 from ..models.model import Model
 from ..models.sequential import Sequential
 from ..models.symbolic import InputLayer
+from .saving import check_archive_members
 
 __all__ = ["load_keras", "load_keras_weights"]
 
@@ -173,6 +174,11 @@ def _open_keras_archive(path):
                 if h5py.is_hdf5(path) else "")
         raise ValueError(f"{path!r} is not a Keras .keras file (a zip with config.json and model.weights.h5).{hint}")
     archive = zipfile.ZipFile(path)
+    try:
+        check_archive_members(path, archive.infolist())
+    except ValueError:
+        archive.close()
+        raise
     if "config.json" not in archive.namelist():
         archive.close()
         raise ValueError(f"{path!r} is a zip without config.json, not a Keras .keras file.")
@@ -182,6 +188,8 @@ def _open_keras_archive(path):
 def _read_json(archive, path, member):
     try:
         return json.loads(archive.read(member))
+    except RecursionError:
+        raise ValueError(f"{path!r} is refused: {member} nests its JSON too deeply.") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise ValueError(f"{path!r}: {member} is not valid JSON ({error}).") from error
 

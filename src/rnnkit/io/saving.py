@@ -26,8 +26,10 @@ Crash safety. Every file is written to a temporary file in the target's director
 fsynced, renamed over the target (`os.replace`, atomic), and the directory is fsynced: a crash or an
 error leaves either the previous file or the new one, never a torn file.
 """
+import collections
 import hashlib
 import json
+import math
 import os
 import struct
 import warnings
@@ -68,6 +70,11 @@ MEMBERS = (CONFIG, WEIGHTS, OPTIMIZER_CONFIG, OPTIMIZER_WEIGHTS, ASSETS, CHECKSU
 MAX_MEMBER_BYTES = 4 * 2**30
 MAX_EXPANSION = 100
 EXPANSION_FLOOR_BYTES = 16 * 2**20
+# While a model is rebuilt from its config, the tensors it makes (its weights, their initializers'
+# scratch, the symbolic call on zeros) may hold at most this factor times the values its weights
+# member announces, plus the floor.
+ALLOCATION_FACTOR = 4
+ALLOCATION_FLOOR_ELEMENTS = 2**22
 
 # Fixed member timestamps: saving the same model twice gives the same bytes.
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -150,16 +157,20 @@ def load_model(path, compile=True):
     Raises:
         FileNotFoundError: there is no such file.
         ValueError, naming the file: it is not an rnnkit model file, it is truncated or corrupted
-            (checksums), it has unexpected, unsafe (`../x`, absolute) or oversized members, its config
-            names a class that is not an rnnkit class or registered, or its weights do not fit the
-            model its config describes.
+            (checksums), it has unexpected, unsafe (`../x`, absolute), oversized, encrypted or
+            unknown-compression members, deeply nested JSON, its config names a class that is not an
+            rnnkit class or registered, asks for more weights than its weights member holds (refused
+            before they are allocated), or its weights do not fit the model its config describes or
+            hold NaN or inf.
     """
     path = os.fspath(path)
     contents = _read_archive(path)
     config = contents[CONFIG]
-    model = _rebuild_model(config, path)
+    declared = _declared_elements(contents[WEIGHTS], f"{path!r} (member {WEIGHTS})")
+    model = _rebuild_model(config, path, declared)
     tensors, _ = _load_safetensors(contents[WEIGHTS], f"{path!r} (member {WEIGHTS})")
     _assign_state(model, tensors, path, keep_file_dtypes=True)
+    _check_finite_weights(tensors, path)
     model.reset_state()
     if ASSETS in contents:
         assets = _parse_json(contents[ASSETS], ASSETS, path)
@@ -501,31 +512,32 @@ def _read_archive(path):
         unsafe = [name for name in names if _is_unsafe_name(name)]
         if unsafe:
             raise ValueError(
-                f"{path!r} is refused: it has members with absolute or parent-directory paths {unsafe} (path "
-                "traversal). rnnkit files hold only " + ", ".join(MEMBERS) + "."
+                f"{path!r} is refused: it has members with absolute or parent-directory paths {_few(unsafe, 3)} "
+                "(path traversal). rnnkit files hold only " + ", ".join(MEMBERS) + "."
             )
-        duplicates = sorted({name for name in names if names.count(name) > 1})
+        # Linear in the number of members: a hostile file may hold tens of thousands
+        duplicates = sorted(name for name, count in collections.Counter(names).items() if count > 1)
         if duplicates:
-            raise ValueError(f"{path!r} is refused: members {duplicates} appear more than once.")
+            raise ValueError(f"{path!r} is refused: members {_few(duplicates, 3)} appear more than once.")
         if CONFIG not in names:
             hint = " It looks like a Keras file: use rnnkit.io.load_keras." if "model.weights.h5" in names else ""
             raise ValueError(
-                f"{path!r} is not an rnnkit model file: the zip has no {CONFIG} (members: {names}).{hint}"
+                f"{path!r} is not an rnnkit model file: the zip has no {CONFIG} (members: {_few(names, 5)}).{hint}"
             )
         by_name = {entry.filename: entry for entry in entries}
-        _check_sizes(path, entries)
+        check_archive_members(path, entries)
         config_bytes = _read_member(archive, by_name[CONFIG], path)
         config = _parse_json(config_bytes, CONFIG, path)
         _check_format(config, names, path)
         unexpected = [name for name in names if name not in MEMBERS]
         if unexpected:
             raise ValueError(
-                f"{path!r} is refused: it has unexpected members {unexpected}; rnnkit files hold only "
+                f"{path!r} is refused: it has unexpected members {_few(unexpected, 3)}; rnnkit files hold only "
                 + ", ".join(MEMBERS) + "."
             )
         for required in (WEIGHTS, CHECKSUMS):
             if required not in names:
-                raise ValueError(f"{path!r} is incomplete or corrupted: it has no {required} (members: {names}).")
+                raise ValueError(f"{path!r} is incomplete or corrupted: it has no {required} (members: {_few(names, 5)}).")
         contents = {name: _read_member(archive, by_name[name], path) for name in names if name != CONFIG}
     contents[CONFIG] = config_bytes
     _verify_checksums(contents, path)
@@ -538,9 +550,20 @@ def _is_unsafe_name(name):
     return name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")
 
 
-def _check_sizes(path, entries):
+def check_archive_members(path, entries):
+    """Refuses, before anything is decompressed, a zip archive (`entries`: its `ZipInfo`s) with an
+    encrypted member, a compression method other than stored and deflated, a member declaring more
+    than MAX_MEMBER_BYTES, or members declaring in total more than MAX_EXPANSION times the file's size
+    (beyond EXPANSION_FLOOR_BYTES). Used for rnnkit's files and for Keras's `.keras` files."""
     file_size = os.path.getsize(path)
     for entry in entries:
+        if entry.flag_bits & 0x1:
+            raise ValueError(f"{path!r} is refused: member {entry.filename} is encrypted; model files are not.")
+        if entry.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ValueError(
+                f"{path!r} is refused: member {entry.filename} uses zip compression method {entry.compress_type}; "
+                "only stored (0) and deflated (8) members are read."
+            )
         if entry.file_size > MAX_MEMBER_BYTES:
             raise ValueError(
                 f"{path!r} is refused: member {entry.filename} declares {entry.file_size} bytes, more than the "
@@ -559,7 +582,7 @@ def _read_member(archive, entry, path):
     try:
         with archive.open(entry) as stream:
             data = stream.read(entry.file_size + 1)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as error:
         raise ValueError(
             f"{path!r} is corrupted or truncated: member {entry.filename} cannot be read ({error})."
         ) from error
@@ -574,6 +597,8 @@ def _read_member(archive, entry, path):
 def _parse_json(data, member, path):
     try:
         return json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ValueError(f"{path!r} is refused: member {member} nests its JSON too deeply to be a model file.") from None
     except (UnicodeDecodeError, ValueError) as error:
         raise ValueError(f"{path!r}: member {member} is not valid JSON ({error}); the file is corrupted.") from error
 
@@ -610,7 +635,7 @@ def _verify_checksums(contents, path):
             raise ValueError(f"{path!r} is corrupted: the checksum of member {name} does not match (sha256).")
 
 
-def _rebuild_model(config, path):
+def _rebuild_model(config, path, declared_elements):
     class_name = config.get("class_name")
     if not isinstance(class_name, str) or not isinstance(config.get("config"), dict):
         raise ValueError(f"{path!r}: {CONFIG} has no model 'class_name' and 'config'.")
@@ -620,8 +645,19 @@ def _rebuild_model(config, path):
         raise ValueError(f"{path!r} is refused: {error}") from None
     if not issubclass(cls, Model):
         raise ValueError(f"{path!r}: its config describes a {class_name} layer, not a model.")
+    # The weights member announces how many values the model holds: a config asking for far more (a
+    # tiny file with `units: 100000`) is refused before its weights are allocated, not after.
+    budget = _AllocationBudget(ALLOCATION_FACTOR * declared_elements + ALLOCATION_FLOOR_ELEMENTS)
     try:
-        model = cls.from_config(config["config"])
+        with budget:
+            model = cls.from_config(config["config"])
+    except _OverBudget:
+        raise ValueError(
+            f"{path!r} is refused: its {CONFIG} describes a model of more than {budget.limit:,} values, but its "
+            f"{WEIGHTS} holds {declared_elements:,}; the file is corrupted or was altered."
+        ) from None
+    except RecursionError:
+        raise ValueError(f"{path!r} is refused: its {CONFIG} nests layers too deeply.") from None
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
         raise ValueError(f"{path!r}: cannot rebuild the model from {CONFIG}: {error}") from error
     if not isinstance(model, Model):
@@ -634,6 +670,70 @@ def _rebuild_model(config, path):
             "self.build(input_shape) in __init__ with the input shape kept in its config)."
         )
     return model
+
+
+class _OverBudget(Exception):
+    """Raised inside a model's construction when it asks for more memory than its file can fill."""
+
+
+class _AllocationBudget(torch.overrides.TorchFunctionMode):
+    """Counts the elements of the new tensors made while active (torch.empty, zeros, randn, ...) and
+    raises `_OverBudget` before the one that would pass `limit`."""
+
+    FACTORIES = {torch.empty, torch.zeros, torch.ones, torch.full, torch.rand, torch.randn, torch.randint,
+                 torch.empty_strided, torch.normal}
+
+    def __init__(self, limit):
+        super().__init__()
+        self.limit = limit
+        self.used = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in self.FACTORIES:
+            self.used += _requested_elements(args, kwargs)
+            if self.used > self.limit:
+                raise _OverBudget()
+        return func(*args, **kwargs)
+
+
+def _requested_elements(args, kwargs):
+    """The element count a factory call asks for: `f(2, 3)`, `f((2, 3))` or `f(size=(2, 3))`."""
+    size = kwargs.get("size", args[0] if args else ())
+    if isinstance(size, int):
+        size = [arg for arg in args if isinstance(arg, int) and not isinstance(arg, bool)]
+    try:
+        return math.prod(int(n) for n in size)
+    except TypeError:  # e.g. normal(mean_tensor, std_tensor): shaped like existing tensors
+        return 0
+
+
+def _declared_elements(data, where):
+    """The number of values a safetensors file's header announces, read from the header alone, and
+    never more than the bytes that follow it (a value takes at least one): a header cannot claim room
+    it does not hold."""
+    try:
+        (length,) = struct.unpack("<Q", data[:8])
+        header = json.loads(data[8:8 + length].decode("utf-8"))
+        shapes = [entry["shape"] for name, entry in header.items() if name != "__metadata__"]
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for shape in shapes for n in shape):
+            raise ValueError("its tensor shapes must be lists of sizes >= 0")
+        return min(sum(math.prod(shape) for shape in shapes), max(len(data) - 8 - length, 0))
+    except RecursionError:
+        raise ValueError(f"{where} is refused: its header nests JSON too deeply.") from None
+    except (struct.error, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError) as error:
+        raise ValueError(f"{where} is not a valid safetensors file (truncated or corrupted?): {error}") from None
+
+
+def _check_finite_weights(tensors, path):
+    """Refuses weights holding NaN or inf: a model saved from a diverged run predicts nothing useful,
+    and the fault is the file's, not the input's."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise ValueError(
+                f"{path!r} is refused: its weight {name} holds NaN or inf (saved from a diverged training run); "
+                "train again or use an earlier checkpoint."
+            )
 
 
 def _load_safetensors(data, where):
@@ -680,6 +780,8 @@ def _safetensors_metadata(data, where):
     (length,) = struct.unpack("<Q", data[:8])
     try:
         header = json.loads(data[8:8 + length].decode("utf-8"))
+    except RecursionError:
+        raise ValueError(f"{where}: the safetensors header nests JSON too deeply.") from None
     except (UnicodeDecodeError, ValueError) as error:
         raise ValueError(f"{where}: the safetensors header is not valid JSON ({error}).") from error
     metadata = header.get("__metadata__") if isinstance(header, dict) else None

@@ -19,6 +19,7 @@ class GRUCell(RecurrentCell):
     """
 
     gate_count = 3
+    torch_rnn_kind = "gru"  # its PyTorch fused-RNN counterpart (layers.cudnn_route)
 
     def __init__(self, units, reset_after=True, implementation=2, **kwargs):
         super().__init__(units, **kwargs)

@@ -21,6 +21,7 @@ class LSTMCell(RecurrentCell):
     """
 
     gate_count = 4
+    torch_rnn_kind = "lstm"  # its PyTorch fused-RNN counterpart (layers.cudnn_route)
 
     def __init__(self, units, unit_forget_bias=True, implementation=2, **kwargs):
         super().__init__(units, **kwargs)

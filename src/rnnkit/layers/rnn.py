@@ -8,9 +8,11 @@ import inspect
 
 import torch
 
+from ..engine.cudnn import torch_rnn_scan
 from ..engine.generic import cell_scan
 from ..engine.nest import flatten, is_nested, map_structure
 from .base import Layer, _is_shape, _leaf_shapes, _map_shapes, _unique_name, snake_case
+from .cudnn_route import cudnn_route
 from .recurrent_cell import DropoutRNNCell, RecurrentCell, check_cell_arguments
 from .serialization import deserialize_layer, serialize_layer
 
@@ -377,8 +379,12 @@ class RNN(Layer):
 
     def _scan(self, sequences, states, mask, training):
         cell = self.cell
-        if hasattr(cell, "scan") and cell.can_scan():
-            hs, final_states = cell.scan(sequences, states, mask, training)
+        route = cudnn_route(self, sequences, mask) if isinstance(sequences, torch.Tensor) else None
+        if route is not None or hasattr(cell, "scan") and cell.can_scan():
+            if route is None:
+                hs, final_states = cell.scan(sequences, states, mask, training)
+            else:
+                hs, final_states = self._cudnn_scan(route, sequences, states, training)
             if mask is not None:
                 # Keras emits the previous output at masked steps (zeros before the first real step).
                 keep = mask if self.zero_output_for_mask else torch.cummax(mask.to(torch.uint8), 1)[0].bool()
@@ -435,6 +441,14 @@ class RNN(Layer):
         else:
             states = with_batch(state_shapes(self.cell.state_size))
         return (output, *states)
+
+    def _cudnn_scan(self, route, sequences, states, training):
+        """The whole sequence through PyTorch's cuDNN RNN (`cudnn_route` said it runs this call exactly)."""
+        kind, lengths = route
+        cell = self.cell
+        if training and cell.dropout > 0:
+            sequences = sequences * cell.get_dropout_mask(sequences[:, 0]).unsqueeze(1)
+        return torch_rnn_scan(kind, sequences, cell.kernel, cell.recurrent_kernel, cell.bias, list(states), lengths)
 
     def compute_mask(self, inputs, mask=None):
         output_mask = mask if self.return_sequences else None

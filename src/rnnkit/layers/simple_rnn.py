@@ -18,6 +18,7 @@ class SimpleRNNCell(RecurrentCell):
     """
 
     gate_count = 1
+    torch_rnn_kind = "simple_rnn"  # its PyTorch fused-RNN counterpart (layers.cudnn_route)
 
     def __init__(self, units, activation="tanh", **kwargs):
         if "recurrent_activation" in kwargs:

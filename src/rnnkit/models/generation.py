@@ -152,7 +152,10 @@ def _pick(scores, temperature, top_k, generator):
     """One token per row of `scores` (batch, vocabulary): argmax at temperature 0, else a draw."""
     if temperature == 0:
         return scores.argmax(dim=-1)
-    scores = scores.float() / temperature
+    # In float64, which holds any temperature a user can type (1e-300 is 0 in float32), shifted so the
+    # best score is 0 first: a tiny temperature then sends the others to -inf, not the best to +inf
+    scores = scores.double()
+    scores = (scores - scores.max(dim=-1, keepdim=True).values) / temperature
     if top_k is not None and top_k < scores.shape[-1]:
         kth = scores.topk(top_k, dim=-1).values[:, -1:]
         scores = scores.masked_fill(scores < kth, -math.inf)

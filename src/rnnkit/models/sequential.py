@@ -33,6 +33,10 @@ class Sequential(Model):
         4022850
     """
 
+    # Its call is its layers applied in order (train.fast_step.WholeStep relies on it; a subclass
+    # that overrides call() does not inherit the promise, as it is read from this class's own dict).
+    calls_layers_in_order = True
+
     def __init__(self, layers=None, name=None, trainable=True, dtype=None):
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self._layers = []

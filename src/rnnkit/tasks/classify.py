@@ -81,14 +81,30 @@ class TextClassifier:
                 f"this model is not a text classifier: its assets hold {sorted(assets) or 'nothing'}, expected "
                 "'task': 'classify' with a 'vectorizer' and 'labels' (a model saved by `rnnkit classify train`)."
             )
+        labels = assets["labels"]
+        if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(name, str) for name in labels):
+            raise ValueError(f"this classifier's label list is damaged: expected two or more names, got {labels!r:.80}.")
         self.model = model
         self.vectorizer = TextVectorization.from_config(assets["vectorizer"])
-        self.names = list(assets["labels"])
+        self.names = list(labels)
 
     @classmethod
     def load(cls, path):
-        """The classifier saved in the .rnnkit file `path`."""
-        return cls(load_model(path, compile=False))
+        """The classifier saved in the .rnnkit file `path`.
+
+        Raises:
+            ValueError, naming the file: it is not a text classifier, or its label list does not
+                match the model's outputs (one score per label, or one for two labels).
+        """
+        classifier = cls(load_model(path, compile=False))
+        scores = classifier.model.predict_on_batch(np.ones((1, 1), dtype=np.int64)).shape[-1]
+        labels = len(classifier.names)
+        if not (scores == labels or (scores == 1 and labels == 2)):
+            raise ValueError(
+                f"{os.fspath(path)!r} is refused: it holds {labels} label names but its model outputs {scores} "
+                "scores; the file was altered or is damaged."
+            )
+        return classifier
 
     def predict_proba(self, texts, batch_size=256):
         """Class probabilities, an array of shape (len(texts), classes); column `i` is `names[i]`.
@@ -206,8 +222,11 @@ def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None
         A `ClassifyResult`.
 
     Raises:
-        ValueError: for data that is not a `LabelledTexts`, a bad test_size, or a split that leaves a
-            class out of the training part.
+        ValueError: for data that is not a `LabelledTexts`, a class of a single text (naming its file
+            and line), a bad test_size, or a split that leaves a class out of the training part.
+
+    Texts that repeat are kept once (the first, with its label) before the split, so that no test
+    text is also a training text; `metrics["duplicate_texts_dropped"]` counts them.
 
     Example:
         >>> result = train_classifier(read_labelled("reviews.csv"), epochs=5, out="runs/reviews")
@@ -217,6 +236,8 @@ def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None
         raise ValueError(f"expected LabelledTexts (from rnnkit.data.read_labelled), got {type(data).__name__}.")
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown learning-rate schedule {schedule!r}; choose from {', '.join(SCHEDULES)}.")
+    data, duplicates = data.distinct()
+    _refuse_lone_classes(data)
     run = RunDirectory(out, resume=resume) if out is not None else None
     train, test = split_train_test(len(data), test_size, seed)
     texts = np.array(data.texts, dtype=object)
@@ -254,7 +275,8 @@ def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None
     metrics = {
         "task": TASK, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
         "schedule": schedule, "seed": seed,
-        "texts": len(data), "train_texts": len(train), "test_texts": len(test),
+        "texts": len(data), "duplicate_texts_dropped": duplicates, "train_texts": len(train),
+        "test_texts": len(test),
         "label_counts": data.counts(), "vocabulary_size": vectorizer.vocabulary_size(),
         "longest_text_tokens": int(max(x_train.shape[1], x_test.shape[1])),
         "model": {"embedding_dim": embedding_dim, "units": units, "dropout": dropout, "max_tokens": max_tokens,
@@ -274,6 +296,19 @@ def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None
                                   title=f"test accuracy {metrics['test_accuracy']:.1%} ({len(test)} texts)")
         run.write_metrics(metrics)
     return ClassifyResult(classifier, history, metrics)
+
+
+def _refuse_lone_classes(data):
+    """A class of one text is most often a header line or a broken quote read as data: refused,
+    naming where that text is."""
+    counts = np.bincount(data.labels, minlength=len(data.names))
+    for class_id in np.flatnonzero(counts == 1):
+        index = int(np.flatnonzero(data.labels == class_id)[0])
+        where = f" ({data.sources[index]})" if data.sources is not None else ""
+        raise ValueError(
+            f"class {data.names[class_id]!r} has a single text{where}: a header line, a broken quote or a stray "
+            "label? Fix that line, or give the class more texts to learn from."
+        )
 
 
 def classification_metrics(y_true, y_pred, names):

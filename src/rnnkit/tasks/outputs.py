@@ -12,6 +12,11 @@ import json
 import math
 import os
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 import numpy as np
 import torch
 
@@ -22,6 +27,9 @@ from ..train.plotting import plot_history
 
 __all__ = ["RunDirectory"]
 
+# The folders this process holds locked: {real path: the descriptor holding the lock}.
+_HELD_LOCKS = {}
+
 
 class RunDirectory:
     """The output folder of a training run.
@@ -30,6 +38,12 @@ class RunDirectory:
         path: the folder (created if missing).
         resume: continue the unfinished run whose backup is in the folder. Without it, a folder
             holding an unfinished run is refused rather than overwritten.
+
+    Raises:
+        ValueError: before any training, for a path that is blank, a dangling symbolic link (named
+            with its target), a file, or a folder that cannot be created or written; and for a
+            folder in use by a training run of another process (named), which this process then
+            holds locked until it ends (killed or not).
 
     Attributes:
         writes: whether this process writes the files: under torchrun only the first process
@@ -51,10 +65,20 @@ class RunDirectory:
         self.path = os.fspath(path)
         self.resume = resume
         self.writes = distributed.is_main_process()
+        if not self.path.strip():
+            raise ValueError(f"output folder {self.path!r} is not a name; give --out a folder name.")
+        if os.path.islink(self.path) and not os.path.exists(self.path):
+            raise ValueError(f"output folder {self.path!r} is a symbolic link to {os.readlink(self.path)!r}, "
+                             "which does not exist; create its target or choose another --out.")
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise ValueError(f"output folder {self.path!r} is a file; choose another --out.")
         if self.writes:
-            os.makedirs(self.path, exist_ok=True)
+            try:
+                os.makedirs(self.path, exist_ok=True)
+            except OSError as error:
+                raise ValueError(f"cannot create the output folder {self.path!r} ({error.strerror}); choose "
+                                 "another --out.") from None
+            _lock_folder(self.path)
         pending = self.has_unfinished_run()
         if pending and not resume:
             raise ValueError(
@@ -135,8 +159,13 @@ class RunDirectory:
 
     def _backed_up_history(self):
         """The rows of history.csv up to the last backed-up epoch, as {name: [values]}."""
-        with open(os.path.join(self.file(self.BACKUP), BackupAndRestore.POINTER)) as f:
-            epochs = json.load(f)["epoch"] + 1
+        record = os.path.join(self.file(self.BACKUP), BackupAndRestore.POINTER)
+        try:
+            with open(record, encoding="utf-8") as f:
+                epochs = int(json.load(f)["epoch"]) + 1
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{record} is damaged ({error}); delete the folder {self.file(self.BACKUP)} to train "
+                             "from the start.") from None
         if not os.path.exists(self.file(self.HISTORY)):
             return {}
         with open(self.file(self.HISTORY), newline="") as f:
@@ -147,6 +176,43 @@ class RunDirectory:
         kept = rows[1:epochs + 1]
         return {name: [float(row[i + 1]) if row[i + 1] else float("nan") for row in kept]
                 for i, name in enumerate(names)}
+
+
+def _lock_folder(path):
+    """Locks the folder `path` for this process until it ends (an advisory lock on the folder
+    itself, so no file is added; the lock goes with the process, also when it is killed), after
+    checking that the folder is writable. A run of another process into the same folder is refused
+    naming the process that holds it; this process may use the folder again."""
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ValueError(f"the output folder {path!r} is not writable; choose another --out or make it writable.")
+    key = os.path.realpath(path)
+    if key in _HELD_LOCKS or fcntl is None:  # no advisory locks on this system: only the check above
+        return
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = _lock_holder(descriptor)
+        os.close(descriptor)
+        raise ValueError(f"the output folder {path!r} is in use by another training run ({holder}); wait for it "
+                         "to end or choose another --out.") from None
+    _HELD_LOCKS[key] = descriptor
+
+
+def _lock_holder(descriptor):
+    """"process N" holding a lock on the file open as `descriptor`, read from /proc/locks (Linux), or
+    "another process" where that cannot be told."""
+    status = os.fstat(descriptor)
+    inode = f"{os.major(status.st_dev):02x}:{os.minor(status.st_dev):02x}:{status.st_ino}"
+    try:
+        with open("/proc/locks") as locks:
+            for line in locks:
+                fields = line.split()
+                if "FLOCK" in fields and len(fields) > 5 and fields[5] == inode and fields[4] != str(os.getpid()):
+                    return f"process {fields[4]}"
+    except OSError:
+        pass
+    return "another process"
 
 
 class _HistoryFile(Callback):

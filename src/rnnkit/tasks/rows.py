@@ -161,8 +161,9 @@ def train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", epochs=20,
         A `RowsResult`.
 
     Raises:
-        ValueError: for images or labels of the wrong shape or values, or train and test images
-            of different sizes.
+        ValueError: for images or labels of the wrong shape or values, training labels whose class
+            ids have gaps (naming the stray label and its position), or train and test images of
+            different sizes.
 
     Example:
         >>> result = train_rows(x[:8000], y[:8000], x[8000:], y[8000:], recipe="lstm", epochs=10)
@@ -184,6 +185,7 @@ def train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", epochs=20,
     y_train = _labels(y_train, len(x_train), "training")
     y_test = _labels(y_test, len(x_test), "test")
     classes = int(y_train.max()) + 1
+    _refuse_label_gaps(y_train, classes)
     unseen = sorted(set(np.unique(y_test).tolist()) - set(np.unique(y_train).tolist()))
     if unseen:
         raise ValueError(f"test labels {unseen[:10]} never occur in the training labels; the model cannot learn them.")
@@ -255,6 +257,23 @@ def plot_confusion_matrix(matrix, labels, path, title=None):
         ax.set_title(title)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def _refuse_label_gaps(labels, classes):
+    """Class ids are 0..N-1: a stray large id (one 255 among 0-9) would silently make a model (and a
+    confusion matrix) of 256 classes, most of them never seen."""
+    present = np.bincount(labels, minlength=classes) > 0 if classes <= 2**20 else None
+    if present is not None and present.all():
+        return
+    values, first = np.unique(labels, return_index=True)
+    expected = len(values)
+    stray = values[values >= expected]
+    position = int(first[values == stray[0]][0])
+    raise ValueError(
+        f"the training labels take {len(values)} distinct values but go up to {int(values[-1])}: class ids must "
+        f"be 0..N-1 without gaps; label {int(stray[0])} at position {position} is out of line (labels "
+        f"{stray[:5].tolist()}{' ...' if len(stray) > 5 else ''} exceed {expected - 1}). Fix or drop those samples."
+    )
 
 
 def _labels(labels, count, part):

@@ -99,16 +99,15 @@ class Seq2SeqCodec:
                 raise ValueError(f"expected {side} strings, got {type(text).__name__} {text!r}.")
             if len(text) > length:
                 raise ValueError(
-                    f"the {side} {text!r} has {len(text)} characters; the model takes at most {length}."
+                    f"the {side} {_quoted(text)} has {len(text)} characters; the model takes at most {length}."
                 )
             if PAD in text:
-                raise ValueError(f"the {side} {text!r} holds the padding character {PAD!r}; remove it.")
-            if self.reverse and side == "source":
-                text = text[::-1]
+                raise ValueError(f"the {side} {_quoted(text)} holds the padding character {PAD!r}; remove it.")
             try:
-                encoded = vocabulary.encode(text)
+                # errors quote the text as the user typed it, not reversed
+                encoded = vocabulary.encode(text[::-1] if self.reverse and side == "source" else text)
             except ValueError as error:
-                raise ValueError(f"the {side} {text!r}: {error}") from None
+                raise ValueError(f"the {side} {_quoted(text)}: {error}") from None
             if len(encoded):
                 if left:
                     ids[row, length - len(encoded):] = encoded
@@ -485,3 +484,8 @@ def _codec_of(model):
             "this model holds no seq2seq vocabularies in its assets; use a model trained by `rnnkit seq2seq`."
         )
     return Seq2SeqCodec.from_config(config)
+
+
+def _quoted(text):
+    """`text` quoted for a message; a long one shows its start and end and says that it is cut."""
+    return repr(text) if len(text) <= 60 else f"{text[:30]!r}...{text[-20:]!r} (cut)"

@@ -15,6 +15,7 @@ made once per hook call and shared by the callbacks in order, so a callback may 
 ones after it (ReduceLROnPlateau and LearningRateScheduler add `learning_rate`, which History records).
 """
 import base64
+import contextlib
 import csv
 import inspect
 import io
@@ -23,6 +24,7 @@ import math
 import numbers
 import os
 import random
+import re
 import sys
 import warnings
 
@@ -32,6 +34,7 @@ import safetensors.numpy
 import torch
 
 from ..files import write_atomically, write_text_atomically
+from ..storage import storage
 from . import distributed
 
 __all__ = [
@@ -866,6 +869,8 @@ class BackupAndRestore(Callback):
     """
 
     POINTER = "training.json"
+    # The names of the files this callback writes, and of their temporary files while being written
+    _BACKUP_NAME = re.compile(r"\.?(training\.json|epoch_\d{6}\.(rnnkit|callbacks\.safetensors))(\.\d+-[0-9a-f]{16}\.tmp)?")
 
     def __init__(self, backup_dir, delete_checkpoint=True):
         super().__init__()
@@ -876,6 +881,7 @@ class BackupAndRestore(Callback):
         self.siblings = []  # the fit's other callbacks, set by CallbackList
         self._backed_up_epoch = None
         self._diverged = False
+        self._created_dir = False
 
     def _pointer_path(self):
         return os.path.join(self.backup_dir, self.POINTER)
@@ -884,13 +890,22 @@ class BackupAndRestore(Callback):
         self._backed_up_epoch = None
         self._diverged = False
         distributed.barrier()  # under torchrun: the first process's writes are done before all read
+        # A folder holding nothing but files named as this callback names them (an earlier run's backup,
+        # and what a run killed mid-write left) was made by this callback, in that run
+        self._created_dir = (os.path.isdir(self.backup_dir) and os.path.exists(self._pointer_path())
+                             and all(self._BACKUP_NAME.fullmatch(name) for name in os.listdir(self.backup_dir)))
         if not os.path.exists(self._pointer_path()):
             return
-        from ..io.saving import load_model
-
         record = self._read_pointer()
         # load_model verifies the file's checksums and names the file when it is damaged
-        saved = load_model(os.path.join(self.backup_dir, record["model"]))
+        saved_path = os.path.join(self.backup_dir, record["model"])
+        saved = storage("load_model")(saved_path)
+        difference = _config_difference(saved.get_config(), self.model.get_config())
+        if difference is not None:
+            raise ValueError(
+                f"the backup {saved_path} was made by another model: {difference}. Resume with the options of "
+                f"the interrupted run, or delete the folder {self.backup_dir} to train this model from the start."
+            )
         self.model.set_weights(saved.get_weights())
         if getattr(saved, "optimizer", None) is not None and getattr(self.model, "optimizer", None) is not None:
             self.model.optimizer.load_state_dict(saved.optimizer.state_dict())
@@ -974,7 +989,10 @@ class BackupAndRestore(Callback):
         states = distributed.gather_to_main(_random_state())  # every process's, on the first one
         if not distributed.is_main_process():
             return
-        os.makedirs(self.backup_dir, exist_ok=True)
+        if not os.path.isdir(self.backup_dir):
+            os.makedirs(self.backup_dir)
+            self._created_dir = True
+        earlier = self._backup_files()
         prefix = f"epoch_{epoch:06d}."
         name = prefix + "rnnkit"
         self.model.save(os.path.join(self.backup_dir, name), include_optimizer=True)
@@ -993,20 +1011,76 @@ class BackupAndRestore(Callback):
             record["process_random_states"] = states
         write_text_atomically(self._pointer_path(), json.dumps(record))
         self._backed_up_epoch = epoch
-        for old in os.listdir(self.backup_dir):
-            # Older backups, and the temporary files of a write that a killed process left behind
-            older = old.startswith("epoch_") and not old.startswith(prefix)
-            if older or (old.startswith(".") and old.endswith(".tmp")):
-                os.remove(os.path.join(self.backup_dir, old))
+        self._remove(self._stale_files(earlier))
+
+    def _stale_files(self, earlier=()):
+        """What may go now: the files of the previous backup record (`earlier`) that the current one
+        does not name, and in a folder this callback made, every other file named as it names its
+        files (left by a run killed mid-write). A user's own files in the folder stay."""
+        current = self._backup_files()
+        stale = set(earlier) - current
+        if self._created_dir:
+            stale |= {name for name in os.listdir(self.backup_dir)
+                      if self._BACKUP_NAME.fullmatch(name) and name not in current}
+        return stale
+
+    def _remove(self, names):
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(self.backup_dir, name))
+
+    def _backup_files(self):
+        """The files the current backup record names (this callback's), with the record itself."""
+        if not os.path.exists(self._pointer_path()):
+            return set()
+        try:
+            record = self._read_pointer()
+        except ValueError:  # not ours: touch none of the folder's files
+            return set()
+        return {self.POINTER, record["model"]} | ({record["callback_arrays"]} if record.get("callback_arrays") else set())
 
     def on_train_end(self, logs=None):
         # A run that ends, early stopping included, needs no backup; a diverged one keeps its last good state.
         if self.delete_checkpoint and distributed.is_main_process() and os.path.isdir(self.backup_dir) and not self._diverged:
-            for name in os.listdir(self.backup_dir):
-                if name.startswith("epoch_") or name == self.POINTER:
-                    os.remove(os.path.join(self.backup_dir, name))
-            if not os.listdir(self.backup_dir):
+            self._remove(self._backup_files() | self._stale_files())
+            # The folder goes only when this callback made it and nothing else was put in it
+            if self._created_dir and not os.listdir(self.backup_dir):
                 os.rmdir(self.backup_dir)
+
+
+_NAMING_KEYS = ("name", "inbound_nodes", "input_layers", "output_layers")
+
+
+def _config_difference(saved, current, where=""):
+    """The first setting in which the config `current` differs from `saved` ("lstm.units: 32 in the
+    backup, 64 now"), or None when they agree; names of layers and models (and the wiring of a
+    functional model, which refers to them) are not settings: they are numbered per process."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        label = saved.get("name") if isinstance(saved.get("name"), str) else None
+        for key in list(saved) + [key for key in current if key not in saved]:
+            if key in _NAMING_KEYS:
+                continue
+            owner = label or where
+            # a layer's settings are named after the layer: "lstm.units", not "layers.config.units"
+            inner = where if key in ("config", "layers") else (f"{owner}.{key}" if owner else str(key))
+            found = _config_difference(saved.get(key), current.get(key), inner)
+            if found is not None:
+                return found
+        return None
+    if isinstance(saved, list) and isinstance(current, list) and len(saved) == len(current):
+        for old, new in zip(saved, current):
+            found = _config_difference(old, new, where)
+            if found is not None:
+                return found
+        return None
+    if saved != current:
+        return f"{where or 'the model'}: {_short(saved)} in the backup, {_short(current)} now"
+    return None
+
+
+def _short(value):
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _random_state():

@@ -5,6 +5,7 @@ are validated once here (lengths agree, no NaN or inf in floating training data,
 size) and then sliced per batch; Python generators, iterables and `torch.utils.data.DataLoader`
 yield `(x, y)` or `(x, y, sample_weight)` tuples themselves."""
 import math
+import numbers
 
 import numpy as np
 import torch
@@ -13,22 +14,28 @@ from ..engine.nest import flatten, map_structure
 from ..layers.base import is_text
 
 
-def to_tensor(value, device=None, float_dtype=None):
+def to_tensor(value, device=None, float_dtype=None, name=None):
     """A numpy array, nested list or tensor as a tensor: floating data as `float_dtype` (the model's;
     default float32, Keras's floatx; a float tensor too, where `float_dtype` is given, as Keras casts
     inputs to the model's dtype); integers stay integers (token ids, sparse labels). Arrays of
-    strings stay NumPy arrays, for the model's text layers."""
+    strings stay NumPy arrays, for the model's text layers. `name` (e.g. "y") is the argument named
+    in errors."""
+    where = f" in {name}" if name else ""
     if isinstance(value, torch.Tensor):
+        if value.is_complex():
+            raise ValueError(f"Expected real numbers{where}, got a complex tensor of shape {tuple(value.shape)}.")
         tensor = value.to(float_dtype) if float_dtype is not None and value.is_floating_point() else value
     else:
         array = np.asarray(value)
         if is_text(array):  # for a model starting with TextVectorization or StringLookup
             return array
         if array.dtype == object:
-            raise ValueError(f"Expected numeric data, got an array of Python objects of shape {array.shape}.")
-        if array.dtype.kind not in "biufc":
+            raise ValueError(f"Expected numeric data{where}, got an array of Python objects of shape {array.shape}.")
+        if array.dtype.kind == "c":
+            raise ValueError(f"Expected real numbers{where}, got complex numbers ({array.dtype}) of shape {array.shape}.")
+        if array.dtype.kind not in "biuf":
             raise ValueError(
-                f"Expected numeric data or strings, got an array of dtype {array.dtype} of shape {array.shape}."
+                f"Expected numeric data or strings{where}, got an array of dtype {array.dtype} of shape {array.shape}."
             )
         array = np.ascontiguousarray(array)
         # A read-only array (np.frombuffer, a memory map) is copied: torch tensors are always writable.
@@ -38,17 +45,27 @@ def to_tensor(value, device=None, float_dtype=None):
     return tensor if device is None else tensor.to(device)
 
 
-def to_tensors(structure, device=None, float_dtype=None):
+def to_tensors(structure, device=None, float_dtype=None, name=None):
     if structure is None:
         return None
-    return map_structure(lambda v: to_tensor(v, device, float_dtype), _as_structure(structure))
+    return map_structure(lambda v: to_tensor(v, device, float_dtype, name), _as_structure(structure))
 
 
 def _as_structure(data):
+    # A table (a pandas DataFrame or Series: anything with to_numpy) is its array of values
+    if hasattr(data, "to_numpy") and not isinstance(data, (np.ndarray, torch.Tensor)):
+        return data.to_numpy()
     # A plain nested list of numbers is one array, not a list of inputs.
-    if isinstance(data, list) and data and not isinstance(data[0], (np.ndarray, torch.Tensor, list, tuple, dict)):
+    if isinstance(data, list) and data and _numbers_only(data):
         return np.asarray(data)
     return data
+
+
+def _numbers_only(data):
+    """Whether `data` is nested lists and tuples of plain numbers (and strings, refused later)."""
+    if isinstance(data, (list, tuple)):
+        return all(_numbers_only(item) for item in data)
+    return isinstance(data, (numbers.Number, str, bytes, np.generic))
 
 
 def is_array_data(x):
@@ -84,7 +101,8 @@ class ArrayBatches:
                  float_dtype=None):
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-        self.x, self.y, self.sample_weight = (to_tensors(d, device, float_dtype) for d in (x, y, sample_weight))
+        self.x, self.y, self.sample_weight = (to_tensors(d, device, float_dtype, name)
+                                              for d, name in ((x, "x"), (y, "y"), (sample_weight, "sample_weight")))
         self.count = sample_count("x", self.x)
         if self.count == 0:
             raise ValueError("x is empty: fit/evaluate/predict need at least one sample.")
@@ -205,6 +223,10 @@ def unpack(item, device=None, float_dtype=None):
 def batches_for(x, y=None, sample_weight=None, batch_size=32, shuffle=False, steps=None, device=None,
                 float_dtype=None):
     """Array data -> ArrayBatches; generators, iterables and DataLoaders -> IterableBatches."""
+    if x is None:
+        raise ValueError("x is None: pass the input data (arrays, a generator or a DataLoader).")
+    if isinstance(x, (list, tuple, dict)) and not flatten(x):
+        raise ValueError(f"x is an empty {type(x).__name__}: fit/evaluate/predict need at least one sample.")
     if is_array_data(x):
         return ArrayBatches(x, y, sample_weight, batch_size, shuffle, steps, device, float_dtype)
     if y is not None or sample_weight is not None:

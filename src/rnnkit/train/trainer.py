@@ -11,6 +11,8 @@ Beyond Keras: `fit(..., bptt_steps=k)` trains with truncated backpropagation thr
 for long sequences and for vanishing or exploding gradients.
 """
 import contextlib
+import math
+import numbers
 
 import torch
 
@@ -23,6 +25,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from .callbacks import CallbackList
 from .data_adapter import ArrayBatches, batches_for, check_finite, to_tensors
+from .fast_step import WholeStep
 from .optimizers import LossScaleOptimizer, Optimizer, get_optimizer
 from .progress import resolve_verbose
 
@@ -65,6 +68,7 @@ class _Compiled:
         self.losses = None  # per output, resolved at the first batch (the output count is known then)
         self.metrics = None
         self.loss_tracker = metrics_module.Mean(name="loss")
+        self.whole_step = None  # (optimizer, fast_step.WholeStep or None), decided at the first fast-path check
 
     def resolve(self, n_outputs, output_names):
         if self.losses is not None:
@@ -207,17 +211,33 @@ class TrainingMixin:
     @staticmethod
     def _class_sample_weight(y, class_weight):
         """Per-sample weights from {class: weight} for sparse or one-hot labels."""
-        labels = y.argmax(dim=-1) if y.dim() > 1 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0]
-        table = torch.ones(int(max(max(class_weight), labels.max().item())) + 1, dtype=torch.float32)
+        if not isinstance(class_weight, dict):
+            raise ValueError(f"class_weight must be a dict {{class id: weight}}, got {type(class_weight).__name__}.")
         for cls, weight in class_weight.items():
-            table[int(cls)] = float(weight)
+            if isinstance(cls, bool) or not isinstance(cls, numbers.Integral) or cls < 0:
+                raise ValueError(f"class_weight keys must be class ids (integers >= 0), got {cls!r}.")
+            if (isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not math.isfinite(weight)
+                    or weight < 0):
+                raise ValueError(f"class_weight[{cls!r}] must be a finite number >= 0, got {weight!r}.")
+        labels = y.argmax(dim=-1) if y.dim() > 1 and y.shape[-1] > 1 else y.reshape(len(y), -1)[:, 0]
+        # Sized by the labels present: a weight for a class no sample has changes nothing
+        table = torch.ones(int(labels.max().item()) + 1, dtype=torch.float32)
+        for cls, weight in class_weight.items():
+            if cls < len(table):
+                table[int(cls)] = float(weight)
         return table.to(labels.device)[labels.long()]
 
     # ------------------------------------------------------------------------------------- steps
     def train_step(self, x, y, sample_weight=None):
         """One optimisation step on one batch; returns the batch loss (a 0-d tensor). A step too
-        small to split across threads runs on one (see `one_thread_for_small_steps`)."""
+        small to split across threads runs on one (see `one_thread_for_small_steps`). The models
+        `WholeStep` covers train in one function, without the layer-by-layer path."""
         with one_thread_for_small_steps(x, self.optimizer):
+            whole_step = WholeStep.of(self, x, y, sample_weight)
+            if whole_step is not None:
+                loss, outputs = whole_step.run(x, y)
+                self._update_metrics(loss, [y], [outputs], sample_weight)
+                return loss
             # Under torchrun the DistributedDataParallel wrapper runs the forward pass, so that the
             # backward pass averages the gradients of all processes.
             outputs = (self if self._parallel is None else self._parallel.ddp)(x, training=True)

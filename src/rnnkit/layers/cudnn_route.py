@@ -1,0 +1,69 @@
+"""Whether a recurrent layer's call goes through PyTorch's cuDNN RNN, as Keras decides it.
+
+Keras runs an LSTM or GRU on cuDNN when cuDNN computes exactly what the layer does: default
+activations (tanh, and sigmoid for the gates), a bias, no recurrent dropout, GRU with
+reset_after=True, unroll=False, and a mask (if any) that right-pads every sequence. `use_cudnn`
+"auto" then takes cuDNN on CUDA and falls back otherwise; True raises where it cannot be honoured;
+False never takes it. rnnkit applies the same test to SimpleRNN (tanh or relu, "auto" only, since
+Keras's SimpleRNN has no use_cudnn), and says why when the answer is no.
+"""
+from ..engine.cudnn import right_padded_lengths
+
+# The gate activations cuDNN's LSTM and GRU have
+CUDNN_ACTIVATIONS = ("tanh", "sigmoid")
+
+
+def cudnn_kind(layer, device_type):
+    """(PyTorch RNN kind, None) when cuDNN can run the layer on this device, else (None, reason)."""
+    cell = layer.cell
+    kind = getattr(cell, "torch_rnn_kind", None)
+    if kind is None:
+        return None, f"its cell {type(cell).__name__} is not a built-in SimpleRNN, LSTM or GRU cell"
+    activation = cell.activation.name
+    if kind == "simple_rnn":
+        if activation not in ("tanh", "relu"):
+            return None, f"activation={activation!r} (cuDNN's SimpleRNN has tanh and relu)"
+        kind = activation
+    elif (activation, cell.recurrent_activation.name) != CUDNN_ACTIVATIONS:
+        return None, (
+            f"activation={activation!r}, recurrent_activation={cell.recurrent_activation.name!r} "
+            "(cuDNN has tanh and sigmoid)"
+        )
+    if kind == "gru" and not cell.reset_after:
+        return None, "reset_after=False (cuDNN's GRU applies the reset gate after the recurrent product)"
+    if not cell.use_bias:
+        return None, "use_bias=False"
+    if cell.recurrent_dropout:
+        return None, f"recurrent_dropout={cell.recurrent_dropout} (cuDNN has no recurrent dropout)"
+    if layer.unroll:
+        return None, "unroll=True"
+    if device_type != "cuda":
+        return None, f"the inputs are on {device_type} (cuDNN runs on CUDA)"
+    return kind, None
+
+
+def cudnn_route(layer, sequences, mask):
+    """(kind, lengths) for PyTorch's fused RNN (`engine.cudnn.torch_rnn_scan`) when this call of
+    `layer` on `sequences` (batch, time, features) with `mask` goes through cuDNN, else None.
+
+    Raises:
+        ValueError: for `use_cudnn=True` when cuDNN cannot run this call, naming the reason.
+    """
+    use_cudnn = getattr(layer, "use_cudnn", "auto")
+    # Only the SimpleRNN, LSTM and GRU layers, as Keras (an RNN around a cell loops the cell).
+    if use_cudnn is False or getattr(layer, "cell_class", None) is None:
+        return None
+    kind, reason = cudnn_kind(layer, sequences.device.type)
+    lengths = None
+    if kind is not None and mask is not None:
+        lengths = right_padded_lengths(mask)
+        if lengths is None:
+            kind, reason = None, "the mask is not right-padded (or a sequence is fully masked)"
+    if kind is None:
+        if use_cudnn is True:
+            raise ValueError(
+                f"{type(layer).__name__} '{layer.name}': use_cudnn=True, but cuDNN cannot run this call: "
+                f"{reason}. Pass use_cudnn='auto' to fall back to rnnkit's kernels."
+            )
+        return None
+    return kind, lengths

@@ -1,0 +1,91 @@
+"""Keras's cuDNN conditions: which recurrent layer calls go through PyTorch's cuDNN RNN, what
+use_cudnn=True does where they cannot, and (on a CUDA machine) that the cuDNN path computes what
+rnnkit's kernels do."""
+import pytest
+import torch
+
+from rnnkit import layers
+from rnnkit.layers.cudnn_route import cudnn_kind, cudnn_route
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def built(layer, features=3):
+    layer(torch.zeros(1, 2, features))
+    return layer
+
+
+@pytest.mark.parametrize(
+    "layer, kind",
+    [
+        (layers.LSTM(4), "lstm"),
+        (layers.GRU(4), "gru"),
+        (layers.SimpleRNN(4), "tanh"),
+        (layers.SimpleRNN(4, activation="relu"), "relu"),
+        (layers.LSTM(4, dropout=0.5), "lstm"),  # input dropout is applied before cuDNN, as Keras
+    ],
+)
+def test_layers_with_keras_cudnn_conditions_take_cudnn_on_cuda(layer, kind):
+    assert cudnn_kind(built(layer), "cuda") == (kind, None)
+
+
+@pytest.mark.parametrize(
+    "layer, reason",
+    [
+        (layers.LSTM(4, recurrent_dropout=0.1), "recurrent_dropout=0.1"),
+        (layers.GRU(4, reset_after=False), "reset_after=False"),
+        (layers.LSTM(4, activation="relu"), "activation='relu'"),
+        (layers.GRU(4, recurrent_activation="hard_sigmoid"), "recurrent_activation='hard_sigmoid'"),
+        (layers.SimpleRNN(4, activation="sigmoid"), "activation='sigmoid'"),
+        (layers.LSTM(4, use_bias=False), "use_bias=False"),
+        (layers.LSTM(4, unroll=True), "unroll=True"),
+    ],
+)
+def test_layers_cudnn_cannot_run_exactly_say_why(layer, reason):
+    kind, why = cudnn_kind(built(layer), "cuda")
+    assert kind is None and reason in why
+
+
+def test_cudnn_is_not_taken_on_the_cpu():
+    layer = built(layers.LSTM(4))
+    assert cudnn_kind(layer, "cpu") == (None, "the inputs are on cpu (cuDNN runs on CUDA)")
+    assert cudnn_route(layer, torch.zeros(2, 3, 3), None) is None
+
+
+def test_use_cudnn_true_raises_where_cudnn_cannot_run_naming_the_reason():
+    layer = layers.GRU(4, use_cudnn=True)
+    with pytest.raises(ValueError, match=r"GRU '.*': use_cudnn=True, but cuDNN cannot run this call: the inputs "
+                                         r"are on cpu .*use_cudnn='auto'"):
+        layer(torch.zeros(2, 3, 3))
+
+
+def test_an_rnn_around_a_built_in_cell_never_takes_cudnn():
+    layer = built(layers.RNN(layers.LSTMCell(4)))
+    assert cudnn_route(layer, torch.zeros(2, 3, 3), None) is None
+
+
+@cuda
+@pytest.mark.parametrize("cls", [layers.SimpleRNN, layers.LSTM, layers.GRU])
+@pytest.mark.parametrize("padding", ["none", "right", "left"])
+def test_on_cuda_the_layer_computes_what_the_cpu_kernels_do(cls, padding):
+    torch.manual_seed(0)
+    cpu = built(cls(6, return_sequences=True, return_state=True), 5)
+    gpu = built(cls(6, return_sequences=True, return_state=True), 5).cuda()
+    gpu.set_weights(cpu.get_weights())
+    x = torch.randn(4, 8, 5)
+    steps = torch.arange(8)[None, :]
+    lengths = torch.tensor([8, 3, 5, 1])[:, None]
+    mask = {"none": None, "right": steps < lengths, "left": steps >= 8 - lengths}[padding]
+    expected = cpu(x, mask=mask)
+    got = gpu(x.cuda(), mask=None if mask is None else mask.cuda())
+    for a, b in zip(expected, got):
+        torch.testing.assert_close(b.cpu(), a, atol=1e-5, rtol=1e-5)
+    assert (cudnn_route(gpu, x.cuda(), None if mask is None else mask.cuda()) is None) == (padding == "left")
+
+
+@cuda
+def test_on_cuda_use_cudnn_true_raises_for_a_left_padded_mask():
+    layer = built(layers.LSTM(4, use_cudnn=True)).cuda()
+    mask = torch.tensor([[False, True, True]], device="cuda")
+    with pytest.raises(ValueError, match="the mask is not right-padded"):
+        layer(torch.zeros(1, 3, 3, device="cuda"), mask=mask)

@@ -1,0 +1,127 @@
+"""The whole-step fast path (rnnkit.train.fast_step): the same training as the layer-by-layer
+path, taken exactly for the models it covers and for no other."""
+import numpy as np
+import pytest
+import torch
+
+import rnnkit
+from rnnkit import layers
+from rnnkit.train import fast_step, trainer
+
+RECURRENT = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
+
+
+def make_model(kind, return_sequences=False, outputs=2, loss="mse", optimizer="adam", **layer_options):
+    torch.manual_seed(0)
+    model = rnnkit.Sequential([
+        rnnkit.Input(shape=(6, 3)),
+        RECURRENT[kind](5, return_sequences=return_sequences, **layer_options),
+        layers.Dense(outputs),
+    ])
+    model.compile(optimizer=optimizer, loss=loss, metrics=["mae"])
+    return model
+
+
+def make_data(return_sequences=False, outputs=2, samples=8):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((samples, 6, 3)).astype(np.float32)
+    y_shape = (samples, 6, outputs) if return_sequences else (samples, outputs)
+    return x, rng.standard_normal(y_shape).astype(np.float32)
+
+
+@pytest.fixture
+def whole_steps_taken(monkeypatch):
+    """Counts the whole steps that ran."""
+    taken = []
+    run = fast_step.WholeStep.run
+
+    def counting_run(self, x, y):
+        taken.append(self.kind)
+        return run(self, x, y)
+
+    monkeypatch.setattr(fast_step.WholeStep, "run", counting_run)
+    return taken
+
+
+def train_ordinarily(monkeypatch, model, x, y, **fit_options):
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer.WholeStep, "of", classmethod(lambda cls, *args: None))
+        return model.fit(x, y, **fit_options).history
+
+
+@pytest.mark.parametrize("kind", ["simple_rnn", "lstm", "gru"])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_whole_step_trains_like_the_layer_by_layer_path(monkeypatch, whole_steps_taken, kind, return_sequences):
+    x, y = make_data(return_sequences)
+    options = dict(batch_size=2, epochs=2, verbose=0, shuffle=False)
+    # SGD: the weights move by the gradients themselves (Adam would hide a wrong scale).
+    fast = make_model(kind, return_sequences, optimizer=rnnkit.optimizers.SGD(learning_rate=0.1))
+    fast_history = fast.fit(x, y, **options).history
+    ordinary = make_model(kind, return_sequences, optimizer=rnnkit.optimizers.SGD(learning_rate=0.1))
+    ordinary_history = train_ordinarily(monkeypatch, ordinary, x, y, **options)
+    # Every batch but the very first (which resolves the loss) took the whole step.
+    assert whole_steps_taken == [kind] * (2 * 4 - 1)
+    for a, b in zip(fast.get_weights(), ordinary.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    for key in ("loss", "mae"):
+        np.testing.assert_allclose(fast_history[key], ordinary_history[key], rtol=1e-6)
+
+
+def test_train_on_batch_takes_the_whole_step_with_sgd_and_returns_the_batch_loss(whole_steps_taken):
+    x, y = make_data()
+    model = make_model("simple_rnn", optimizer=rnnkit.optimizers.SGD(learning_rate=0.1, momentum=0.9))
+    model.train_on_batch(x, y)
+    before = [w.copy() for w in model.get_weights()]
+    outputs = model.predict(x, verbose=0)
+    loss, mae = model.train_on_batch(x, y)
+    assert whole_steps_taken == ["simple_rnn"]
+    np.testing.assert_allclose(loss, np.mean((outputs - y) ** 2), rtol=1e-5)
+    np.testing.assert_allclose(mae, np.mean(np.abs(outputs - y)), rtol=1e-5)
+    assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(dict(loss="mae"), id="another loss"),
+        pytest.param(dict(dropout=0.5), id="dropout"),
+        pytest.param(dict(kernel_regularizer="l2"), id="regularizer"),
+        pytest.param(dict(activation="softsign"), id="activation without a compiled kernel"),
+        pytest.param(dict(stateful=True), id="stateful"),
+    ],
+)
+def test_models_the_whole_step_does_not_cover_take_the_ordinary_path(whole_steps_taken, change):
+    x, y = make_data()
+    model = make_model("lstm", **change)
+    model.fit(x, y, batch_size=2, epochs=1, verbose=0, shuffle=False)
+    assert whole_steps_taken == []
+
+
+def test_sample_weights_and_a_frozen_layer_take_the_ordinary_path(whole_steps_taken):
+    x, y = make_data()
+    model = make_model("gru")
+    model.fit(x, y, batch_size=2, epochs=1, verbose=0, sample_weight=np.ones(len(x), np.float32))
+    model.layers[1].trainable = False
+    model.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    assert whole_steps_taken == []
+
+
+def test_a_subclass_of_sequential_takes_the_ordinary_path(whole_steps_taken):
+    class Doubled(rnnkit.Sequential):
+        def call(self, inputs, training=None, mask=None):
+            return 2 * super().call(inputs, training=training, mask=mask)
+
+    torch.manual_seed(0)
+    model = Doubled([rnnkit.Input(shape=(6, 3)), layers.SimpleRNN(5), layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(*make_data(), batch_size=2, epochs=1, verbose=0)
+    assert whole_steps_taken == []
+
+
+def test_a_layer_computing_in_another_dtype_takes_the_ordinary_path(whole_steps_taken):
+    # Keras's mixed-precision policies give a layer a compute_dtype other than its float32 variables'.
+    x, y = make_data()
+    model = make_model("lstm")
+    model.layers[1].compute_dtype = "bfloat16"
+    model.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    assert whole_steps_taken == []
