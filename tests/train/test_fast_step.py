@@ -122,6 +122,6 @@ def test_a_layer_computing_in_another_dtype_takes_the_ordinary_path(whole_steps_
     # Keras's mixed-precision policies give a layer a compute_dtype other than its float32 variables'.
     x, y = make_data()
     model = make_model("lstm")
-    model.layers[1].compute_dtype = "bfloat16"
+    model.layers[1].dtype_policy = "mixed_bfloat16"  # its compute_dtype is now "bfloat16"
     model.fit(x, y, batch_size=2, epochs=1, verbose=0)
     assert whole_steps_taken == []
