@@ -141,7 +141,7 @@ BAD_FIT_ARGUMENTS = [
     ({"y": np.array([None] * 16)}, "in y"),
     ({"y": [b"x"] * 16}, "in y"),
     ({"x": X.astype(complex)}, "in x"),
-    ({"x": np.full((16, 4, 2), "a")}, "in x"),
+    ({"x": np.full((16, 4, 2), "a")}, "got text (an array of strings)"),
     ({"sample_weight": np.ones(16, complex)}, "in sample_weight"),
     ({"sample_weight": np.array(["1"] * 16)}, "in sample_weight"),
     ({"class_weight": {0: 1 + 2j, 1: 1.0}}, "class_weight[0]"),
@@ -161,7 +161,7 @@ BAD_FIT_ARGUMENTS = [
     ({"x": (), "y": None}, "x is an empty tuple"),
     ({"x": {}}, "x is an empty dict"),
     ({"x": None}, "x is None"),
-    ({"x": [["a", "b"]], "y": [0]}, "in x"),
+    ({"x": [["a", "b"]], "y": [0]}, "got text (an array of strings)"),
 ]
 
 

@@ -27,8 +27,10 @@ def to_tensor(value, device=None, float_dtype=None, name=None):
         tensor = value.to(float_dtype) if float_dtype is not None and value.is_floating_point() else value
     else:
         array = np.asarray(value)
-        if is_text(array):  # for a model starting with TextVectorization or StringLookup
-            return array
+        if is_text(array):
+            if name not in (None, "x"):  # targets and weights are numbers; only inputs meet text layers
+                raise ValueError(f"Expected numbers{where}, got text (an array of strings of shape {array.shape}).")
+            return array  # for a model starting with TextVectorization or StringLookup
         if array.dtype == object:
             raise ValueError(f"Expected numeric data{where}, got an array of Python objects of shape {array.shape}.")
         if array.dtype.kind == "c":
