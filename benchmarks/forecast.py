@@ -4,8 +4,8 @@
     .venv/bin/python benchmarks/forecast.py --only co2 nile      # some series
     .venv/bin/python benchmarks/forecast.py --set members=1 --set window=24   # measure another recipe
 
-Each series loses its last H points (H as in the M4 competition: yearly 6, quarterly 8, monthly 18,
-weekly 13); every contender sees only the rest. rnnkit runs its default recipe, exactly what
+Each series loses its last H points (H as in the M4 competition: yearly 6, quarterly 8, monthly 18);
+every contender sees only the rest. rnnkit runs its default recipe, exactly what
 `rnnkit forecast train --horizon H --season S` followed by `rnnkit forecast predict --steps H` does
 (the library defaults are the CLI's); statsforecast's AutoETS, AutoARIMA, SeasonalNaive and Naive run
 in the same process. Scores: MASE per series (the MAE over the H held-out points divided by the
@@ -34,7 +34,7 @@ except ImportError as error:
 from rnnkit.data.timeseries import mase
 from rnnkit.tasks.forecast import forecast, train_forecaster
 
-HORIZONS = {"yearly": (6, 1), "quarterly": (8, 4), "monthly": (18, 12), "weekly": (13, 52)}  # (H, season)
+HORIZONS = {"yearly": (6, 1), "quarterly": (8, 4), "monthly": (18, 12)}  # (H, season)
 
 
 def _macro(column):
@@ -44,10 +44,6 @@ def _macro(column):
 def _co2_monthly():
     weekly = sm.datasets.co2.load_pandas().data["co2"]
     return weekly.resample("MS").mean().interpolate().to_numpy(dtype=np.float64)
-
-
-def _co2_weekly():
-    return sm.datasets.co2.load_pandas().data["co2"].interpolate().to_numpy(dtype=np.float64)
 
 
 def _elnino():
@@ -63,7 +59,6 @@ def _yearly(dataset, column):
 SERIES = {
     "co2": ("monthly", _co2_monthly, "Mauna Loa CO2 1958-2001: trend and season"),
     "elnino": ("monthly", _elnino, "El Nino sea temperatures 1950-2010: season, no trend"),
-    "co2_weekly": ("weekly", _co2_weekly, "Mauna Loa CO2 by week: trend, long season"),
     "realgdp": ("quarterly", lambda: _macro("realgdp"), "US real GDP 1959-2009: trend"),
     "cpi": ("quarterly", lambda: _macro("cpi"), "US consumer prices 1959-2009: trend"),
     "unemp": ("quarterly", lambda: _macro("unemp"), "US unemployment 1959-2009: cycles, no trend"),

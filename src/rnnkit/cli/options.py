@@ -32,7 +32,7 @@ def add_training_options(parser, *, epochs, batch_size, out):
     group = parser.add_argument_group("training")
     group.add_argument("--epochs", type=positive_int, default=epochs, help=f"training epochs (default {epochs})")
     group.add_argument("--batch-size", type=positive_int, default=batch_size,
-                       help=f"samples per batch (default {batch_size})")
+                       help=f"samples per batch (default {batch_size or 'derived from the number of samples'})")
     group.add_argument("--seed", type=int, default=0, help="random seed: same seed, same run (default 0)")
     group.add_argument("--out", default=out,
                        help=f"folder for the model, metrics.json, history.csv and plots (default {out})")

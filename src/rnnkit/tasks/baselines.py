@@ -9,9 +9,12 @@ import warnings
 
 import numpy as np
 
-__all__ = ["STATISTICAL", "statistical_available", "statistical_forecasts"]
+__all__ = ["LONGEST_SEASON", "STATISTICAL", "statistical_available", "statistical_forecasts"]
 
 STATISTICAL = ("AutoETS", "AutoARIMA")
+# statsforecast's AutoETS refuses seasons above 24 (as R's ets does) and a seasonal AutoARIMA search
+# with a longer one takes minutes, so neither is run for them
+LONGEST_SEASON = 24
 
 
 def statistical_available():
@@ -38,10 +41,10 @@ def statistical_forecasts(series, origins, horizon, season=None):
         season: the season length in rows (None or 1: no season).
 
     Returns:
-        {name: (len(origins), horizon)} for each of `STATISTICAL`; {} when statsforecast is not
-        installed, or a model cannot be fitted to this series (its reason is then not a user error).
+        {name: (len(origins), horizon)} for each of `STATISTICAL` that could be fitted; {} when
+        statsforecast is not installed or the season is longer than `LONGEST_SEASON` rows.
     """
-    if not statistical_available():
+    if not statistical_available() or (season or 1) > LONGEST_SEASON:
         return {}
     from statsforecast.models import AutoARIMA, AutoETS
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import Input, Model, Sequential, optimizers
+from ..models import InputLayer
 from ..data.tables import Table, write_csv
 from ..data.timeseries import (ChronologicalSplit, StandardScaler, diebold_mariano, forecast_metrics, get_scaler,
                                input_windows, persistence_forecast, scaler_from_config, seasonal_naive_forecast)
@@ -461,7 +462,7 @@ def train_forecaster(data, targets=None, features=(), *, test_data=None, window=
             without a better validation loss before training stops (None: never stop early).
         restore_best: keep the weights of the epoch with the lowest validation loss.
         statistical: also report AutoETS and AutoARIMA on the test part when statsforecast is
-            installed (`rnnkit[forecast]`; see `rnnkit.tasks.baselines`).
+            installed (`rnnkit[forecast]`) and the season is at most 24 rows (`rnnkit.tasks.baselines`).
         seed: random seed (same seed, same run).
         out: a folder for model.rnnkit, metrics.json, history.csv, history.png and
             test_predictions.png (None: write nothing).
@@ -576,7 +577,7 @@ def train_forecaster(data, targets=None, features=(), *, test_data=None, window=
         task="forecast", targets=targets, features=[name for name in inputs if name not in targets],
         window=window, horizon=horizon, season=season, predict=predict, scaler=scaler, members=members,
         chosen={key: defaults[key] for key in defaults["chosen"]}, batch_size=batch_size,
-        model=" -> ".join(_describe(layer) for layer in model.layers if not isinstance(layer, Concatenate)),
+        model=" -> ".join(_describe(layer) for layer in _first_member(model, members)),
         params=model.count_params(),
         rows={"train": split.train_end, "validation": split.validation_end - split.train_end,
               "test": split.rows - split.validation_end},
@@ -793,6 +794,13 @@ def _future_times(table, steps):
     spacings, counts = np.unique(np.diff(table.time), return_counts=True)
     spacing = spacings[np.argmax(counts)]
     return table.time[-1] + spacing * np.arange(1, steps + 1), table.time_column
+
+
+def _first_member(model, members):
+    """The layers of one network of the ensemble: the functional model lists them depth by depth, one
+    per member at each depth."""
+    layers = [layer for layer in model.layers if not isinstance(layer, (Concatenate, InputLayer))]
+    return layers[::members]
 
 
 def _describe(layer):
