@@ -31,7 +31,7 @@ def demo(args):
     series = seasonal_series(seed=args.seed)
     print(f"rnnkit demo: forecast a noisy seasonal series ({ROWS} generated steps, period {PERIOD}) one step "
           f"ahead from windows of {WINDOW} steps with the default recipe: the median of {MEMBERS} LSTMs, each "
-          "window normalised by its last value, predicting the change from one period before")
+          "window normalised by its last value, predicting the change from it")
     result = train_forecaster(
         series, ["value"], window=WINDOW, season=PERIOD, test_size=0.2, validation_size=0.1, units=32,
         members=MEMBERS, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, out=args.out, resume=args.resume,

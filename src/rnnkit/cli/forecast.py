@@ -35,7 +35,7 @@ BACKTEST_EXAMPLES = """examples:
 def _recipe(args):
     """train_forecaster's keyword arguments from the model and training options."""
     return dict(window=args.window, season=args.season, cell=args.model, units=args.units, layers=args.layers,
-                dropout=args.dropout, predict=None if args.predict == "auto" else args.predict, scaler=args.scaler,
+                dropout=args.dropout, predict=args.predict, scaler=args.scaler,
                 members=args.members, epochs=args.epochs, patience=args.patience or None,
                 batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
                 verbose=0 if args.quiet else "auto")
@@ -174,8 +174,8 @@ def _add_series_options(parser):
     data.add_argument("--horizon", type=positive_int, default=1,
                       help="rows predicted at once per forecast, all trained together (default 1)")
     data.add_argument("--season", type=positive_int,
-                      help="season length in rows (e.g. 12 for monthly data): forecasts changes from one season "
-                      "before, adds the seasonal naive baseline")
+                      help="season length in rows (e.g. 12 for monthly data): the derived window spans two seasons; "
+                      "adds the seasonal naive baseline and scales MASE by it")
     data.add_argument("--window", type=positive_int,
                       help="input rows per forecast (default: two seasons or two horizons, at least 10, fitted "
                       "to the series length)")
@@ -190,9 +190,9 @@ def _add_model_options(parser):
     recipe.add_argument("--dropout", type=_rate, default=0.0, help="dropout after each recurrent layer (default 0)")
     recipe.add_argument("--members", type=positive_int, default=5,
                         help="networks in the ensemble, the forecast is their median (default 5)")
-    recipe.add_argument("--predict", type=one_of("auto", *PREDICT), default="auto",
+    recipe.add_argument("--predict", type=one_of(*PREDICT), default="change",
                         help="what the network outputs: the change from the last value, the change from one season "
-                        "before, or the value itself (default auto: seasonal_change with --season, else change)")
+                        "before, or the value itself (default change)")
     recipe.add_argument("--scaler", type=one_of(*SCALERS), default="window",
                         help="input scaling: window (each window minus its last value, so new levels and trends "
                         "extrapolate), or minmax / standard fitted on the training rows (default window)")
@@ -224,7 +224,7 @@ def register(subcommands, common):
         description="Reads numeric columns of a CSV (thousands separators, dates and stray spaces in headers "
         "are fine), splits the rows in time order into training, validation and test parts, and trains the "
         "default recipe: each window normalised by its last value, the change of all --horizon rows predicted "
-        "at once (from one season before with --season), early stopping on the validation part, the median of "
+        "at once, early stopping on the validation part, the median of "
         "an ensemble. Window, split and batch size are derived from the series when not given, and printed. "
         "Reports MAE, RMSE, MAPE, sMAPE and MASE on the test part beside persistence, seasonal naive (with "
         "--season) and AutoETS / AutoARIMA (with statsforecast installed: pip install rnnkit[forecast]), with a "
