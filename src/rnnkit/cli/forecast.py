@@ -6,7 +6,7 @@ from ..data.tables import read_csv
 from ..tasks.backtest import backtest_forecaster
 from ..tasks.forecast import (CELLS, FORECAST_CSV, FORECAST_PLOT, METHODS, PREDICT, SCALERS, Forecaster,
                               plot_forecast, train_forecaster, write_forecast)
-from .options import add_training_options, existing_file, one_of, positive_int
+from .options import add_training_options, existing_file, non_negative_int, one_of, positive_int
 
 TRAIN_EXAMPLES = """examples:
   # the next 18 months at once of a monthly series with a yearly season (window, split and batch derived)
@@ -79,7 +79,7 @@ def backtest(args):
     print(f"rnnkit forecast backtest: {args.target[0]} from {args.csv} ({len(table):,} rows), {args.folds} folds of "
           f"{args.horizon} step(s)")
     result = backtest_forecaster(table, args.target, args.features, folds=args.folds, horizon=args.horizon,
-                                 interval=args.interval, out=args.out, **_recipe(args))
+                                 interval=args.interval, out=args.out, resume=args.resume, **_recipe(args))
     _print_recipe(result.training.metrics)
     print(result.report())
     print(f"wrote {args.out}: " + ", ".join(os.path.basename(path) for path in result.files.values()))
@@ -197,7 +197,7 @@ def _add_model_options(parser):
                         help="input scaling: window (each window minus its last value, so new levels and trends "
                         "extrapolate), or minmax / standard fitted on the training rows (default window)")
     recipe.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="Adam's step size (default 0.001)")
-    recipe.add_argument("--patience", type=int, default=10,
+    recipe.add_argument("--patience", type=non_negative_int, default=10,
                         help="stop after this many epochs without a better validation loss, 0 never (default 10)")
 
 
