@@ -153,8 +153,8 @@ class Forecaster:
     def interval_at(self, predicted, level):
         """Conformal prediction intervals around `predicted` (steps, targets) from the out-of-sample errors
         the model made on its validation and test parts: per step ahead, the split-conformal
-        (1 - level) / 2 and (1 + level) / 2 order statistics of those errors, added to the forecast. Steps beyond the horizon
-        (recursive forecasts) widen by the square root of the number of horizons chained.
+        (1 - level) / 2 and (1 + level) / 2 order statistics of those errors, added to the forecast.
+        Steps beyond the horizon (recursive forecasts) widen by the square root of the horizons chained.
 
         Returns:
             (lower, upper), each (steps, targets), in data units.
