@@ -197,8 +197,8 @@ def _add_model_options(parser):
                         help="input scaling: window (each window minus its last value, so new levels and trends "
                         "extrapolate), or minmax / standard fitted on the training rows (default window)")
     recipe.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="Adam's step size (default 0.001)")
-    recipe.add_argument("--patience", type=non_negative_int, default=10,
-                        help="stop after this many epochs without a better validation loss, 0 never (default 10)")
+    recipe.add_argument("--patience", type=non_negative_int, default=20,
+                        help="stop after this many epochs without a better validation loss, 0 never (default 20)")
 
 
 def register(subcommands, common):

@@ -429,7 +429,7 @@ def choose_defaults(rows, horizon=1, season=None, test_rows=None, window=None, t
 
 def train_forecaster(data, targets=None, features=(), *, test_data=None, window=None, horizon=1, test_size=None,
                      validation_size=None, season=None, cell="lstm", units=32, layers=1, dropout=0.0,
-                     predict="change", scaler="window", members=5, epochs=100, patience=10, batch_size=None,
+                     predict="change", scaler="window", members=5, epochs=100, patience=20, batch_size=None,
                      learning_rate=1e-3, restore_best=True, statistical=True, seed=0, out=None, resume=False,
                      verbose="auto"):
     """Trains a recurrent forecaster and reports it on held-out, later data against naive baselines.
