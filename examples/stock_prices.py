@@ -28,8 +28,8 @@ GOAL = 1.05  # model RMSE / persistence RMSE
 RECIPES = {
     "default": {},
     # The tutorial: no validation split, the last epoch's weights, the price itself as the output.
-    "seed": {"units": 50, "layers": 4, "dropout": 0.2, "predict": "value", "epochs": 100, "batch_size": 32,
-             "validation_size": 0, "restore_best": False},
+    "seed": {"units": 50, "layers": 4, "dropout": 0.2, "predict": "value", "scaler": "minmax", "members": 1,
+             "epochs": 100, "batch_size": 32, "validation_size": 0, "restore_best": False, "patience": None},
 }
 
 
@@ -66,7 +66,9 @@ def main(argv=None):
             reached = ratio <= GOAL
             failed |= not reached and not args.quick
             verdict = f"; goal (within 5% of persistence) {'reached' if reached else 'MISSED'}"
-        print(f"{name} recipe: {result.metrics['model']}, predicting the {result.metrics['predict']}, "
+        members = result.metrics["members"]
+        print(f"{name} recipe: {f'median of {members} x ' if members > 1 else ''}{result.metrics['model']}, "
+              f"{result.metrics['scaler']} scaling, predicting the {result.metrics['predict']}, "
               f"{result.metrics['epochs']} epochs in {result.metrics['train_seconds']:.1f} s "
               f"(wall {time.perf_counter() - start:.1f} s)")
         print(f"  test RMSE {model:.2f} vs persistence {persistence:.2f} (ratio {ratio:.3f}){verdict}; "

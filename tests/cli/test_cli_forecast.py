@@ -1,4 +1,4 @@
-"""`rnnkit forecast train|predict` end to end on a tiny generated CSV."""
+"""`rnnkit forecast train|predict|backtest` end to end on a tiny generated CSV."""
 import csv
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 from rnnkit.cli import main
 
-FAST = ["--window", "5", "--units", "4", "--epochs", "1", "--quiet"]
+FAST = ["--window", "5", "--units", "4", "--epochs", "1", "--members", "2", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,8 @@ def test_train_prints_the_test_metrics_beside_the_baselines(prices, tmp_path, ca
                  "--season", "7", "--out", str(tmp_path)] + FAST) == 0
     out = capsys.readouterr().out
     assert "MAE" in out and "MASE" in out and "persistence" in out and "seasonal naive (7)" in out
-    assert "the model beats" in out or "does NOT beat" in out
+    assert any(f"the model {verdict} persistence" in out for verdict in ("beats", "is on par with", "is worse than"))
+    assert "derived from the series (set them to override): test 12 rows, validation 12 rows, batch 22" in out
 
 
 def test_predict_writes_a_dated_forecast_csv_in_the_models_folder(trained, prices, capsys):
@@ -61,7 +62,7 @@ def test_predict_writes_a_dated_forecast_csv_in_the_models_folder(trained, price
 def test_predict_recursively_with_a_feature_input_is_a_one_line_error(trained, prices, tmp_path, capsys):
     _, out = trained
     assert main(["forecast", "predict", str(out / "model.rnnkit"), "--csv", str(prices), "--steps", "2",
-                 "--out", str(tmp_path)]) == 2
+                 "--method", "recursive", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("rnnkit: error: recursive forecasting") and err.count("\n") == 1
 
@@ -106,3 +107,35 @@ def test_help_shows_examples(action, capsys):
     with pytest.raises(SystemExit):
         main(["forecast", action, "--help"])
     assert "examples:\n  " in capsys.readouterr().out
+
+
+def test_predict_with_an_interval_writes_lower_and_upper_bounds(trained, prices, tmp_path, capsys):
+    _, out = trained
+    assert main(["forecast", "predict", str(out / "model.rnnkit"), "--csv", str(prices), "--steps", "3",
+                 "--interval", "0.8", "--out", str(tmp_path)]) == 0
+    with open(tmp_path / "forecast.csv") as file:
+        rows = list(csv.reader(file))
+    assert rows[0] == ["Date", "Price", "Price_lower", "Price_upper"] and len(rows) == 4
+    assert all(float(low) <= float(mid) <= float(high) for _, mid, low, high in rows[1:])
+    assert "direct, 80% intervals" in capsys.readouterr().out
+
+
+def test_backtest_prints_every_fold_the_overall_scores_and_the_interval_coverage(prices, tmp_path, capsys):
+    assert main(["forecast", "backtest", "--csv", str(prices), "--target", "Price", "--time-col", "Date",
+                 "--horizon", "5", "--season", "7", "--folds", "2", "--out", str(tmp_path)] + FAST) == 0
+    out = capsys.readouterr().out
+    assert "fold 2 (from 2020-04-25)" in out and "overall" in out and "80% prediction intervals covered" in out
+    assert (tmp_path / "backtest.png").stat().st_size > 0 and (tmp_path / "backtest.csv").stat().st_size > 0
+
+
+@pytest.mark.parametrize("rows, message", [
+    ("".join(f"{i},4\n" for i in range(60)), "target 'y' of"),
+    ("".join(f"{59 - i},{i % 7}\n" for i in range(60)), "line 3 (58) does not come after line 2 (59)"),
+])
+def test_a_constant_or_unsorted_series_is_a_one_line_error(rows, message, tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_text("t,y\n" + rows)
+    assert main(["forecast", "train", "--csv", str(path), "--target", "y", "--time-col", "t",
+                 "--out", str(tmp_path / "r")] + FAST) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

@@ -20,7 +20,7 @@ ROWS = 2400
 
 def _command(csv_path, out, *extra):
     return [sys.executable, "-m", "rnnkit", "forecast", "train", "--csv", str(csv_path), "--target", "value",
-            "--window", "8", "--units", "8", "--dropout", "0.2", "--batch-size", "8", "--epochs", "3",
+            "--window", "8", "--units", "8", "--dropout", "0.2", "--batch-size", "8", "--epochs", "3", "--members", "1",
             "--seed", "3", "--quiet", "--out", str(out), *extra]
 
 

@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from rnnkit.data import (ChronologicalSplit, MinMaxScaler, StandardScaler, forecast_metrics, get_scaler, input_windows,
-                         mae, mape, mase, persistence_forecast, rmse, scaler_from_config, seasonal_naive_forecast,
-                         sliding_windows, smape)
+from rnnkit.data import (ChronologicalSplit, MinMaxScaler, StandardScaler, diebold_mariano, forecast_metrics,
+                         get_scaler, input_windows, mae, mape, mase, persistence_forecast, rmse, scaler_from_config,
+                         seasonal_naive_forecast, sliding_windows, smape)
 
 
 def test_windows_hold_the_past_and_targets_the_next_horizon_steps():
@@ -161,3 +161,18 @@ def test_seasonal_naive_repeats_the_last_season():
 def test_seasonal_naive_needs_a_full_season_before_the_origin():
     with pytest.raises(ValueError, match="need 4 known step"):
         seasonal_naive_forecast(np.arange(10.0), [3], horizon=1, season=4)
+
+
+def test_diebold_mariano_matches_the_hand_computed_corrected_statistic():
+    # d = a^2 - b^2 = [1, 1, 1, 1, 9]: mean 2.6, variance 10.24; DM = 2.6 / sqrt(10.24 / 5) = 1.8168, times the
+    # Harvey-Leybourne-Newbold factor sqrt((5 + 1 - 2) / 5) = 1.6250; two-sided normal p = 0.10416
+    p_value = diebold_mariano(np.array([1.0, 1, 1, 1, 3]), np.zeros(5))
+    assert p_value == pytest.approx(0.1041626, abs=1e-6)
+    assert diebold_mariano(np.zeros(5), np.array([1.0, 1, 1, 1, 3])) == pytest.approx(p_value)
+
+
+def test_diebold_mariano_says_equal_losses_are_no_difference_and_large_gaps_are():
+    rng = np.random.default_rng(0)
+    errors = rng.normal(0, 1, (30, 4))
+    assert diebold_mariano(errors, -errors, horizon=4) == 1.0
+    assert diebold_mariano(errors, 3 * rng.normal(0, 1, (30, 4)), horizon=4) < 0.001

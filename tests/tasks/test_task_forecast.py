@@ -1,4 +1,5 @@
-"""train_forecaster / forecast: the forecasting task end to end on tiny generated series."""
+"""train_forecaster / forecast / backtest_forecaster: the forecasting task end to end on tiny generated series."""
+import csv
 import os
 
 import numpy as np
@@ -6,9 +7,12 @@ import pytest
 
 import rnnkit
 from rnnkit.data import Table
-from rnnkit.tasks.forecast import ForecastResult, Forecaster, build_forecaster, forecast, train_forecaster
+from rnnkit.tasks.backtest import backtest_forecaster
+from rnnkit.tasks.baselines import statistical_available
+from rnnkit.tasks.forecast import (ForecastResult, Forecaster, build_forecaster, choose_defaults, forecast,
+                                   train_forecaster)
 
-FAST = dict(window=8, units=4, epochs=2, batch_size=64, verbose=0)
+FAST = dict(window=8, units=4, epochs=2, batch_size=64, members=2, statistical=False, verbose=0)
 
 
 def wave(rows=200, seed=0):
@@ -19,7 +23,9 @@ def wave(rows=200, seed=0):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("forecast")
-    return train_forecaster(wave(), season=21, out=out, **FAST), out
+    # the seasonal anchor (an option) here; the default anchor has its own tests
+    return train_forecaster(wave(), season=21, predict="seasonal_change", test_size=0.2, validation_size=0.1,
+                            out=out, **FAST), out
 
 
 def test_the_report_scores_the_model_beside_persistence_and_seasonal_naive(trained):
@@ -28,20 +34,21 @@ def test_the_report_scores_the_model_beside_persistence_and_seasonal_naive(train
     assert set(scores) == {"model", "persistence", "seasonal_naive"}
     assert set(scores["model"]) == {"mae", "rmse", "mape", "smape", "mase"}
     report = result.report()
-    assert "seasonal naive (21)" in report and "persistence: RMSE" in report
+    assert "seasonal naive (21)" in report and "persistence: RMSE" in report and "Diebold-Mariano p" in report
 
 
 def test_the_split_is_chronological_with_one_test_forecast_per_test_row(trained):
     result, _ = trained
     assert result.metrics["rows"] == {"train": 140, "validation": 20, "test": 40}
-    assert result.metrics["samples"] == {"train": 132, "validation": 20, "test": 40}
+    # the first training forecast needs a season (21 rows) before it to measure its change from
+    assert result.metrics["samples"] == {"train": 119, "validation": 20, "test": 40}
     np.testing.assert_array_equal(result.test_time[:, 0], np.arange(160, 200))
     np.testing.assert_allclose(result.actual[:, 0, 0], wave()[160:])
 
 
 def test_the_scalers_are_fitted_on_the_training_rows_only():
     rising = np.arange(100.0)  # the test rows lie above every training row
-    result = train_forecaster(rising, test_size=0.2, validation_size=0.1, **FAST)
+    result = train_forecaster(rising, test_size=0.2, validation_size=0.1, scaler="minmax", **FAST)
     scaler = Forecaster(result.model).input_scaler
     np.testing.assert_allclose(scaler.inverse_transform(np.array([[0.0], [1.0]]))[:, 0], [0, 69])
 
@@ -59,13 +66,38 @@ def test_the_saved_model_forecasts_alone_as_the_trained_one(trained):
     np.testing.assert_allclose(loaded.predict_at(wave(), np.arange(160, 200)), result.predicted, rtol=1e-5)
 
 
-def test_a_change_model_that_outputs_zero_forecasts_the_last_value_plus_the_mean_training_change(trained):
+def test_a_seasonal_model_that_outputs_zero_forecasts_the_value_a_season_before_plus_the_mean_change(trained):
     _, out = trained
     forecaster = Forecaster(str(out / "model.rnnkit"))
+    assert forecaster.predict == "seasonal_change" and forecaster.season == 21
+    forecaster.model.set_weights([np.zeros_like(w) for w in forecaster.model.get_weights()])
+    series = wave()
+    mean_change = forecaster.target_scaler.scale[0] * forecaster.change_scaler.offset[0]
+    np.testing.assert_allclose(forecaster.predict_at(series, [50, 60])[:, 0, 0], series[[29, 39]] + mean_change)
+
+
+def test_a_change_model_that_outputs_zero_forecasts_the_last_value_plus_the_mean_training_change():
+    forecaster = Forecaster(train_forecaster(wave(), **{**FAST, "epochs": 1}).model)
     forecaster.model.set_weights([np.zeros_like(w) for w in forecaster.model.get_weights()])
     series = wave()
     mean_change = forecaster.target_scaler.scale[0] * forecaster.change_scaler.offset[0]
     np.testing.assert_allclose(forecaster.predict_at(series, [50, 60])[:, 0, 0], series[[49, 59]] + mean_change)
+
+
+def test_window_scaling_makes_the_inputs_blind_to_the_level(trained):
+    forecaster = Forecaster(trained[0].model)
+    assert forecaster.scaler == "window"
+    np.testing.assert_allclose(forecaster.network_inputs(wave() + 1e4, [50, 60]),
+                               forecaster.network_inputs(wave(), [50, 60]), atol=1e-6)
+
+
+def test_the_forecast_is_the_median_of_the_ensemble_members(trained):
+    forecaster = Forecaster(trained[0].model)
+    outputs = forecaster.model.predict(forecaster.network_inputs(wave(), [100]), verbose=0)  # (1, members)
+    assert outputs.shape == (1, 2)
+    change = forecaster.change_scaler.inverse_transform(np.median(outputs, axis=1, keepdims=True))[0, 0]
+    expected = wave()[100 - 21] + forecaster.target_scaler.scale[0] * change
+    np.testing.assert_allclose(forecaster.predict_at(wave(), [100])[0, 0, 0], expected, rtol=1e-5)
 
 
 def test_recursive_forecasts_continue_the_series_step_by_step(trained):
@@ -102,7 +134,7 @@ def test_several_targets_and_a_feature_from_a_2d_array():
     rng = np.random.default_rng(1)
     data = np.stack([wave(), wave(seed=2) * 2, rng.standard_normal(200)], axis=1)
     result = train_forecaster(data, targets=[0, 1], features=[2], **FAST)
-    assert result.predicted.shape == (40, 1, 2)
+    assert result.predicted.shape == (20, 1, 2)  # the default test part: a tenth of the rows
     assert list(result.metrics["test"]) == ["0", "1"] and result.metrics["features"] == ["2"]
     with pytest.raises(ValueError, match=r"also reads \['2'\], which it does not predict; use --method direct"):
         forecast(result.model, data, steps=2)
@@ -128,7 +160,7 @@ def test_test_data_that_does_not_follow_in_time_is_refused():
 
 
 def test_a_window_longer_than_the_training_part_is_refused_with_advice():
-    with pytest.raises(ValueError, match="training part has 21 rows: too few for one window of 30 rows"):
+    with pytest.raises(ValueError, match="training part has 24 rows: too few for one window of 30 rows"):
         train_forecaster(wave(30), **{**FAST, "window": 30})
 
 
@@ -162,5 +194,118 @@ def test_the_report_says_plainly_when_the_model_does_not_beat_a_baseline():
     metrics = {"test": {"y": {"model": scores, "persistence": {**scores, "rmse": 1.0}}}, "beats": {"persistence": False},
                "samples": {"test": 5}, "horizon": 1, "season": None}
     report = ForecastResult(None, None, metrics, None, None, {}, None).report()
-    assert "the model does NOT beat persistence: RMSE 2.000 vs 1.000 (+100.0%)" in report
-    assert "a naive forecast is at least as good" in report
+    assert "the model is worse than persistence: RMSE 2.000 vs 1.000 (+100.0%)" in report
+    assert "not clearly better than every baseline" in report
+
+
+def test_the_report_calls_a_difference_within_noise_on_par():
+    scores = {"mae": 1.0, "rmse": 1.0, "mape": 1.0, "smape": 1.0, "mase": 1.0}
+    metrics = {"test": {"y": {"model": scores, "persistence": {**scores, "rmse": 1.003}}},
+               "beats": {"persistence": False}, "p_values": {"y": {"persistence": 0.6}}, "samples": {"test": 5},
+               "horizon": 1, "season": None}
+    report = ForecastResult(None, None, metrics, None, None, {}, None).report()
+    assert "the model is on par with persistence: RMSE 1.000 vs 1.003 (-0.3%; Diebold-Mariano p = 0.6)" in report
+
+
+def test_defaults_are_derived_from_the_length_horizon_and_season():
+    assert choose_defaults(100, horizon=10) == {"window": 20, "test_size": 10, "validation_size": 10,
+                                                "batch_size": 16,
+                                                "chosen": ["test_size", "validation_size", "window", "batch_size"]}
+    assert choose_defaults(500, horizon=6, season=12, window=30)["window"] == 30
+    assert choose_defaults(60, horizon=6, season=12)["window"] == 21  # two seasons would leave too few samples
+
+
+def test_a_100_point_series_with_a_10_step_horizon_just_works_and_says_what_it_chose():
+    result = train_forecaster(wave(100), horizon=10, units=4, epochs=1, members=1, statistical=False, verbose=0)
+    assert result.metrics["chosen"] == {"test_size": 10, "validation_size": 10, "window": 20, "batch_size": 16}
+    assert result.predicted.shape == (1, 10, 1) and result.metrics["samples"]["validation"] == 1
+
+
+def test_early_stopping_ends_training_when_the_validation_loss_stops_improving():
+    noise = np.random.default_rng(0).standard_normal(120)
+    result = train_forecaster(noise, window=5, units=2, members=1, epochs=200, patience=1, statistical=False,
+                              verbose=0)
+    assert result.metrics["epochs"] < 200
+
+
+def test_prediction_intervals_come_from_the_held_out_errors_and_enclose_the_forecast(trained):
+    forecaster = Forecaster(trained[0].model)
+    assert forecaster.residuals.shape == (60, 1, 1)  # 20 validation and 40 test forecasts
+    ahead = forecast(forecaster, wave(), steps=3, interval=0.8)
+    assert ahead.names == ["value", "value_lower", "value_upper"]
+    assert np.all(ahead["value_lower"] < ahead["value"]) and np.all(ahead["value"] < ahead["value_upper"])
+    # 101 errors -50..50: split conformal takes the floor(102 * 0.1) = 10th and ceil(102 * 0.9) = 92nd smallest
+    forecaster.residuals = np.arange(-50.0, 51.0)[:, None, None]
+    lower, upper = forecaster.interval_at(np.zeros((2, 1)), 0.8)
+    np.testing.assert_allclose(lower[:, 0], [-41, -41 * np.sqrt(2)])  # the 2nd step chains two horizons
+    np.testing.assert_allclose(upper[:, 0], [41, 41 * np.sqrt(2)])
+
+
+def test_an_interval_level_outside_0_1_is_refused(trained):
+    with pytest.raises(ValueError, match=r"interval level must be in \(0, 1\), e.g. 0.8, got 80"):
+        forecast(trained[0].model, wave(), steps=1, interval=80)
+
+
+@pytest.mark.parametrize("series, message", [
+    (np.full(100, 3.0), r"target 'value' of <array> is constant \(3 in every row\)"),
+    (np.r_[wave(99), 1e300], r"values up to 1e\+300, too large to score"),
+    (wave(12), r"training part has 10 rows: too few for one window of 10 rows plus 1 ahead"),
+])
+def test_bad_series_are_refused_in_one_line(series, message):
+    with pytest.raises(ValueError, match=message) as error:
+        train_forecaster(series, window=10, units=2, epochs=1, members=1, statistical=False, verbose=0)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("times, message", [
+    (np.r_[np.arange(50), 49, np.arange(51, 99)], r"repeats 49 at data row 51 \(after 49\)"),
+    (np.r_[np.arange(50), 10, np.arange(51, 99)], r"goes back to 10 at data row 51 \(after 49\)"),
+])
+def test_unordered_or_repeated_times_are_refused(times, message):
+    table = Table({"value": wave(99)}, time=times, time_column="t")
+    with pytest.raises(ValueError, match=message):
+        train_forecaster(table, units=2, epochs=1, members=1, statistical=False, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def backtested(tmp_path_factory):
+    out = tmp_path_factory.mktemp("backtest")
+    t = np.arange(160)
+    series = Table({"y": 50 + 0.2 * t + 3 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(3).normal(0, 0.3, 160)},
+                   time=t, time_column="t")
+    return backtest_forecaster(series, "y", folds=3, horizon=6, season=12, interval=0.8, out=out,
+                               units=4, epochs=3, members=2), out
+
+
+def test_backtest_scores_every_fold_and_overall_beside_the_baselines(backtested):
+    result, _ = backtested
+    m = result.metrics
+    assert m["first_origin"] == 142 and m["fold_starts"] == ["142", "148", "154"]
+    expected = {"model", "persistence", "seasonal_naive"} | ({"AutoETS", "AutoARIMA"} if statistical_available()
+                                                             else set())
+    assert len(m["per_fold"]) == 3 and set(m["overall"]) == set(m["per_fold"][0]) == expected
+    assert set(m["overall"]["model"]) == {"mae", "rmse", "smape", "mase"}
+    np.testing.assert_allclose(result.forecasts["persistence"][1], np.full(6, result.history["y"][147]))
+    assert 0 <= m["coverage"] <= 1 and np.all(result.lower <= result.upper)
+    assert "prediction intervals covered" in result.report() and "Diebold-Mariano" in result.report()
+
+
+def test_backtest_writes_its_table_json_and_plot_beside_the_model(backtested):
+    _, out = backtested
+    for name in ("model.rnnkit", "backtest.json", "backtest.png"):
+        assert (out / name).stat().st_size > 0
+    with open(out / "backtest.csv") as file:
+        rows = list(csv.reader(file))
+    assert rows[0][:4] == ["t", "fold", "actual", "model"] and "model_upper" in rows[0] and len(rows) == 19
+
+
+def test_backtest_needs_rows_to_train_on_before_the_folds():
+    with pytest.raises(ValueError, match="5 folds of 10 step.s. leave 0 of 50 rows to train on"):
+        backtest_forecaster(wave(50), folds=5, horizon=10)
+
+
+@pytest.mark.skipif(not statistical_available(), reason="statsforecast is not installed")
+def test_the_training_report_adds_autoets_and_autoarima_when_statsforecast_is_installed():
+    result = train_forecaster(wave(120), season=21, horizon=3, units=2, epochs=1, members=1, verbose=0)
+    assert {"AutoETS", "AutoARIMA"} <= set(result.metrics["test"]["value"])
+    assert "AutoETS" in result.report()

@@ -12,6 +12,7 @@ from .options import add_training_options
 ROWS = 1200
 PERIOD = 50
 WINDOW = 50
+MEMBERS = 5
 
 
 def seasonal_series(rows=ROWS, period=PERIOD, seed=0):
@@ -29,29 +30,33 @@ def demo(args):
     writes the model, the plots and a forecast past the end, and says what to try next."""
     series = seasonal_series(seed=args.seed)
     print(f"rnnkit demo: forecast a noisy seasonal series ({ROWS} generated steps, period {PERIOD}) one step "
-          f"ahead from windows of {WINDOW} steps with an LSTM predicting the change from the last value")
+          f"ahead from windows of {WINDOW} steps with the default recipe: the median of {MEMBERS} LSTMs, each "
+          "window normalised by its last value, predicting the change from it")
     result = train_forecaster(
         series, ["value"], window=WINDOW, season=PERIOD, test_size=0.2, validation_size=0.1, units=32,
-        epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, out=args.out, resume=args.resume,
+        members=MEMBERS, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, out=args.out, resume=args.resume,
         verbose=0 if args.quiet else "auto",
     )
     metrics = result.metrics
-    print(f"model: {metrics['model']}, {metrics['params']:,} params; trained {metrics['epochs']} epochs in "
+    print(f"model: {MEMBERS} x {metrics['model']}, {metrics['params']:,} params in all; trained {metrics['epochs']} epochs in "
           f"{metrics['train_seconds']:.1f}s (samples: train {metrics['samples']['train']}, validation "
           f"{metrics['samples']['validation']}, test {metrics['samples']['test']})")
     print(result.report())
 
     steps = 2 * PERIOD
-    ahead = forecast(result.model, series, steps)
+    ahead = forecast(result.model, series, steps, interval=0.8)
     files = list(result.files.values()) + [os.path.join(args.out, "series.csv"), os.path.join(args.out, FORECAST_PLOT)]
     if distributed.is_main_process():  # under torchrun (--nproc) the first process writes for all
         write_csv(files[-2], series.columns, time=series.time, time_column="step")
         plot_forecast(series, ahead, files[-1], context=4 * PERIOD)
-    print(f"forecast of the {steps} steps after the series (recursive): {FORECAST_PLOT}")
+    print(f"forecast of the {steps} steps after the series (recursive, with 80% prediction intervals): "
+          f"{FORECAST_PLOT}")
     print(f"wrote {args.out}: " + ", ".join(os.path.basename(path) for path in files))
     model = result.files["model"]
     print("try next:\n"
-          f"  rnnkit forecast predict {model} --csv {files[-2]} --steps 200   continue the series further\n"
+          f"  rnnkit forecast predict {model} --csv {files[-2]} --steps 200 --interval 0.8   continue the series\n"
+          f"  rnnkit forecast backtest --csv {files[-2]} --target value --season {PERIOD} --horizon 10   score 5 "
+          "forecasts against the baselines\n"
           "  rnnkit forecast train --csv YOUR.csv --target COL --time-col DATE        forecast your own CSV\n"
           "  rnnkit classify --help     text classification (sentences and labels)\n"
           "  rnnkit textgen --help      character-level text generation\n"

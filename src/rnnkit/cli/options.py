@@ -32,7 +32,7 @@ def add_training_options(parser, *, epochs, batch_size, out):
     group = parser.add_argument_group("training")
     group.add_argument("--epochs", type=positive_int, default=epochs, help=f"training epochs (default {epochs})")
     group.add_argument("--batch-size", type=positive_int, default=batch_size,
-                       help=f"samples per batch (default {batch_size})")
+                       help=f"samples per batch (default {batch_size or 'derived from the number of samples'})")
     group.add_argument("--seed", type=seed, default=0, help="random seed: same seed, same run (default 0)")
     group.add_argument("--out", default=out,
                        help=f"folder for the model, metrics.json, history.csv and plots (default {out})")
@@ -102,6 +102,8 @@ positive_int = whole_number(1, MAX_COUNT)
 positive_int.__doc__ = "argparse type: an integer from 1 to MAX_COUNT."
 layer_size = whole_number(1, MAX_LAYER_SIZE)
 layer_size.__doc__ = "argparse type: a layer width (units, vector size) from 1 to MAX_LAYER_SIZE."
+non_negative_int = whole_number(0, MAX_COUNT)
+non_negative_int.__doc__ = "argparse type: an integer from 0 to MAX_COUNT."
 seed = whole_number(0, 2**32 - 1)
 seed.__doc__ = "argparse type: a random seed, from 0 to 2**32 - 1 (NumPy's range)."
 

@@ -4,10 +4,13 @@ and the naive baselines a forecaster has to beat.
 Positions are row indices into the series. A window's *origin* `o` is the row of its first
 predicted step: the window holds rows `o - window .. o - 1`, its targets rows `o .. o + horizon - 1`.
 """
+import math
+
 import numpy as np
 
 __all__ = [
     "ChronologicalSplit",
+    "diebold_mariano",
     "MinMaxScaler",
     "StandardScaler",
     "forecast_metrics",
@@ -69,16 +72,17 @@ def sliding_windows(inputs, targets=None, window=60, horizon=1, origins=None):
     return input_windows(inputs, window, origins), y.astype(np.float32)
 
 
-def input_windows(inputs, window, origins):
+def input_windows(inputs, window, origins, dtype=np.float32):
     """The input windows alone, for origins up to `len(inputs)` (forecasting past the end).
 
     Args:
         inputs: the series, (time,) or (time, columns).
         window: steps per window.
         origins: the row after each window's last one, each in [window, time].
+        dtype: of the result (float64 keeps large values exact before a window is normalised).
 
     Returns:
-        float32 (len(origins), window, columns).
+        (len(origins), window, columns) of `dtype`.
 
     Example:
         >>> input_windows(np.arange(5.0), window=2, origins=[5])[0, :, 0]
@@ -91,7 +95,7 @@ def input_windows(inputs, window, origins):
         raise ValueError(f"window origins must lie in [{window}, {len(inputs)}] for windows of {window} steps "
                          f"of a series of {len(inputs)} steps, got {origins.min()}..{origins.max()}.")
     starts = np.lib.stride_tricks.sliding_window_view(inputs, window, axis=0)  # (starts, columns, window)
-    return starts[origins - window].transpose(0, 2, 1).astype(np.float32)
+    return starts[origins - window].transpose(0, 2, 1).astype(dtype)
 
 
 class ChronologicalSplit:
@@ -345,6 +349,49 @@ def forecast_metrics(actual, predicted, training, season=1):
         "smape": smape(actual, predicted),
         "mase": mase(actual, predicted, training, season),
     }
+
+
+def diebold_mariano(errors_a, errors_b, horizon=1):
+    """The two-sided p-value of the Diebold-Mariano test that forecasts a and b are equally accurate
+    under squared-error loss, with the small-sample correction of Harvey, Leybourne and Newbold (1997).
+
+    The loss differences are taken per forecast (averaged over its steps) when there are at least 3
+    forecasts, their autocovariances up to lag `horizon - 1` counted because overlapping forecasts share
+    errors; with fewer forecasts, per step. The statistic is compared with a normal distribution.
+
+    Args:
+        errors_a, errors_b: forecast errors of the same targets, (forecasts, steps) or (steps,).
+        horizon: the steps ahead of each forecast.
+
+    Returns:
+        The p-value in [0, 1]: small (e.g. < 0.05) means the accuracy differs; 1.0 when the losses
+        are identical.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> diebold_mariano(rng.normal(0, 1, 200), rng.normal(0, 3, 200)) < 0.001
+        True
+    """
+    a, b = _pair(errors_a, errors_b)
+    differences = a ** 2 - b ** 2
+    if differences.ndim == 2 and len(differences) >= 3:
+        differences = differences.mean(axis=1)
+    differences = differences.ravel()
+    count = len(differences)
+    mean = differences.mean()
+    centred = differences - mean
+    lags = min(horizon - 1, count - 1)
+    variance = np.dot(centred, centred) / count
+    variance += 2 * sum(np.dot(centred[lag:], centred[:-lag]) / count for lag in range(1, lags + 1))
+    if not variance > 0:
+        variance = np.dot(centred, centred) / count
+    if not variance > 0:
+        return 1.0 if mean == 0 else 0.0
+    statistic = mean / math.sqrt(variance / count)
+    correction = (count + 1 - 2 * horizon + horizon * (horizon - 1) / count) / count
+    if correction > 0:
+        statistic *= math.sqrt(correction)
+    return float(math.erfc(abs(statistic) / math.sqrt(2)))
 
 
 def persistence_forecast(series, origins, horizon=1):

@@ -2,6 +2,7 @@
 (metrics, plots, the saved model). Each is a library call; `rnnkit.cli` makes each a command."""
 from .outputs import RunDirectory
 from .forecast import ForecastResult, Forecaster, forecast, train_forecaster
+from .backtest import BacktestResult, backtest_forecaster
 from .classify import ClassifyResult, TextClassifier, train_classifier
 from .rows import RowsResult, train_rows
 from .seq2seq import Seq2SeqResult, addition_pairs, train_seq2seq, translate

@@ -20,23 +20,30 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import Input, Sequential, optimizers
+from .. import Input, Model, Sequential, optimizers
+from ..models import InputLayer
 from ..data.tables import Table, write_csv
-from ..data.timeseries import (ChronologicalSplit, StandardScaler, forecast_metrics, get_scaler, input_windows,
-                               persistence_forecast, scaler_from_config, seasonal_naive_forecast)
+from ..engine.native import one_thread
+from ..data.timeseries import (ChronologicalSplit, StandardScaler, diebold_mariano, forecast_metrics, get_scaler,
+                               input_windows, persistence_forecast, scaler_from_config, seasonal_naive_forecast)
 from ..io.saving import load_model
-from ..layers import GRU, LSTM, Dense, Dropout, SimpleRNN
+from ..layers import GRU, LSTM, Concatenate, Dense, Dropout, SimpleRNN
 from ..train.callbacks import EarlyStopping
 from ..train.plotting import pyplot, save_figure
 from ..utils import set_random_seed
+from .baselines import statistical_forecasts
 from .outputs import RunDirectory
 
-__all__ = ["CELLS", "METHODS", "PREDICT", "ForecastResult", "Forecaster", "as_table", "build_forecaster",
-           "forecast", "plot_forecast", "plot_test_predictions", "train_forecaster", "write_forecast"]
+__all__ = ["CELLS", "METHODS", "PREDICT", "SCALERS", "ForecastResult", "Forecaster", "as_table", "build_forecaster",
+           "choose_defaults", "forecast", "plot_forecast", "plot_test_predictions", "train_forecaster",
+           "write_forecast"]
 
 CELLS = {"simple_rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
-PREDICT = ("change", "value")
-METHODS = ("recursive", "direct")
+PREDICT = ("change", "seasonal_change", "value")
+SCALERS = ("window", "minmax", "standard")
+METHODS = ("auto", "recursive", "direct")
+SMALL_UNITS = 64  # recurrent layers up to this size train on one thread (see train_forecaster)
+SIGNIFICANCE = 0.05  # the Diebold-Mariano p-value below which a difference is called a difference
 TEST_PLOT = "test_predictions.png"
 FORECAST_CSV = "forecast.csv"
 FORECAST_PLOT = "forecast.png"
@@ -89,40 +96,99 @@ class Forecaster:
         self.inputs = list(settings["inputs"])
         self.targets = list(settings["targets"])
         self.predict = settings["predict"]
+        # models saved before window scaling, seasonal anchors and ensembles have none of these keys
+        self.scaler = settings.get("scaler", "minmax")
+        self.season = settings.get("season")
+        self.members = settings.get("members", 1)
         self.input_scaler = scaler_from_config(settings["input_scaler"])
         self.target_scaler = scaler_from_config(settings["target_scaler"])
         self.change_scaler = scaler_from_config(settings["change_scaler"]) if settings["change_scaler"] else None
+        residuals = settings.get("residuals")
+        self.residuals = None if residuals is None else np.asarray(residuals, dtype=np.float64)
+
+    @property
+    def lookback(self):
+        """Rows of history one forecast needs: the window, or a season for seasonal anchors."""
+        return max(self.window, self.season) if self.predict == "seasonal_change" else self.window
+
+    def network_inputs(self, values, origins):
+        """The network's input windows for `origins`: scaled globally, or with the "window" scaler each
+        window minus its own last row, divided by the column's typical step, so that a level the
+        training rows never reached looks like any other. (time, inputs) -> float32 (N, window, inputs)."""
+        if self.scaler == "window":
+            x = input_windows(values, self.window, origins, dtype=np.float64)  # (N, window, inputs)
+            return ((x - x[:, -1:, :]) / self.input_scaler.scale).astype(np.float32)
+        return input_windows(self.input_scaler.transform(values), self.window, origins)
 
     def predict_at(self, values, origins):
-        """Forecasts from the windows ending just before `origins`.
+        """Forecasts from the windows ending just before `origins` (the median of the ensemble's members).
 
         Args:
             values: the input columns (`self.inputs`, in that order), (time, inputs), in data units.
-            origins: the row of the first predicted step of each forecast, each in [window, time].
+            origins: the row of the first predicted step of each forecast, each in [lookback, time].
 
         Returns:
             (len(origins), horizon, targets), in data units.
         """
         values = self._checked_values(values)
         origins = np.asarray(origins, dtype=np.int64)
-        x = input_windows(self.input_scaler.transform(values), self.window, origins)
-        outputs = self.model.predict(x, batch_size=256, verbose=0).astype(np.float64)
+        outputs = self.model.predict(self.network_inputs(values, origins), batch_size=256, verbose=0)
+        outputs = np.median(outputs.astype(np.float64).reshape(len(origins), self.members, -1), axis=1)
+        if self.predict != "value":
+            outputs = self.change_scaler.inverse_transform(outputs)
         outputs = outputs.reshape(len(origins), self.horizon, len(self.targets))
-        if self.predict == "change":
-            flat = outputs.reshape(len(origins), -1)
-            changes = self.change_scaler.inverse_transform(flat).reshape(outputs.shape)
-            outputs = self._last_scaled_targets(values, origins)[:, None, :] + changes
+        if self.predict != "value":
+            outputs = outputs + self._scaled_anchors(values, origins)
         return self.target_scaler.inverse_transform(outputs)
 
     def training_targets(self, values, origins):
         """What the network learns to output for `origins`: the scaled targets, or their standardized
-        changes from the last known values. (time, inputs) -> (len(origins), horizon * targets)."""
+        changes from the anchors (the last known values, or the values one season earlier).
+        (time, inputs) -> (len(origins), horizon * targets)."""
         rows = origins[:, None] + np.arange(self.horizon)[None, :]
         scaled = self.target_scaler.transform(values[:, self._target_positions()])[rows]
-        if self.predict == "change":
-            scaled = scaled - self._last_scaled_targets(values, origins)[:, None, :]
+        if self.predict != "value":
+            scaled = scaled - self._scaled_anchors(values, origins)
         flat = scaled.reshape(len(origins), self.horizon * len(self.targets))
         return flat if self.change_scaler is None else self.change_scaler.transform(flat)
+
+    def interval_at(self, predicted, level):
+        """Conformal prediction intervals around `predicted` (steps, targets) from the out-of-sample errors
+        the model made on its validation and test parts: per step ahead, the split-conformal
+        (1 - level) / 2 and (1 + level) / 2 order statistics of those errors, added to the forecast.
+        Steps beyond the horizon (recursive forecasts) widen by the square root of the horizons chained.
+
+        Returns:
+            (lower, upper), each (steps, targets), in data units.
+
+        Raises:
+            ValueError: a level outside (0, 1), or a model that kept no errors (trained without
+                validation and test parts, or saved before intervals existed).
+        """
+        if not 0 < level < 1:
+            raise ValueError(f"the interval level must be in (0, 1), e.g. 0.8, got {level}.")
+        if self.residuals is None or not len(self.residuals):
+            raise ValueError("this model kept no out-of-sample errors to draw intervals from; train it again with "
+                             "a validation or test part (rnnkit forecast train --val-size ... --test-size ...).")
+        ordered = np.sort(self.residuals, axis=0)
+        count = len(ordered)
+        # split conformal: the floor((n + 1) a/2)-th and ceil((n + 1)(1 - a/2))-th smallest of n errors
+        # bound a new error with probability >= level (a = 1 - level); clipped to the extremes
+        low = ordered[int(np.clip(np.floor((count + 1) * (1 - level) / 2), 1, count)) - 1]
+        high = ordered[int(np.clip(np.ceil((count + 1) * (1 + level) / 2), 1, count)) - 1]
+        steps = np.arange(len(predicted))
+        widen = np.sqrt(steps // self.horizon + 1)[:, None]
+        step = np.minimum(steps, self.horizon - 1)
+        return predicted + widen * low[step], predicted + widen * high[step]
+
+    def _scaled_anchors(self, values, origins):
+        """What a change is measured from, scaled: (N, horizon, targets)."""
+        targets = values[:, self._target_positions()]
+        if self.predict == "seasonal_change":
+            anchors = seasonal_naive_forecast(targets, origins, self.horizon, self.season)
+        else:
+            anchors = persistence_forecast(targets, origins, self.horizon)
+        return self.target_scaler.transform(anchors)
 
     def _checked_values(self, values):
         values = np.asarray(values, dtype=np.float64)
@@ -136,10 +202,7 @@ class Forecaster:
     def _target_positions(self):
         return [self.inputs.index(name) for name in self.targets]
 
-    def _last_scaled_targets(self, values, origins):
-        return self.target_scaler.transform(values[origins - 1][:, self._target_positions()])
-
-    def forecast(self, data, steps, method="recursive"):
+    def forecast(self, data, steps, method="auto", interval=None):
         """Forecasts `steps` rows past the end of `data`; see the module function `forecast`."""
         if method not in METHODS:
             raise ValueError(f"unknown forecasting method {method!r}; choose from {', '.join(METHODS)}.")
@@ -147,10 +210,13 @@ class Forecaster:
             raise ValueError(f"steps must be a positive integer, got {steps!r}.")
         table = as_table(data, names=self.inputs)
         table.require(self.inputs)
-        if len(table) < self.window:
-            raise ValueError(f"{table.source} has {len(table)} rows; the model needs the last {self.window} "
-                             f"(its window) to forecast from.")
+        if len(table) < self.lookback:
+            raise ValueError(f"{table.source} has {len(table)} rows; the model needs the last {self.lookback} "
+                             f"(its window{' or season' if self.lookback > self.window else ''}) to forecast from.")
         values = table.values(self.inputs)
+        _check_magnitude(values, table.source)
+        if method == "auto":
+            method = "direct" if steps <= self.horizon else "recursive"
         if method == "direct":
             if steps > self.horizon:
                 raise ValueError(
@@ -160,9 +226,13 @@ class Forecaster:
             predicted = self.predict_at(values, [len(values)])[0, :steps]
         else:
             predicted = self._recursive(values, steps)
+        columns = dict(zip(self.targets, predicted.T))
+        if interval is not None:
+            lower, upper = self.interval_at(predicted, interval)
+            for position, name in enumerate(self.targets):
+                columns[f"{name}_lower"], columns[f"{name}_upper"] = lower[:, position], upper[:, position]
         times, time_column = _future_times(table, steps)
-        return Table(dict(zip(self.targets, predicted.T)), time=times, time_column=time_column,
-                     source=f"forecast of {table.source}")
+        return Table(columns, time=times, time_column=time_column, source=f"forecast of {table.source}")
 
     def _recursive(self, values, steps):
         extra = [name for name in self.inputs if name not in self.targets]
@@ -171,16 +241,16 @@ class Forecaster:
                 f"recursive forecasting feeds the predictions back as inputs, but this model also reads "
                 f"{extra}, which it does not predict; use --method direct with a model trained with "
                 f"--horizon >= the steps wanted.")
-        history = values[-self.window:]
+        history = values[-self.lookback:]
         predicted = []
         while sum(len(block) for block in predicted) < steps:
             block = self.predict_at(history, [len(history)])[0]
             predicted.append(block)
-            history = np.concatenate([history, block])[-self.window:]
+            history = np.concatenate([history, block])[-self.lookback:]
         return np.concatenate(predicted)[:steps]
 
 
-def forecast(model, data, steps, method="recursive"):
+def forecast(model, data, steps, method="auto", interval=None):
     """Forecasts `steps` rows past the end of `data` with a model trained by `train_forecaster`.
 
     Args:
@@ -188,32 +258,40 @@ def forecast(model, data, steps, method="recursive"):
         data: the history to continue (a `Table`, dict of columns or array) with the model's input
             columns; at least its last `window` rows are used.
         steps: how many rows to forecast.
-        method: "recursive" feeds each prediction back as the newest input until `steps` rows
-            exist (any model whose inputs are all targets); "direct" takes them from one output of a
-            model trained with `horizon >= steps` (no feedback, so errors do not compound).
+        method: "direct" takes them from one output of a model trained with `horizon >= steps` (no
+            feedback, so errors do not compound); "recursive" feeds each prediction back as the newest
+            input until `steps` rows exist (any model whose inputs are all targets); "auto" (default):
+            direct when `steps <= horizon`, else recursive.
+        interval: a coverage level such as 0.8 to add conformal prediction intervals, the columns
+            `<target>_lower` and `<target>_upper` (see `Forecaster.interval_at`); None for none.
 
     Returns:
-        A `Table` of the forecast target columns; its time column continues the data's at its most
-        common spacing (or numbers the steps 1..steps when the data has no time).
+        A `Table` of the forecast target columns (and bounds); its time column continues the data's
+        at its most common spacing (or numbers the steps 1..steps when the data has no time).
 
     Raises:
         ValueError: for a model that is not a forecaster, missing columns, too little data, or a
             method the model cannot do (both explained in the message).
 
     Example:
-        >>> forecast("runs/demo/model.rnnkit", read_csv("runs/demo/series.csv"), steps=30).columns
+        >>> ahead = forecast("runs/demo/model.rnnkit", read_csv("runs/demo/series.csv"), steps=30, interval=0.8)
+        >>> ahead.names
+        ['value', 'value_lower', 'value_upper']
     """
     forecaster = model if isinstance(model, Forecaster) else Forecaster(model)
-    return forecaster.forecast(data, steps, method=method)
+    return forecaster.forecast(data, steps, method=method, interval=interval)
 
 
-def build_forecaster(window, inputs, outputs, cell="lstm", units=32, layers=1, dropout=0.0):
+def build_forecaster(window, inputs, outputs, cell="lstm", units=32, layers=1, dropout=0.0, members=1):
     """The forecasting network: `layers` stacked recurrent layers of `units` units (each followed by
-    Dropout when `dropout` > 0, as in the seed tutorial) and a Dense layer of `outputs` values.
+    Dropout when `dropout` > 0, as in the seed tutorial) and a Dense layer of `outputs` values; with
+    `members` > 1, that many such networks side by side on the same input, their outputs concatenated
+    into (batch, members * outputs): an ensemble trained in one fit (each member's loss gradient
+    reaches only its own weights) whose median `Forecaster` takes.
 
     Args:
         window: input steps; inputs: input columns; outputs: horizon x target columns.
-        cell: "simple_rnn", "lstm" or "gru".
+        cell: "simple_rnn", "lstm" or "gru". members: networks in the ensemble.
 
     Example:
         >>> build_forecaster(60, 1, 1, cell="lstm", units=50, layers=4, dropout=0.2).count_params()
@@ -221,18 +299,30 @@ def build_forecaster(window, inputs, outputs, cell="lstm", units=32, layers=1, d
     """
     if cell not in CELLS:
         raise ValueError(f"unknown recurrent layer {cell!r}; choose from {', '.join(CELLS)}.")
-    for name, value in (("units", units), ("layers", layers)):
+    for name, value in (("units", units), ("layers", layers), ("members", members)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
-    stack = [Input((window, inputs))]
-    for i in range(layers):
-        stack.append(CELLS[cell](units, return_sequences=i < layers - 1))
-        if dropout:
-            stack.append(Dropout(dropout))
-    stack.append(Dense(outputs))
-    return Sequential(stack, name="forecaster")
+
+    def network():
+        stack = []
+        for i in range(layers):
+            stack.append(CELLS[cell](units, return_sequences=i < layers - 1))
+            if dropout:
+                stack.append(Dropout(dropout))
+        return stack + [Dense(outputs)]
+
+    if members == 1:
+        return Sequential([Input((window, inputs))] + network(), name="forecaster")
+    source = Input((window, inputs))
+    branches = []
+    for _ in range(members):
+        tensor = source
+        for layer in network():
+            tensor = layer(tensor)
+        branches.append(tensor)
+    return Model(source, Concatenate()(branches), name="forecaster")
 
 
 @dataclass
@@ -261,11 +351,12 @@ class ForecastResult:
 
     @property
     def beats_baselines(self):
-        """Whether the model's test RMSE is below every baseline's, for every target."""
+        """Whether the model is significantly better (Diebold-Mariano) than every baseline, for every target."""
         return all(self.metrics["beats"].values())
 
     def report(self):
-        """The test metrics of the model beside the baselines, and a plain verdict, as text."""
+        """The test metrics of the model beside the baselines, and a plain verdict, as text: "beats" only
+        when a Diebold-Mariano test on the squared errors says the difference is not noise."""
         m = self.metrics
         lines = []
         for target, scores in m["test"].items():
@@ -280,25 +371,78 @@ class ForecastResult:
                 if name == "model":
                     continue
                 other = scores[name]["rmse"]
-                change = 100 * (model_rmse - other) / other if other else float("inf")
-                verdict = "beats" if model_rmse < other else "does NOT beat"
+                change = f"{100 * (model_rmse - other) / other:+.1f}%" if other else "n/a"
+                p_value = m.get("p_values", {}).get(target, {}).get(name)
+                verdict = _verdict(model_rmse, other, p_value)
+                tested = f"; Diebold-Mariano {_p_value(p_value)}" if p_value is not None else ""
                 lines.append(f"  the model {verdict} {_label(name, m)}: RMSE {model_rmse:#.4g} vs {other:#.4g} "
-                             f"({change:+.1f}%)")
+                             f"({change}{tested})")
         if not self.beats_baselines:
-            lines.append("  a naive forecast is at least as good as the model here: try another window length, "
-                         "more epochs or more data.")
+            lines.append("  the model is not clearly better than every baseline here: use the best baseline, or "
+                         "try another window, more epochs or more data.")
         return "\n".join(lines)
 
 
-def train_forecaster(data, targets=None, features=(), *, test_data=None, window=60, horizon=1, test_size=0.2,
-                     validation_size=0.1, season=None, cell="lstm", units=32, layers=1, dropout=0.0,
-                     predict="change", scaler="minmax", epochs=30, batch_size=32, learning_rate=1e-3,
-                     restore_best=True, seed=0, out=None, resume=False, verbose="auto"):
-    """Trains a recurrent forecaster and reports it on held-out, later data against naive baselines.
+def choose_defaults(rows, horizon=1, season=None, test_rows=None, window=None, test_size=None,
+                    validation_size=None, batch_size=None):
+    """The settings `train_forecaster` derives from the series when they are not given.
+
+    The test and validation parts are each a tenth of the rows but at least one horizon (so each holds
+    a forecast of every step); the window covers two seasons (or two horizons, or 10 rows, whichever is
+    longest) but leaves at least as many training forecasts as window rows; the batch is a quarter of
+    the training forecasts, between 16 and 32, so that a short series still gets several steps an epoch.
 
     Args:
-        data: the series: a `Table` (e.g. from `read_csv`), a dict of name -> 1-D array, or a NumPy
-            array (1-D, or 2-D rows x columns whose columns are named "0", "1", ...).
+        rows: rows of the data; test_rows: rows of separate test data (then no test part is cut).
+        horizon, season: as for `train_forecaster`. The other arguments: the user's choices (None:
+            derive it).
+
+    Returns:
+        A dict with window, test_size, validation_size and batch_size, and "chosen": the names of
+        those that were derived.
+
+    Example:
+        >>> choose_defaults(100, horizon=10)
+        {'window': 20, 'test_size': 10, 'validation_size': 10, 'batch_size': 16, 'chosen': [...]}
+    """
+    chosen = []
+    if test_size is None:
+        test_size = 0 if test_rows is not None else max(horizon, round(0.1 * rows))
+        chosen.append("test_size")
+    if validation_size is None:
+        validation_size = max(horizon, round(0.1 * rows))
+        chosen.append("validation_size")
+    test = test_size if test_rows is not None or isinstance(test_size, int) else round(test_size * rows)
+    validation = validation_size if isinstance(validation_size, int) else round(validation_size * rows)
+    train_rows = rows - (0 if test_rows is not None else test) - validation
+    if window is None:
+        wanted = max(2 * (season or 0), 2 * horizon, 10)
+        # the training part keeps at least as many forecasts as the window has rows
+        window = max(1, min(wanted, (train_rows - horizon + 1) // 2))
+        chosen.append("window")
+    if batch_size is None:
+        batch_size = int(np.clip((train_rows - window - horizon + 1) // 4, 16, 32))
+        chosen.append("batch_size")
+    return {"window": window, "test_size": test_size, "validation_size": validation_size,
+            "batch_size": batch_size, "chosen": chosen}
+
+
+def train_forecaster(data, targets=None, features=(), *, test_data=None, window=None, horizon=1, test_size=None,
+                     validation_size=None, season=None, cell="lstm", units=32, layers=1, dropout=0.0,
+                     predict="change", scaler="window", members=5, epochs=100, patience=20, batch_size=None,
+                     learning_rate=1e-3, restore_best=True, statistical=True, seed=0, out=None, resume=False,
+                     verbose="auto"):
+    """Trains a recurrent forecaster and reports it on held-out, later data against naive baselines.
+
+    The default recipe does what the best recurrent forecasters do (DeepAR, N-BEATS, the M4
+    winner): each input window is normalised by its own last value, the network predicts the
+    change of all `horizon` steps at once from the last value, training stops early on the
+    validation part, and the forecast is the median of an ensemble of `members` networks. A
+    `season` makes the derived window span two seasons, so that the network sees the pattern.
+
+    Args:
+        data: the series: a `Table` (e.g. from `read_csv`), a dict of name -> 1-D array, or an
+            array (time,) or (time, columns).
         targets: the columns to predict (names, or positions for arrays); default every column.
         features: other input columns, read but not predicted.
         test_data: a later stretch of the same series to test on (e.g. a second CSV); the windows
@@ -307,13 +451,21 @@ def train_forecaster(data, targets=None, features=(), *, test_data=None, window=
         test_size, validation_size: fractions of the rows (floats below 1) or row counts; the
             validation rows come just before the test rows (just before the end of `data` when
             `test_data` is given, then `validation_size` is of `data`'s rows). 0 validation: none.
-        season: the season length in rows, for the seasonal naive baseline and MASE (None: no
-            seasonal baseline, MASE against persistence).
-        cell: "simple_rnn", "lstm" or "gru". units, layers, dropout: see `build_forecaster`.
-        predict: "change" (the change from the last known value; the default) or "value".
-        scaler: "minmax" or "standard", fitted on the training rows.
-        epochs, batch_size, learning_rate: training (Adam, mean squared error).
+            Window, sizes and batch size left as None are derived by `choose_defaults` and listed
+            in `metrics["chosen"]`.
+        season: the season length in rows, for seasonal anchors, the seasonal naive baseline and
+            MASE (None: no season, MASE against persistence).
+        cell: "simple_rnn", "lstm" or "gru". units, layers, dropout, members: see `build_forecaster`.
+        predict: "change" (from the last known value; the default, measured better than
+            "seasonal_change" on every series of benchmarks/forecast.py), "seasonal_change" (from the
+            value one season before each step; needs `season`) or "value".
+        scaler: "window" (each window minus its last row, over the column's mean absolute step; the
+            default), or "minmax" / "standard" fitted on the training rows.
+        epochs, batch_size, learning_rate: training (Adam, mean squared error). patience: epochs
+            without a better validation loss before training stops (None: never stop early).
         restore_best: keep the weights of the epoch with the lowest validation loss.
+        statistical: also report AutoETS and AutoARIMA on the test part when statsforecast is
+            installed (`rnnkit[forecast]`) and the season is at most 24 rows (`rnnkit.tasks.baselines`).
         seed: random seed (same seed, same run).
         out: a folder for model.rnnkit, metrics.json, history.csv, history.png and
             test_predictions.png (None: write nothing).
@@ -324,78 +476,114 @@ def train_forecaster(data, targets=None, features=(), *, test_data=None, window=
         A `ForecastResult`.
 
     Raises:
-        ValueError: bad settings, missing columns, or too little data for the window, horizon,
-            split or season (the message says which and what to change).
+        ValueError: bad settings, missing columns, a constant target, unordered or repeated times,
+            values too large to score, or too little data for the window, horizon, split or season
+            (the message says which and what to change).
 
     Example:
         >>> series = np.sin(np.arange(1000) * 0.1) + 0.1 * np.random.randn(1000)
-        >>> result = train_forecaster(series, window=30, season=63, epochs=5)
+        >>> result = train_forecaster(series, horizon=10, season=63, epochs=5)
         >>> result.metrics["test"]["value"]["model"]["rmse"]
     """
-    if predict not in PREDICT:
-        raise ValueError(f"unknown prediction target {predict!r}; choose from {', '.join(PREDICT)}.")
+    if scaler not in SCALERS:
+        raise ValueError(f"unknown scaler {scaler!r}; choose from {', '.join(SCALERS)}.")
+    if season is not None and (not isinstance(season, (int, np.integer)) or season < 1):
+        raise ValueError(f"season must be a positive integer, got {season!r}.")
+    if not isinstance(horizon, (int, np.integer)) or isinstance(horizon, bool) or horizon < 1:
+        raise ValueError(f"horizon must be a positive integer, got {horizon!r}.")
     table = as_table(data)
     targets = _column_names(table, table.names if targets is None else targets, "target")
     features = _column_names(table, features, "feature")
     inputs = targets + [name for name in features if name not in targets]
+    test_rows = None if test_data is None else len(as_table(test_data, "test data", names=table.names))
+    defaults = choose_defaults(len(table), horizon, season, test_rows, window, test_size, validation_size,
+                               batch_size)
+    window, test_size, validation_size, batch_size = (defaults[key] for key in
+                                                      ("window", "test_size", "validation_size", "batch_size"))
+    if predict not in PREDICT:
+        raise ValueError(f"unknown prediction target {predict!r}; choose from {', '.join(PREDICT)}.")
+    if predict == "seasonal_change" and season is None:
+        raise ValueError("predict='seasonal_change' needs a season (--season).")
+    if predict == "value" and scaler == "window":
+        raise ValueError("predicting the value needs a scaler fitted on the training rows: use scaler 'minmax' or "
+                         "'standard' (--scaler), or predict the change.")
     values, times, split = _series_and_split(table, inputs, test_data, test_size, validation_size)
-    origins = {part: split.origins(part, window, horizon) for part in split.PARTS}
-    _check_parts(origins, split, window, horizon, validation_size)
-    if season is not None:
-        if not isinstance(season, (int, np.integer)) or season < 1:
-            raise ValueError(f"season must be a positive integer, got {season!r}.")
-        if season > origins["test"][0]:
-            raise ValueError(f"a season of {season} rows reaches before the first row for the first test forecast "
-                             f"(row {origins['test'][0]}); use a shorter season or more rows before the test.")
+    _check_series(values, times, inputs, targets, table.source)
+    if season is not None and season > split.validation_end:
+        raise ValueError(f"a season of {season} rows reaches before the first row for the first test forecast "
+                         f"(row {split.validation_end}); use a shorter season or more rows before the test.")
+    lookback = max(window, season) if predict == "seasonal_change" else window
+    origins = {part: split.origins(part, lookback, horizon) for part in split.PARTS}
+    _check_parts(origins, split, lookback, horizon, validation_size)
 
     train_rows = values[split.rows_of("train")]
     target_positions = [inputs.index(name) for name in targets]
+    if scaler == "window":
+        input_scaler = _step_scaler(train_rows)
+        target_scaler = _step_scaler(train_rows[:, target_positions])
+    else:
+        input_scaler = get_scaler(scaler).fit(train_rows)
+        target_scaler = get_scaler(scaler).fit(train_rows[:, target_positions])
     settings = {
         "window": window, "horizon": horizon, "inputs": inputs, "targets": targets, "predict": predict,
-        "input_scaler": get_scaler(scaler).fit(train_rows).get_config(),
-        "target_scaler": get_scaler(scaler).fit(train_rows[:, target_positions]).get_config(),
-        "change_scaler": None, "time_column": table.time_column,
+        "scaler": scaler, "season": season, "members": members,
+        "input_scaler": input_scaler.get_config(), "target_scaler": target_scaler.get_config(),
+        "change_scaler": None, "time_column": table.time_column, "residuals": None,
     }
     set_random_seed(seed)
-    model = build_forecaster(window, len(inputs), horizon * len(targets), cell, units, layers, dropout)
+    model = build_forecaster(window, len(inputs), horizon * len(targets), cell, units, layers, dropout, members)
     model.assets["forecast"] = settings
     forecaster = Forecaster(model)  # with no change scaler yet: training_targets gives the raw changes
-    if predict == "change":
+    if predict != "value":
         # Changes are standardized so that the network's outputs are of order 1 whatever the scale.
         changes = forecaster.training_targets(values, origins["train"])
         forecaster.change_scaler = StandardScaler().fit(changes)
         settings["change_scaler"] = forecaster.change_scaler.get_config()
-    scaled = forecaster.input_scaler.transform(values)
     fitted = ("train", "validation")
-    x = {part: input_windows(scaled, window, origins[part]) for part in fitted}
-    y = {part: forecaster.training_targets(values, origins[part]).astype(np.float32) for part in fitted}
+    x = {part: forecaster.network_inputs(values, origins[part]) for part in fitted}
+    # every member learns the same targets: (samples, members * horizon * targets)
+    y = {part: np.tile(forecaster.training_targets(values, origins[part]), members).astype(np.float32)
+         for part in fitted}
 
     model.compile(optimizer=optimizers.Adam(learning_rate=learning_rate), loss="mse")
     run = RunDirectory(out, resume=resume) if out is not None else None
     callbacks = run.training_callbacks() if run else []
     validation = (x["validation"], y["validation"]) if len(origins["validation"]) else None
-    if validation and restore_best:
-        # A patience of every epoch never stops training (a stopped run would keep its resume
-        # backup); it only brings back the best epoch's weights at the end.
-        callbacks.append(EarlyStopping(monitor="val_loss", patience=epochs, restore_best_weights=True))
+    if validation and (restore_best or patience is not None):
+        callbacks.append(EarlyStopping(monitor="val_loss", patience=epochs if patience is None else patience,
+                                       restore_best_weights=restore_best))
     start = time.perf_counter()
-    history = model.fit(x["train"], y["train"], batch_size=batch_size, epochs=epochs, validation_data=validation,
-                        callbacks=callbacks, verbose=verbose)
+    # The members are small networks side by side: every op is tiny however many weights they add up
+    # to, so a second thread only adds the pool's fork and join (the demo's 8 epochs: 2.7 s on one
+    # thread, 236 s on two of a 2-core machine that other jobs kept busy).
+    with one_thread(units <= SMALL_UNITS):
+        history = model.fit(x["train"], y["train"], batch_size=batch_size, epochs=epochs,
+                            validation_data=validation, callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - start
 
     test_origins = origins["test"]
     steps = test_origins[:, None] + np.arange(horizon)[None, :]
     actual = values[:, target_positions][steps]
     predicted = forecaster.predict_at(values, test_origins)
+    # the errors on data the weights never fitted are what the prediction intervals are drawn from
+    held_out = np.concatenate([origins["validation"], test_origins])
+    held_out_steps = held_out[:, None] + np.arange(horizon)[None, :]
+    residuals = values[:, target_positions][held_out_steps] - forecaster.predict_at(values, held_out)
+    settings["residuals"] = residuals.tolist()
+    forecaster.residuals = residuals
     baselines = {"persistence": persistence_forecast(values[:, target_positions], test_origins, horizon)}
     if season is not None:
         baselines["seasonal_naive"] = seasonal_naive_forecast(values[:, target_positions], test_origins, horizon,
                                                               season)
+    if statistical:
+        baselines.update(_statistical_baselines(values[:, target_positions], test_origins, horizon, season))
     metrics = _metrics(actual, predicted, baselines, train_rows[:, target_positions], targets, season)
     metrics.update(
         task="forecast", targets=targets, features=[name for name in inputs if name not in targets],
-        window=window, horizon=horizon, season=season, predict=predict, scaler=scaler,
-        model=" -> ".join(_describe(layer) for layer in model.layers), params=model.count_params(),
+        window=window, horizon=horizon, season=season, predict=predict, scaler=scaler, members=members,
+        chosen={key: defaults[key] for key in defaults["chosen"]}, batch_size=batch_size,
+        model=" -> ".join(_describe(layer) for layer in _first_member(model, members)),
+        params=model.count_params(),
         rows={"train": split.train_end, "validation": split.validation_end - split.train_end,
               "test": split.rows - split.validation_end},
         samples={part: len(origins[part]) for part in split.PARTS},
@@ -442,9 +630,11 @@ def plot_test_predictions(result, path):
 
 def plot_forecast(history, predicted, path, targets=None, context=200):
     """Writes a PNG of the last `context` rows of `history` (a `Table`) followed by the forecast
-    `predicted` (the `Table` that `forecast` returns), one panel per target. Returns the path."""
+    `predicted` (the `Table` that `forecast` returns; its interval bounds as a band), one panel per
+    target. Returns the path."""
     plt = pyplot()
-    targets = predicted.names if targets is None else targets
+    if targets is None:
+        targets = [name for name in predicted.names if not name.endswith(("_lower", "_upper"))]
     shown = slice(max(0, len(history) - context), len(history))
     past_time = history.time[shown] if history.time is not None else np.arange(len(history))[shown]
     future_time = predicted.time if history.time is not None else len(history) - 1 + predicted.time
@@ -452,6 +642,9 @@ def plot_forecast(history, predicted, path, targets=None, context=200):
     for ax, target in zip(axes[:, 0], targets):
         ax.plot(past_time, history[target][shown], color="black", label="history")
         ax.plot(future_time, predicted[target], marker=".", label=f"forecast, {len(predicted)} steps")
+        if f"{target}_lower" in predicted.names:
+            ax.fill_between(future_time, predicted[f"{target}_lower"], predicted[f"{target}_upper"], alpha=0.25,
+                            label="prediction interval")
         ax.set_title(f"{target}: forecast")
         ax.grid(alpha=0.3)
         ax.legend()
@@ -523,21 +716,80 @@ def _check_parts(origins, split, window, horizon, validation_size):
 
 
 def _metrics(actual, predicted, baselines, training, targets, season):
-    """Per target: each forecaster's scores; and per baseline: whether the model beats it on every target."""
+    """Per target: each forecaster's scores, and the Diebold-Mariano p-value of the model against each
+    baseline; per baseline: whether the model is significantly better on every target."""
     mase_season = season or 1
-    test = {}
+    test, p_values = {}, {}
+    horizon = actual.shape[1]
     for column, target in enumerate(targets):
         scores = {"model": forecast_metrics(actual[..., column], predicted[..., column], training[:, column],
                                             mase_season)}
+        p_values[target] = {}
         for name, baseline in baselines.items():
             scores[name] = forecast_metrics(actual[..., column], baseline[..., column], training[:, column],
                                             mase_season)
-        if actual.shape[1] > 1:
+            p_values[target][name] = diebold_mariano(predicted[..., column] - actual[..., column],
+                                                     baseline[..., column] - actual[..., column], horizon)
+        if horizon > 1:
             errors = predicted[..., column] - actual[..., column]
             scores["model"]["rmse_by_step"] = np.sqrt(np.mean(errors ** 2, axis=0)).tolist()
         test[target] = scores
-    beats = {name: all(test[t]["model"]["rmse"] < test[t][name]["rmse"] for t in targets) for name in baselines}
-    return {"test": test, "beats": beats, "mase_season": mase_season}
+    beats = {name: all(_verdict(test[t]["model"]["rmse"], test[t][name]["rmse"], p_values[t][name]) == "beats"
+                       for t in targets) for name in baselines}
+    return {"test": test, "beats": beats, "p_values": p_values, "mase_season": mase_season}
+
+
+def _statistical_baselines(targets, origins, horizon, season):
+    """AutoETS and AutoARIMA forecasts of every target, (N, horizon, targets) by name: those that all
+    targets got (none without statsforecast)."""
+    per_target = [statistical_forecasts(targets[:, column], origins, horizon, season)
+                  for column in range(targets.shape[1])]
+    names = [name for name in per_target[0] if all(name in forecasts for forecasts in per_target)]
+    return {name: np.stack([forecasts[name] for forecasts in per_target], axis=-1) for name in names}
+
+
+def _verdict(model_rmse, other_rmse, p_value):
+    """"beats", "is worse than" or "is on par with": a difference counts only when the Diebold-Mariano
+    test finds it significant (no p-value: any difference counts, as before the test existed)."""
+    if model_rmse == other_rmse or (p_value is not None and not p_value < SIGNIFICANCE):
+        return "is on par with"
+    return "beats" if model_rmse < other_rmse else "is worse than"
+
+
+def _step_scaler(rows):
+    """The "window" scaler's statistics: no offset (each window is centred on its own last row) and,
+    per column, the mean absolute step between training rows (1 for a column that never moves)."""
+    steps = np.mean(np.abs(np.diff(rows, axis=0)), axis=0) if len(rows) > 1 else np.zeros(rows.shape[1])
+    return StandardScaler.from_config({"offset": [0.0] * rows.shape[1],
+                                       "scale": np.where(steps > 0, steps, 1.0).tolist()})
+
+
+# Squares of larger values overflow float64 (RMSE, the MSE loss), so they are refused up front.
+LARGEST = 1e150
+
+
+def _check_magnitude(values, source):
+    largest = np.max(np.abs(values)) if values.size else 0.0
+    if largest > LARGEST:
+        raise ValueError(f"{source} holds values up to {largest:.3g}, too large to score (their squares overflow); "
+                         f"divide the column by a power of ten first (values up to {LARGEST:.0e} work).")
+
+
+def _check_series(values, times, inputs, targets, source):
+    """Refuses what no forecaster can learn from: values too large to square, a constant target, and
+    times that are not strictly increasing (unordered or repeated rows)."""
+    _check_magnitude(values, source)
+    for position, name in enumerate(inputs):
+        if name in targets and np.all(values[:, position] == values[0, position]):
+            raise ValueError(f"the target {name!r} of {source} is constant ({values[0, position]:g} in every row): "
+                             "there is nothing to learn, its forecast is that value.")
+    if times is not None and len(times) > 1:
+        bad = np.flatnonzero(times[1:] <= times[:-1])
+        if bad.size:
+            row = bad[0] + 1
+            kind = "repeats" if times[row] == times[row - 1] else "goes back to"
+            raise ValueError(f"the time column of {source} {kind} {times[row]} at data row {row + 1} (after "
+                             f"{times[row - 1]}): sort the rows by time and drop duplicates first.")
 
 
 def _future_times(table, steps):
@@ -549,6 +801,13 @@ def _future_times(table, steps):
     return table.time[-1] + spacing * np.arange(1, steps + 1), table.time_column
 
 
+def _first_member(model, members):
+    """The layers of one network of the ensemble: the functional model lists them depth by depth, one
+    per member at each depth."""
+    layers = [layer for layer in model.layers if not isinstance(layer, (Concatenate, InputLayer))]
+    return layers[::members]
+
+
 def _describe(layer):
     size = getattr(layer, "units", getattr(layer, "rate", None))
     return f"{type(layer).__name__}({size})"
@@ -558,6 +817,10 @@ def _label(name, metrics):
     if name == "seasonal_naive":
         return f"seasonal naive ({metrics['season']})"
     return name
+
+
+def _p_value(p_value):
+    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.2g}"
 
 
 def _number(value):
