@@ -1,4 +1,5 @@
-"""Callbacks that record the epoch-level logs: `History` (in memory) and `CSVLogger` (a CSV file)."""
+"""Callbacks that record the epoch-level logs: `History` (in memory) and `CSVLogger` (a CSV file), and
+`write_history_csv`, the writer of every per-epoch CSV file (CSVLogger's and a task's history.csv)."""
 import csv
 import io
 import os
@@ -7,6 +8,36 @@ import numpy as np
 
 from ...files import write_text_atomically
 from .base import Callback, _python_logs
+
+
+def write_history_csv(path, header, rows, separator=",", before=""):
+    """Writes a table of one row per epoch to the CSV file `path`, whole and atomically (a new file renamed
+    over the old one), so that a process killed at any moment leaves the file as it was, never a torn row.
+
+    Args:
+        path: the CSV file.
+        header: the column names (a list of str), or None for no header line (when `before` has one).
+        rows: one list of cells per epoch, in the order of `header`; each cell is written as `str` gives it.
+        separator: the field separator.
+        before: text the file starts with (the rows of an earlier run, when appending to its file).
+
+    Example:
+        >>> import os, tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = os.path.join(folder, "history.csv")
+        ...     write_history_csv(path, ["epoch", "loss"], [[0, 0.5], [1, 0.25]])
+        ...     print(open(path).read(), end="")
+        epoch,loss
+        0,0.5
+        1,0.25
+    """
+    buffer = io.StringIO()
+    buffer.write(before)
+    writer = csv.writer(buffer, delimiter=separator, lineterminator="\n")
+    if header is not None:
+        writer.writerow(header)
+    writer.writerows(rows)
+    write_text_atomically(path, buffer.getvalue())
 
 
 class History(Callback):
@@ -63,17 +94,17 @@ class CSVLogger(Callback):
         self.sep = separator
         self.append = append
         self.keys = None
-        self.writer = None
-        self._content = None
+        self._before = ""
+        self._rows = []
 
     def on_train_begin(self, logs=None):
         # The file's content so far is kept in memory, to be written whole after each epoch
-        self._content = io.StringIO()
+        self._before = ""
         if self.append and os.path.exists(self.filename):
             with open(self.filename, encoding="utf-8", newline="") as existing:
-                self._content.write(existing.read())
+                self._before = existing.read()
         self.keys = None
-        self.writer = None
+        self._rows = []
 
     def on_epoch_end(self, epoch, logs=None):
         logs = _python_logs(logs)
@@ -81,19 +112,13 @@ class CSVLogger(Callback):
             self.keys = sorted(logs)
             if self.keys and not any(key.startswith("val_") for key in self.keys):
                 self.keys += [f"val_{key}" for key in self.keys]
-        if self.writer is None:
-            self.writer = csv.DictWriter(self._content, fieldnames=["epoch"] + self.keys, delimiter=self.sep,
-                                         lineterminator="\n")
-            if not self._content.tell():
-                self.writer.writeheader()
-        row = {"epoch": epoch}
-        row.update((key, _csv_value(logs.get(key, "NA"))) for key in self.keys)
-        self.writer.writerow(row)
-        write_text_atomically(self.filename, self._content.getvalue())
+        self._rows.append([epoch] + [_csv_value(logs.get(key, "NA")) for key in self.keys])
+        header = None if self._before else ["epoch"] + self.keys
+        write_history_csv(self.filename, header, self._rows, separator=self.sep, before=self._before)
 
     def on_train_end(self, logs=None):
-        self.writer = None
-        self._content = None
+        self._before = ""
+        self._rows = []
 
 
 def _csv_value(value):
