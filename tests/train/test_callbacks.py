@@ -6,6 +6,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import csv  # noqa: E402
 import doctest  # noqa: E402
+import importlib  # noqa: E402
 import math  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -161,6 +162,38 @@ def test_callback_list_passes_batch_logs_through_without_converting():
     logs = {"loss": torch.tensor(0.5)}
     callback_list.on_train_batch_end(0, logs)
     assert seen[0] is logs
+
+
+class RunsLast(Recorder):
+    runs_last = True
+
+
+def test_callback_list_calls_a_runs_last_callback_after_all_others_which_keep_their_order():
+    events = []
+    callback_list = C.CallbackList([RunsLast("last", events), Recorder("a", events), Recorder("b", events)],
+                                   add_history=True)
+    callback_list.on_epoch_end(0, {"loss": 1.0})
+    assert [type(c) for c in callback_list.callbacks] == [Recorder, Recorder, C.History, RunsLast]
+    assert events == [("a", "on_epoch_end", 0), ("b", "on_epoch_end", 0), ("last", "on_epoch_end", 0)]
+
+
+def test_callback_list_gives_every_callback_the_others_through_set_siblings():
+    class Siblings(C.Callback):
+        def set_siblings(self, callbacks):
+            self.siblings = callbacks
+
+    first, second = Siblings(), Siblings()
+    callback_list = C.CallbackList([first, second], add_history=True)
+    assert first.siblings == [second, callback_list.history]
+    assert second.siblings == [first, callback_list.history]
+
+
+def test_callback_list_leaves_main_process_only_callbacks_and_the_progress_bar_out_of_other_processes(
+        monkeypatch):
+    monkeypatch.setattr(rnnkit.train.distributed, "is_main_process", lambda: False)
+    everywhere = C.Callback()
+    callback_list = C.CallbackList([everywhere, C.CSVLogger("unused.csv"), ProgbarLogger()], add_progbar=True)
+    assert callback_list.callbacks == [everywhere]
 
 
 def test_train_batch_hooks_call_the_older_batch_hooks_by_default():
@@ -636,3 +669,10 @@ def test_callbacks_are_reachable_from_rnnkit_callbacks():
 
 def test_docstring_examples_run():
     assert doctest.testmod(C).failed == 0
+
+
+def test_docstring_examples_of_every_callbacks_module_run():
+    results = [doctest.testmod(importlib.import_module(f"rnnkit.train.callbacks.{name}"))
+               for name in ("base", "callback_list", "logging", "stopping", "schedule", "checkpoint", "lambda_callback")]
+    assert [result.failed for result in results] == [0] * len(results)
+    assert all(result.attempted > 0 for result in results)

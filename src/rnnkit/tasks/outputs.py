@@ -7,7 +7,6 @@
     backup/            the state of an unfinished run, for `resume` (removed when training ends)
 """
 import csv
-import io
 import json
 import math
 import os
@@ -23,6 +22,7 @@ import torch
 from ..files import write_text_atomically
 from ..train import distributed
 from ..train.callbacks import BackupAndRestore, Callback, TerminateOnNaN
+from ..train.callbacks.logging import write_history_csv
 from ..train.plotting import plot_history
 
 __all__ = ["RunDirectory"]
@@ -142,13 +142,9 @@ class RunDirectory:
         curves = self.whole_history(history)
         names = list(curves)
         epochs = max((len(values) for values in curves.values()), default=0)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["epoch"] + names)
-        for epoch in range(epochs):
-            writer.writerow([epoch + 1] + [_cell(curves[name], epoch) for name in names])
         if self.writes:
-            write_text_atomically(self.file(self.HISTORY), buffer.getvalue())
+            write_history_csv(self.file(self.HISTORY), ["epoch"] + names,
+                              [[epoch + 1] + [_cell(curves[name], epoch) for name in names] for epoch in range(epochs)])
         return self.file(self.HISTORY)
 
     def plot_history(self, history, title=None):

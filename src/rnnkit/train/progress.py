@@ -16,7 +16,7 @@ import math
 import sys
 import time
 
-from .callbacks import Callback
+from .callbacks.base import Callback
 
 __all__ = ["ProgressBar", "ProgbarLogger", "resolve_verbose"]
 
@@ -186,6 +186,8 @@ class ProgbarLogger(Callback):
     Reads `params["epochs"]` and `params["steps"]` (steps per epoch; None when unknown, in which
     case the first epoch's count becomes the target of the next ones).
     """
+
+    main_process_only = True  # under torchrun the first process shows progress for all
 
     def __init__(self, verbose=None, interval=0.1):
         super().__init__()
