@@ -191,7 +191,7 @@ def test_the_lock_of_a_killed_run_does_not_block_the_next_one(files, tmp_path):
 def test_an_interrupted_command_ends_with_one_line_and_code_130_and_can_resume(files, tmp_path):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "rnnkit", "classify", "train", "--data", str(files / "texts.txt"), "--out",
-               str(out), "--epochs", "1000", "--units", "4", "--embedding-dim", "4", "--batch-size", "8"]
+               str(out), "--epochs", "1000000", "--units", "4", "--embedding-dim", "4", "--batch-size", "8"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     backup = out / "backup" / "training.json"
     deadline = time.monotonic() + 120
