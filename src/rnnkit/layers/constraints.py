@@ -4,19 +4,15 @@
 `optimizer.step()`."""
 import torch
 
+from .serialization import ConfigObject
+
 EPSILON = 1e-7  # Keras's backend.epsilon()
 
 
-class Constraint:
+class Constraint(ConfigObject):
     def __call__(self, w: torch.Tensor) -> torch.Tensor:
         return w
 
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 class MaxNorm(Constraint):

@@ -16,6 +16,8 @@ import re
 
 import torch
 
+from .serialization import ConfigObject
+
 
 def _fans(shape, input_axes=None, output_axes=None):
     if input_axes is not None and output_axes is not None:
@@ -28,7 +30,7 @@ def _fans(shape, input_axes=None, output_axes=None):
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-class Initializer:
+class Initializer(ConfigObject):
     """Base class: subclasses implement `fill_(tensor)` (in place) and `get_config()`."""
 
     def __call__(self, shape, dtype=None) -> torch.Tensor:
@@ -41,16 +43,6 @@ class Initializer:
     def fill_(self, tensor: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 def _torch_dtype(dtype):

@@ -8,6 +8,8 @@ import math
 
 import torch
 
+from .serialization import ConfigObject
+
 
 def _penalty(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value) or value < 0:
@@ -15,22 +17,12 @@ def _penalty(value, name):
     return float(value)
 
 
-class Regularizer:
+class Regularizer(ConfigObject):
     """Base class: subclasses implement `__call__(weight) -> scalar tensor` and `get_config()`."""
 
     def __call__(self, weight: torch.Tensor) -> torch.Tensor:
         return weight.new_zeros(())
 
-    def get_config(self):
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class L1L2(Regularizer):

@@ -5,6 +5,22 @@ a config: a config never names arbitrary code to run."""
 _REGISTERED = {}
 
 
+class ConfigObject:
+    """Keras's config protocol for the small objects a layer takes (initializers, regularizers,
+    constraints): `get_config()` gives the constructor arguments, `from_config()` rebuilds from them."""
+
+    def get_config(self):
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
 _REGISTERED_NAMES = {}  # class -> the name it was registered under
 
 
