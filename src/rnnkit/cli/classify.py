@@ -6,7 +6,7 @@ import shlex
 from ..data.labelled import FORMATS, read_labelled, read_lines
 from ..tasks.classify import SCHEDULES, TextClassifier, format_classify_report, train_classifier
 from .options import (
-    UsageError, add_training_options, existing_file, fraction, layer_size, learning_rate, one_of, positive_int,
+    UsageError, add_training_options, dropout_rate, existing_file, fraction, layer_size, learning_rate, one_of, positive_int,
     whole_number,
 )
 
@@ -100,7 +100,7 @@ def register(subcommands, common):
                         help="truncate texts to this many words (default: keep them whole)")
     recipe.add_argument("--embedding-dim", type=layer_size, default=64, help="word vector size (default 64)")
     recipe.add_argument("--units", type=layer_size, default=64, help="LSTM units per direction (default 64)")
-    recipe.add_argument("--dropout", type=_dropout_rate, default=0.5,
+    recipe.add_argument("--dropout", type=dropout_rate, default=0.5,
                         help="dropout on the word vectors and the LSTM output (default 0.5)")
     recipe.add_argument("--learning-rate", type=learning_rate, default=1e-3,
                         help="Adam's learning rate, at the start with --schedule cosine (default 0.001)")
@@ -119,13 +119,3 @@ def register(subcommands, common):
     predictor.add_argument("sentences", nargs="*", metavar="SENTENCE", help="sentences to classify")
     predictor.add_argument("--file", type=existing_file, help="a UTF-8 file of sentences, one per line")
     predictor.set_defaults(run=predict)
-
-
-def _dropout_rate(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {value}")
-    return value

@@ -7,7 +7,8 @@ from ..data.tables import read_csv
 from ..tasks.backtest import backtest_forecaster
 from ..tasks.forecast import (CELLS, FORECAST_CSV, FORECAST_PLOT, METHODS, PREDICT, SCALERS, Forecaster,
                               plot_forecast, train_forecaster, write_forecast)
-from .options import add_training_options, existing_file, learning_rate, non_negative_int, one_of, positive_int
+from .options import (add_training_options, dropout_rate, existing_file, fraction, learning_rate, non_negative_int, one_of,
+                      positive_int, rows_or_fraction)
 
 TRAIN_EXAMPLES = """examples:
   # the next 18 months at once of a monthly series with a yearly season (window, split and batch derived)
@@ -122,39 +123,6 @@ def _print_forecast(table, head=10, tail=5):
         print("  " + "".join(f"{cell:>14}" for cell in cells))
 
 
-def _size(text):
-    """argparse type: a fraction of the rows (0 <= x < 1) or a whole number of rows."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction like 0.2 or a number of rows, got {text!r}") from None
-    if value < 0 or (value >= 1 and not value.is_integer()):
-        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1) or a whole number of rows, got {text!r}")
-    return value if value < 1 else int(value)
-
-
-def _rate(text):
-    """argparse type: a number in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
-    return value
-
-
-def _interval(text):
-    """argparse type: a coverage level in (0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a coverage level like 0.8, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1), like 0.8 for 80%, got {value}")
-    return value
-
-
 def _add_series_options(parser):
     data = parser.add_argument_group("data")
     data.add_argument("--csv", required=True, type=existing_file, help="the series: a CSV file with a header row")
@@ -178,7 +146,7 @@ def _add_model_options(parser):
     recipe.add_argument("--model", type=one_of(*CELLS), default="lstm", help=f"{', '.join(CELLS)} (default lstm)")
     recipe.add_argument("--units", type=positive_int, default=32, help="units per recurrent layer (default 32)")
     recipe.add_argument("--layers", type=positive_int, default=1, help="stacked recurrent layers (default 1)")
-    recipe.add_argument("--dropout", type=_rate, default=0.0, help="dropout after each recurrent layer (default 0)")
+    recipe.add_argument("--dropout", type=dropout_rate, default=0.0, help="dropout after each recurrent layer (default 0)")
     recipe.add_argument("--members", type=positive_int, default=5,
                         help="networks in the ensemble, the forecast is their median (default 5)")
     recipe.add_argument("--predict", type=one_of(*PREDICT), default="change",
@@ -228,10 +196,10 @@ def register(subcommands, common):
     test = data.add_mutually_exclusive_group()
     test.add_argument("--test-csv", type=existing_file, metavar="F",
                       help="test on this CSV: the rows that follow --csv in time (same columns)")
-    test.add_argument("--test-size", type=_size,
+    test.add_argument("--test-size", type=rows_or_fraction,
                       help="the last rows held out for testing: a fraction or a row count (default: a tenth of the "
                       "rows, at least --horizon)")
-    data.add_argument("--val-size", type=_size,
+    data.add_argument("--val-size", type=rows_or_fraction,
                       help="validation rows just before the test rows: a fraction or a row count, 0 for none "
                       "(default: a tenth of the rows, at least --horizon)")
     _add_model_options(trainer)
@@ -252,7 +220,7 @@ def register(subcommands, common):
     )
     _add_series_options(tester)
     tester.add_argument("--folds", type=positive_int, default=5, help="forecasts to score (default 5)")
-    tester.add_argument("--interval", type=_interval, default=0.8,
+    tester.add_argument("--interval", type=fraction, default=0.8,
                         help="coverage level of the prediction intervals whose coverage is counted (default 0.8)")
     _add_model_options(tester)
     add_training_options(tester, epochs=100, batch_size=None, out="runs/backtest")
@@ -277,7 +245,7 @@ def register(subcommands, common):
     predictor.add_argument("--steps", required=True, type=positive_int, help="rows to forecast")
     predictor.add_argument("--method", type=one_of(*METHODS), default="auto",
                            help="auto, direct or recursive (default auto: direct when --steps <= the horizon)")
-    predictor.add_argument("--interval", type=_interval,
+    predictor.add_argument("--interval", type=fraction,
                            help="add prediction intervals of this coverage, e.g. 0.8 (columns <target>_lower and "
                            "<target>_upper)")
     predictor.add_argument("--time-col", metavar="COL",

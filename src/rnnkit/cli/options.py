@@ -1,5 +1,6 @@
 """Options and argument types shared by the subcommands."""
 import argparse
+import math
 import difflib
 import os
 
@@ -108,31 +109,59 @@ seed = whole_number(0, 2**32 - 1)
 seed.__doc__ = "argparse type: a random seed, from 0 to 2**32 - 1 (NumPy's range)."
 
 
-def learning_rate(text):
-    """argparse type: a learning rate, a number > 0 and at most MAX_LEARNING_RATE."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {_quoted(text)}") from None
-    if not 0 < value <= MAX_LEARNING_RATE:
-        raise argparse.ArgumentTypeError(f"must be greater than 0 and at most {MAX_LEARNING_RATE:g}, got {_quoted(text)}")
-    return value
-
-
 def _quoted(text):
     """`text` as typed, quoted, cut in the middle when long (a pasted file is not echoed whole)."""
     return repr(text if len(text) <= 40 else text[:20] + "..." + text[-17:])
 
 
-def fraction(text):
-    """argparse type: a number strictly between 0 and 1."""
+def real_number(low, high, *, low_open=False, high_open=False):
+    """argparse type: a number from `low` to `high`, each end excluded when its `*_open` is true
+    (NaN is refused; so is infinity unless `high` is infinity and included).
+
+    Example:
+        >>> real_number(0, 1, high_open=True)("0.5")
+        0.5
+    """
+    above = "greater than" if low_open else "at least"
+    below = "below" if high_open else "at most"
+    wanted = f"{above} {low:g}" + ("" if high == math.inf else f" and {below} {high:g}")
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number {wanted}, got {_quoted(text)}") from None
+        low_ok = value > low if low_open else value >= low
+        high_ok = value < high if high_open else value <= high
+        if not (low_ok and high_ok):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {_quoted(text)}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+learning_rate = real_number(0, MAX_LEARNING_RATE, low_open=True)
+learning_rate.__doc__ = "argparse type: a learning rate, a number > 0 and at most MAX_LEARNING_RATE."
+fraction = real_number(0, 1, low_open=True, high_open=True)
+fraction.__doc__ = "argparse type: a number strictly between 0 and 1 (a share of the data, a coverage level)."
+dropout_rate = real_number(0, 1, high_open=True)
+dropout_rate.__doc__ = "argparse type: a dropout rate, from 0 to below 1."
+non_negative = real_number(0, math.inf, high_open=True)
+non_negative.__doc__ = "argparse type: a finite number >= 0 (a temperature, a weight decay)."
+positive_number = real_number(0, math.inf, low_open=True, high_open=True)
+positive_number.__doc__ = "argparse type: a finite number > 0 (a time budget)."
+
+
+def rows_or_fraction(text):
+    """argparse type: a fraction of the rows (0 <= x < 1) or a whole number of rows."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {_quoted(text)}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {value}")
-    return value
+        raise argparse.ArgumentTypeError(f"expected a fraction like 0.2 or a number of rows, got {_quoted(text)}") from None
+    if not (0 <= value < 1 or (1 <= value <= MAX_COUNT and value.is_integer())):
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1) or a whole number of rows, got {_quoted(text)}")
+    return value if value < 1 else int(value)
 
 
 def one_of(*choices):

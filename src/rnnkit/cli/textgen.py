@@ -5,8 +5,8 @@ import sys
 from ..io.saving import load_model
 from ..tasks import textgen
 from .options import (
-    UsageError, add_training_options, existing_file, fraction, layer_size, learning_rate, one_of, positive_int, seed,
-    whole_number,
+    UsageError, add_training_options, dropout_rate, existing_file, fraction, layer_size, learning_rate, non_negative,
+    one_of, positive_int, positive_number, seed, whole_number,
 )
 
 # The sample printed after training: a million characters at most, so that it cannot outlast the training.
@@ -64,39 +64,6 @@ def sample(args):
     return 0
 
 
-def non_negative(text):
-    """argparse type: a finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0 (0 is greedy), got {text}")
-    return value
-
-
-def positive_number(text):
-    """argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
-
-
-def rate(text):
-    """argparse type: a dropout rate in [0, 1)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
-    return value
-
-
 def register(subcommands, common):
     parser = subcommands.add_parser(
         "textgen",
@@ -135,8 +102,8 @@ def register(subcommands, common):
     model.add_argument("--units", type=layer_size, nargs="+", default=[512], metavar="N",
                        help="units of each recurrent layer; several values stack layers (default 512)")
     model.add_argument("--embedding-dim", type=layer_size, default=64, help="character vector size (default 64)")
-    model.add_argument("--dropout", type=rate, default=0.2, help="dropout on the recurrent outputs (default 0.2)")
-    model.add_argument("--input-dropout", type=rate, default=0.05,
+    model.add_argument("--dropout", type=dropout_rate, default=0.2, help="dropout on the recurrent outputs (default 0.2)")
+    model.add_argument("--input-dropout", type=dropout_rate, default=0.05,
                        help="dropout on the character vectors (default 0.05)")
     data = trainer.add_argument_group("data")
     data.add_argument("--seq-len", type=positive_int, default=100, help="characters per training window (default 100)")
