@@ -127,6 +127,8 @@ class Layer(nn.Module):
         return param
 
     def _float_dtype(self):
+        """The dtype floating input data is converted to (layers, and models in fit/predict): the
+        weights' dtype, or before they exist the layer's placement or configured dtype."""
         weight = next((w for w in self.parameters() if w.is_floating_point()), None)
         return weight.dtype if weight is not None else self._placement.get("dtype") or self._resolved_dtype()
 

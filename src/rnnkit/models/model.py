@@ -265,12 +265,6 @@ class Model(TrainingMixin, Layer):
         with torch.inference_mode(False), torch.no_grad():
             self(torch.zeros(shape, dtype=self._float_dtype()))
 
-    def _float_dtype(self):
-        for w in self.parameters():
-            if w.is_floating_point():
-                return w.dtype
-        return torch.get_default_dtype()
-
     def _as_tensors(self, inputs):
         """numpy arrays to tensors (floating ones in the weights' dtype); tensors as they are."""
 

@@ -137,11 +137,6 @@ class TrainingMixin:
         first = next(self.parameters(), None)
         return first.device if first is not None else torch.device("cpu")
 
-    def _float_dtype(self):
-        """The dtype floating input data is converted to: the model's weights' (float32 until built)."""
-        first = next((p for p in self.parameters() if p.is_floating_point()), None)
-        return first.dtype if first is not None else torch.float32
-
     def _ensure_ready(self, x):
         """Builds the model on a first batch if needed, then the optimizer over its weights."""
         compiled = self._compiled
