@@ -126,3 +126,8 @@ def test_keras_save_with_optimizer_is_refused_pointing_to_rnnkit_files(tmp_path)
     ours = sequential(R.LSTM(4))
     with pytest.raises(ValueError, match="include_optimizer.*'.rnnkit'"):
         ours.save(tmp_path / "model.keras", include_optimizer=True)
+
+
+def test_unbuilt_model_is_refused_asking_to_build_it(tmp_path):
+    with pytest.raises(ValueError, match="not built.*give it an Input"):
+        rnnkit.Sequential([R.LSTM(3)]).save(tmp_path / "model.keras")
