@@ -87,7 +87,9 @@ def save_model(model, path, include_optimizer=False):
     Args:
         model: an rnnkit model (`Sequential`, functional `Model`, or a subclassed model whose class
             is registered with `rnnkit.register_serializable` and whose config rebuilds it built).
-        path: the file to write; must end with `.rnnkit`. An existing file is replaced atomically.
+        path: the file to write; must end with `.rnnkit`, or with `.keras` for a Keras 3 file
+            (`rnnkit.io.keras_export.save_keras`: architecture and weights only, layers Keras has).
+            An existing file is replaced atomically.
         include_optimizer: also save the optimizer's state (moments, step count), so that training
             resumes exactly where it stopped. The model must have been compiled with settings that
             have a config (names, rnnkit losses/metrics/optimizers, torch.optim optimizers).
@@ -97,7 +99,7 @@ def save_model(model, path, include_optimizer=False):
     `model.assets` (JSON) is saved with the model and comes back with it.
 
     Raises:
-        ValueError: `path` does not end with `.rnnkit`, the model is not built, one of its classes
+        ValueError: `path` does not end with `.rnnkit` or `.keras`, the model is not built, one of its classes
             could not be loaded back (unregistered), or `include_optimizer` was asked for a model
             whose compile settings cannot be saved.
 
@@ -108,10 +110,19 @@ def save_model(model, path, include_optimizer=False):
     path = os.fspath(path)
     if not isinstance(model, Model):
         raise ValueError(f"save_model expects an rnnkit model, got {type(model).__name__}.")
+    if str(path).endswith(".keras"):
+        if include_optimizer:
+            raise ValueError(
+                f"include_optimizer=True is not supported for the Keras file {path!r} (rnnkit writes Keras files "
+                f"without optimizer state); save to a {MODEL_SUFFIX!r} path to keep the optimizer."
+            )
+        from .keras_export import save_keras
+
+        return save_keras(model, path)
     if not str(path).endswith(MODEL_SUFFIX):
         raise ValueError(
-            f"rnnkit model files end with {MODEL_SUFFIX!r}, got {path!r}; use model.save_weights(...) "
-            f"with a {WEIGHTS_SUFFIX!r} path to save only the weights."
+            f"rnnkit model files end with {MODEL_SUFFIX!r} (or '.keras' for a Keras 3 file), got {path!r}; use "
+            f"model.save_weights(...) with a {WEIGHTS_SUFFIX!r} path to save only the weights."
         )
     _check_loadable_classes(model)
     _check_built(model, "save")
@@ -147,7 +158,7 @@ def load_model(path, compile=True):
     states. It predicts exactly what the saved model predicted.
 
     Args:
-        path: a `.rnnkit` file.
+        path: a `.rnnkit` file, or a Keras 3 `.keras` file (read by `rnnkit.io.load_keras`, uncompiled).
         compile: compile the model with the saved compile settings (and restore the optimizer state
             when the file has it). With False, or when the file has none, the model is uncompiled.
 
@@ -164,6 +175,10 @@ def load_model(path, compile=True):
             hold NaN or inf.
     """
     path = os.fspath(path)
+    if str(path).endswith(".keras"):
+        from .keras_import import load_keras
+
+        return load_keras(path)
     contents = _read_archive(path)
     config = contents[CONFIG]
     declared = _declared_elements(contents[WEIGHTS], f"{path!r} (member {WEIGHTS})")
@@ -184,16 +199,22 @@ def load_model(path, compile=True):
 
 def save_weights(model, path):
     """Saves the weights of `model` (every state_dict tensor, by name) to a `.weights.safetensors`
-    file, written atomically, with the sha256 of the tensors in its metadata.
+    file, written atomically, with the sha256 of the tensors in its metadata. A `.weights.h5` path
+    writes Keras 3's weights layout instead (`rnnkit.io.keras_export.save_keras_weights`).
 
     Raises:
-        ValueError: `path` does not end with `.weights.safetensors`, or the model is not built.
+        ValueError: `path` ends with neither `.weights.safetensors` nor `.weights.h5`, or the model
+            is not built.
     """
     path = os.fspath(path)
     if not isinstance(model, Model):
         raise ValueError(f"save_weights expects an rnnkit model, got {type(model).__name__}.")
+    if str(path).endswith(".weights.h5"):
+        from .keras_export import save_keras_weights
+
+        return save_keras_weights(model, path)
     if not str(path).endswith(WEIGHTS_SUFFIX):
-        hint = " rnnkit does not write Keras .h5 files." if str(path).endswith(".h5") else ""
+        hint = " Keras weight files end with '.weights.h5'." if str(path).endswith(".h5") else ""
         raise ValueError(f"rnnkit weight files end with {WEIGHTS_SUFFIX!r}, got {path!r}.{hint}")
     _check_built(model, "save the weights of")
     tensors = _state_tensors(model)

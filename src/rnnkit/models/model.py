@@ -203,11 +203,13 @@ class Model(TrainingMixin, Layer):
     # ------------------------------------------------------------------------------------ saving
     def save(self, filepath, include_optimizer=False):
         """Saves the model to one `.rnnkit` file (architecture, weights, compile settings, and the
-        optimizer state with `include_optimizer=True`), atomically; see `rnnkit.save_model`."""
+        optimizer state with `include_optimizer=True`), or to a Keras 3 `.keras` file (architecture
+        and weights), atomically; see `rnnkit.save_model`."""
         storage("save_model")(self, filepath, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath):
-        """Saves the weights to a `.weights.safetensors` file, atomically; see `rnnkit.io.save_weights`."""
+        """Saves the weights to a `.weights.safetensors` file, or to a Keras 3 `.weights.h5` file,
+        atomically; see `rnnkit.io.save_weights`."""
         storage("save_weights")(self, filepath)
 
     def load_weights(self, filepath):
