@@ -23,7 +23,7 @@ def demo_run(tmp_path_factory):
 def test_demo_trains_and_reports_against_the_naive_baselines(demo_run):
     code, out, _ = demo_run
     assert code == 0
-    assert "5 x LSTM(32) -> Dense(1), 21,925 params in all" in out  # an ensemble of 5 networks of 4,385
+    assert "5 x LSTM(32) -> Dense(50), 30,010 params in all" in out  # an ensemble of 5 networks of 6,002
     assert "persistence" in out and "seasonal naive (50)" in out and "MASE" in out
     assert "rnnkit forecast predict" in out and "rnnkit classify --help" in out
 
