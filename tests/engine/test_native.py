@@ -125,5 +125,5 @@ def test_a_stale_build_lock_left_by_a_killed_build_does_not_hang_the_next_run(na
     stale = os.path.join(_get_build_directory("rnnkit_native", False), "lock")
     open(stale, "w").close()
     code = "from rnnkit.engine.native import native_kernels; assert native_kernels() is not None"
+    # Before the fix this waited forever; another rnnkit process may legitimately hold the lock after.
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
-    assert not os.path.exists(stale)
