@@ -260,6 +260,14 @@ def test_interval_widths_follow_the_volatility_of_the_window_forecast_from(train
     np.testing.assert_allclose([lower[0, 0], upper[0, 0]], [-41, 41])
 
 
+def test_flat_windows_give_finite_intervals_that_are_not_zero_wide(trained):
+    forecaster = Forecaster(trained[0].model)
+    forecaster.residuals = np.arange(-50.0, 51.0)[:, None, None]
+    forecaster.residual_scales = np.r_[np.zeros(50), np.full(51, 2.0)][:, None]  # half the windows flat
+    lower, upper = forecaster.interval_at(np.zeros((1, 1)), 0.8, np.full(30, 7.0))  # from a flat window
+    assert np.all(np.isfinite(lower)) and np.all(np.isfinite(upper)) and upper[0, 0] - lower[0, 0] > 0
+
+
 def test_a_step_with_few_errors_pools_those_of_its_neighbouring_steps(trained):
     forecaster = Forecaster(trained[0].model)
     forecaster.horizon = 3

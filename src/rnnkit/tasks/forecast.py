@@ -49,7 +49,7 @@ FORECAST_CSV = "forecast.csv"
 FORECAST_PLOT = "forecast.png"
 # Interval calibration (measured on benchmarks/forecast.py's series, README "Forecasting"): a step ahead
 # with fewer held-out errors than this borrows those of its neighbouring steps, and a window's volatility
-# counts as at least this fraction of the held-out windows' median, so that a flat stretch neither
+# counts as at least this fraction of the held-out windows' mean, so that a flat stretch neither
 # divides an error by zero nor draws a zero-width interval.
 POOLED_ERRORS = 20
 SCALE_FLOOR = 0.1
@@ -200,7 +200,8 @@ class Forecaster:
                              "a validation or test part (rnnkit forecast train --val-size ... --test-size ...).")
         errors, scale = self.residuals, np.ones(len(self.targets))
         if self.residual_scales is not None:
-            floor = SCALE_FLOOR * np.median(self.residual_scales, axis=0)
+            floor = SCALE_FLOOR * np.mean(self.residual_scales, axis=0)
+            floor = np.where(floor > 0, floor, 1.0)  # every held-out window flat: the errors stay in data units
             errors = errors / np.maximum(self.residual_scales, floor)[:, None, :]
             if history is None:
                 scale = np.median(self.residual_scales, axis=0)
