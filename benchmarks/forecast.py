@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/forecast.py                      # the table (a few minutes on 2 cores)
     .venv/bin/python benchmarks/forecast.py --only co2 nile      # some series
     .venv/bin/python benchmarks/forecast.py --set members=1 --set window=24   # measure another recipe
+    .venv/bin/python benchmarks/forecast.py --intervals 0.8      # coverage of the prediction intervals
 
 Each series loses its last H points (H as in the M4 competition: yearly 6, quarterly 8, monthly 18);
 every contender sees only the rest. rnnkit runs its default recipe, exactly what
@@ -32,7 +33,7 @@ except ImportError as error:
                      "`.venv/bin/pip install statsmodels statsforecast`.") from None
 
 from rnnkit.data.timeseries import mase
-from rnnkit.tasks.forecast import forecast, train_forecaster
+from rnnkit.tasks.forecast import Forecaster, forecast, train_forecaster
 
 HORIZONS = {"yearly": (6, 1), "quarterly": (8, 4), "monthly": (18, 12)}  # (H, season)
 
@@ -110,6 +111,36 @@ def run(names, settings, seed):
     return rows
 
 
+def interval_coverage(names, settings, seed, level, folds=4):
+    """The empirical coverage and mean width of `level` prediction intervals: trained on all but the
+    last `folds` x H rows (as `backtest_forecaster` does), the model forecasts H steps from every row
+    of those, each with its interval; beside them the intervals of the same errors left in data units
+    (not divided by their windows' volatility), as models saved before normalised intervals draw them."""
+    rows = []
+    for name in names:
+        frequency, load, _ = SERIES[name]
+        horizon, season = HORIZONS[frequency]
+        series = load()
+        first = len(series) - folds * horizon
+        result = train_forecaster(series[:first], horizon=horizon, season=season if season > 1 else None, seed=seed,
+                                  statistical=False, verbose=0, **settings)
+        forecaster = Forecaster(result.model)
+        origins = np.arange(first, len(series) - horizon + 1)
+        actual = series[origins[:, None] + np.arange(horizon)]
+        predicted = forecaster.predict_at(series, origins)[..., 0]
+        row = {"series": name, "forecasts": len(origins), "errors": len(forecaster.residuals)}
+        for method, scales in (("normalised", forecaster.residual_scales), ("data units", None)):
+            forecaster.residual_scales = scales
+            bounds = np.array([forecaster.interval_at(ahead[:, None], level, series[:origin])
+                               for ahead, origin in zip(predicted, origins)])[..., 0]  # (origins, 2, horizon)
+            inside = (actual >= bounds[:, 0]) & (actual <= bounds[:, 1])
+            row[method] = (float(np.mean(inside)), float(np.mean(bounds[:, 1] - bounds[:, 0])))
+        rows.append(row)
+        print(f"  {name:<11} {row['forecasts']:>9} {row['errors']:>7}"
+              + "".join(f"{row[m][0]:>12.0%} {row[m][1]:>9.4g}" for m in ("normalised", "data units")), flush=True)
+    return rows
+
+
 def geometric_mean(values):
     return float(np.exp(np.mean(np.log(values))))
 
@@ -156,6 +187,8 @@ def main(argv=None):
                         help="a train_forecaster setting other than the default (a JSON value or a word)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument("--intervals", type=float, metavar="LEVEL",
+                        help="measure the coverage of LEVEL (e.g. 0.8) prediction intervals instead of the MASE")
     args = parser.parse_args(argv)
     # One thread: these networks are small, and on a shared machine a second thread mostly spins.
     torch.set_num_threads(1)
@@ -163,6 +196,16 @@ def main(argv=None):
     settings = dict(args.set)
     print(f"forecast benchmark: {len(names)} series, rnnkit recipe: defaults"
           + (f" with {settings}" if settings else "") + f", seed {args.seed}")
+    if args.intervals is not None:
+        print(f"  {'series':<11} {'forecasts':>9} {'errors':>7} {'coverage':>12} {'width':>9} "
+              f"{'(data units)':>12} {'width':>9}")
+        rows = interval_coverage(names, settings, args.seed, args.intervals)
+        print(f"  mean coverage: normalised {np.mean([row['normalised'][0] for row in rows]):.0%}, "
+              f"data units {np.mean([row['data units'][0] for row in rows]):.0%} (nominal {args.intervals:.0%})")
+        if args.json:
+            with open(args.json, "w") as file:
+                json.dump(rows, file, indent=1)
+        return 0
     print(f"  {'series':<11}" + "".join(f"{c:>14}" for c in ["rnnkit", *baselines(1)]) + "   (MASE)")
     rows = run(names, settings, args.seed)
     text, means = table(rows)

@@ -231,14 +231,69 @@ def test_early_stopping_ends_training_when_the_validation_loss_stops_improving()
 def test_prediction_intervals_come_from_the_held_out_errors_and_enclose_the_forecast(trained):
     forecaster = Forecaster(trained[0].model)
     assert forecaster.residuals.shape == (60, 1, 1)  # 20 validation and 40 test forecasts
+    assert forecaster.residual_scales.shape == (60, 1) and np.all(forecaster.residual_scales > 0)
     ahead = forecast(forecaster, wave(), steps=3, interval=0.8)
     assert ahead.names == ["value", "value_lower", "value_upper"]
     assert np.all(ahead["value_lower"] < ahead["value"]) and np.all(ahead["value"] < ahead["value_upper"])
-    # 101 errors -50..50: split conformal takes the floor(102 * 0.1) = 10th and ceil(102 * 0.9) = 92nd smallest
-    forecaster.residuals = np.arange(-50.0, 51.0)[:, None, None]
+
+
+def test_interval_bounds_are_the_split_conformal_order_statistics_of_the_errors(trained):
+    forecaster = Forecaster(trained[0].model)
+    # 101 errors -50..50 in data units (a model saved before normalised intervals): split conformal
+    # takes the floor(102 * 0.1) = 10th and ceil(102 * 0.9) = 92nd smallest
+    forecaster.residuals, forecaster.residual_scales = np.arange(-50.0, 51.0)[:, None, None], None
     lower, upper = forecaster.interval_at(np.zeros((2, 1)), 0.8)
     np.testing.assert_allclose(lower[:, 0], [-41, -41 * np.sqrt(2)])  # the 2nd step chains two horizons
     np.testing.assert_allclose(upper[:, 0], [41, 41 * np.sqrt(2)])
+
+
+def test_interval_widths_follow_the_volatility_of_the_window_forecast_from(trained):
+    forecaster = Forecaster(trained[0].model)
+    # the same errors, each made from a window that moved 2 per row: ratios -25..25 (10th: -20.5)
+    forecaster.residuals = np.arange(-50.0, 51.0)[:, None, None]
+    forecaster.residual_scales = np.full((101, 1), 2.0)
+    calm, wild = np.arange(30.0) * 0.5, np.arange(30.0) * 4.0  # windows moving 0.5 and 4 per row
+    for history, step in ((calm, 0.5), (wild, 4.0)):
+        lower, upper = forecaster.interval_at(np.zeros((1, 1)), 0.8, history)
+        np.testing.assert_allclose([lower[0, 0], upper[0, 0]], [-20.5 * step, 20.5 * step])
+    lower, upper = forecaster.interval_at(np.zeros((1, 1)), 0.8)  # no history: the held-out median, 2
+    np.testing.assert_allclose([lower[0, 0], upper[0, 0]], [-41, 41])
+
+
+def test_flat_windows_give_finite_intervals_that_are_not_zero_wide(trained):
+    forecaster = Forecaster(trained[0].model)
+    forecaster.residuals = np.arange(-50.0, 51.0)[:, None, None]
+    forecaster.residual_scales = np.r_[np.zeros(50), np.full(51, 2.0)][:, None]  # half the windows flat
+    lower, upper = forecaster.interval_at(np.zeros((1, 1)), 0.8, np.full(30, 7.0))  # from a flat window
+    assert np.all(np.isfinite(lower)) and np.all(np.isfinite(upper)) and upper[0, 0] - lower[0, 0] > 0
+
+
+def test_a_step_with_few_errors_pools_those_of_its_neighbouring_steps(trained):
+    forecaster = Forecaster(trained[0].model)
+    forecaster.horizon = 3
+    # 7 forecasts: too few per step for an 80% interval; each step borrows from the others until 20
+    forecaster.residuals = np.stack([np.full(7, -1.0), np.arange(-3.0, 4.0), np.full(7, 5.0)], axis=1)[..., None]
+    forecaster.residual_scales = None
+    lower, upper = forecaster.interval_at(np.zeros((3, 1)), 0.8)
+    pooled = np.sort(forecaster.residuals[:, :, 0].ravel())  # 21 errors: the 2nd and 20th smallest
+    np.testing.assert_allclose(lower[:, 0], pooled[1])
+    np.testing.assert_allclose(upper[:, 0], pooled[19])
+
+
+def test_80_percent_intervals_cover_about_80_percent_of_a_random_walk():
+    walk = np.cumsum(np.random.default_rng(7).normal(0, 1, 700)) + 100
+    horizon, last = 5, 600
+    forecaster = Forecaster(train_forecaster(walk[:last], window=10, horizon=horizon, units=4, epochs=3,
+                                             members=1, statistical=False, verbose=0).model)
+    origins = np.arange(last, len(walk) - horizon + 1)
+    predicted = forecaster.predict_at(walk, origins)
+    inside = []
+    for origin, ahead in zip(origins, predicted):
+        lower, upper = forecaster.interval_at(ahead, 0.8, walk[:origin])
+        actual = walk[origin:origin + horizon, None]
+        inside.append((actual >= lower) & (actual <= upper))
+    # 96 overlapping forecasts of 5 steps: the coverage of 480 points, whose spread is a few points
+    assert 0.72 <= np.mean(inside) <= 0.9
 
 
 def test_an_interval_level_outside_0_1_is_refused(trained):

@@ -144,7 +144,8 @@ def backtest_forecaster(data, target=None, features=(), *, folds=5, horizon=1, s
     forecasts.update(statistical_forecasts(series, origins, horizon, season))
     lower = upper = None
     if interval is not None:
-        bounds = [forecaster.interval_at(predicted[:, None], interval) for predicted in forecasts["model"]]
+        bounds = [forecaster.interval_at(predicted[:, None], interval, values[:origin])
+                  for predicted, origin in zip(forecasts["model"], origins)]
         lower = np.stack([low[:, 0] for low, _ in bounds])
         upper = np.stack([high[:, 0] for _, high in bounds])
     training_rows = series[:first_origin]

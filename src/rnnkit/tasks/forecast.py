@@ -47,6 +47,12 @@ SIGNIFICANCE = 0.05  # the Diebold-Mariano p-value below which a difference is c
 TEST_PLOT = "test_predictions.png"
 FORECAST_CSV = "forecast.csv"
 FORECAST_PLOT = "forecast.png"
+# Interval calibration (measured on benchmarks/forecast.py's series, README "Forecasting"): a step ahead
+# with fewer held-out errors than this borrows those of its neighbouring steps, and a window's volatility
+# counts as at least this fraction of the held-out windows' mean, so that a flat stretch neither
+# divides an error by zero nor draws a zero-width interval.
+POOLED_ERRORS = 20
+SCALE_FLOOR = 0.1
 
 
 def as_table(data, what="data", names=None):
@@ -105,6 +111,9 @@ class Forecaster:
         self.change_scaler = scaler_from_config(settings["change_scaler"]) if settings["change_scaler"] else None
         residuals = settings.get("residuals")
         self.residuals = None if residuals is None else np.asarray(residuals, dtype=np.float64)
+        # models saved before normalised intervals kept the errors alone (their intervals: in data units)
+        scales = settings.get("residual_scales")
+        self.residual_scales = None if scales is None else np.asarray(scales, dtype=np.float64)
 
     @property
     def lookback(self):
@@ -152,34 +161,60 @@ class Forecaster:
         flat = scaled.reshape(len(origins), self.horizon * len(self.targets))
         return flat if self.change_scaler is None else self.change_scaler.transform(flat)
 
-    def interval_at(self, predicted, level):
-        """Conformal prediction intervals around `predicted` (steps, targets) from the out-of-sample errors
-        the model made on its validation and test parts: per step ahead, the split-conformal
-        (1 - level) / 2 and (1 + level) / 2 order statistics of those errors, added to the forecast.
+    def local_scales(self, values, origins):
+        """The volatility each forecast's errors are measured in: per target, the mean absolute step
+        over the input window ending just before each origin (1 for a window of one row, which has no
+        step). (time, inputs) in data units -> (len(origins), targets)."""
+        values = self._checked_values(values)
+        if self.window < 2:
+            return np.ones((len(origins), len(self.targets)))
+        windows = input_windows(values[:, self._target_positions()], self.window, origins, dtype=np.float64)
+        return np.mean(np.abs(np.diff(windows, axis=1)), axis=1)
+
+    def interval_at(self, predicted, level, history=None):
+        """Normalised conformal prediction intervals around `predicted` from the out-of-sample errors
+        the model made on its validation and test parts (one forecast from every row). Each error is
+        divided by the volatility of its input window (`local_scales`); per step ahead, the split-conformal
+        (1 - level) / 2 and (1 + level) / 2 order statistics of those ratios, times the volatility of the
+        window the forecast starts from, are added to the forecast, so that the band widens when the series
+        moves more. A step with fewer than `POOLED_ERRORS` errors pools those of its neighbouring steps.
         Steps beyond the horizon (recursive forecasts) widen by the square root of the horizons chained.
+
+        Args:
+            predicted: the forecast, (steps, targets), in data units.
+            level: the coverage wanted, in (0, 1), e.g. 0.8.
+            history: the input columns the forecast started from, (time, inputs) with at least `window`
+                rows; None: the median volatility of the held-out windows stands for the current one.
 
         Returns:
             (lower, upper), each (steps, targets), in data units.
 
         Raises:
-            ValueError: a level outside (0, 1), or a model that kept no errors (trained without
-                validation and test parts, or saved before intervals existed).
+            ValueError: a level outside (0, 1), a history shorter than the window, or a model that kept
+                no errors (trained without validation and test parts, or saved before intervals existed).
         """
         if not 0 < level < 1:
             raise ValueError(f"the interval level must be in (0, 1), e.g. 0.8, got {level}.")
         if self.residuals is None or not len(self.residuals):
             raise ValueError("this model kept no out-of-sample errors to draw intervals from; train it again with "
                              "a validation or test part (rnnkit forecast train --val-size ... --test-size ...).")
-        ordered = np.sort(self.residuals, axis=0)
-        count = len(ordered)
-        # split conformal: the floor((n + 1) a/2)-th and ceil((n + 1)(1 - a/2))-th smallest of n errors
-        # bound a new error with probability >= level (a = 1 - level); clipped to the extremes
-        low = ordered[int(np.clip(np.floor((count + 1) * (1 - level) / 2), 1, count)) - 1]
-        high = ordered[int(np.clip(np.ceil((count + 1) * (1 + level) / 2), 1, count)) - 1]
+        errors, scale = self.residuals, np.ones(len(self.targets))
+        if self.residual_scales is not None:
+            floor = SCALE_FLOOR * np.mean(self.residual_scales, axis=0)
+            floor = np.where(floor > 0, floor, 1.0)  # every held-out window flat: the errors stay in data units
+            errors = errors / np.maximum(self.residual_scales, floor)[:, None, :]
+            if history is None:
+                scale = np.median(self.residual_scales, axis=0)
+            elif len(history) < self.window:
+                raise ValueError(f"the history has {len(history)} rows; the interval's volatility is measured over "
+                                 f"the model's window of {self.window} rows.")
+            else:
+                scale = np.maximum(self.local_scales(history, [len(history)])[0], floor)
+        bounds = np.stack([_conformal_bounds(_pooled_errors(errors, step), level) for step in range(self.horizon)])
         steps = np.arange(len(predicted))
-        widen = np.sqrt(steps // self.horizon + 1)[:, None]
+        widen = np.sqrt(steps // self.horizon + 1)[:, None] * scale
         step = np.minimum(steps, self.horizon - 1)
-        return predicted + widen * low[step], predicted + widen * high[step]
+        return predicted + widen * bounds[step, 0], predicted + widen * bounds[step, 1]
 
     def _scaled_anchors(self, values, origins):
         """What a change is measured from, scaled: (N, horizon, targets)."""
@@ -228,7 +263,7 @@ class Forecaster:
             predicted = self._recursive(values, steps)
         columns = dict(zip(self.targets, predicted.T))
         if interval is not None:
-            lower, upper = self.interval_at(predicted, interval)
+            lower, upper = self.interval_at(predicted, interval, values)
             for position, name in enumerate(self.targets):
                 columns[f"{name}_lower"], columns[f"{name}_upper"] = lower[:, position], upper[:, position]
         times, time_column = _future_times(table, steps)
@@ -529,6 +564,7 @@ def train_forecaster(data, targets=None, features=(), *, test_data=None, window=
         "scaler": scaler, "season": season, "members": members,
         "input_scaler": input_scaler.get_config(), "target_scaler": target_scaler.get_config(),
         "change_scaler": None, "time_column": table.time_column, "residuals": None,
+        "residual_scales": None,
     }
     set_random_seed(seed)
     model = build_forecaster(window, len(inputs), horizon * len(targets), cell, units, layers, dropout, members)
@@ -571,6 +607,8 @@ def train_forecaster(data, targets=None, features=(), *, test_data=None, window=
     residuals = values[:, target_positions][held_out_steps] - forecaster.predict_at(values, held_out)
     settings["residuals"] = residuals.tolist()
     forecaster.residuals = residuals
+    forecaster.residual_scales = forecaster.local_scales(values, held_out)
+    settings["residual_scales"] = forecaster.residual_scales.tolist()
     baselines = {"persistence": persistence_forecast(values[:, target_positions], test_origins, horizon)}
     if season is not None:
         baselines["seasonal_naive"] = seasonal_naive_forecast(values[:, target_positions], test_origins, horizon,
@@ -754,6 +792,28 @@ def _verdict(model_rmse, other_rmse, p_value):
     if model_rmse == other_rmse or (p_value is not None and not p_value < SIGNIFICANCE):
         return "is on par with"
     return "beats" if model_rmse < other_rmse else "is worse than"
+
+
+def _pooled_errors(errors, step):
+    """The errors (forecasts, horizon, targets) of `step` ahead, with those of the steps nearest to it
+    on both sides while there are fewer than `POOLED_ERRORS`: (count, targets)."""
+    horizon = errors.shape[1]
+    reach = 0
+    while len(errors) * (min(step + reach, horizon - 1) - max(step - reach, 0) + 1) < POOLED_ERRORS \
+            and reach < horizon:
+        reach += 1
+    return errors[:, max(step - reach, 0):step + reach + 1].reshape(-1, errors.shape[2])
+
+
+def _conformal_bounds(errors, level):
+    """Split conformal: of n errors (n, targets), the floor((n + 1) a/2)-th and ceil((n + 1)(1 - a/2))-th
+    smallest (a = 1 - level) bound a new exchangeable error with probability >= level; clipped to the
+    extremes when n is too small for the level. Returns (2, targets): lower, upper."""
+    ordered = np.sort(errors, axis=0)
+    count = len(ordered)
+    low = int(np.clip(np.floor((count + 1) * (1 - level) / 2), 1, count)) - 1
+    high = int(np.clip(np.ceil((count + 1) * (1 + level) / 2), 1, count)) - 1
+    return ordered[[low, high]]
 
 
 def _step_scaler(rows):
