@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/forecast.py --set members=1 --set window=24   # measure another recipe
     .venv/bin/python benchmarks/forecast.py --intervals 0.8      # coverage of the prediction intervals
 
-Each series loses its last H points (H as in the M4 competition: yearly 6, quarterly 8, monthly 18);
+Each series loses its last H points (H as in the M4 competition: yearly 6, quarterly 8, monthly 18, daily 14);
 every contender sees only the rest. rnnkit runs its default recipe, exactly what
 `rnnkit forecast train --horizon H --season S` followed by `rnnkit forecast predict --steps H` does
 (the library defaults are the CLI's); statsforecast's AutoETS, AutoARIMA, SeasonalNaive and Naive run
@@ -21,6 +21,7 @@ import json
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,10 +33,12 @@ except ImportError as error:
     raise SystemExit(f"benchmarks/forecast.py needs statsmodels and statsforecast ({error}); install them with "
                      "`.venv/bin/pip install statsmodels statsforecast`.") from None
 
+from rnnkit.data.tables import read_csv
 from rnnkit.data.timeseries import mase
 from rnnkit.tasks.forecast import Forecaster, forecast, train_forecaster
 
-HORIZONS = {"yearly": (6, 1), "quarterly": (8, 4), "monthly": (18, 12)}  # (H, season)
+HORIZONS = {"yearly": (6, 1), "quarterly": (8, 4), "monthly": (18, 12), "daily": (14, 1)}  # (H, season), as M4
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def _macro(column):
@@ -52,6 +55,11 @@ def _elnino():
     return table.drop(columns="YEAR").to_numpy(dtype=np.float64).ravel()
 
 
+def _google_open():
+    """Google's daily opening price 2012-2016 (trading days), from ../shared/data (see its README)."""
+    return read_csv(SHARED_DATA / "google_stock_train.csv", columns=["Open"]).columns["Open"].astype(np.float64)
+
+
 def _yearly(dataset, column):
     return getattr(sm.datasets, dataset).load_pandas().data[column].to_numpy(dtype=np.float64)
 
@@ -66,6 +74,7 @@ SERIES = {
     "infl": ("quarterly", lambda: _macro("infl"), "US inflation 1959-2009: noisy, no trend"),
     "sunspots": ("yearly", lambda: _yearly("sunspots", "SUNACTIVITY"), "sunspots 1700-2008: 11-year cycle"),
     "nile": ("yearly", lambda: _yearly("nile", "volume"), "Nile flow 1871-1970: level shift, noise"),
+    "google": ("daily", _google_open, "Google's daily opening price 2012-2016: a random walk with drift"),
 }
 
 
@@ -192,7 +201,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     # One thread: these networks are small, and on a shared machine a second thread mostly spins.
     torch.set_num_threads(1)
-    names = args.only or list(SERIES)
+    names = args.only or [name for name in SERIES if name != "google" or SHARED_DATA.is_dir()]
     settings = dict(args.set)
     print(f"forecast benchmark: {len(names)} series, rnnkit recipe: defaults"
           + (f" with {settings}" if settings else "") + f", seed {args.seed}")
