@@ -4,6 +4,7 @@ Built-in cells (SimpleRNNCell, LSTMCell, GRUCell and stacks of them) run on the 
 `rnnkit.engine` through their `scan()`; any other cell, or a built-in cell with an activation that is
 not elementwise, runs through the generic autograd loop. Both give Keras's results.
 """
+import contextlib
 import inspect
 
 import torch
@@ -553,3 +554,27 @@ def _init_arguments(cls):
                 if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self"
             }
     return names
+
+
+@contextlib.contextmanager
+def carrying_states(layers, restore):
+    """Makes recurrent `layers` carry their states from call to call for the block, then gives each
+    its own `stateful` flag back.
+
+    restore=True (generation): every layer starts from zeros, and gets back the states it had before.
+    restore=False (truncated BPTT): a layer that was stateful keeps its states running in and out of
+    the block, as a stateful layer does across batches; the others start and end from zeros."""
+    saved = [(layer.stateful, layer.states) for layer in layers]
+    for layer, (was_stateful, _) in zip(layers, saved):
+        layer.stateful = True
+        if restore or not was_stateful:
+            layer.reset_state()
+    try:
+        yield
+    finally:
+        for layer, (was_stateful, states) in zip(layers, saved):
+            layer.stateful = was_stateful
+            if restore:
+                layer.states = states
+            elif not was_stateful:
+                layer.reset_state()

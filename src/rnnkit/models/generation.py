@@ -23,6 +23,7 @@ from ..layers.bidirectional import Bidirectional
 from ..layers.core import Dense, Embedding
 from ..layers.gru import GRU
 from ..layers.lstm import LSTM
+from ..layers.rnn import carrying_states
 from ..layers.simple_rnn import SimpleRNN
 from ..engine.native import native_kernels
 from ..engine.simple_rnn import NATIVE_ACTIVATIONS
@@ -196,16 +197,8 @@ def _carrying_states(model):
             "sequence backwards (Bidirectional or go_backwards), which needs the future; generate with a "
             "model whose recurrent layers run forwards."
         )
-    saved = [(layer.stateful, layer.states) for layer in layers]
-    for layer in layers:
-        layer.stateful = True
-        layer.states = None
-    try:
+    with carrying_states(layers, restore=True):
         yield
-    finally:
-        for layer, (stateful, states) in zip(layers, saved):
-            layer.stateful = stateful
-            layer.states = states
 
 
 def _vocabulary_size(model):

@@ -17,7 +17,7 @@ import numbers
 import torch
 
 from ..layers.bidirectional import Bidirectional
-from ..layers.rnn import RNN
+from ..layers.rnn import RNN, carrying_states
 from ..engine.native import one_thread
 from ..engine.nest import flatten
 from . import distributed
@@ -311,18 +311,8 @@ class TrainingMixin:
                 "bptt_steps needs recurrent layers that run forwards in time; Bidirectional and go_backwards "
                 "layers see the future of a chunk, which truncated BPTT cannot carry."
             )
-        already = [layer.stateful for layer in layers]
-        for layer, was in zip(layers, already):
-            layer.stateful = True
-            if not was:
-                layer.reset_state()
-        try:
+        with carrying_states(layers, restore=False):
             yield
-        finally:
-            for layer, was in zip(layers, already):
-                layer.stateful = was
-                if not was:
-                    layer.reset_state()
 
     def test_step(self, x, y, sample_weight=None):
         with torch.no_grad():
