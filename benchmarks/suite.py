@@ -21,6 +21,8 @@ Workloads (DESIGN.md section 4; random data of the seeds' shapes, built once):
     generate  the char model (untrained), greedy, one character at a time
     generate64  the same from 64 prompts at once (`generate` on prompts (64, 1)), per character per
               prompt, against PyTorch generating for one prompt at a time
+    generate-bf16, generate64-bf16   the two generation rows with rnnkit's model under mixed_bfloat16
+              (bfloat16 copies of the recurrent and output kernels), against PyTorch in float32
     char-bf16, mnist-bf16   char and mnist with rnnkit under `mixed_precision.set_global_policy(
               "mixed_bfloat16")` (float32 weights, bfloat16 GEMMs with float32 accumulation),
               against PyTorch in float32 (the ratio's reference) and under torch.autocast
@@ -114,6 +116,14 @@ WORKLOADS = {
         "generate64", "generate: 64 prompts at once (torch: one at a time)", 1, 50, unit="char/prompt",
         contenders=("rnnkit", "torch"), prompts=64,
         notes=("s/step: per character per prompt; rnnkit generates for (64, 1) prompts in one call",),
+    ),
+    "generate-bf16": Workload(
+        "generate-bf16", "generate: char model, greedy, mixed_bfloat16", 1, 200, unit="char",
+        contenders=("rnnkit", "torch"), base="generate", precision="mixed_bfloat16",
+    ),
+    "generate64-bf16": Workload(
+        "generate64-bf16", "generate: 64 prompts at once, mixed_bfloat16 (torch: float32, one at a time)", 1, 50,
+        unit="char/prompt", contenders=("rnnkit", "torch"), prompts=64, base="generate64", precision="mixed_bfloat16",
     ),
     "char-bf16": Workload(
         "char-bf16", "char GRU(1024) step, mixed_bfloat16", 64, 1,

@@ -84,3 +84,40 @@ def test_models_outside_the_compiled_loop_take_the_python_loop(model):
     with torch.inference_mode(), generation._carrying_states(model):
         model(torch.tensor([[1, 2]]))
         assert generation._compiled_greedy_decoder(model) is None
+
+
+
+@pytest.mark.skipif(not rnnkit.layers.dtype_policy.cpu_runs_bfloat16(), reason="this CPU has no bfloat16 GEMMs")
+def test_compiled_greedy_loop_under_mixed_bfloat16_runs_its_products_in_bfloat16_from_two_prompts_on(monkeypatch):
+    """Checked against the same arithmetic written out: float32 input table and states, the recurrent
+    and output products from bfloat16 operands rounded to bfloat16; one prompt keeps float32 weights."""
+    rnnkit.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = sharp_model(layers.SimpleRNN(16, use_bias=False))
+    finally:
+        rnnkit.mixed_precision.set_global_policy("float32")
+    native = native_kernels()
+    dtypes = []
+    real = native.greedy_decode
+    monkeypatch.setattr(native, "greedy_decode", lambda *a: dtypes.append((a[3].dtype, a[7].dtype)) or real(*a))
+    prompts = [[3, 7, 1], [2, 2, 9]]
+    fast = model.generate(prompts, 12, temperature=0)
+    model.generate(prompts[0], 12, temperature=0)
+    assert dtypes == [(torch.bfloat16, torch.bfloat16), (torch.float32, torch.float32)]
+
+    embedding, recurrent, dense = model.layers
+    table = embedding.embeddings.detach() @ recurrent.cell.kernel.detach()
+    U, K = (w.detach().to(torch.bfloat16) for w in (recurrent.cell.recurrent_kernel, dense.kernel))
+    bias = dense.bias.detach()  # added in float32 to the rounded product
+    h = torch.zeros(2, 16)
+    tokens = torch.tensor(prompts)
+    for t in range(3):
+        h = torch.tanh(table[tokens[:, t]] + (h.to(torch.bfloat16) @ U).float())
+    expected = []
+    for _ in range(12):
+        token = ((h.to(torch.bfloat16) @ K).float() + bias).argmax(dim=1)
+        expected.append(token)
+        h = torch.tanh(table[token] + (h.to(torch.bfloat16) @ U).float())
+    expected = torch.stack(expected, dim=1)
+    assert len(set(expected[0].tolist())) >= 3
+    assert fast.tolist() == expected.tolist()

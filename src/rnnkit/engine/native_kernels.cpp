@@ -940,11 +940,7 @@ torch::Tensor greedy_decode(int64_t cell, int64_t activation, torch::Tensor tabl
     const float* table_p = table.data_ptr<float>();
     const bool has_b_rec = b_rec.numel() > 0, has_bias = bias.numel() > 0;
     for (int64_t s = 0; s < steps; ++s) {
-        if (has_b_rec) {
-            at::addmm_out(u, b_rec, h, U);
-        } else {
-            at::mm_out(u, h, U);
-        }
+        product_out(u, has_b_rec ? b_rec : torch::Tensor(), h, U);  // U may be bfloat16 (a mixed policy)
         float* u_p = u.data_ptr<float>();
         float* h_p = h.data_ptr<float>();
         float* hn_p = h_next.data_ptr<float>();
@@ -967,11 +963,7 @@ torch::Tensor greedy_decode(int64_t cell, int64_t activation, torch::Tensor tabl
         }
         h.copy_(h_next);
         if (cell == 1) c.copy_(c_next);
-        if (has_bias) {
-            at::addmm_out(logits, bias, h, kernel);
-        } else {
-            at::mm_out(logits, h, kernel);
-        }
+        product_out(logits, has_bias ? bias : torch::Tensor(), h, kernel);
         const float* l_p = logits.data_ptr<float>();
         for (int64_t b = 0; b < B; ++b) {
             int64_t best = 0;
@@ -997,6 +989,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("gru_backward_nested", &gru_backward_nested, "GRU backward over nested masks (float32, CPU)");
     m.def("simple_rnn_forward_nested", &simple_rnn_forward_nested, "SimpleRNN forward over nested masks");
     m.def("simple_rnn_backward_nested", &simple_rnn_backward_nested, "SimpleRNN backward over nested masks");
-    m.def("greedy_decode", &greedy_decode, "Greedy decoding, Embedding -> recurrent layer -> Dense (float32, CPU)");
+    m.def("greedy_decode", &greedy_decode, "Greedy decoding, Embedding -> recurrent layer -> Dense (float32 states; weights float32 or bfloat16; CPU)");
     m.def("gru_backward", &gru_backward, "GRU (reset_after) backward through time (float32, CPU)");
 }
