@@ -12,21 +12,12 @@ import pytest  # noqa: E402
 keras = pytest.importorskip("keras")
 
 import rnnkit  # noqa: E402
+from keras_files import features, randomise  # noqa: E402
 from rnnkit import layers as R  # noqa: E402
 from rnnkit.io import save_keras  # noqa: E402
 
 K = keras.layers
 ATOL = 1e-5
-
-
-def randomise(model, seed=0):
-    rng = np.random.default_rng(seed)
-    model.set_weights([rng.normal(scale=0.5, size=w.shape).astype(w.dtype) for w in model.get_weights()])
-    return model
-
-
-def features(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype("float32")
 
 
 def keras_reads_it_alike(ours, tmp_path, x):

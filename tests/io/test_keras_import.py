@@ -15,17 +15,12 @@ import pytest  # noqa: E402
 keras = pytest.importorskip("keras")
 
 import rnnkit  # noqa: E402
+from keras_files import features, randomise  # noqa: E402
 from rnnkit import layers as R  # noqa: E402
 from rnnkit.io import load_keras, load_keras_weights  # noqa: E402
 
 K = keras.layers
 ATOL = 1e-5
-
-
-def randomise(model, seed=0):
-    rng = np.random.default_rng(seed)
-    model.set_weights([rng.normal(scale=0.5, size=w.shape).astype(w.dtype) for w in model.get_weights()])
-    return model
 
 
 def saved(model, tmp_path, name="model.keras"):
@@ -40,10 +35,6 @@ def token_ids(batch, steps, vocab, seed=0, pad_from=None):
         for row, start in enumerate(pad_from):
             ids[row, start:] = 0
     return ids
-
-
-def features(*shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape).astype("float32")
 
 
 def assert_predicts_like(keras_model, ours, x):

@@ -11,19 +11,14 @@ import pytest  # noqa: E402
 keras = pytest.importorskip("keras")
 
 import rnnkit  # noqa: E402
+from keras_files import randomise  # noqa: E402
 from rnnkit.io import load_keras  # noqa: E402
-
-
-def _randomised(model):
-    rng = np.random.default_rng(0)
-    model.set_weights([rng.normal(scale=0.5, size=w.shape).astype(w.dtype) for w in model.get_weights()])
-    return model
 
 
 def test_functional_embedding_mask_zero_model_loads_and_predicts_like_keras(tmp_path):
     ids = keras.Input((None,), dtype="int32")
     hidden = keras.layers.LSTM(5)(keras.layers.Embedding(20, 4, mask_zero=True)(ids))
-    model = _randomised(keras.Model(ids, keras.layers.Dense(2)(hidden)))
+    model = randomise(keras.Model(ids, keras.layers.Dense(2)(hidden)))
     model.save(tmp_path / "m.keras")
     ours = load_keras(tmp_path / "m.keras")
     x = np.array([[3, 5, 0, 0], [1, 2, 3, 4], [7, 0, 0, 0]])
