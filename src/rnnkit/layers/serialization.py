@@ -6,8 +6,9 @@ _REGISTERED = {}
 
 
 class ConfigObject:
-    """Keras's config protocol for the small objects a layer takes (initializers, regularizers,
-    constraints): `get_config()` gives the constructor arguments, `from_config()` rebuilds from them."""
+    """Keras's config protocol for the small configurable objects (initializers, regularizers,
+    constraints, losses, metrics): `get_config()` gives the constructor arguments, `from_config()`
+    rebuilds from them."""
 
     def get_config(self):
         return {}

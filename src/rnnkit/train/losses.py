@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..layers.base import snake_case
+from ..layers.serialization import ConfigObject
 
 EPSILON = 1e-7
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
@@ -265,7 +266,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
 
 
 # ------------------------------------------------------------------------------------------- loss objects
-class Loss:
+class Loss(ConfigObject):
     """Base class of losses: subclasses implement `call(y_true, y_pred)` returning per-sample losses.
 
     Args:
@@ -309,14 +310,6 @@ class Loss:
         """The constructor arguments, so that `type(loss)(**loss.get_config())` rebuilds the loss."""
         return {"name": self.name, "reduction": self.reduction}
 
-    @classmethod
-    def from_config(cls, config):
-        """A loss from `get_config()`'s dict."""
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class LossFunctionWrapper(Loss):

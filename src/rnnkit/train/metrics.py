@@ -14,13 +14,14 @@ import difflib
 import torch
 
 from ..layers.base import snake_case
+from ..layers.serialization import ConfigObject
 from . import losses
 from .losses import align_pair, as_float_tensor, divide_no_nan, squeeze_or_expand_to_same_rank
 
 STATE_DTYPE = torch.float32
 
 
-class Metric:
+class Metric(ConfigObject):
     """Base class of stateful metrics.
 
     Subclasses create their accumulators with `add_state` in `__init__` and implement `update_state` and
@@ -67,14 +68,6 @@ class Metric:
         """The constructor arguments, so that `type(metric)(**metric.get_config())` rebuilds the metric."""
         return {"name": self.name}
 
-    @classmethod
-    def from_config(cls, config):
-        """A metric from `get_config()`'s dict."""
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 # ------------------------------------------------------------------------------------------ mean metrics
