@@ -377,13 +377,13 @@ class Layer(nn.Module):
                 kwargs.pop(key)
         if "mask" in self._call_takes and kwargs.get("mask") is None:
             kwargs["mask"] = _first_mask(inputs)
-        if not self.takes_text and is_text(inputs):
-            raise ValueError(
-                f"Layer '{self.name}' ({type(self).__name__}) got text (an array of strings): start the model with "
-                "a TextVectorization or StringLookup layer, or turn the text into token ids first."
-            )
-        if not self.takes_text:  # as Keras, a layer takes NumPy arrays (floats in the layer's dtype)
-            inputs = _from_numpy(inputs, self._float_dtype())
+        if not self.takes_text:
+            if is_text(inputs):
+                raise ValueError(
+                    f"Layer '{self.name}' ({type(self).__name__}) got text (an array of strings): start the model "
+                    "with a TextVectorization or StringLookup layer, or turn the text into token ids first."
+                )
+            inputs = _from_numpy(inputs, self._float_dtype)  # as Keras, a layer takes NumPy arrays
         self.validate_input(inputs)
         if not self.built:
             self._build_from(inputs)
@@ -436,12 +436,14 @@ class Layer(nn.Module):
 
 
 def _from_numpy(inputs, float_dtype):
+    """NumPy arrays in `inputs` (nested in lists/tuples) as tensors, floating ones in `float_dtype()`,
+    which is asked only when there is one to convert (it walks the layer's weights)."""
     if isinstance(inputs, (list, tuple)):
         return type(inputs)(_from_numpy(x, float_dtype) for x in inputs)
     if not isinstance(inputs, np.ndarray):
         return inputs
     tensor = torch.as_tensor(inputs)
-    return tensor.to(float_dtype) if tensor.is_floating_point() else tensor
+    return tensor.to(float_dtype()) if tensor.is_floating_point() else tensor
 
 
 def is_text(value):
