@@ -68,7 +68,10 @@ def test_native_simple_rnn_matches_for_each_activation_it_implements(activation,
     native = _run("simple_rnn", mask, True, monkeypatch, activation=activation)
     reference = _run("simple_rnn", mask, False, monkeypatch, activation=activation)
     for a, b in zip(native, reference):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+        # Tolerance to each tensor's scale: under "linear" the states grow to ~1e3 and a gradient entry
+        # that is a difference of such sums carries ~1e-4 of float32 rounding in either kernel (both
+        # are within 1.2e-5 of a float64 run; the two differ only in their summation order).
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * max(1.0, b.abs().max().item()))
 
 
 @pytest.mark.parametrize("layer", [layers.SimpleRNN(4), layers.LSTM(4), layers.GRU(4)])

@@ -533,10 +533,18 @@ torch::Tensor simple_rnn_forward(torch::Tensor xp, torch::Tensor U, torch::Tenso
     const bool* keep_p = keep_data(keep);
     float* h_p = hs.data_ptr<float>();
     const float* h0_p = h0.data_ptr<float>();
+    const bool small = small_product(U);
+    xp = xp.contiguous();  // small_addmm reads rows by pointer arithmetic
+    U = U.contiguous();
+    const float* xp_p = xp.data_ptr<float>();
     torch::Tensor h = h0;
     for (int64_t t = 0; t < T; ++t) {
-        auto a = hs.select(1, t);
-        product_out(a, xp.select(1, t), h, U);
+        if (small) {
+            small_addmm(h_p + t * H, T * H, xp_p + t * H, T * H, t == 0 ? h0_p : h_p + (t - 1) * H, t == 0 ? H : T * H,
+                        U.data_ptr<float>(), B, H, H);
+        } else {
+            product_out(hs.select(1, t), xp.select(1, t), h, U);
+        }
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
                 float* __restrict out = h_p + (b * T + t) * H;
@@ -560,6 +568,8 @@ std::vector<torch::Tensor> simple_rnn_backward(torch::Tensor d_hs, torch::Tensor
     d_hs = d_hs.contiguous();
     auto d_pre = torch::empty_like(hs);
     auto Ut = U.t();  // a transposed view: MKL reads it as such, no copy of U
+    const bool small = small_product(U);
+    auto Ut_rows = small ? Ut.contiguous() : Ut;  // (H, H) row-major for small_addmm
     auto g_next = torch::zeros({B, H}, hs.options());
     auto g_in = torch::empty({B, H}, hs.options());
     auto carry = torch::empty({B, H}, hs.options());
@@ -581,7 +591,11 @@ std::vector<torch::Tensor> simple_rnn_backward(torch::Tensor d_hs, torch::Tensor
                 }
             }
         });
-        product_out(g_next, carry, d_pre.select(1, t), Ut);
+        if (small) {
+            small_addmm(g_next.data_ptr<float>(), H, c_p, H, da_p + t * H, T * H, Ut_rows.data_ptr<float>(), B, H, H);
+        } else {
+            product_out(g_next, carry, d_pre.select(1, t), Ut);
+        }
     }
     return {d_pre, recurrent_weight_gradient(h0, hs, d_pre, U), g_next};
 }
