@@ -11,20 +11,21 @@ from rnnkit.train import fast_step, trainer
 RECURRENT = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
 
 
-def make_model(kind, return_sequences=False, outputs=2, loss="mse", optimizer="adam", **layer_options):
+def make_model(kind, return_sequences=False, outputs=2, loss="mse", optimizer="adam", features=3, dense_bias=True,
+               **layer_options):
     torch.manual_seed(0)
     model = rnnkit.Sequential([
-        rnnkit.Input(shape=(6, 3)),
+        rnnkit.Input(shape=(6, features)),
         RECURRENT[kind](5, return_sequences=return_sequences, **layer_options),
-        layers.Dense(outputs),
+        layers.Dense(outputs, use_bias=dense_bias),
     ])
     model.compile(optimizer=optimizer, loss=loss, metrics=["mae"])
     return model
 
 
-def make_data(return_sequences=False, outputs=2, samples=8):
+def make_data(return_sequences=False, outputs=2, samples=8, features=3):
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((samples, 6, 3)).astype(np.float32)
+    x = rng.standard_normal((samples, 6, features)).astype(np.float32)
     y_shape = (samples, 6, outputs) if return_sequences else (samples, outputs)
     return x, rng.standard_normal(y_shape).astype(np.float32)
 
@@ -65,6 +66,23 @@ def test_whole_step_trains_like_the_layer_by_layer_path(monkeypatch, whole_steps
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
     for key in ("loss", "mae"):
         np.testing.assert_allclose(fast_history[key], ordinary_history[key], rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["simple_rnn", "gru"])
+def test_whole_step_on_one_input_feature_and_a_dense_without_bias_trains_like_the_layer_by_layer_path(
+        monkeypatch, whole_steps_taken, kind):
+    # One feature takes the kernel's broadcast input projection; no Dense bias, its bias-free head.
+    x, y = make_data(features=1)
+    options = dict(batch_size=4, epochs=2, verbose=0, shuffle=False)
+    built = [make_model(kind, features=1, dense_bias=False, optimizer=rnnkit.optimizers.SGD(learning_rate=0.1))
+             for _ in range(2)]
+    fast_history = built[0].fit(x, y, **options).history
+    ordinary_history = train_ordinarily(monkeypatch, built[1], x, y, **options)
+    assert whole_steps_taken == [kind] * (2 * 2 - 1)
+    assert len(built[0].get_weights()) == 4  # kernel, recurrent kernel, bias, Dense kernel
+    for a, b in zip(built[0].get_weights(), built[1].get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(fast_history["loss"], ordinary_history["loss"], rtol=1e-6)
 
 
 def test_train_on_batch_takes_the_whole_step_with_sgd_and_returns_the_batch_loss(whole_steps_taken):

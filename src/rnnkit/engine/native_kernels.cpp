@@ -991,6 +991,77 @@ torch::Tensor greedy_decode(int64_t cell, int64_t activation, torch::Tensor tabl
     return tokens;
 }
 
+// ------------------------------------------------------- whole training step (train/fast_step.py)
+// Forward, MSE loss and gradients of Sequential([recurrent layer, Dense]) in one call, so that a
+// small model's step does not pay Python's dispatch on each of its ~25 tensor operations. The
+// operations are those of the layer-by-layer path (the same kernels, GEMMs and reductions), so the
+// gradients agree with it to float32 rounding. Equations: see fast_step.py.
+// cell: 0 SimpleRNN (activation: its code), 1 LSTM, 2 GRU (reset_after). x (B, T, F) float32,
+// W (F, G), U (H, G), bias (G) or GRU's (2, G), Wd (H, D), bd (D) or empty (no Dense bias), y the
+// targets (B, D), or (B, T, D) when `sequences` (the layer returns every step), weight the loss weight.
+// -> {loss (0-d), outputs (shape of y), dW, dU, dbias, dWd, dbd (empty without a Dense bias)}.
+std::vector<torch::Tensor> dense_mse_step(int64_t cell, int64_t activation, torch::Tensor x, torch::Tensor W,
+                                          torch::Tensor U, torch::Tensor bias, torch::Tensor Wd, torch::Tensor bd,
+                                          torch::Tensor y, double weight, bool sequences) {
+    const int64_t B = x.size(0), T = x.size(1), F = x.size(2), H = U.size(0), G = U.size(1);
+    const bool gru = cell == 2;
+    auto x_flat = x.reshape({B * T, F});
+    auto b_in = gru ? bias.select(0, 0) : bias;
+    // One input feature (a univariate series): MKL's GEMM of depth 1 costs twice the broadcast product.
+    auto xp = (F == 1 ? at::addcmul(b_in, x_flat, W) : at::addmm(b_in, x_flat, W)).view({B, T, G});
+    auto h0 = torch::zeros({B, H}, x.options());
+    auto keep = torch::empty({0}, x.options().dtype(torch::kBool));
+    std::vector<torch::Tensor> saved;  // the forward's tensors the backward reads
+    torch::Tensor hs;
+    if (cell == 0) {
+        hs = simple_rnn_forward(xp, U, h0, keep, activation);
+    } else if (cell == 1) {
+        saved = lstm_forward(xp, U, h0, h0, keep);  // c0 = h0 = 0
+        hs = saved[1];
+    } else {
+        saved = gru_forward(xp, U, bias.select(0, 1).contiguous(), h0, keep);
+        hs = saved[2];
+    }
+    auto h_flat = (sequences ? hs : hs.select(1, T - 1)).reshape({-1, H});  // (N, H)
+    const bool dense_bias = bd.numel() > 0;
+    auto out_flat = dense_bias ? at::addmm(bd, h_flat, Wd) : h_flat.mm(Wd);  // (N, D)
+    auto outputs = out_flat.view(y.sizes());
+
+    // MSE: the mean over D of each sample's squared errors, averaged over the N samples.
+    auto error = out_flat - y.reshape(out_flat.sizes());
+    const double count = static_cast<double>(error.numel());
+    auto flat_error = error.view({-1});
+    auto loss = at::dot(flat_error, flat_error).mul_(weight / count);
+    auto d_out = error.mul_(2.0 * weight / count);  // (N, D); error is not needed after this
+
+    auto dWd = h_flat.t().mm(d_out);
+    auto dbd = dense_bias ? d_out.sum(0) : torch::Tensor();
+    auto dh = d_out.mm(Wd.t());  // (N, H)
+    torch::Tensor d_hs;
+    if (sequences) {
+        d_hs = dh.view({B, T, H});
+    } else {
+        d_hs = torch::zeros({B, T, H}, x.options());
+        d_hs.select(1, T - 1).copy_(dh);
+    }
+    torch::Tensor d_xp, dU, d_b_rec;
+    if (cell == 0) {
+        auto grads = simple_rnn_backward(d_hs, U, h0, hs, keep, activation);
+        d_xp = grads[0], dU = grads[1];
+    } else if (cell == 1) {
+        auto grads = lstm_backward(d_hs, h0, U, h0, h0, saved[0], hs, saved[2], keep);
+        d_xp = grads[0], dU = grads[1];
+    } else {
+        auto grads = gru_backward(d_hs, U, h0, saved[0], saved[1], hs, keep);
+        d_xp = grads[0], dU = grads[1], d_b_rec = grads[2];
+    }
+    auto d_xp_flat = d_xp.view({B * T, G});
+    auto dW = x_flat.t().mm(d_xp_flat);
+    auto d_b_in = d_xp_flat.sum(0);
+    auto dbias = gru ? torch::stack({d_b_in, d_b_rec}) : d_b_in;
+    return {loss, outputs, dW, dU, dbias, dWd, dbd};
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("lstm_forward", &lstm_forward, "LSTM forward through time (float32, CPU)");
     m.def("lstm_backward", &lstm_backward, "LSTM backward through time (float32, CPU)");
@@ -1005,4 +1076,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("simple_rnn_backward_nested", &simple_rnn_backward_nested, "SimpleRNN backward over nested masks");
     m.def("greedy_decode", &greedy_decode, "Greedy decoding, Embedding -> recurrent layer -> Dense (float32 states; weights float32 or bfloat16; CPU)");
     m.def("gru_backward", &gru_backward, "GRU (reset_after) backward through time (float32, CPU)");
+    m.def("dense_mse_step", &dense_mse_step, "Forward, MSE loss and gradients of a recurrent layer + Dense (float32, CPU)");
 }

@@ -7,11 +7,13 @@ loss's shape alignment and reduction, the autograd engine's graph and its Python
 
     Sequential([recurrent layer (SimpleRNN, LSTM or GRU), Dense(units, linear)]) with the MSE loss,
 
-as a straight line of kernel calls: one input-projection GEMM, the compiled forward scan, the
-Dense GEMM, the loss, its gradient by hand, the Dense backward GEMMs, the compiled backward scan,
-the weight-gradient GEMMs, then the model's own optimizer on those gradients. The kernels are the
-ones the layer-by-layer path calls, so the gradients match it to float32 rounding (tests hold them
-to 1e-6). Every model, loss, option or input outside that shape takes the ordinary path.
+as one call into the compiled kernels (`dense_mse_step` in engine/native_kernels.cpp, so that none
+of its ~25 tensor operations pays Python's dispatch): one input-projection GEMM, the compiled
+forward scan, the Dense GEMM, the loss, its gradient by hand, the Dense backward GEMMs, the
+compiled backward scan, the weight-gradient GEMMs; then the model's own optimizer on those
+gradients. The kernels are the ones the layer-by-layer path calls, so the gradients match it to
+float32 rounding (tests hold them to 1e-6). Every model, loss, option or input outside that shape
+takes the ordinary path.
 
 Equations (B batch, T steps, F features, U units, G = gates * U, D outputs), MSE over D:
     xp = x W + b                                   (B*T, F) x (F, G)
@@ -23,7 +25,6 @@ Equations (B batch, T steps, F features, U units, G = gates * U, D outputs), MSE
     dxp, dU = scan_backward(dh at the outputs)     dW = x^T dxp   db = sum dxp
 """
 import torch
-import torch.nn.functional as F
 
 from ..engine.native import native_kernels
 from ..engine.simple_rnn import NATIVE_ACTIVATIONS
@@ -34,6 +35,8 @@ from ..layers.lstm import LSTMCell
 from ..layers.rnn import RNN
 from ..layers.simple_rnn import SimpleRNNCell
 from .losses import MeanSquaredError
+
+_CELL_CODES = {"simple_rnn": 0, "lstm": 1, "gru": 2}  # dense_mse_step's cell argument
 
 
 def _free_of_extras(layer):
@@ -80,8 +83,7 @@ class WholeStep:
         self.native = native
         self.loss_weight = loss_weight
         self.params = list(model.parameters())
-        self._keep = torch.empty(0, dtype=torch.bool)  # the kernels' "no mask": every step runs
-        self._buffers = {}
+        self._no_bias = torch.empty(0)  # the kernel's "Dense without bias"
 
     @classmethod
     def of(cls, model, x, y, sample_weight):
@@ -140,65 +142,19 @@ class WholeStep:
         out_shape = (x.shape[0], x.shape[1], units) if rnn.return_sequences else (x.shape[0], units)
         return isinstance(y, torch.Tensor) and y.dtype == torch.float32 and tuple(y.shape) == out_shape
 
-    def _zeros(self, shape):
-        """A zero tensor of `shape`, kept between steps: initial states and the output-gradient
-        buffer whose non-last steps stay zero (the kernels only read them)."""
-        buffer = self._buffers.get(shape)
-        if buffer is None:
-            buffer = self._buffers[shape] = torch.zeros(shape)
-        return buffer
-
     @torch.no_grad()
     def run(self, x, y):
         """Forward, loss, backward and the optimizer update on (x, y); returns (loss, outputs)."""
-        cell, dense, native, keep = self.cell, self.dense, self.native, self._keep
-        batch, steps, features = x.shape
-        x_flat = x.reshape(batch * steps, features)  # (B*T, F)
-        W, U = cell.kernel, cell.recurrent_kernel
-        b_in, b_rec = (cell.bias[0], cell.bias[1]) if self.kind == "gru" else (cell.bias, None)
-        xp = torch.addmm(b_in, x_flat, W).view(batch, steps, W.shape[1])  # (B, T, G)
-        h0 = self._zeros((batch, cell.units))
-        if self.kind == "simple_rnn":
-            code = NATIVE_ACTIVATIONS[cell.activation.name]
-            hs = native.simple_rnn_forward(xp, U, h0, keep, code)
-        elif self.kind == "lstm":
-            gates, hs, cs = native.lstm_forward(xp, U, h0, h0, keep)  # c0 = h0 = 0
-        else:
-            gates, inner, hs = native.gru_forward(xp, U, b_rec.contiguous(), h0, keep)
-        h = hs if self.rnn.return_sequences else hs.select(1, steps - 1)  # (B, T, U) or (B, U)
-        outputs = F.linear(h, dense.kernel.t(), dense.bias)  # (..., D)
-
-        # MSE: the mean over D of each sample's squared errors, averaged over the N samples.
-        error = outputs - y
-        count = error.numel()  # N * D
-        flat_error = error.view(-1)
-        loss = torch.dot(flat_error, flat_error).mul_(self.loss_weight / count)
-        d_out = error.mul_(2.0 * self.loss_weight / count)  # (..., D); error is not needed after this
-
-        h_flat, d_flat = h.reshape(-1, h.shape[-1]), d_out.view(-1, d_out.shape[-1])  # (N, U), (N, D)
-        grads = {dense.kernel: h_flat.t().mm(d_flat)}
-        if dense.bias is not None:
-            grads[dense.bias] = d_flat.sum(dim=0)
-        dh = d_out.matmul(dense.kernel.t())  # (..., U)
-        if self.rnn.return_sequences:
-            d_hs = dh
-        else:
-            d_hs = self._zeros((batch, steps, cell.units))
-            d_hs.select(1, steps - 1).copy_(dh)
-        if self.kind == "simple_rnn":
-            d_xp, dU, _ = native.simple_rnn_backward(d_hs, U, h0, hs, keep, code)
-        elif self.kind == "lstm":
-            d_xp, dU, _, _ = native.lstm_backward(d_hs, h0, U, h0, h0, gates, hs, cs, keep)
-        else:
-            d_xp, dU, d_b_rec, _ = native.gru_backward(d_hs, U, h0, gates, inner, hs, keep)
-        d_xp_flat = d_xp.view(batch * steps, -1)  # (B*T, G)
-        grads[W] = x_flat.t().mm(d_xp_flat)
-        grads[U] = dU
-        d_b_in = d_xp_flat.sum(dim=0)
-        grads[cell.bias] = torch.stack([d_b_in, d_b_rec]) if self.kind == "gru" else d_b_in
-
+        cell, dense = self.cell, self.dense
+        code = NATIVE_ACTIVATIONS[cell.activation.name] if self.kind == "simple_rnn" else 0
+        bias = dense.bias if dense.bias is not None else self._no_bias
+        loss, outputs, *grads = self.native.dense_mse_step(
+            _CELL_CODES[self.kind], code, x, cell.kernel, cell.recurrent_kernel, cell.bias, dense.kernel, bias, y,
+            self.loss_weight, self.rnn.return_sequences,
+        )
         # Every parameter of the model gets its gradient here, which replaces zero_grad().
-        for param, grad in grads.items():
-            param.grad = grad
+        for param, grad in zip((cell.kernel, cell.recurrent_kernel, cell.bias, dense.kernel, dense.bias), grads):
+            if param is not None:
+                param.grad = grad
         self.model.optimizer.step()
         return loss, outputs
