@@ -1,5 +1,6 @@
 """The compiled kernels against the PyTorch-op kernels they replace (float32, CPU)."""
 import os
+import resource
 import subprocess
 import sys
 
@@ -120,6 +121,24 @@ def test_native_tanh_is_within_5e7_of_torch_tanh_over_the_whole_range(native):
     assert error.max() < 5e-7
     small = xp.abs() < 1e-2
     assert (error[small] / xp.double().abs()[small].clamp_min(1e-30)).max() < 1e-6
+
+
+def test_large_kernel_outputs_reuse_a_released_buffer_and_never_one_still_held(native):
+    # 8M float32 states (32 MB, the size from which the kernels keep their buffers), cheap to compute.
+    xp, U = torch.randn(1024, 128, 64), torch.full((64, 64), 0.01)
+    h0, keep = torch.zeros(1024, 64), torch.empty(0, dtype=torch.bool)
+    first = native.simple_rnn_forward(xp, U, h0, keep, 0)
+    second = native.simple_rnn_forward(xp, U, h0, keep, 0)
+    assert second.data_ptr() != first.data_ptr()  # the first is still held: a buffer of its own
+    torch.testing.assert_close(second, first, rtol=0, atol=0)
+    held, released = first.clone(), first.data_ptr()
+    del first
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    third = native.simple_rnn_forward(xp, U, h0, keep, 0)
+    # A fresh 32 MB buffer faults in 8192 pages; the reused one is already mapped.
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults < 2048
+    assert third.data_ptr() == released
+    torch.testing.assert_close(third, held, rtol=0, atol=0)
 
 
 def test_a_stale_build_lock_left_by_a_killed_build_does_not_hang_the_next_run(native):

@@ -7,9 +7,40 @@
 // -ffast-math, glibc's vector expf). Masked steps carry the state through, as there.
 #include <torch/extension.h>
 
+#include <algorithm>
 #include <cmath>
+#include <mutex>
+#include <vector>
 
 namespace {
+
+// Outputs this large (e.g. the char model's GRU gates and their gradient, 78 MB each) come from
+// glibc's mmap: freed at the end of a training step, they are unmapped, and the next step's copy
+// faults in and zeroes every page again (~1.5 us per 4 KB page, ~60 ms of a 0.5 s mixed-precision
+// char step). So a buffer of this size that an earlier call returned is kept here, and handed out
+// again once nothing else holds its storage (autograd has let go of it).
+constexpr int64_t kReusedBytes = 32 << 20;  // glibc's largest mmap threshold: smaller blocks come from the heap
+
+torch::Tensor reusable_empty(at::IntArrayRef sizes, const torch::TensorOptions& options) {
+    const int64_t bytes = c10::multiply_integers(sizes) * static_cast<int64_t>(options.dtype().itemsize());
+    if (bytes < kReusedBytes || options.device().type() != c10::DeviceType::CPU) return torch::empty(sizes, options);
+    static std::mutex guard;
+    static std::vector<torch::Tensor> kept;  // flat buffers, each the only owner of its storage when free
+    std::lock_guard<std::mutex> lock(guard);
+    for (auto& buffer : kept) {
+        if (buffer.storage().use_count() == 1 && buffer.nbytes() == static_cast<size_t>(bytes) &&
+            buffer.dtype() == options.dtype()) {
+            return buffer.view(sizes);
+        }
+    }
+    // No free buffer of this size: drop the free ones of other sizes (a different batch or sequence
+    // length), so that keeping buffers never raises the peak memory above what fresh ones would take.
+    kept.erase(std::remove_if(kept.begin(), kept.end(), [](const torch::Tensor& b) { return b.storage().use_count() == 1; }),
+               kept.end());
+    auto buffer = torch::empty({c10::multiply_integers(sizes)}, options);
+    kept.push_back(buffer);
+    return buffer.view(sizes);
+}
 
 inline float sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
 
@@ -234,9 +265,9 @@ inline void backward_row(const float* __restrict gates, const float* __restrict 
 std::vector<torch::Tensor> lstm_forward(torch::Tensor xp, torch::Tensor U, torch::Tensor h0, torch::Tensor c0,
                                         torch::Tensor keep) {
     const int64_t B = xp.size(0), T = xp.size(1), H = U.size(0);
-    auto gates = torch::empty_like(xp);
-    auto hs = torch::empty({B, T, H}, xp.options());
-    auto cs = torch::empty({B, T, H}, xp.options());
+    auto gates = reusable_empty(xp.sizes(), xp.options());
+    auto hs = reusable_empty({B, T, H}, xp.options());
+    auto cs = reusable_empty({B, T, H}, xp.options());
     const bool* keep_p = keep_data(keep);
     float* g_p = gates.data_ptr<float>();
     float* h_p = hs.data_ptr<float>();
@@ -277,7 +308,7 @@ std::vector<torch::Tensor> lstm_backward(torch::Tensor d_hs, torch::Tensor d_c_l
                                          torch::Tensor cs, torch::Tensor keep) {
     const int64_t B = hs.size(0), T = hs.size(1), H = hs.size(2);
     d_hs = d_hs.contiguous();
-    auto d_gates = torch::empty_like(gates);
+    auto d_gates = reusable_empty(gates.sizes(), gates.options());
     auto Ut = U.t();  // a transposed view: MKL reads it as such, no copy of U
     const bool small = small_product(U);
     auto Ut_rows = small ? Ut.contiguous() : Ut;  // (4H, H) row-major for small_addmm
@@ -529,7 +560,7 @@ inline void masked_backward_row(const float* __restrict d_out, const float* __re
 torch::Tensor simple_rnn_forward(torch::Tensor xp, torch::Tensor U, torch::Tensor h0, torch::Tensor keep,
                                  int64_t kind) {
     const int64_t B = xp.size(0), T = xp.size(1), H = U.size(0);
-    auto hs = torch::empty_like(xp);
+    auto hs = reusable_empty(xp.sizes(), xp.options());
     const bool* keep_p = keep_data(keep);
     float* h_p = hs.data_ptr<float>();
     const float* h0_p = h0.data_ptr<float>();
@@ -566,7 +597,7 @@ std::vector<torch::Tensor> simple_rnn_backward(torch::Tensor d_hs, torch::Tensor
                                                torch::Tensor hs, torch::Tensor keep, int64_t kind) {
     const int64_t B = hs.size(0), T = hs.size(1), H = hs.size(2);
     d_hs = d_hs.contiguous();
-    auto d_pre = torch::empty_like(hs);
+    auto d_pre = reusable_empty(hs.sizes(), hs.options());
     auto Ut = U.t();  // a transposed view: MKL reads it as such, no copy of U
     const bool small = small_product(U);
     auto Ut_rows = small ? Ut.contiguous() : Ut;  // (H, H) row-major for small_addmm
@@ -646,9 +677,9 @@ void gru_backward_row(const float* __restrict gates, const float* __restrict u_h
 std::vector<torch::Tensor> gru_forward(torch::Tensor xp, torch::Tensor U, torch::Tensor b_rec, torch::Tensor h0,
                                        torch::Tensor keep) {
     const int64_t B = xp.size(0), T = xp.size(1), H = U.size(0);
-    auto gates = torch::empty_like(xp);
-    auto inner = torch::empty({B, T, H}, xp.options());
-    auto hs = torch::empty({B, T, H}, xp.options());
+    auto gates = reusable_empty(xp.sizes(), xp.options());
+    auto inner = reusable_empty({B, T, H}, xp.options());
+    auto hs = reusable_empty({B, T, H}, xp.options());
     auto u = torch::empty({B, 3 * H}, xp.options());
     const bool has_bias = b_rec.numel() > 0;
     const bool* keep_p = keep_data(keep);
@@ -684,8 +715,8 @@ std::vector<torch::Tensor> gru_backward(torch::Tensor d_hs, torch::Tensor U, tor
     d_hs = d_hs.contiguous();
     // d_xp holds du during the loop and for the dU GEMM; its h part becomes da_h afterwards, so that
     // the two (B, T, 3H) gradients share one buffer.
-    auto d_xp = torch::empty_like(gates);
-    auto da_h = torch::empty_like(hs);
+    auto d_xp = reusable_empty(gates.sizes(), gates.options());
+    auto da_h = reusable_empty(hs.sizes(), hs.options());
     auto Ut = U.t();  // a transposed view: MKL reads it as such, no copy of U
     auto g_next = torch::zeros({B, H}, hs.options());
     auto g_in = torch::empty({B, H}, hs.options());
