@@ -162,7 +162,7 @@ inline void product_rows(float* out, int64_t ldo, const float* init, int64_t ldi
 }
 
 // out[b] = init[b] + a[b] @ w for b < B: rows of out, init and a at strides ldo, ldi, lda; w (K, N)
-// row-major. out may not alias a or w.
+// row-major. out may be init (in place), not a or w.
 void small_addmm(float* out, int64_t ldo, const float* init, int64_t ldi, const float* a, int64_t lda,
                  const float* w, int64_t B, int64_t K, int64_t N) {
     const int64_t groups = (B + 3) / 4;
@@ -880,12 +880,18 @@ std::vector<torch::Tensor> simple_rnn_forward_nested(torch::Tensor xp, torch::Te
     float* y_p = states.data_ptr<float>();
     float* hp_p = h_prev.data_ptr<float>();
     float* h_p = h.data_ptr<float>();
+    const bool small = small_product(U);  // as simple_rnn_forward: the same rounding on the same rows
+    U = U.contiguous();
     int64_t offset = 0;
     for (int64_t t = 0; t < T; ++t) {
         const int64_t n = n_p[t];
         if (n > 0) {
             gather_rows(x_p, order_p, n, t, T, H, y_p + offset * H);
-            product_out(states.narrow(0, offset, n), states.narrow(0, offset, n), h.narrow(0, 0, n), U);
+            if (small) {
+                small_addmm(y_p + offset * H, H, y_p + offset * H, H, h_p, H, U.data_ptr<float>(), n, H, H);
+            } else {
+                product_out(states.narrow(0, offset, n), states.narrow(0, offset, n), h.narrow(0, 0, n), U);
+            }
         }
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
@@ -924,6 +930,9 @@ std::vector<torch::Tensor> simple_rnn_backward_nested(torch::Tensor d_hs, torch:
     auto g = torch::zeros({B, H}, states.options());
     auto carry = torch::empty({B, H}, states.options());  // the row function's bypass output: 0 when kept
     auto Ut = U.t();
+    const bool small = small_product(U);  // as simple_rnn_backward, whose addend is 0 on kept rows
+    auto Ut_rows = small ? Ut.contiguous() : Ut;
+    auto no_addend = torch::zeros({H}, states.options());  // one zero row, read at stride 0
     const float* y_p = states.data_ptr<float>();
     const float* dh_p = d_hs.data_ptr<float>();
     float* dx_p = d_xp.data_ptr<float>();
@@ -951,9 +960,10 @@ std::vector<torch::Tensor> simple_rnn_backward_nested(torch::Tensor d_hs, torch:
                 for (int64_t j = 0; j < H; ++j) dxb[j] = da_p[row * H + j];
             }
         });
-        if (n > 0) {
-            auto g_active = g.narrow(0, 0, n);
-            product_out(g_active, {}, da.narrow(0, offset, n), Ut);
+        if (n > 0 && small) {
+            small_addmm(gr_p, H, no_addend.data_ptr<float>(), 0, da_p + offset * H, H, Ut_rows.data_ptr<float>(), n, H, H);
+        } else if (n > 0) {
+            product_out(g.narrow(0, 0, n), {}, da.narrow(0, offset, n), Ut);
         }
     }
     auto dh0 = torch::empty({B, H}, states.options());
