@@ -131,6 +131,26 @@ def test_updates_with_a_learning_rate_schedule_match_keras(name, kwargs, schedul
     assert_same_trajectory(ours, theirs, gradient_sequence(steps=6))
 
 
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_updates_alike_through_torch_fused_kernel_and_the_foreach_path(amsgrad, monkeypatch):
+    fused_calls = []
+    fused = torch._fused_adam_
+    monkeypatch.setattr(torch, "_fused_adam_", lambda *args, **kwargs: fused_calls.append(1) or fused(*args, **kwargs))
+    start = np.random.default_rng(3).standard_normal((4, 3)).astype("float32")
+    contiguous = torch.nn.Parameter(torch.tensor(start))
+    transposed = torch.nn.Parameter(torch.tensor(start.T.copy()).t())  # the same values, not contiguous: _foreach
+    assert not transposed.is_contiguous()
+    optimizers = [O.Adam(learning_rate=0.05, epsilon=0.1, amsgrad=amsgrad).build([p]) for p in (contiguous, transposed)]
+    for step_gradients in gradient_sequence(steps=6, scale=2.0):
+        gradient = torch.tensor(np.resize(step_gradients[0], (4, 3)))
+        for param, optimizer in zip((contiguous, transposed), optimizers):
+            param.grad = gradient.clone()
+            optimizer.step()
+    assert len(fused_calls) == 6  # the contiguous parameter's steps only
+    assert np.abs(contiguous.detach().numpy() - start).max() > 0.01
+    np.testing.assert_allclose(contiguous.detach().numpy(), transposed.detach().numpy(), rtol=1e-6, atol=1e-6)
+
+
 def test_training_a_dense_layer_with_backward_and_step_matches_keras():
     rng = np.random.default_rng(2)
     x, y = rng.standard_normal((8, 4)).astype("float32"), rng.standard_normal((8, 2)).astype("float32")
