@@ -14,8 +14,7 @@ vectorizer and class names in `model.assets`, so it classifies raw text by itsel
     [('1', 0.97...)]
 """
 import os
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,9 +24,8 @@ from ..data.text import TextVectorization
 from ..files import write_atomically
 from ..io.saving import load_model
 from ..train import distributed
-from ..utils import set_random_seed
-from .outputs import RunDirectory
 from .rows import plot_confusion_matrix
+from .runner import TaskRunner
 
 __all__ = ["ClassifyResult", "LengthBatches", "TextClassifier", "build_text_classifier", "classification_metrics",
            "format_classify_report", "plot_label_counts", "split_train_test", "train_classifier"]
@@ -45,11 +43,13 @@ class ClassifyResult:
         history: the `History` of `fit` (its validation curves are on the test part).
         metrics: accuracy, per-class precision/recall/F1, confusion matrix, sizes and timing
             (as written to metrics.json).
+        files: the files written, by name (empty without `out`; see `TaskRunner.finish`).
     """
 
     classifier: object
     history: object
     metrics: dict
+    files: dict = field(default_factory=dict)
 
     @property
     def model(self):
@@ -238,7 +238,6 @@ def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None
         raise ValueError(f"unknown learning-rate schedule {schedule!r}; choose from {', '.join(SCHEDULES)}.")
     data, duplicates = data.distinct()
     _refuse_lone_classes(data)
-    run = RunDirectory(out, resume=resume) if out is not None else None
     train, test = split_train_test(len(data), test_size, seed)
     texts = np.array(data.texts, dtype=object)
     y_train, y_test = data.labels[train], data.labels[test]
@@ -249,8 +248,7 @@ def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None
             f"the shuffled split left no training text of class {[data.names[i] for i in missing]}; give more "
             "texts of it or use a smaller test size."
         )
-    if run and run.writes:
-        plot_label_counts(data.names, y_train, y_test, run.file("labels.png"))
+    runner = TaskRunner(out, resume=resume, seed=seed)
 
     vectorizer = TextVectorization(max_tokens=max_tokens, output_sequence_length=sequence_length)
     vectorizer.adapt(texts[train])
@@ -260,15 +258,11 @@ def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None
     else:  # under torchrun the trainer shards array data across the processes
         training_data = {"x": x_train, "y": y_train, "batch_size": batch_size}
 
-    set_random_seed(seed)
     decay_steps = epochs * -(-len(train) // batch_size) if schedule == "cosine" else None
     model = build_text_classifier(vectorizer.vocabulary_size(), classes, embedding_dim, units, dropout, learning_rate,
                                   decay_steps)
     model.assets.update({"task": TASK, "vectorizer": vectorizer.get_config(), "labels": list(data.names)})
-    start = time.perf_counter()
-    history = model.fit(**training_data, epochs=epochs, validation_data=(x_test, y_test),
-                        callbacks=run.training_callbacks() if run else None, verbose=verbose)
-    seconds = time.perf_counter() - start
+    history = runner.fit(model, **training_data, epochs=epochs, validation_data=(x_test, y_test), verbose=verbose)
 
     classifier = TextClassifier(model)
     predicted = classifier.predict_proba(texts[test]).argmax(axis=1)
@@ -283,19 +277,17 @@ def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None
                   "sequence_length": sequence_length, "parameters": model.count_params()},
         **classification_metrics(y_test, predicted, data.names),
         "majority_class_accuracy": float(np.mean(y_test == np.bincount(y_train).argmax())),
-        "train_seconds": seconds,
+        "train_seconds": runner.seconds,
         "note": "rows of the confusion matrix are true classes, columns predicted; the validation curves in "
                 "history.csv are on the test part, which no training decision uses",
     }
-    if run:
-        run.save_model(model)
-        run.write_history(history)
-        run.plot_history(history, title="text classifier: learning curves")
-        if run.writes:
-            plot_confusion_matrix(metrics["confusion_matrix"], data.names, run.file("confusion_matrix.png"),
-                                  title=f"test accuracy {metrics['test_accuracy']:.1%} ({len(test)} texts)")
-        run.write_metrics(metrics)
-    return ClassifyResult(classifier, history, metrics)
+    title = f"test accuracy {metrics['test_accuracy']:.1%} ({len(test)} texts)"
+    files = runner.finish(model, history, metrics, title="text classifier: learning curves", plots={
+        "confusion_matrix": ("confusion_matrix.png", lambda path: plot_confusion_matrix(
+            metrics["confusion_matrix"], data.names, path, title=title)),
+        "labels": ("labels.png", lambda path: plot_label_counts(data.names, y_train, y_test, path)),
+    })
+    return ClassifyResult(classifier, history, metrics, files)
 
 
 def _refuse_lone_classes(data):

@@ -15,7 +15,6 @@ average of the past, which on a trending series like a stock price is what separ
 forecast from one far off the mark. Everything needed to use the model again (columns, window,
 scalers) is saved in `model.assets["forecast"]`.
 """
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,9 +29,8 @@ from ..io.saving import load_model
 from ..layers import GRU, LSTM, Concatenate, Dense, Dropout, SimpleRNN
 from ..train.callbacks import EarlyStopping
 from ..train.plotting import pyplot, save_figure
-from ..utils import set_random_seed
 from .baselines import statistical_forecasts
-from .outputs import RunDirectory
+from .runner import TaskRunner
 
 __all__ = ["CELLS", "METHODS", "PREDICT", "SCALERS", "ForecastResult", "Forecaster", "as_table", "build_forecaster",
            "choose_defaults", "forecast", "plot_forecast", "plot_test_predictions", "train_forecaster",
@@ -566,7 +564,7 @@ def train_forecaster(data, targets=None, features=(), *, test_data=None, window=
         "change_scaler": None, "time_column": table.time_column, "residuals": None,
         "residual_scales": None,
     }
-    set_random_seed(seed)
+    runner = TaskRunner(out, resume=resume, seed=seed)
     model = build_forecaster(window, len(inputs), horizon * len(targets), cell, units, layers, dropout, members)
     model.assets["forecast"] = settings
     forecaster = Forecaster(model)  # with no change scaler yet: training_targets gives the raw changes
@@ -582,20 +580,17 @@ def train_forecaster(data, targets=None, features=(), *, test_data=None, window=
          for part in fitted}
 
     model.compile(optimizer=optimizers.Adam(learning_rate=learning_rate), loss="mse")
-    run = RunDirectory(out, resume=resume) if out is not None else None
-    callbacks = run.training_callbacks() if run else []
+    callbacks = []
     validation = (x["validation"], y["validation"]) if len(origins["validation"]) else None
     if validation and (restore_best or patience is not None):
         callbacks.append(EarlyStopping(monitor="val_loss", patience=epochs if patience is None else patience,
                                        restore_best_weights=restore_best))
-    start = time.perf_counter()
     # The members are small networks side by side: every op is tiny however many weights they add up
     # to, so a second thread only adds the pool's fork and join (the demo's 8 epochs: 2.7 s on one
     # thread, 236 s on two of a 2-core machine that other jobs kept busy).
     with one_thread(units <= SMALL_UNITS):
-        history = model.fit(x["train"], y["train"], batch_size=batch_size, epochs=epochs,
-                            validation_data=validation, callbacks=callbacks, verbose=verbose)
-    seconds = time.perf_counter() - start
+        history = runner.fit(model, x["train"], y["train"], batch_size=batch_size, epochs=epochs,
+                             validation_data=validation, callbacks=callbacks, verbose=verbose)
 
     test_origins = origins["test"]
     steps = test_origins[:, None] + np.arange(horizon)[None, :]
@@ -625,18 +620,12 @@ def train_forecaster(data, targets=None, features=(), *, test_data=None, window=
         rows={"train": split.train_end, "validation": split.validation_end - split.train_end,
               "test": split.rows - split.validation_end},
         samples={part: len(origins[part]) for part in split.PARTS},
-        epochs=len(history.history.get("loss", [])), train_seconds=round(seconds, 2),
+        epochs=len(history.history.get("loss", [])), train_seconds=round(runner.seconds, 2),
     )
     test_time = times[steps] if times is not None else steps
     result = ForecastResult(model, history, metrics, actual, predicted, baselines, test_time)
-    if run is not None:
-        result.files = {
-            "model": run.save_model(model),
-            "metrics": run.write_metrics(metrics),
-            "history": run.write_history(history),
-            "history_plot": run.plot_history(history, title=f"forecaster of {', '.join(targets)}"),
-            "test_plot": plot_test_predictions(result, run.file(TEST_PLOT)) if run.writes else run.file(TEST_PLOT),
-        }
+    result.files = runner.finish(model, history, metrics, title=f"forecaster of {', '.join(targets)}",
+                                 plots={"test_plot": (TEST_PLOT, lambda path: plot_test_predictions(result, path))})
     return result
 
 

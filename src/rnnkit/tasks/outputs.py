@@ -25,7 +25,7 @@ from ..train.callbacks import BackupAndRestore, Callback, TerminateOnNaN
 from ..train.callbacks.logging import write_history_csv
 from ..train.plotting import plot_history
 
-__all__ = ["RunDirectory"]
+__all__ = ["RunDirectory", "check_converged"]
 
 # The folders this process holds locked: {real path: the descriptor holding the lock}.
 _HELD_LOCKS = {}
@@ -110,13 +110,7 @@ class RunDirectory:
         Raises:
             ValueError: the weights hold NaN or inf (training diverged); model.rnnkit is left as it was.
         """
-        if not all(torch.isfinite(weight).all() for weight in model.parameters()):
-            kept = (f" The last good state is backed up in {self.file(self.BACKUP)}."
-                    if self.has_unfinished_run() else "")
-            raise ValueError(
-                f"training diverged: the model's weights hold NaN or inf, so {self.file(self.MODEL)} was not "
-                f"written.{kept} Lower the learning rate, or clip gradients, and train again."
-            )
+        check_converged(model, folder=self)
         if self.writes:
             model.save(self.file(self.MODEL))
         return self.file(self.MODEL)
@@ -172,6 +166,37 @@ class RunDirectory:
         kept = rows[1:epochs + 1]
         return {name: [float(row[i + 1]) if row[i + 1] else float("nan") for row in kept]
                 for i, name in enumerate(names)}
+
+
+def check_converged(model, history=None, folder=None):
+    """The one divergence check of a training task: refuses a model whose weights hold NaN or inf,
+    or whose `history` (a `History` or its dict) ends on a NaN or inf loss (`TerminateOnNaN` stops
+    training at the first one).
+
+    Args:
+        model: the trained model.
+        history: the `History` of its fit, or None to check the weights only.
+        folder: the run's `RunDirectory`, or None: the message then names the file not written and
+            where the last good state is backed up.
+
+    Raises:
+        ValueError: "training diverged: ...", with what was found and what to change.
+    """
+    losses = getattr(history, "history", history or {}).get("loss", [])
+    epochs = getattr(history, "epoch", None)  # a History's epoch indices count those before a resume
+    if losses and not math.isfinite(float(losses[-1])):
+        problem = f"the loss became {float(losses[-1])}" + (f" in epoch {epochs[-1] + 1}" if epochs else "")
+    elif not all(torch.isfinite(weight).all() for weight in model.parameters()):
+        problem = "the model's weights hold NaN or inf"
+    else:
+        return
+    consequence = "."
+    if folder is not None:
+        kept = (f" The last good state is backed up in {folder.file(folder.BACKUP)}."
+                if folder.has_unfinished_run() else "")
+        consequence = f", so {folder.file(folder.MODEL)} was not written.{kept}"
+    raise ValueError(f"training diverged: {problem}{consequence} Lower the learning rate, or clip gradients, "
+                     "and train again.")
 
 
 def _lock_folder(path):

@@ -8,15 +8,13 @@
     >>> result.metrics["test_accuracy"]
 """
 import math
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import Input, Sequential, layers, optimizers
 from ..train.plotting import pyplot, save_figure
-from ..utils import set_random_seed
-from .outputs import RunDirectory
+from .runner import TaskRunner
 
 __all__ = ["RECIPES", "SCHEDULES", "RowsResult", "build_rows_model", "plot_confusion_matrix", "scale_images",
            "split_last", "train_rows"]
@@ -43,11 +41,13 @@ class RowsResult:
         model: the trained model; `model.assets` holds the pixel scale, the image size and the labels.
         history: the `History` of `fit` (its validation curves are on the test part).
         metrics: test accuracy, per-class accuracy, confusion matrix, sizes and timing (as metrics.json).
+        files: the files written, by name (empty without `out`; see `TaskRunner.finish`).
     """
 
     model: object
     history: object
     metrics: dict
+    files: dict = field(default_factory=dict)
 
 
 def scale_images(images, scale=None):
@@ -174,7 +174,6 @@ def train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", epochs=20,
     schedule = RECIPES[recipe]["schedule"] if schedule is None else schedule
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown learning-rate schedule {schedule!r}; choose from {', '.join(SCHEDULES)}.")
-    run = RunDirectory(out, resume=resume) if out is not None else None
     x_train, scale = scale_images(x_train)
     x_test, _ = scale_images(x_test, scale)
     if x_test.shape[1:] != x_train.shape[1:]:
@@ -190,7 +189,7 @@ def train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", epochs=20,
     if unseen:
         raise ValueError(f"test labels {unseen[:10]} never occur in the training labels; the model cannot learn them.")
 
-    set_random_seed(seed)
+    runner = TaskRunner(out, resume=resume, seed=seed)
     rows, features = x_train.shape[1:]
     decay_steps = epochs * math.ceil(len(x_train) / batch_size) if schedule == "cosine" else None
     model = build_rows_model(recipe, rows, features, classes, learning_rate, decay_steps)
@@ -198,11 +197,8 @@ def train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", epochs=20,
         "task": "rows", "recipe": recipe, "rows": rows, "features": features, "pixel_scale": scale,
         "labels": [str(label) for label in range(classes)],
     })
-    callbacks = run.training_callbacks() if run else None
-    start = time.perf_counter()
-    history = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, validation_data=(x_test, y_test),
-                        callbacks=callbacks, verbose=verbose)
-    seconds = time.perf_counter() - start
+    history = runner.fit(model, x_train, y_train, batch_size=batch_size, epochs=epochs,
+                         validation_data=(x_test, y_test), verbose=verbose)
 
     predicted = model.predict(x_test, batch_size=512, verbose=0).argmax(axis=-1)
     matrix = np.zeros((classes, classes), dtype=np.int64)
@@ -218,18 +214,15 @@ def train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", epochs=20,
             str(label): float(matrix[label, label] / support[label]) for label in range(classes) if support[label]
         },
         "confusion_matrix": matrix,
-        "train_seconds": seconds,
+        "train_seconds": runner.seconds,
         "note": "rows of the confusion matrix are true labels, columns predicted; the validation curves in "
                 "history.csv are on the test images, which no training decision uses",
     }
-    if run:
-        run.save_model(model)
-        run.write_history(history)
-        run.plot_history(history, title=f"{recipe}: images as sequences of rows")
-        plot_confusion_matrix(matrix, [str(label) for label in range(classes)], run.file("confusion_matrix.png"),
-                              title=f"{recipe}: test accuracy {metrics['test_accuracy']:.2%}")
-        run.write_metrics(metrics)
-    return RowsResult(model, history, metrics)
+    title = f"{recipe}: test accuracy {metrics['test_accuracy']:.2%}"
+    files = runner.finish(model, history, metrics, title=f"{recipe}: images as sequences of rows", plots={
+        "confusion_matrix": ("confusion_matrix.png",
+                             lambda path: plot_confusion_matrix(matrix, model.assets["labels"], path, title=title))})
+    return RowsResult(model, history, metrics, files)
 
 
 def plot_confusion_matrix(matrix, labels, path, title=None):

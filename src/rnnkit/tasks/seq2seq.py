@@ -17,15 +17,13 @@ file of source<TAB>target lines).
 import math
 import os
 import re
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import Input, Sequential, layers, optimizers
 from ..data import CharVocabulary
-from ..utils import set_random_seed
-from .outputs import RunDirectory
+from .runner import TaskRunner
 
 __all__ = ["PAD", "Seq2SeqCodec", "Seq2SeqResult", "addition_codec", "addition_pairs", "build_seq2seq_model",
            "evaluate_pairs", "read_pairs", "split_pairs", "train_seq2seq", "translate"]
@@ -144,12 +142,14 @@ class Seq2SeqResult:
         history: the `History` of `fit` (its validation curves are on the test pairs).
         metrics: exact match and character accuracy on the test pairs, sizes, settings and timing.
         examples: (source, target, prediction) of the first test pairs.
+        files: the files written, by name (empty without `out`; see `TaskRunner.finish`).
     """
 
     model: object
     history: object
     metrics: dict
     examples: list
+    files: dict = field(default_factory=dict)
 
 
 def addition_pairs(train_size, test_size, digits=3, seed=0):
@@ -400,25 +400,20 @@ def train_seq2seq(train_pairs, test_pairs, *, reverse=True, units=128, layer="ls
     """
     if schedule not in ("cosine", "constant"):
         raise ValueError(f"unknown learning-rate schedule {schedule!r}; choose cosine or constant.")
-    run = RunDirectory(out, resume=resume) if out is not None else None
     train_pairs = _checked_pairs(train_pairs, "training pairs")
     test_pairs = _checked_pairs(test_pairs, "test pairs")
     codec = codec or Seq2SeqCodec.from_pairs(train_pairs + test_pairs, reverse=reverse)
     sources, targets = zip(*train_pairs)
     test_sources, test_targets = zip(*test_pairs)
 
-    set_random_seed(seed)
+    runner = TaskRunner(out, resume=resume, seed=seed)
     decay_steps = epochs * math.ceil(len(train_pairs) / batch_size) if schedule == "cosine" else None
     model = build_seq2seq_model(codec, units, layer, embedding_dim, learning_rate, decay_steps)
     model.assets.update(settings or {})
-    callbacks = run.training_callbacks() if run else None
-    start = time.perf_counter()
-    history = model.fit(
-        codec.encode_sources(sources), codec.encode_targets(targets), batch_size=batch_size, epochs=epochs,
-        validation_data=(codec.encode_sources(test_sources), codec.encode_targets(test_targets)),
-        callbacks=callbacks, verbose=verbose,
+    history = runner.fit(
+        model, codec.encode_sources(sources), codec.encode_targets(targets), batch_size=batch_size, epochs=epochs,
+        validation_data=(codec.encode_sources(test_sources), codec.encode_targets(test_targets)), verbose=verbose,
     )
-    seconds = time.perf_counter() - start
 
     exact, characters, predicted = evaluate_pairs(model, test_pairs)
     metrics = {
@@ -428,17 +423,13 @@ def train_seq2seq(train_pairs, test_pairs, *, reverse=True, units=128, layer="ls
         "source_length": codec.source_length, "target_length": codec.target_length,
         "source_characters": len(codec.source_vocabulary) - 1, "target_characters": len(codec.target_vocabulary) - 1,
         "reverse": codec.reverse, "layer": layer, "units": units, "embedding_dim": embedding_dim, "epochs": epochs,
-        "batch_size": batch_size, "learning_rate": learning_rate, "schedule": schedule, "train_seconds": seconds,
+        "batch_size": batch_size, "learning_rate": learning_rate, "schedule": schedule, "train_seconds": runner.seconds,
         "note": "no test source occurs in training; character accuracy counts the padded target positions; the "
                 "validation curves in history.csv are on the test pairs, which no training decision uses",
     }
     examples = [(s, t, p) for (s, t), p in zip(test_pairs[:10], predicted[:10])]
-    if run:
-        run.save_model(model)
-        run.write_history(history)
-        run.plot_history(history, title=f"seq2seq {layer}({units}): exact match {exact:.2%}")
-        run.write_metrics(metrics)
-    return Seq2SeqResult(model, history, metrics, examples)
+    files = runner.finish(model, history, metrics, title=f"seq2seq {layer}({units}): exact match {exact:.2%}")
+    return Seq2SeqResult(model, history, metrics, examples, files)
 
 
 def _check_questions(questions, digits):

@@ -28,8 +28,7 @@ from ..train import callbacks as callbacks_module
 from ..train import distributed
 from ..train.losses import SparseCategoricalCrossentropy
 from ..train.optimizers import AdamW
-from ..utils import set_random_seed
-from .outputs import RunDirectory
+from .runner import TaskRunner
 
 __all__ = ["CELLS", "CharWindows", "TextgenRun", "TrainingClock", "build_model", "read_text", "sample", "train",
            "vocabulary_of", "windows"]
@@ -205,7 +204,8 @@ class TrainingClock(callbacks_module.Callback):
 @dataclasses.dataclass
 class TextgenRun:
     """What `train` returns: the trained model, its vocabulary, the History, the metrics written to
-    metrics.json, the sample text, and the output folder."""
+    metrics.json, the sample text, the output folder, and the files written in it, by name (see
+    `TaskRunner.finish`)."""
 
     model: object
     vocabulary: CharVocabulary
@@ -213,6 +213,7 @@ class TextgenRun:
     metrics: dict
     sample: str
     out: str
+    files: dict = dataclasses.field(default_factory=dict)
 
 
 def train_text_model(
@@ -285,8 +286,7 @@ def train_text_model(
             "--nproc or torchrun."
         )
     _check_settings(seq_len, validation_seq_len, batch_size, epochs, minutes, validation_fraction)
-    run_directory = RunDirectory(out, resume=resume)
-    set_random_seed(seed)
+    runner = TaskRunner(out, resume=resume, seed=seed)
 
     vocabulary = CharVocabulary.from_text(text)
     ids = vocabulary.encode(text)
@@ -313,16 +313,9 @@ def train_text_model(
     )
     total_steps = epochs * len(batches)
     clock = TrainingClock(learning_rate, total_steps, minutes=minutes, warmup_steps=min(100, 1 + total_steps // 20))
-    checkpoint = callbacks_module.ModelCheckpoint(run_directory.file(CHECKPOINT))
-    history = model.fit(
-        batches,
-        epochs=epochs,
-        validation_data=(val_x, val_y),
-        validation_batch_size=64,
-        callbacks=[clock, *run_directory.training_callbacks(), checkpoint],
-        verbose=verbose,
-    )
-    run_directory.save_model(model)
+    checkpoint = callbacks_module.ModelCheckpoint(runner.file(CHECKPOINT))
+    history = runner.fit(model, batches, epochs=epochs, validation_data=(val_x, val_y), validation_batch_size=64,
+                         callbacks=[clock, checkpoint], verbose=verbose)
     short_x, short_y = windows(val_ids, seq_len)
     val_loss_short = model.evaluate(short_x, short_y, batch_size=256, verbose=0)
 
@@ -346,10 +339,8 @@ def train_text_model(
         prompt = sample_prompt if sample_prompt is not None else _first_line(text)
         text_sample = prompt + sample(model, prompt, sample_length, temperature=sample_temperature, seed=seed)
         metrics["sample"] = text_sample
-    run_directory.write_metrics(metrics)
-    run_directory.write_history(history)
-    run_directory.plot_history(history, title=f"{cell.upper()} {list(units)} character model")
-    return TextgenRun(model, vocabulary, history, metrics, text_sample, run_directory.path)
+    files = runner.finish(model, history, metrics, title=f"{cell.upper()} {list(units)} character model")
+    return TextgenRun(model, vocabulary, history, metrics, text_sample, runner.folder.path, files)
 
 
 def _check_settings(seq_len, validation_seq_len, batch_size, epochs, minutes, validation_fraction):
