@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..checks import check_scalar
 from ..data.tables import Table, write_csv
 from ..data.timeseries import diebold_mariano, mae, mase, persistence_forecast, rmse, seasonal_naive_forecast, smape
 from ..files import write_text_atomically
@@ -111,12 +112,10 @@ def backtest_forecaster(data, target=None, features=(), *, folds=5, horizon=1, s
         >>> result = backtest_forecaster(np.sin(np.arange(400) * 0.2), folds=4, horizon=10, season=31)
         >>> result.metrics["overall"]["model"]["mase"], result.metrics["coverage"]
     """
-    if not isinstance(folds, (int, np.integer)) or isinstance(folds, bool) or folds < 1:
-        raise ValueError(f"folds must be a positive integer, got {folds!r}.")
-    if not isinstance(horizon, (int, np.integer)) or isinstance(horizon, bool) or horizon < 1:
-        raise ValueError(f"horizon must be a positive integer, got {horizon!r}.")
-    if interval is not None and not 0 < interval < 1:
-        raise ValueError(f"the interval level must be in (0, 1), e.g. 0.8, got {interval}.")
+    check_scalar(folds, "folds", int, min_val=1)
+    check_scalar(horizon, "horizon", int, min_val=1)
+    check_scalar(interval, "the interval level", float, min_val=0, max_val=1, include_boundaries="neither",
+                 hint="e.g. 0.8", or_none="no intervals")
     table = as_table(data)
     if isinstance(target, (list, tuple)):
         if len(target) != 1:

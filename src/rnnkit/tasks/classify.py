@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import Input, Sequential, layers, optimizers
+from ..checks import check_scalar
 from ..data.labelled import LabelledTexts
 from ..data.text import TextVectorization
 from ..files import write_atomically
@@ -146,8 +147,8 @@ def split_train_test(count, test_size=0.2, seed=0):
         >>> len(train), len(test)
         (2400, 600)
     """
-    if not 0 < test_size < 1:
-        raise ValueError(f"test_size must be a fraction between 0 and 1, got {test_size!r}.")
+    check_scalar(test_size, "test_size", float, min_val=0, max_val=1, include_boundaries="neither",
+                 hint="a fraction between 0 and 1 held out")
     tests = max(1, int(round(count * test_size)))
     if count - tests < 2:
         raise ValueError(f"{count} samples are too few to split into training and test parts; give more texts.")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import Input, Model, Sequential, optimizers
+from ..checks import check_scalar
 from ..models import InputLayer
 from ..data.tables import Table, write_csv
 from ..engine.native import one_thread
@@ -191,8 +192,8 @@ class Forecaster:
             ValueError: a level outside (0, 1), a history shorter than the window, or a model that kept
                 no errors (trained without validation and test parts, or saved before intervals existed).
         """
-        if not 0 < level < 1:
-            raise ValueError(f"the interval level must be in (0, 1), e.g. 0.8, got {level}.")
+        check_scalar(level, "the interval level", float, min_val=0, max_val=1, include_boundaries="neither",
+                     hint="e.g. 0.8")
         if self.residuals is None or not len(self.residuals):
             raise ValueError("this model kept no out-of-sample errors to draw intervals from; train it again with "
                              "a validation or test part (rnnkit forecast train --val-size ... --test-size ...).")
@@ -239,8 +240,7 @@ class Forecaster:
         """Forecasts `steps` rows past the end of `data`; see the module function `forecast`."""
         if method not in METHODS:
             raise ValueError(f"unknown forecasting method {method!r}; choose from {', '.join(METHODS)}.")
-        if not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise ValueError(f"steps must be a positive integer, got {steps!r}.")
+        check_scalar(steps, "steps", int, min_val=1)
         table = as_table(data, names=self.inputs)
         table.require(self.inputs)
         if len(table) < self.lookback:
@@ -333,10 +333,8 @@ def build_forecaster(window, inputs, outputs, cell="lstm", units=32, layers=1, d
     if cell not in CELLS:
         raise ValueError(f"unknown recurrent layer {cell!r}; choose from {', '.join(CELLS)}.")
     for name, value in (("units", units), ("layers", layers), ("members", members)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
+        check_scalar(value, name, int, min_val=1)
+    check_scalar(dropout, "dropout", float, min_val=0, max_val=1, include_boundaries="left")
 
     def network():
         stack = []
@@ -520,10 +518,8 @@ def train_forecaster(data, targets=None, features=(), *, test_data=None, window=
     """
     if scaler not in SCALERS:
         raise ValueError(f"unknown scaler {scaler!r}; choose from {', '.join(SCALERS)}.")
-    if season is not None and (not isinstance(season, (int, np.integer)) or season < 1):
-        raise ValueError(f"season must be a positive integer, got {season!r}.")
-    if not isinstance(horizon, (int, np.integer)) or isinstance(horizon, bool) or horizon < 1:
-        raise ValueError(f"horizon must be a positive integer, got {horizon!r}.")
+    check_scalar(season, "season", int, min_val=1, or_none="no season")
+    check_scalar(horizon, "horizon", int, min_val=1)
     table = as_table(data)
     targets = _column_names(table, table.names if targets is None else targets, "target")
     features = _column_names(table, features, "feature")

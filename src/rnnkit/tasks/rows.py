@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import Input, Sequential, layers, optimizers
+from ..checks import check_scalar
 from ..train.plotting import pyplot, save_figure
 from .runner import TaskRunner
 
@@ -99,10 +100,7 @@ def split_last(x, y, test_size):
     """
     if len(x) != len(y):
         raise ValueError(f"got {len(x)} images but {len(y)} labels; they must be as many.")
-    if not 0 < test_size < len(x):
-        raise ValueError(
-            f"the test size must be between 1 and {len(x) - 1} for {len(x)} images, got {test_size}."
-        )
+    check_scalar(test_size, "the test size", int, min_val=1, max_val=len(x) - 1, hint=f"for {len(x)} images")
     cut = len(x) - test_size
     return (x[:cut], y[:cut]), (x[cut:], y[cut:])
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import Input, Sequential, layers, optimizers
+from ..checks import check_scalar
 from ..data import CharVocabulary
 from .runner import TaskRunner
 
@@ -268,8 +269,7 @@ def split_pairs(pairs, test_fraction=0.1, seed=0):
         >>> train, test = split_pairs(read_pairs("pairs.tsv"), test_fraction=0.2)
     """
     pairs = _checked_pairs(pairs, "pairs")
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be between 0 and 1 (exclusive), got {test_fraction}.")
+    check_scalar(test_fraction, "test_fraction", float, min_val=0, max_val=1, include_boundaries="neither")
     sources = list(dict.fromkeys(source for source, _ in pairs))
     if len(sources) < 2:
         raise ValueError(f"need at least 2 distinct sources to hold some out for testing, got {len(sources)}.")

@@ -21,6 +21,7 @@ import time
 
 import torch
 
+from ..checks import check_scalar
 from ..data import CharVocabulary
 from ..layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
 from ..models import Sequential
@@ -346,12 +347,10 @@ def train_text_model(
 def _check_settings(seq_len, validation_seq_len, batch_size, epochs, minutes, validation_fraction):
     named = {"seq_len": seq_len, "validation_seq_len": validation_seq_len, "batch_size": batch_size, "epochs": epochs}
     for name, value in named.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    if minutes is not None and not (isinstance(minutes, (int, float)) and minutes > 0):
-        raise ValueError(f"minutes must be a positive number or None (no time limit), got {minutes!r}.")
-    if not 0 < validation_fraction < 1:
-        raise ValueError(f"validation_fraction must be between 0 and 1 (exclusive), got {validation_fraction!r}.")
+        check_scalar(value, name, int, min_val=1)
+    check_scalar(minutes, "minutes", float, min_val=0, include_boundaries="neither", or_none="no time limit")
+    check_scalar(validation_fraction, "validation_fraction", float, min_val=0, max_val=1,
+                 include_boundaries="neither")
 
 
 def _first_line(text, limit=40):
