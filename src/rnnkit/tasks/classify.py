@@ -14,17 +14,20 @@ vectorizer and class names in `model.assets`, so it classifies raw text by itsel
     [('1', 0.97...)]
 """
 import os
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from .. import Input, Sequential, layers, optimizers
+from .. import Input, Model, Sequential, layers, optimizers
 from ..checks import check_scalar
 from ..data.labelled import LabelledTexts
 from ..data.text import TextVectorization
 from ..files import write_atomically
 from ..io.saving import load_model
 from ..train import distributed
+from ..train.callbacks import History
 from .rows import plot_confusion_matrix
 from .runner import TaskRunner
 
@@ -47,13 +50,13 @@ class ClassifyResult:
         files: the files written, by name (empty without `out`; see `TaskRunner.finish`).
     """
 
-    classifier: object
-    history: object
+    classifier: "TextClassifier"
+    history: History
     metrics: dict
     files: dict = field(default_factory=dict)
 
     @property
-    def model(self):
+    def model(self) -> Model:
         """The trained model (`classifier.model`)."""
         return self.classifier.model
 
@@ -75,7 +78,7 @@ class TextClassifier:
         [('0', 0.93...), ('1', 0.98...)]
     """
 
-    def __init__(self, model):
+    def __init__(self, model: Model) -> None:
         assets = model.assets
         if assets.get("task") != TASK or "vectorizer" not in assets or "labels" not in assets:
             raise ValueError(
@@ -90,7 +93,7 @@ class TextClassifier:
         self.names = list(labels)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str | os.PathLike[str]) -> "TextClassifier":
         """The classifier saved in the .rnnkit file `path`.
 
         Raises:
@@ -107,7 +110,7 @@ class TextClassifier:
             )
         return classifier
 
-    def predict_proba(self, texts, batch_size=256):
+    def predict_proba(self, texts: str | Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Class probabilities, an array of shape (len(texts), classes); column `i` is `names[i]`.
 
         Each batch is padded only to its own longest text; the mask makes the result the same as
@@ -121,14 +124,14 @@ class TextClassifier:
             parts.append(self.model.predict_on_batch(_ids(self.vectorizer, texts[start:start + batch_size])))
         return _class_probabilities(np.concatenate(parts), len(self.names))
 
-    def predict(self, texts, batch_size=256):
+    def predict(self, texts: str | Sequence[str], batch_size: int = 256) -> list[tuple[str, float]]:
         """The most probable class of each text, as a list of (name, probability)."""
         probabilities = self.predict_proba(texts, batch_size)
         best = probabilities.argmax(axis=1)
         return [(self.names[index], float(row[index])) for index, row in zip(best, probabilities)]
 
 
-def split_train_test(count, test_size=0.2, seed=0):
+def split_train_test(count: int, test_size: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Shuffled indices of a training part and a test part.
 
     Args:
@@ -156,8 +159,8 @@ def split_train_test(count, test_size=0.2, seed=0):
     return order[tests:], order[:tests]
 
 
-def build_text_classifier(vocabulary_size, classes, embedding_dim=64, units=64, dropout=0.5, learning_rate=1e-3,
-                          decay_steps=None):
+def build_text_classifier(vocabulary_size: int, classes: int, embedding_dim: int = 64, units: int = 64,
+                          dropout: float = 0.5, learning_rate: float = 1e-3, decay_steps: int | None = None) -> Model:
     """The default model, compiled: Embedding(mask_zero=True) + Bidirectional(LSTM) + Dropout + Dense.
 
     Two classes end in Dense(1, sigmoid) with binary cross-entropy (as the seed), more in
@@ -200,10 +203,11 @@ def build_text_classifier(vocabulary_size, classes, embedding_dim=64, units=64, 
     return model
 
 
-def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None, embedding_dim=64, units=64,
-                     dropout=0.5, epochs=10, batch_size=32, learning_rate=1e-3, schedule="cosine", seed=0, out=None,
-                     resume=False,
-                     verbose="auto"):
+def train_classifier(data: LabelledTexts, test_size: float = 0.2, max_tokens: int = 10000,
+                     sequence_length: int | None = None, embedding_dim: int = 64, units: int = 64, dropout: float = 0.5,
+                     epochs: int = 10, batch_size: int = 32, learning_rate: float = 1e-3, schedule: str = "cosine",
+                     seed: int = 0, out: str | os.PathLike[str] | None = None, resume: bool = False,
+                     verbose: int | str = "auto") -> ClassifyResult:
     """Trains the default text classifier on a shuffled split of `data` and evaluates it.
 
     Args:
@@ -304,7 +308,7 @@ def _refuse_lone_classes(data):
         )
 
 
-def classification_metrics(y_true, y_pred, names):
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str]) -> dict:
     """Accuracy, per-class precision, recall, F1 and support, their macro averages, and the
     confusion matrix (rows true classes, columns predicted) of class-id arrays.
 
@@ -336,7 +340,7 @@ def classification_metrics(y_true, y_pred, names):
     }
 
 
-def format_classify_report(metrics):
+def format_classify_report(metrics: Mapping[str, Any]) -> str:
     """The one-screen text report of `train_classifier`'s metrics: accuracy beside the majority
     class, a precision/recall/F1 table and the confusion matrix."""
     names = list(metrics["per_class"])
@@ -362,7 +366,8 @@ def format_classify_report(metrics):
     return "\n".join(lines)
 
 
-def plot_label_counts(names, y_train, y_test, path):
+def plot_label_counts(names: Sequence[str], y_train: np.ndarray, y_test: np.ndarray,
+                      path: str | os.PathLike[str]) -> str:
     """Writes a count plot of the classes (training and test parts stacked), the seed's look at the
     label distribution before training; returns the path."""
     import matplotlib
@@ -408,14 +413,14 @@ class LengthBatches:
 
     POOL = 20
 
-    def __init__(self, ids, labels, batch_size):
+    def __init__(self, ids: np.ndarray, labels: np.ndarray, batch_size: int) -> None:
         self.ids, self.labels, self.batch_size = ids, labels, batch_size
         self.lengths = np.count_nonzero(ids, axis=1)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return -(-len(self.ids) // self.batch_size)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         rng = np.random.default_rng(np.random.randint(2**31))
         order = rng.permutation(len(self.ids))
         pool = self.POOL * self.batch_size

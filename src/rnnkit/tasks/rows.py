@@ -8,12 +8,15 @@
     >>> result.metrics["test_accuracy"]
 """
 import math
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import Input, Sequential, layers, optimizers
+from .. import Input, Model, Sequential, layers, optimizers
 from ..checks import check_scalar
+from ..train.callbacks import History
 from ..train.plotting import pyplot, save_figure
 from .runner import TaskRunner
 
@@ -45,13 +48,13 @@ class RowsResult:
         files: the files written, by name (empty without `out`; see `TaskRunner.finish`).
     """
 
-    model: object
-    history: object
+    model: Model
+    history: History
     metrics: dict
     files: dict = field(default_factory=dict)
 
 
-def scale_images(images, scale=None):
+def scale_images(images: np.ndarray, scale: float | None = None) -> tuple[np.ndarray, float]:
     """Images as float32 sequences of rows in [0, 1].
 
     Args:
@@ -89,7 +92,8 @@ def scale_images(images, scale=None):
     return values / scale, scale
 
 
-def split_last(x, y, test_size):
+def split_last(x: np.ndarray, y: np.ndarray,
+               test_size: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Splits samples into the first part (training) and the last `test_size` (test), in file order.
 
     Raises:
@@ -105,7 +109,8 @@ def split_last(x, y, test_size):
     return (x[:cut], y[:cut]), (x[cut:], y[cut:])
 
 
-def build_rows_model(recipe, rows, features, classes, learning_rate=None, decay_steps=None):
+def build_rows_model(recipe: str, rows: int, features: int, classes: int, learning_rate: float | None = None,
+                     decay_steps: int | None = None) -> Model:
     """A compiled classifier of (rows, features) sequences into `classes` classes.
 
     Args:
@@ -138,8 +143,10 @@ def build_rows_model(recipe, rows, features, classes, learning_rate=None, decay_
     return model
 
 
-def train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", epochs=20, batch_size=128,
-               learning_rate=None, schedule=None, seed=0, out=None, resume=False, verbose="auto"):
+def train_rows(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+               recipe: str = "simple_rnn", epochs: int = 20, batch_size: int = 128, learning_rate: float | None = None,
+               schedule: str | None = None, seed: int = 0, out: str | os.PathLike[str] | None = None,
+               resume: bool = False, verbose: int | str = "auto") -> RowsResult:
     """Trains a recipe on images as sequences of rows and evaluates it on the test images.
 
     Args:
@@ -223,7 +230,8 @@ def train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", epochs=20,
     return RowsResult(model, history, metrics, files)
 
 
-def plot_confusion_matrix(matrix, labels, path, title=None):
+def plot_confusion_matrix(matrix: np.ndarray, labels: Sequence[str], path: str | os.PathLike[str],
+                          title: str | None = None) -> str:
     """Writes a PNG of a confusion matrix (rows: true labels, columns: predicted), each cell annotated
     with its count; returns the path.
 

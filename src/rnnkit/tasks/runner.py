@@ -7,7 +7,8 @@ model recipe, its metrics and its extra plots. The runner does the rest, the sam
     model = build(...)                                   # the task's recipe, on the seeded generators
     history = runner.fit(model, x, y, epochs=...)        # timed; stops on a NaN loss; refuses divergence
     metrics = {..., "train_seconds": runner.seconds}     # the task's evaluation
-    files = runner.finish(model, history, metrics, title="...", plots={"confusion_matrix": ("confusion_matrix.png", draw)})
+    files = runner.finish(model, history, metrics, title="...",    # then the task's own plots
+                          plots={"confusion_matrix": ("confusion_matrix.png", draw)})
 
 `finish` writes model.rnnkit, history.csv, history.png, the task's plots and, last, metrics.json
 (so a folder with metrics.json holds a finished run); with `out=None` it writes nothing.
@@ -17,7 +18,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..train.callbacks import Callback, TerminateOnNaN
+from ..models import Model
+from ..train.callbacks import Callback, History, TerminateOnNaN
 from ..utils import set_random_seed
 from .outputs import RunDirectory, check_converged
 
@@ -58,7 +60,7 @@ class TaskRunner:
         the first process)."""
         return self.folder is not None and self.folder.writes
 
-    def fit(self, model: Any, *args: Any, callbacks: Sequence[Callback] = (), **kwargs: Any) -> Any:
+    def fit(self, model: Model, *args: Any, callbacks: Sequence[Callback] = (), **kwargs: Any) -> History:
         """`model.fit(*args, **kwargs)`, timed (`seconds`), with the task's `callbacks` first (they may
         add to an epoch's logs, which history.csv then records) and then the run's: stop at the first
         NaN or inf loss and, with a folder, history.csv after every epoch and the backup that `resume`
@@ -81,7 +83,7 @@ class TaskRunner:
         """The path of `name` in the run folder (None without one)."""
         return self.folder.file(name) if self.folder is not None else None
 
-    def finish(self, model: Any, history: Any, metrics: Mapping[str, Any], *, title: str,
+    def finish(self, model: Model, history: History, metrics: Mapping[str, Any], *, title: str,
                plots: Mapping[str, tuple[str, Callable[[str], Any]]] | None = None) -> dict[str, str]:
         """Writes the run's files: model.rnnkit, history.csv, history.png (titled `title`), each of the
         task's `plots` ({key: (file name, a function drawing the plot to the path it is given)}) and,

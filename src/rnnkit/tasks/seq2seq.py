@@ -17,13 +17,16 @@ file of source<TAB>target lines).
 import math
 import os
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from .. import Input, Sequential, layers, optimizers
+from .. import Input, Model, Sequential, layers, optimizers
 from ..checks import check_scalar
 from ..data import CharVocabulary
+from ..train.callbacks import History
 from .runner import TaskRunner
 
 __all__ = ["PAD", "Seq2SeqCodec", "Seq2SeqResult", "addition_codec", "addition_pairs", "build_seq2seq_model",
@@ -55,7 +58,8 @@ class Seq2SeqCodec:
         ['30']
     """
 
-    def __init__(self, source_vocabulary, target_vocabulary, source_length, target_length, reverse=True):
+    def __init__(self, source_vocabulary: CharVocabulary, target_vocabulary: CharVocabulary, source_length: int,
+                 target_length: int, reverse: bool = True) -> None:
         for side, vocabulary in (("source", source_vocabulary), ("target", target_vocabulary)):
             if vocabulary.characters[0] != PAD:
                 raise ValueError(f"the {side} vocabulary must have the padding character {PAD!r} as id 0.")
@@ -66,7 +70,7 @@ class Seq2SeqCodec:
         self.reverse = bool(reverse)
 
     @classmethod
-    def from_pairs(cls, pairs, reverse=True):
+    def from_pairs(cls, pairs: Iterable[tuple[str, str]], reverse: bool = True) -> "Seq2SeqCodec":
         """The codec that fits every (source, target) pair of `pairs`."""
         pairs = _checked_pairs(pairs, "pairs")
         sources, targets = zip(*pairs)
@@ -74,7 +78,7 @@ class Seq2SeqCodec:
             _vocabulary(sources), _vocabulary(targets), max(map(len, sources)), max(map(len, targets)), reverse
         )
 
-    def encode_sources(self, sources):
+    def encode_sources(self, sources: Sequence[str]) -> np.ndarray:
         """`(len(sources), source_length)` int64 ids.
 
         Raises:
@@ -83,11 +87,11 @@ class Seq2SeqCodec:
         """
         return self._encode(sources, self.source_vocabulary, self.source_length, "source", left=True)
 
-    def encode_targets(self, targets):
+    def encode_targets(self, targets: Sequence[str]) -> np.ndarray:
         """`(len(targets), target_length)` int64 ids."""
         return self._encode(targets, self.target_vocabulary, self.target_length, "target", left=False)
 
-    def decode_targets(self, ids):
+    def decode_targets(self, ids: np.ndarray) -> list[str]:
         """The strings of `(samples, target_length)` ids, each cut at its first padding character."""
         return [self.target_vocabulary.decode(row).split(PAD, 1)[0] for row in np.asarray(ids)]
 
@@ -114,7 +118,7 @@ class Seq2SeqCodec:
                     ids[row, :len(encoded)] = encoded
         return ids
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """A JSON-serializable dict (kept in `model.assets`) that `from_config` turns back into the codec."""
         return {
             "source_vocabulary": self.source_vocabulary.get_config(),
@@ -125,7 +129,7 @@ class Seq2SeqCodec:
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Mapping[str, Any]) -> "Seq2SeqCodec":
         return cls(
             CharVocabulary.from_config(config["source_vocabulary"]),
             CharVocabulary.from_config(config["target_vocabulary"]),
@@ -146,14 +150,15 @@ class Seq2SeqResult:
         files: the files written, by name (empty without `out`; see `TaskRunner.finish`).
     """
 
-    model: object
-    history: object
+    model: Model
+    history: History
     metrics: dict
     examples: list
     files: dict = field(default_factory=dict)
 
 
-def addition_pairs(train_size, test_size, digits=3, seed=0):
+def addition_pairs(train_size: int, test_size: int, digits: int = 3,
+                   seed: int = 0) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """Questions "a+b" and answers "c" of Keras's addition example, split into distinct training and
     test questions.
 
@@ -205,7 +210,7 @@ def addition_pairs(train_size, test_size, digits=3, seed=0):
     return pairs[:train_size], pairs[train_size:]
 
 
-def addition_codec(digits=3, reverse=True):
+def addition_codec(digits: int = 3, reverse: bool = True) -> Seq2SeqCodec:
     """The codec of the addition task: questions of up to `2 * digits + 1` characters ("a+b"),
     answers of up to `digits + 1`, whatever numbers a particular draw holds.
 
@@ -217,7 +222,7 @@ def addition_codec(digits=3, reverse=True):
                         2 * digits + 1, digits + 1, reverse)
 
 
-def read_pairs(path):
+def read_pairs(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
     """Reads source<TAB>target lines (UTF-8) into a list of (source, target) pairs.
 
     Blank lines are skipped and columns after the second are ignored (so the sentence-pair files
@@ -254,7 +259,8 @@ def read_pairs(path):
     return pairs
 
 
-def split_pairs(pairs, test_fraction=0.1, seed=0):
+def split_pairs(pairs: Iterable[tuple[str, str]], test_fraction: float = 0.1,
+                seed: int = 0) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """Splits pairs into training and test parts, keeping all pairs of one source on the same side,
     so that no test source is seen in training.
 
@@ -281,7 +287,8 @@ def split_pairs(pairs, test_fraction=0.1, seed=0):
     return ([p for p in shuffled if p[0] not in test_sources], [p for p in shuffled if p[0] in test_sources])
 
 
-def build_seq2seq_model(codec, units=128, layer="lstm", embedding_dim=32, learning_rate=0.001, decay_steps=None):
+def build_seq2seq_model(codec: Seq2SeqCodec, units: int = 128, layer: str = "lstm", embedding_dim: int = 32,
+                        learning_rate: float = 0.001, decay_steps: int | None = None) -> Model:
     """Encoder RNN -> RepeatVector -> decoder RNN -> TimeDistributed(Dense(softmax)), compiled with
     Adam, sparse categorical cross-entropy and per-character accuracy.
 
@@ -322,7 +329,7 @@ def build_seq2seq_model(codec, units=128, layer="lstm", embedding_dim=32, learni
     return model
 
 
-def translate(model, sources, batch_size=256):
+def translate(model: Model, sources: str | Sequence[str], batch_size: int = 256) -> list[str]:
     """Greedy decoding of `sources` (strings) with a model from `train_seq2seq` or `load_model`.
 
     Raises:
@@ -347,7 +354,8 @@ def translate(model, sources, batch_size=256):
     return codec.decode_targets(probabilities.argmax(axis=-1))
 
 
-def evaluate_pairs(model, pairs, batch_size=256):
+def evaluate_pairs(model: Model, pairs: Iterable[tuple[str, str]],
+                   batch_size: int = 256) -> tuple[float, float, list[str]]:
     """Exact match and character accuracy of the model on (source, target) pairs.
 
     Returns:
@@ -369,9 +377,12 @@ def evaluate_pairs(model, pairs, batch_size=256):
     return exact, float(np.mean(predicted_ids == expected)), predicted
 
 
-def train_seq2seq(train_pairs, test_pairs, *, reverse=True, units=128, layer="lstm", embedding_dim=32,
-                  epochs=40, batch_size=32, learning_rate=0.001, schedule="cosine", seed=0, out=None, resume=False,
-                  verbose="auto", codec=None, settings=None):
+def train_seq2seq(train_pairs: Iterable[tuple[str, str]], test_pairs: Iterable[tuple[str, str]], *,
+                  reverse: bool = True, units: int = 128, layer: str = "lstm", embedding_dim: int = 32,
+                  epochs: int = 40, batch_size: int = 32, learning_rate: float = 0.001, schedule: str = "cosine",
+                  seed: int = 0,
+                  out: str | os.PathLike[str] | None = None, resume: bool = False, verbose: int | str = "auto",
+                  codec: Seq2SeqCodec | None = None, settings: Mapping[str, Any] | None = None) -> Seq2SeqResult:
     """Trains a character-level seq2seq model on `train_pairs` and scores it on `test_pairs`.
 
     Unless `codec` is given, the vocabularies and lengths come from both parts (a test character
