@@ -183,10 +183,8 @@ def addition_pairs(train_size: int, test_size: int, digits: int = 3,
         >>> len(train), len(test), all(str(eval(q)) == a for q, a in train + test)
         (3, 1, True)
     """
-    if digits < 1 or train_size < 1 or test_size < 1:
-        raise ValueError(
-            f"expected digits, train_size and test_size of at least 1, got {digits}, {train_size}, {test_size}."
-        )
+    for name, value in (("digits", digits), ("train_size", train_size), ("test_size", test_size)):
+        check_scalar(value, name, int, min_val=1)
     numbers = 10 ** digits
     available = numbers * (numbers + 1) // 2 // 2
     wanted = train_size + test_size
