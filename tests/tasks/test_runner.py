@@ -24,7 +24,7 @@ def data():
     return x, 10 * x[:, -1]
 
 
-def test_the_seed_makes_the_model_built_after_the_runner_the_same(tmp_path):
+def test_the_seed_makes_the_model_built_after_the_runner_the_same():
     TaskRunner(None, seed=7)
     first = small_model().get_weights()
     TaskRunner(None, seed=7)

@@ -180,8 +180,8 @@ def check_converged(model: Model, history: History | Mapping[str, list[float]] |
     Args:
         model: the trained model.
         history: the `History` of its fit, or None to check the weights only.
-        folder: the run's `RunDirectory`, or None: the message then names the file not written and
-            where the last good state is backed up.
+        folder: the run's `RunDirectory`, whose model.rnnkit the message says is not written (and
+            where the last good state is backed up); None for a run without a folder.
 
     Raises:
         ValueError: "training diverged: ...", with what was found and what to change.
