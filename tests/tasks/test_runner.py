@@ -9,7 +9,7 @@ import pytest
 
 import rnnkit
 from rnnkit import layers
-from rnnkit.tasks import TaskRunner
+from rnnkit.tasks import TaskRunner, train_rows
 
 
 def small_model(learning_rate=0.01):
@@ -83,3 +83,12 @@ def test_a_diverged_fit_into_a_folder_writes_no_model_and_says_so(tmp_path):
         runner.fit(small_model(1e30), *data(), batch_size=4, epochs=3, verbose=0)
     assert not (tmp_path / "model.rnnkit").exists()
     assert not (tmp_path / "metrics.json").exists()
+
+
+def test_a_task_that_diverges_is_refused_before_its_model_and_metrics_are_written(tmp_path):
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 255, (24, 5, 4)).astype(np.uint8), np.arange(24) % 2
+    with pytest.raises(ValueError, match=r"training diverged: the loss became nan in epoch 1, so .*model\.rnnkit"):
+        train_rows(images[:16], labels[:16], images[16:], labels[16:], recipe="lstm", epochs=3, batch_size=8,
+                   learning_rate=1e30, out=tmp_path / "run", verbose=0)
+    assert os.listdir(tmp_path / "run") == ["history.csv"]  # the curve up to the divergence, nothing else
