@@ -75,7 +75,9 @@ def _generator(seed):
     return generator
 
 
-def normal(shape: Shape, mean: float = 0.0, stddev: float = 1.0, dtype: DTypeLike = None, seed: Seed = None) -> torch.Tensor:
+def normal(
+    shape: Shape, mean: float = 0.0, stddev: float = 1.0, dtype: DTypeLike = None, seed: Seed = None
+) -> torch.Tensor:
     """Samples of N(mean, stddev**2), float32 unless `dtype` says otherwise."""
     return torch.normal(mean, stddev, size=_shape_tuple(shape), generator=_generator(seed),
                         dtype=_dtype(dtype) or _FLOATX)

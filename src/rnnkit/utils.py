@@ -47,7 +47,9 @@ def to_categorical(x: npt.ArrayLike, num_classes: int | None = None) -> np.ndarr
     return np.eye(num_classes)[x]
 
 
-def model_to_dot_source(model: Model, show_shapes: bool = False, show_layer_names: bool = True, rankdir: str = "TB") -> str:
+def model_to_dot_source(
+    model: Model, show_shapes: bool = False, show_layer_names: bool = True, rankdir: str = "TB"
+) -> str:
     """The Graphviz DOT text of a model's layer graph: one box per layer, an arrow per connection
     (from the functional graph, or the layer order of a Sequential model)."""
     rows, _ = model.summary_rows()  # (layer, output shape text, connections), in order

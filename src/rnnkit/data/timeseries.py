@@ -33,7 +33,8 @@ __all__ = [
 
 
 def sliding_windows(
-    inputs: npt.ArrayLike, targets: npt.ArrayLike | None = None, window: int = 60, horizon: int = 1, origins: npt.ArrayLike | None = None
+    inputs: npt.ArrayLike, targets: npt.ArrayLike | None = None, window: int = 60, horizon: int = 1,
+    origins: npt.ArrayLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cuts a series into (input window, targets ahead) pairs.
 
@@ -78,7 +79,9 @@ def sliding_windows(
     return input_windows(inputs, window, origins), y.astype(np.float32)
 
 
-def input_windows(inputs: npt.ArrayLike, window: int, origins: npt.ArrayLike, dtype: npt.DTypeLike = np.float32) -> np.ndarray:
+def input_windows(
+    inputs: npt.ArrayLike, window: int, origins: npt.ArrayLike, dtype: npt.DTypeLike = np.float32
+) -> np.ndarray:
     """The input windows alone, for origins up to `len(inputs)` (forecasting past the end).
 
     Args:
@@ -346,7 +349,9 @@ def mase(actual: npt.ArrayLike, predicted: npt.ArrayLike, training: npt.ArrayLik
     return mae(actual, predicted) / scale if scale > 0 else float("nan")
 
 
-def forecast_metrics(actual: npt.ArrayLike, predicted: npt.ArrayLike, training: npt.ArrayLike, season: int = 1) -> dict[str, float]:
+def forecast_metrics(
+    actual: npt.ArrayLike, predicted: npt.ArrayLike, training: npt.ArrayLike, season: int = 1
+) -> dict[str, float]:
     """MAE, RMSE, MAPE, sMAPE and MASE of one series' forecasts, as a dict (see each function)."""
     return {
         "mae": mae(actual, predicted),

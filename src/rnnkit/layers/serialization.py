@@ -47,7 +47,9 @@ def register_serializable(cls: type | None = None, *, name: str | None = None) -
     return register(cls) if cls is not None else register
 
 
-def register_keras_serializable(package: str = "Custom", name: str | None = None) -> Callable[[_Registered], _Registered]:
+def register_keras_serializable(
+    package: str = "Custom", name: str | None = None
+) -> Callable[[_Registered], _Registered]:
     """Keras's `keras.saving.register_keras_serializable`: registers a class (or function) under
     "package>name" (name defaults to its `__name__`); its configs then carry that
     "registered_name", by which a saved model finds the class again."""

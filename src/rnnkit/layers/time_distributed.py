@@ -65,7 +65,9 @@ class TimeDistributed(Layer):
         step = self.layer.compute_output_shape((input_shape[0], *input_shape[2:]))
         return (input_shape[0], input_shape[1], *step[1:])
 
-    def call(self, inputs: torch.Tensor, training: bool | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def call(
+        self, inputs: torch.Tensor, training: bool | None = None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         self._check_input_shape(inputs.shape)
         batch, time = inputs.shape[:2]
         kwargs = {}
