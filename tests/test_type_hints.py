@@ -13,11 +13,15 @@ return. `*args` and `**kwargs` are exempt: in rnnkit they only forward to anothe
 layer's base keywords such as `name` and `dtype`, a wrapped callable's arguments) whose own parameters
 are annotated where they are defined, so `**kwargs: Any` would say nothing.
 """
+import ast
+import builtins
 import functools
 import importlib
 import inspect
+import pathlib
 import pkgutil
 import re
+import sys
 import textwrap
 import types
 
@@ -173,6 +177,61 @@ def test_the_public_api_walk_reaches_layers_models_training_data_and_cli():
     assert not any(part.startswith("_") for name in modules for part in name.split("."))
     checked = {obj.__qualname__ for obj in public_api(public_modules())}
     assert {"LSTM", "Sequential", "EarlyStopping", "load_model", "lstm_scan"} <= checked
+
+
+# ------------------------------------------------------------------------------------------------
+# Annotations name what exists
+
+@functools.lru_cache(maxsize=None)
+def type_checking_names(module_name):
+    """Names a module imports under `if TYPE_CHECKING:`: annotations may use them, the running
+    module does not hold them."""
+    path = getattr(sys.modules.get(module_name), "__file__", None)
+    if not path:
+        return set()
+    names = set()
+    for node in ast.walk(ast.parse(pathlib.Path(path).read_text())):
+        test = getattr(node, "test", None)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(test):
+            for statement in node.body:
+                if isinstance(statement, (ast.Import, ast.ImportFrom)):
+                    names |= {(alias.asname or alias.name).split(".")[0] for alias in statement.names}
+    return names
+
+
+def unknown_annotation_names(function, bound):
+    """'parameter: name' for each name an annotation of `function` uses that neither its module
+    (its globals, its TYPE_CHECKING imports) nor the builtins define: a typo that
+    `from __future__ import annotations` keeps from failing at import."""
+    function = inspect.unwrap(function)
+    known = set(function.__globals__) | set(vars(builtins)) | type_checking_names(function.__module__)
+    signature = inspect.signature(function)
+    annotations = [(p.name, p.annotation) for p in signature.parameters.values()]
+    annotations.append(("return", signature.return_annotation))
+    unknown = []
+    for name, annotation in annotations:
+        if isinstance(annotation, str):
+            used = {n.id for n in ast.walk(ast.parse(annotation, mode="eval")) if isinstance(n, ast.Name)}
+            unknown += [f"{name}: {used_name}" for used_name in sorted(used - known)]
+    return unknown
+
+
+def test_every_annotation_of_the_public_api_names_something_its_module_defines():
+    lines = sorted(
+        {
+            f"{where}: {', '.join(unknown)}"
+            for obj in public_api(public_modules())
+            for where, function, bound in callables_of(obj)
+            if defined_in_rnnkit(inspect.unwrap(function)) and (unknown := unknown_annotation_names(function, bound))
+        }
+    )
+    assert not lines, "annotations naming what their module neither defines nor imports:\n" + "\n".join(lines)
+
+
+def test_the_name_check_reports_a_misspelt_annotation():
+    namespace = {"__name__": "rnnkit.made_up"}
+    exec("from __future__ import annotations\ndef f(x: Sequnce[int], y: int) -> Tenser: ...", namespace)
+    assert unknown_annotation_names(namespace["f"], False) == ["x: Sequnce", "return: Tenser"]
 
 
 # ------------------------------------------------------------------------------------------------

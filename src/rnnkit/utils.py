@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 import torch
 
 from .data.text import pad_sequences  # noqa: F401  (keras.utils.pad_sequences)
 from .files import write_text_atomically
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     from .models.model import Model
 
 

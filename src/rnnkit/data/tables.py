@@ -16,11 +16,14 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 
 from ..files import write_text_atomically
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 __all__ = ["Table", "read_csv", "write_csv"]
 

@@ -4,11 +4,14 @@ that run on it, `rnnkit.layers.text_vectorizer`) and `pad_sequences` (Keras's
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 
 from ..layers.text_vectorizer import TextVectorization
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 __all__ = ["TextVectorization", "pad_sequences"]
 

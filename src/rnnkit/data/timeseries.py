@@ -7,10 +7,12 @@ predicted step: the window holds rows `o - window .. o - 1`, its targets rows `o
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 __all__ = [
     "ChronologicalSplit",

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 import torch
 
 from ..layers.base import Layer, is_text, set_mask
@@ -23,6 +22,9 @@ from ..storage import storage
 from ..train.trainer import TrainingMixin
 from .summary import print_summary
 from .symbolic import takes_token_ids
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 
 class Model(TrainingMixin, Layer):
