@@ -47,7 +47,7 @@ _KERAS_MODULES = {
 
 
 # ------------------------------------------------------------------------------------ public API
-def save_keras(model: Model, path: str | os.PathLike) -> str:
+def save_keras(model: Model, path: str | os.PathLike) -> None:
     """Writes `model` as a Keras 3 `.keras` file (`config.json`, `metadata.json`, `model.weights.h5`)
     that `keras.saving.load_model` and `rnnkit.io.load_keras` read; `model.save("x.keras")` calls this.
 

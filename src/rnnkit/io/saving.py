@@ -84,7 +84,7 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 # ------------------------------------------------------------------------------------ public API
-def save_model(model: Model, path: str | os.PathLike, include_optimizer: bool = False) -> str | None:
+def save_model(model: Model, path: str | os.PathLike, include_optimizer: bool = False) -> None:
     """Saves `model` to one `.rnnkit` file: architecture (JSON), weights (safetensors), checksums.
 
     Args:

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from .base import Layer
 
 _Registered = TypeVar("_Registered")
+_Configurable = TypeVar("_Configurable", bound="ConfigObject")
 
 _REGISTERED = {}
 
@@ -24,7 +25,7 @@ class ConfigObject:
         return {}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> ConfigObject:
+    def from_config(cls: type[_Configurable], config: dict[str, Any]) -> _Configurable:
         return cls(**config)
 
     def __repr__(self):

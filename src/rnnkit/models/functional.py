@@ -186,7 +186,7 @@ class Functional(Model):
             nodes_by_layer[id(node.layer)].append(node)
         return nodes_by_layer
 
-    def summary_rows(self) -> tuple[list[tuple[Layer, str, str]], bool]:
+    def summary_rows(self) -> tuple[list[tuple[Layer, str, str | None]], bool]:
         nodes_by_layer = self._nodes_by_layer()
         rows = []
         for layer in self._layers:

@@ -181,7 +181,7 @@ class Sequential(Model):
         return x
 
     # ------------------------------------------------------------------------------------ summary
-    def summary_rows(self) -> tuple[list[tuple[Layer, str, None]], bool]:
+    def summary_rows(self) -> tuple[list[tuple[Layer, str, str | None]], bool]:
         shapes = [format_shape(y.shape) for y in self._symbolic_outputs]
         shapes += ["?"] * (len(self._layers) - len(shapes))
         return [(layer, shape, None) for layer, shape in zip(self._layers, shapes)], False

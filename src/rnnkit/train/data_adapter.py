@@ -149,7 +149,7 @@ class ArrayBatches:
                 for data in (self.x, self.y, self.sample_weight)
             )
 
-    def split(self, fraction: float) -> tuple[ArrayBatches, ArrayBatches]:
+    def split(self, fraction: float) -> list[list[Any]]:
         """(training part, validation part): Keras takes the validation samples from the end, before
         any shuffling."""
         if not 0.0 < fraction < 1.0:

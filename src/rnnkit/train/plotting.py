@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def plot_history(
     history: History | Mapping[str, Sequence[float]], path: str | os.PathLike, title: str | None = None
-) -> None:
+) -> str | os.PathLike:
     """Writes a PNG of the learning curves in `history` (a `History` or its `.history` dict): one
     panel per quantity (loss, each metric, gradient norms), training and validation curves side by
     side. The file is written atomically, so an existing plot is replaced whole.
