@@ -1,12 +1,13 @@
 """`CallbackList`: what the fit loop talks to."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 from .. import distributed
 from ..progress import ProgbarLogger
 from .base import Callback, _python_logs
 from .logging import History
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ...models.model import Model

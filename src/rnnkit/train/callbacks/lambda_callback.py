@@ -1,9 +1,10 @@
 """`LambdaCallback`: a callback made of functions."""
 from __future__ import annotations
 
-from .base import HOOKS, Callback
 from collections.abc import Callable
 from typing import Any
+
+from .base import HOOKS, Callback
 
 
 class LambdaCallback(Callback):
