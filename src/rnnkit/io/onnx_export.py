@@ -19,9 +19,13 @@ a mask passed to a recurrent layer: ONNX's `sequence_lens` does not give Keras's
 stateful layers, activations other than ONNX's defaults (LSTM/GRU: tanh with sigmoid gates;
 SimpleRNN: tanh, relu or sigmoid), and recurrent layers over custom cells.
 """
+from __future__ import annotations
+
 import importlib.util
+import os
 import types
 import warnings
+from collections.abc import Sequence
 
 import torch
 
@@ -31,6 +35,7 @@ from ..layers.gru import GRUCell
 from ..layers.lstm import LSTMCell
 from ..layers.rnn import RNN, StackedRNNCells
 from ..layers.simple_rnn import SimpleRNNCell
+from ..models.model import Model
 
 __all__ = ["export_onnx"]
 
@@ -254,7 +259,10 @@ def _example(spec, batch, steps):
 
 
 # ---------------------------------------------------------------------------------------- export
-def export_onnx(model, path, sample_input=None, opset_version=17):
+def export_onnx(
+    model: Model, path: str | os.PathLike, sample_input: torch.Tensor | Sequence[torch.Tensor] | None = None,
+    opset_version: int = 17,
+) -> str:
     """Writes `model` (a built rnnkit Sequential or functional Model, in inference mode) to an ONNX
     file whose inputs and outputs have a dynamic batch size (axis 0) and sequence length (axis 1).
 

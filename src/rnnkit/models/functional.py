@@ -8,11 +8,15 @@ Keras's order. Calling the model runs each node on real tensors: masks ride on t
 `initial_state=` and `return_state=True` work as in eager calls, a layer called twice (shared)
 runs twice with the same weights.
 """
+from __future__ import annotations
+
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 import torch
 
+from ..layers.base import Layer
 from ..layers.serialization import deserialize_layer, register_serializable, serialize_layer
 from ..engine.nest import flatten, pack_as
 from .model import Model, with_mask
@@ -53,7 +57,7 @@ class Functional(Model):
         258698
     """
 
-    def __init__(self, inputs, outputs, name=None, trainable=True):
+    def __init__(self, inputs: Any, outputs: Any, name: str | None = None, trainable: bool = True) -> None:
         super().__init__(name=name, trainable=trainable)
         self._single_input = not isinstance(inputs, (list, tuple, dict))
         self._output_type = None if not isinstance(outputs, (list, tuple, dict)) else type(outputs)
@@ -96,28 +100,28 @@ class Functional(Model):
 
     # ------------------------------------------------------------------------------ properties
     @property
-    def layers(self):
+    def layers(self) -> list[Layer]:
         return list(self._layers)
 
     @property
-    def inputs(self):
+    def inputs(self) -> list[KerasTensor]:
         return list(self._inputs)
 
     @property
-    def outputs(self):
+    def outputs(self) -> list[KerasTensor]:
         return list(self._outputs)
 
     @property
-    def input_shape(self):
+    def input_shape(self) -> tuple[int | None, ...] | list[tuple[int | None, ...]]:
         shapes = [x.shape for x in self._inputs]
         return shapes[0] if self._single_input else shapes
 
     @property
-    def output_shape(self):
+    def output_shape(self) -> tuple[int | None, ...] | list[tuple[int | None, ...]]:
         shapes = [y.shape for y in self._outputs]
         return shapes if self._output_type else shapes[0]
 
-    def token_id_inputs(self):
+    def token_id_inputs(self) -> list[bool]:
         consumers = defaultdict(bool)
         for node in self._nodes:
             if node.args:
@@ -127,7 +131,7 @@ class Functional(Model):
         return [consumers[id(x)] for x in self._inputs]
 
     # ------------------------------------------------------------------------------------- calls
-    def call(self, *inputs, training=None, mask=None):
+    def call(self, *inputs, training: bool | None = None, mask: Any = None) -> Any:
         values = dict(zip(map(id, self._inputs), self._check_inputs(inputs, mask)))
         for node in self._nodes:
             leaves = [values[id(leaf)] if isinstance(leaf, KerasTensor) else leaf for leaf in node.call_leaves]
@@ -182,7 +186,7 @@ class Functional(Model):
             nodes_by_layer[id(node.layer)].append(node)
         return nodes_by_layer
 
-    def summary_rows(self):
+    def summary_rows(self) -> tuple[list[tuple[Layer, str, str | None]], bool]:
         nodes_by_layer = self._nodes_by_layer()
         rows = []
         for layer in self._layers:
@@ -212,7 +216,7 @@ class Functional(Model):
         return [tensor.node.layer.name, self._node_index.get(id(tensor.node), 0), tensor.index]
 
     # ------------------------------------------------------------------------------------ config
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         nodes_by_layer = self._nodes_by_layer()
         layers = []
         for layer in self._layers:
@@ -252,7 +256,7 @@ class Functional(Model):
         )
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Functional:
         """Rebuilds the model from `get_config()` (or a Keras 3 functional config): the layers from
         their configs, then every recorded call, in an order where its inputs exist."""
         produced = {}  # (layer name, node index) -> flat outputs

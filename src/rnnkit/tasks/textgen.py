@@ -35,7 +35,7 @@ from ..train.losses import SparseCategoricalCrossentropy
 from ..train.optimizers import AdamW
 from .runner import TaskRunner
 
-__all__ = ["CELLS", "CharWindows", "TextgenRun", "TrainingClock", "build_model", "read_text", "sample", "train",
+__all__ = ["CELLS", "CharWindows", "TextgenRun", "TrainingClock", "build_model", "read_text", "sample", "train_text_model",
            "vocabulary_of", "windows"]
 
 CELLS = {"gru": GRU, "lstm": LSTM, "simple_rnn": SimpleRNN}

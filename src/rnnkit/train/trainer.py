@@ -10,10 +10,15 @@ Beyond Keras: `fit(..., bptt_steps=k)` trains with truncated backpropagation thr
 `fit(..., log_grad_norm=True)` records gradient norms, the two tools the seed tutorials point to
 for long sequences and for vanishing or exploding gradients.
 """
+from __future__ import annotations
+
 import contextlib
 import math
 import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+import numpy as np
 import torch
 
 from ..checks import check_scalar
@@ -24,7 +29,7 @@ from ..engine.nest import flatten
 from . import distributed
 from . import losses as losses_module
 from . import metrics as metrics_module
-from .callbacks import CallbackList
+from .callbacks import Callback, CallbackList, History
 from .data_adapter import ArrayBatches, batches_for, check_finite, to_tensors
 from .fast_step import WholeStep
 from .optimizers import LossScaleOptimizer, Optimizer, get_optimizer
@@ -39,7 +44,7 @@ from .progress import resolve_verbose
 SMALL_STEP_WORK = 2_000_000
 
 
-def one_thread_for_small_steps(x, optimizer):
+def one_thread_for_small_steps(x: Any, optimizer: torch.optim.Optimizer) -> contextlib.AbstractContextManager:
     """Runs the block with one intra-op thread when the step on batch `x` is small (below
     SMALL_STEP_WORK) and on the CPU; leaves the thread count alone otherwise, and restores it."""
     first = flatten(x)[0]
@@ -110,7 +115,10 @@ class TrainingMixin:
     # During fit under torchrun: the DataParallel (rnnkit.train.distributed) the steps go through
     _parallel = None
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
+    def compile(
+        self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
+        loss_weights: Sequence[float] | Mapping[str, float] | None = None,
+    ) -> None:
         """Configures training.
 
         Args:
@@ -224,7 +232,7 @@ class TrainingMixin:
         return table.to(labels.device)[labels.long()]
 
     # ------------------------------------------------------------------------------------- steps
-    def train_step(self, x, y, sample_weight=None):
+    def train_step(self, x: Any, y: Any, sample_weight: Any = None) -> torch.Tensor:
         """One optimisation step on one batch; returns the batch loss (a 0-d tensor). A step too
         small to split across threads runs on one (see `one_thread_for_small_steps`). The models
         `WholeStep` covers train in one function, without the layer-by-layer path."""
@@ -315,7 +323,7 @@ class TrainingMixin:
         with carrying_states(layers, restore=False):
             yield
 
-    def test_step(self, x, y, sample_weight=None):
+    def test_step(self, x: Any, y: Any, sample_weight: Any = None) -> torch.Tensor:
         with torch.no_grad():
             outputs = self(x, training=False)
             loss, targets, outputs = self._compute_loss(y, outputs, sample_weight)
@@ -324,26 +332,13 @@ class TrainingMixin:
 
     # --------------------------------------------------------------------------------------- fit
     def fit(
-        self,
-        x=None,
-        y=None,
-        batch_size=None,
-        epochs=1,
-        verbose="auto",
-        callbacks=None,
-        validation_split=0.0,
-        validation_data=None,
-        shuffle=True,
-        class_weight=None,
-        sample_weight=None,
-        initial_epoch=0,
-        steps_per_epoch=None,
-        validation_steps=None,
-        validation_batch_size=None,
-        validation_freq=1,
-        bptt_steps=None,
-        log_grad_norm=False,
-    ):
+        self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1, verbose: int | str = "auto",
+        callbacks: Sequence[Callback] | None = None, validation_split: float = 0.0, validation_data: Any = None,
+        shuffle: bool = True, class_weight: Mapping[int, float] | None = None, sample_weight: Any = None,
+        initial_epoch: int = 0, steps_per_epoch: int | None = None, validation_steps: int | None = None,
+        validation_batch_size: int | None = None, validation_freq: int = 1, bptt_steps: int | None = None,
+        log_grad_norm: bool = False,
+    ) -> History:
         """Trains the model; returns a `History` whose `.history` maps "loss", each metric and
         their "val_" forms to per-epoch values. Arguments as Keras's `Model.fit`, plus:
 
@@ -462,9 +457,10 @@ class TrainingMixin:
 
     # ---------------------------------------------------------------------------------- evaluate
     def evaluate(
-        self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None, callbacks=None,
-        return_dict=False,
-    ):
+        self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: int | str = "auto",
+        sample_weight: Any = None, steps: int | None = None, callbacks: Sequence[Callback] | None = None,
+        return_dict: bool = False,
+    ) -> float | list[float] | dict[str, float]:
         """Loss and metrics on the given data: a float, a list [loss, *metrics], or a dict with
         return_dict=True, as Keras."""
         self._require_compiled("evaluate")
@@ -483,7 +479,10 @@ class TrainingMixin:
         return values[0] if len(values) == 1 else values
 
     # ----------------------------------------------------------------------------------- predict
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+    def predict(
+        self, x: Any, batch_size: int | None = None, verbose: int | str = "auto", steps: int | None = None,
+        callbacks: Sequence[Callback] | None = None,
+    ) -> np.ndarray | list[np.ndarray] | dict[str, np.ndarray]:
         """Outputs for x, batch by batch under torch.inference_mode: numpy in, numpy out (a list or
         dict of arrays for several outputs)."""
         batches = batches_for(x, None, None, 32 if batch_size is None else batch_size, False, steps,
@@ -503,7 +502,10 @@ class TrainingMixin:
         return arrays[0] if len(arrays) == 1 else arrays
 
     # ----------------------------------------------------------------------------- on_batch calls
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+    def train_on_batch(
+        self, x: Any, y: Any = None, sample_weight: Any = None, class_weight: Mapping[int, float] | None = None,
+        return_dict: bool = False,
+    ) -> float | list[float] | dict[str, float]:
         """One training step on one batch; returns the loss and metrics (of this batch only)."""
         self._require_compiled("train_on_batch")
         x, y, sample_weight = (to_tensors(d, self._device(), self._float_dtype()) for d in (x, y, sample_weight))
@@ -515,7 +517,9 @@ class TrainingMixin:
         self.train_step(x, y, sample_weight)
         return self._batch_result(return_dict)
 
-    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+    def test_on_batch(
+        self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
+    ) -> float | list[float] | dict[str, float]:
         """Loss and metrics of one batch, without training."""
         self._require_compiled("test_on_batch")
         x, y, sample_weight = (to_tensors(d, self._device(), self._float_dtype()) for d in (x, y, sample_weight))
@@ -524,7 +528,7 @@ class TrainingMixin:
         self.test_step(x, y, sample_weight)
         return self._batch_result(return_dict)
 
-    def predict_on_batch(self, x):
+    def predict_on_batch(self, x: Any) -> np.ndarray | list[np.ndarray] | dict[str, np.ndarray]:
         """Outputs for one batch, as numpy."""
         with torch.inference_mode():
             outputs = _outputs_list(self(to_tensors(x, self._device(), self._float_dtype()), training=False))
