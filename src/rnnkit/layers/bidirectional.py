@@ -2,6 +2,7 @@
 import torch
 
 from .base import Layer
+from .plan import explain_call
 from .rnn import RNN
 from .serialization import deserialize_layer, serialize_layer
 
@@ -41,6 +42,7 @@ class Bidirectional(Layer):
     """
 
     supports_masking = True
+    accepts_fold = True  # a model hands it the Embedding before it (`layers.plan.Fold`)
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
         super().__init__(**kwargs)
@@ -83,6 +85,11 @@ class Bidirectional(Layer):
         self.return_state = layer.return_state
         self.stateful = layer.stateful
 
+    def explain(self, x, mask=None, training=False, print_fn=print):
+        """Runs the layer once on `x` (B, T, F) under no_grad and prints the path each direction's
+        call takes and why (`layers.plan.Plan`); returns [(layer name, Plan)], forward first."""
+        return explain_call(lambda: self(x, mask=mask, training=training), print_fn)
+
     def validate_input(self, sequences):
         self.forward_layer.validate_input(sequences)
 
@@ -102,13 +109,15 @@ class Bidirectional(Layer):
             return None
         return list(self.forward_layer.states) + list(self.backward_layer.states)
 
-    def call(self, sequences, initial_state=None, mask=None, training=False):
+    def call(self, sequences, initial_state=None, mask=None, training=False, _fold=None):
         forward_state = backward_state = None
         if initial_state is not None:
             half = len(initial_state) // 2
             forward_state, backward_state = list(initial_state[:half]), list(initial_state[half:])
-        y = self.forward_layer(sequences, initial_state=forward_state, mask=mask, training=training)
-        y_rev = self._call_backward_layer(sequences, backward_state, mask, training)
+        # Each direction plans its own call; the Embedding fold (read backwards by the backward
+        # layer, as its go_backwards reads the sequence) serves both.
+        y = self.forward_layer(sequences, initial_state=forward_state, mask=mask, training=training, _fold=_fold)
+        y_rev = self.backward_layer(sequences, initial_state=backward_state, mask=mask, training=training, _fold=_fold)
         states = ()
         if self.return_state:
             states = tuple(y[1:]) + tuple(y_rev[1:])
@@ -128,31 +137,6 @@ class Bidirectional(Layer):
         if self.merge_mode is None:
             return output + states
         return (output,) + states if self.return_state else output
-
-    def _call_backward_layer(self, sequences, initial_state, mask, training):
-        layer = self.backward_layer
-        source = getattr(sequences, "_embedding_source", None)
-        if (
-            source is None
-            or not layer.go_backwards
-            or torch.is_inference_mode_enabled()
-            or sequences.dim() != 3
-            or sequences._version != source[2]
-            or source[1].dim() != 2
-        ):
-            return layer(sequences, initial_state=initial_state, mask=mask, training=training)
-        # RNN reverses its input into a fresh tensor that has lost the ids the Embedding fold needs
-        # (RecurrentCell.input_projection): reverse here, ids included, and run the layer forwards
-        # over the reversed sequence and mask, which is the same computation.
-        embeddings, ids, _ = source
-        reversed_sequences = torch.flip(sequences, [1])
-        reversed_sequences._embedding_source = (embeddings, torch.flip(ids, [1]), reversed_sequences._version)
-        reversed_mask = None if mask is None else torch.flip(mask, [1])
-        layer.go_backwards = False
-        try:
-            return layer(reversed_sequences, initial_state=initial_state, mask=reversed_mask, training=training)
-        finally:
-            layer.go_backwards = True
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         """The wrapped layer's output shape merged as `merge_mode` merges (the last axis doubled

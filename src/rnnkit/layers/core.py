@@ -204,13 +204,9 @@ class Embedding(Layer):
         if inputs.dtype not in (torch.int32, torch.int64):
             # F.embedding takes only int32/int64 ids.
             inputs = inputs.long()
-        outputs = F.embedding(inputs, self.embeddings)
-        if not outputs.is_inference():
-            # Lets a recurrent layer fed by this output fold the lookup into its input projection
-            # (RecurrentCell.input_projection); the version detects an in-place change in between
-            # (inference tensors have no version counter, so they are not marked).
-            outputs._embedding_source = (self.embeddings, inputs, outputs._version)
-        return outputs
+        # A model whose Embedding feeds only a recurrent layer hands that layer a `plan.Fold`
+        # instead, which folds this lookup into its input projection.
+        return F.embedding(inputs, self.embeddings)
 
     def compute_mask(self, inputs, mask=None):
         return inputs != 0 if self.mask_zero else None

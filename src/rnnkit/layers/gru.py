@@ -1,5 +1,5 @@
 """GRUCell and GRU (Keras gate order z, r, h; reset_after=True by default, as Keras 3)."""
-from ..engine.gru import gru_scan
+from ..engine.gru import compiled_activation_reason, gru_scan
 from .recurrent_cell import RecurrentCell
 from .rnn import CellRNN
 
@@ -59,9 +59,9 @@ class GRUCell(RecurrentCell):
         h = z * h + (1 - z) * hh
         return h, [h]
 
-    def run_kernel(self, x, states, mask, rmask, compute_dtype=None):
+    def run_kernel(self, x, states, mask, rmask, compute_dtype=None, choice=None, fold=None):
         b_in, b_rec = self._biases()
-        xp = self.input_projection(x, b_in)
+        xp = self.input_projection(x, b_in, fold)  # (B, T, 3H)
         hs = gru_scan(
             xp,
             self.recurrent_kernel,
@@ -73,8 +73,12 @@ class GRUCell(RecurrentCell):
             self.recurrent_activation,
             self.reset_after,
             compute_dtype,
+            choice,
         )
         return hs, [hs[:, -1]]
+
+    def compiled_kernel_reason(self):
+        return compiled_activation_reason(self.activation, self.recurrent_activation, self.reset_after)
 
     def get_config(self):
         return {**super().get_config(), "reset_after": self.reset_after}

@@ -1,7 +1,7 @@
 """LSTMCell and LSTM (Keras gate order i, f, c, o)."""
 import torch
 
-from ..engine.lstm import lstm_scan
+from ..engine.lstm import compiled_activation_reason, lstm_scan
 from .recurrent_cell import RecurrentCell
 from .rnn import CellRNN
 
@@ -51,13 +51,16 @@ class LSTMCell(RecurrentCell):
         h = sigma(zo) * phi(c)
         return h, [h, c]
 
-    def run_kernel(self, x, states, mask, rmask, compute_dtype=None):
-        xp = self.input_projection(x, self.bias)
+    def run_kernel(self, x, states, mask, rmask, compute_dtype=None, choice=None, fold=None):
+        xp = self.input_projection(x, self.bias, fold)  # (B, T, 4H)
         hs, c_last = lstm_scan(
             xp, self.recurrent_kernel, states[0], states[1], mask, rmask, self.activation, self.recurrent_activation,
-            compute_dtype,
+            compute_dtype, choice,
         )
         return hs, [hs[:, -1], c_last]
+
+    def compiled_kernel_reason(self):
+        return compiled_activation_reason(self.activation, self.recurrent_activation)
 
     def get_config(self):
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}

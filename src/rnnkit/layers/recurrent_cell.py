@@ -74,7 +74,8 @@ class DropoutRNNCell:
 
 class RecurrentCell(DropoutRNNCell, Layer):
     """Base of the built-in cells. Subclasses set `gate_count`, implement `step()` (one time step on
-    autograd, for `RNN` loops over custom structures) and `run_kernel()` (the fused sequence)."""
+    autograd, for `RNN` loops over custom structures), `run_kernel()` (the fused sequence, on the
+    path the plan chose) and `compiled_kernel_reason()`."""
 
     gate_count = 1
 
@@ -162,19 +163,18 @@ class RecurrentCell(DropoutRNNCell, Layer):
         like = self.kernel if self.built else torch.empty(0, dtype=self._resolved_dtype())
         return [like.new_zeros(batch_size, units) for units in shapes]
 
-    def input_projection(self, x, bias):
+    def input_projection(self, x, bias, fold=None):
         """x W + b for every (batch, time) row at once: the one GEMM over all input steps.
 
-        When `x` is, unchanged, the output of an `Embedding` with fewer vocabulary rows than `x`
-        has (batch, time) rows, computes `(E W + b)[ids]` instead (`engine.embedding_projection`):
-        the same values, with gradients reaching E, W and b as through the lookup and the GEMM.
+        x: (B, T, F); bias: (G*H,) or None; returns (B, T, G*H). With a `fold` (the plan's
+        `layers.plan.Fold` of the Embedding that made x), computes `(E W + b)[ids]` instead
+        (`engine.embedding_projection`): the same values, with gradients reaching E, W and b as
+        through the lookup and the GEMM.
         """
-        folded = self._folded_embedding(x)
-        if folded is not None:
-            embeddings, ids = folded
-            return embedding_projection(ids, embeddings, self.kernel, bias)
+        if fold is not None:
+            return embedding_projection(fold.ids, fold.embeddings, self.kernel, bias)
         batch, steps, features = x.shape
-        flat = x.reshape(batch * steps, features)
+        flat = x.reshape(batch * steps, features)  # (B*T, F)
         if x.dtype != self.kernel.dtype:
             # A mixed policy: the GEMM in x's compute dtype (float32 accumulation); xp, the gates'
             # input, in float32 (the bias added there).
@@ -184,28 +184,19 @@ class RecurrentCell(DropoutRNNCell, Layer):
             xp = torch.mm(flat, self.kernel) if bias is None else torch.addmm(bias, flat, self.kernel)
         return xp.view(batch, steps, self.kernel.shape[1])
 
-    def _folded_embedding(self, x):
-        """(embeddings, ids) when `x` is an Embedding output the projection can fold, else None."""
-        source = getattr(x, "_embedding_source", None)
-        if source is None:
-            return None
-        embeddings, ids, version = source
-        if (
-            x._version != version
-            or x.requires_grad != (embeddings.requires_grad and torch.is_grad_enabled())
-            or embeddings.dtype != self.kernel.dtype
-            or embeddings.device != self.kernel.device
-            or tuple(ids.shape) != tuple(x.shape[:-1])
-            or ids.numel() <= embeddings.shape[0]
-        ):
-            return None
-        return embeddings, ids
+    def compiled_kernel_reason(self):
+        """Why the compiled kernel cannot compute this cell's step, or None when it can."""
+        raise NotImplementedError
 
     def can_scan(self):
+        """Whether the fused kernels (compiled or PyTorch-op) compute this cell: elementwise activations."""
         return self.activation.elementwise and self.recurrent_activation.elementwise
 
-    def scan(self, sequences, states, mask, training):
-        """Runs the whole sequence on the fused kernel: returns (all outputs, final states).
+    def scan(self, sequences, states, mask, training, choice, fold=None):
+        """Runs the whole sequence on the engine path `choice` (the plan's `KernelChoice`).
+
+        sequences: (B, T, F); states: list of (B, H); mask: (B, T) or None; fold: the plan's
+        Embedding fold, or None. Returns (all outputs (B, T, H), final states).
 
         Under a mixed policy `sequences` come in the compute dtype (bfloat16) and the kernels get it
         as their GEMMs' dtype, with the gates and states in float32; autocast, which the layer
@@ -218,7 +209,7 @@ class RecurrentCell(DropoutRNNCell, Layer):
             if training and self.dropout > 0:
                 sequences = sequences * self.get_dropout_mask(sequences[:, 0]).unsqueeze(1)
             rmask = self.get_recurrent_dropout_mask(states[0]) if training and self.recurrent_dropout > 0 else None
-            return self.run_kernel(sequences, states, mask, rmask, compute)
+            return self.run_kernel(sequences, states, mask, rmask, compute, choice, fold)
 
     def call(self, inputs, states, training=False):
         states = states if isinstance(states, (list, tuple)) else [states]

@@ -1,10 +1,12 @@
 """`RNN(cell)`: the layer that runs a cell over time, and `StackedRNNCells`.
 
-Built-in cells (SimpleRNNCell, LSTMCell, GRUCell and stacks of them) run on the fused kernels of
-`rnnkit.engine` through their `scan()`; any other cell, or a built-in cell with an activation that is
-not elementwise, runs through the generic autograd loop. Both give Keras's results.
+Each call runs the `Plan` of `layers.plan.plan`: built-in cells (SimpleRNNCell, LSTMCell, GRUCell
+and stacks of them) on cuDNN, the compiled kernels or the PyTorch-op kernels of `rnnkit.engine`
+through their `scan()`; any other cell, or a built-in cell with an activation that is not
+elementwise, through the generic autograd loop. All give Keras's results.
 """
 import contextlib
+import contextvars
 import inspect
 
 import torch
@@ -13,7 +15,7 @@ from ..engine.cudnn import torch_rnn_scan
 from ..engine.generic import cell_scan
 from ..engine.nest import flatten, is_nested, map_structure
 from .base import Layer, _is_shape, _leaf_shapes, _map_shapes, _unique_name, snake_case
-from .cudnn_route import cudnn_route
+from .plan import CELL_LOOP, CUDNN, explain_call, plan, recorded, warn_if_slow
 from .recurrent_cell import DropoutRNNCell, RecurrentCell, check_cell_arguments
 from .serialization import deserialize_layer, serialize_layer
 
@@ -110,14 +112,14 @@ class StackedRNNCells(Layer):
             new_states.append(cell_new)
         return inputs, new_states
 
-    def can_scan(self):
-        return all(getattr(cell, "can_scan", lambda: False)() for cell in self.cells)
-
-    def scan(self, sequences, states, mask, training):
+    def scan(self, sequences, states, mask, training, choices, fold=None):
+        """Each built-in cell's `scan` on its engine path (`choices`, one per cell, from the plan);
+        the Embedding `fold`, if any, goes to the first cell, which reads the Embedding's output."""
         final = []
-        for cell, cell_states in zip(self.cells, states):
-            sequences, cell_final = cell.scan(sequences, cell_states, mask, training)
+        for cell, cell_states, choice in zip(self.cells, states, choices):
+            sequences, cell_final = cell.scan(sequences, cell_states, mask, training, choice, fold)
             final.append(cell_final)
+            fold = None
         return sequences, final
 
     def reset_dropout_masks(self):
@@ -218,6 +220,7 @@ class RNN(Layer):
     """
 
     supports_masking = True
+    accepts_fold = True  # a model hands it the Embedding before it (`layers.plan.Fold`)
 
     def __init__(
         self,
@@ -249,6 +252,7 @@ class RNN(Layer):
         self.zero_output_for_mask = zero_output_for_mask
         self.states = None
         self._feature_shapes = None
+        self._slow_paths_warned = set()  # the slow-path reasons this layer has warned about (plan.warn_if_slow)
 
     # -------------------------------------------------------------------------------- building
     def build(self, input_shape):
@@ -274,7 +278,7 @@ class RNN(Layer):
     def _initial_states(self, batch_size, like, initial_state):
         if initial_state is not None:
             return self._check_initial_state(initial_state if is_nested(initial_state) else [initial_state], batch_size)
-        if self.stateful and self.states is not None:
+        if self.carries_states() and self.states is not None:
             return self.states
         return _initial_state(self.cell, batch_size, like)
 
@@ -348,7 +352,7 @@ class RNN(Layer):
                 f"Layer '{self.name}' expects a mask of shape (batch, time) = {tuple(first.shape[:2])}, "
                 f"got {tuple(mask.shape)}."
             )
-        if self.stateful and self.states is not None:
+        if self.carries_states() and self.states is not None:
             expected = flatten(self.states)[0].shape[0]
             if first.shape[0] != expected:
                 raise ValueError(
@@ -356,21 +360,31 @@ class RNN(Layer):
                     f"of {first.shape[0]}; feed batches of {expected} or call reset_state() first."
                 )
 
-    def call(self, sequences, initial_state=None, mask=None, training=False):
+    def carries_states(self):
+        """Whether this call starts from the states the last one left: a stateful layer, or one
+        inside `carrying_states` (truncated BPTT, generation)."""
+        return self.stateful or id(self) in _CARRIED.get()
+
+    def call(self, sequences, initial_state=None, mask=None, training=False, _fold=None):
         self._check_inputs(sequences, mask)
         first = flatten(sequences)[0]
         if mask is not None:
             mask = mask.to(device=first.device, dtype=torch.bool)
+        call_plan = plan(self, sequences, mask, training, _fold)
+        if not recorded(self, call_plan):
+            warn_if_slow(self, call_plan)
         states = self._initial_states(first.shape[0], first, initial_state)
+        fold = _fold if call_plan.folded else None
         if self.go_backwards:
             sequences = map_structure(lambda x: torch.flip(x, [1]), sequences)
             mask = None if mask is None else torch.flip(mask, [1])
+            fold = None if fold is None else fold.reversed()
         try:
-            outputs, final_states = self._scan(sequences, states, mask, training)
+            outputs, final_states = self._run(call_plan, sequences, states, mask, training, fold)
         finally:
             if hasattr(self.cell, "reset_dropout_masks"):
                 self.cell.reset_dropout_masks()
-        if self.stateful:
+        if self.carries_states():
             self.states = map_structure(lambda s: s.detach(), final_states)
         last = map_structure(lambda o: o[:, -1], outputs)
         output = outputs if self.return_sequences else last
@@ -378,19 +392,38 @@ class RNN(Layer):
             return (output, *final_states)
         return output
 
-    def _scan(self, sequences, states, mask, training):
+    def explain(self, x, mask=None, training=False, print_fn=print):
+        """Runs the layer once on `x` (B, T, F) under no_grad and prints the path its call takes
+        and why (`layers.plan.Plan`); returns [(layer name, Plan)].
+
+        Example:
+            >>> LSTM(32, recurrent_dropout=0.2).explain(torch.randn(8, 50, 4), training=True)
+            lstm: torch_ops (float32)
+              - recurrent_dropout=0.2 has no compiled kernel
+        """
+        return explain_call(lambda: self(x, mask=mask, training=training), print_fn)
+
+    def _run(self, call_plan, sequences, states, mask, training, fold):
+        """Executes `call_plan` over the (already reversed, for go_backwards) sequence: returns
+        (outputs (B, T, H) for every step, final states)."""
         cell = self.cell
-        route = cudnn_route(self, sequences, mask) if isinstance(sequences, torch.Tensor) else None
-        if route is not None or hasattr(cell, "scan") and cell.can_scan():
-            if route is None:
-                hs, final_states = cell.scan(sequences, states, mask, training)
-            else:
-                hs, final_states = self._cudnn_scan(route, sequences, states, training)
-            if mask is not None:
-                # Keras emits the previous output at masked steps (zeros before the first real step).
-                keep = mask if self.zero_output_for_mask else torch.cummax(mask.to(torch.uint8), 1)[0].bool()
-                hs = hs * keep.unsqueeze(-1).to(hs.dtype)
-            return hs, final_states
+        if call_plan.path == CELL_LOOP:
+            return self._cell_loop(sequences, states, mask, training)
+        if call_plan.path == CUDNN:
+            hs, final_states = self._cudnn_scan(call_plan.cudnn, sequences, states, training)
+        elif isinstance(cell, StackedRNNCells):
+            hs, final_states = cell.scan(sequences, states, mask, training, call_plan.kernels, fold)
+        else:
+            hs, final_states = cell.scan(sequences, states, mask, training, call_plan.kernels[0], fold)
+        if mask is not None:
+            # Keras emits the previous output at masked steps (zeros before the first real step).
+            keep = mask if self.zero_output_for_mask else torch.cummax(mask.to(torch.uint8), 1)[0].bool()
+            hs = hs * keep.unsqueeze(-1).to(hs.dtype)
+        return hs, final_states
+
+    def _cell_loop(self, sequences, states, mask, training):
+        """The cell's own call, step by step on autograd (`engine.cell_scan`)."""
+        cell = self.cell
         checked = False
 
         def step(x_t, step_states):
@@ -444,7 +477,8 @@ class RNN(Layer):
         return (output, *states)
 
     def _cudnn_scan(self, route, sequences, states, training):
-        """The whole sequence through PyTorch's cuDNN RNN (`cudnn_route` said it runs this call exactly)."""
+        """The whole sequence through PyTorch's cuDNN RNN (the plan's `cudnn_route` said it runs
+        this call exactly); route: (kind, lengths (B,) or None)."""
         kind, lengths = route
         cell = self.cell
         if training and cell.dropout > 0:
@@ -556,24 +590,35 @@ def _init_arguments(cls):
     return names
 
 
+# The ids of the recurrent layers that carry their states from call to call in this context,
+# beyond the stateful ones (`carrying_states`): read by RNN.carries_states, never a layer flag.
+_CARRIED = contextvars.ContextVar("rnnkit_carried_states", default=frozenset())
+
+
+def carrying_active():
+    """Whether some `carrying_states` block is open in this context."""
+    return bool(_CARRIED.get())
+
+
 @contextlib.contextmanager
 def carrying_states(layers, restore):
-    """Makes recurrent `layers` carry their states from call to call for the block, then gives each
-    its own `stateful` flag back.
+    """Makes recurrent `layers` (and the RNNs inside them) carry their states from call to call for
+    the block, without touching their `stateful` flag.
 
     restore=True (generation): every layer starts from zeros, and gets back the states it had before.
-    restore=False (truncated BPTT): a layer that was stateful keeps its states running in and out of
-    the block, as a stateful layer does across batches; the others start and end from zeros."""
+    restore=False (truncated BPTT): a stateful layer keeps its states running in and out of the
+    block, as across batches; the others start and end from zeros."""
     saved = [(layer.stateful, layer.states) for layer in layers]
     for layer, (was_stateful, _) in zip(layers, saved):
-        layer.stateful = True
         if restore or not was_stateful:
             layer.reset_state()
+    carried = {id(module) for layer in layers for module in layer.modules() if isinstance(module, RNN)}
+    token = _CARRIED.set(_CARRIED.get() | carried)
     try:
         yield
     finally:
+        _CARRIED.reset(token)
         for layer, (was_stateful, states) in zip(layers, saved):
-            layer.stateful = was_stateful
             if restore:
                 layer.states = states
             elif not was_stateful:

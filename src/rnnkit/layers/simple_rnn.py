@@ -1,5 +1,5 @@
 """SimpleRNNCell and SimpleRNN: h_t = activation(x_t W + h_{t-1} U + b)."""
-from ..engine.simple_rnn import simple_rnn_scan
+from ..engine.simple_rnn import compiled_activation_reason, simple_rnn_scan
 from .recurrent_cell import RecurrentCell
 from .rnn import CellRNN
 
@@ -33,10 +33,13 @@ class SimpleRNNCell(RecurrentCell):
         out = self.activation.fn(z)
         return out, [out]
 
-    def run_kernel(self, x, states, mask, rmask, compute_dtype=None):
-        xp = self.input_projection(x, self.bias)
-        hs = simple_rnn_scan(xp, self.recurrent_kernel, states[0], mask, rmask, self.activation, compute_dtype)
+    def run_kernel(self, x, states, mask, rmask, compute_dtype=None, choice=None, fold=None):
+        xp = self.input_projection(x, self.bias, fold)  # (B, T, H)
+        hs = simple_rnn_scan(xp, self.recurrent_kernel, states[0], mask, rmask, self.activation, compute_dtype, choice)
         return hs, [hs[:, -1]]
+
+    def compiled_kernel_reason(self):
+        return compiled_activation_reason(self.activation)
 
     def get_config(self):
         config = super().get_config()
