@@ -229,9 +229,10 @@ def _fold_refusal(fold: Fold, cell: RecurrentCell, x: torch.Tensor, training: bo
 
 def warn_if_slow(layer, layer_plan: Plan) -> None:
     """Warns once per layer and reason when `layer_plan` runs a path 5x+ slower than the fast one
-    for a reason the user can change."""
+    for a reason the user can change. Only calls that record a backward pass warn: the ratios were
+    measured forward + backward, and a model's shape probes (one sample, no_grad) are no evidence."""
     reason = layer_plan.slow_reason
-    if reason is None or reason in layer._slow_paths_warned:
+    if reason is None or reason in layer._slow_paths_warned or not torch.is_grad_enabled():
         return
     layer._slow_paths_warned.add(reason)
     warnings.warn(
