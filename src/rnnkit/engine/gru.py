@@ -21,9 +21,10 @@ Backward, g = dL/dh_t arriving at step t (m folded into the factors):
 Padded sequences (a right- or left-padded mask, see `nested_layout`) run on the compiled kernel's
 nested path: each step covers only the rows still active.
 """
-from typing import Optional
+from typing import Optional, Tuple, Union
 
 import torch
+from torch.autograd.function import FunctionCtx
 
 from .activations import Activation, get_activation
 from .native import (
@@ -53,7 +54,8 @@ class GRUCompiled(torch.autograd.Function):
     """The compiled kernel (reset_after=True) over every row and step; a masked step carries the state."""
 
     @staticmethod
-    def forward(ctx, xp, U, b_rec, h0, mask, compute_dtype):
+    def forward(ctx: FunctionCtx, xp: torch.Tensor, U: torch.Tensor, b_rec: Optional[torch.Tensor], h0: torch.Tensor, mask: Optional[torch.Tensor],
+                compute_dtype: Optional[torch.dtype]) -> torch.Tensor:
         ctx.native, ctx.has_b_rec = native_kernels(), b_rec is not None
         keep, bias = kernel_mask(mask), b_rec.contiguous() if b_rec is not None else xp.new_empty(0)
         h0, U = h0.contiguous(), kernel_matrix(U, compute_dtype)
@@ -64,7 +66,7 @@ class GRUCompiled(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, d_hs):
+    def backward(ctx: FunctionCtx, d_hs: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
         U, h0, gates, inner, hs, keep = ctx.saved_tensors
         with loop_threads(d_hs.shape[0], *U.shape):
             d_xp, dU, d_b_rec, dh0 = ctx.native.gru_backward(d_hs, U, h0, gates, inner, hs, keep)
@@ -76,7 +78,8 @@ class GRUCompiledNested(torch.autograd.Function):
     still active (the `layout` (order, counts) of `nested_layout`)."""
 
     @staticmethod
-    def forward(ctx, xp, U, b_rec, h0, order, counts, compute_dtype):
+    def forward(ctx: FunctionCtx, xp: torch.Tensor, U: torch.Tensor, b_rec: Optional[torch.Tensor], h0: torch.Tensor, order: torch.Tensor, counts: torch.Tensor,
+                compute_dtype: Optional[torch.dtype]) -> torch.Tensor:
         ctx.native, ctx.has_b_rec, ctx.layout = native_kernels(), b_rec is not None, (order, counts)
         bias = b_rec.contiguous() if b_rec is not None else xp.new_empty(0)
         U = kernel_matrix(U, compute_dtype)
@@ -87,7 +90,7 @@ class GRUCompiledNested(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, d_hs):
+    def backward(ctx: FunctionCtx, d_hs: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
         U, *packed = ctx.saved_tensors
         with loop_threads(d_hs.shape[0], *U.shape):
             d_xp, dU, d_b_rec, dh0 = ctx.native.gru_backward_nested(d_hs, U, *ctx.layout, *packed)
@@ -99,7 +102,8 @@ class GRUTorchOps(torch.autograd.Function):
     elementwise activations, reset_after True or False."""
 
     @staticmethod
-    def forward(ctx, xp, U, b_rec, h0, mask, rmask, act: Activation, ract: Activation, reset_after: bool):
+    def forward(ctx: FunctionCtx, xp: torch.Tensor, U: torch.Tensor, b_rec: Optional[torch.Tensor], h0: torch.Tensor, mask: Optional[torch.Tensor], rmask: Optional[torch.Tensor],
+                act: Activation, ract: Activation, reset_after: bool) -> torch.Tensor:
         batch, steps, three_units = xp.shape
         units = three_units // 3
         keep, keep_f, skip_f = split_mask(mask, xp.dtype)
@@ -141,7 +145,7 @@ class GRUTorchOps(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, d_hs):
+    def backward(ctx: FunctionCtx, d_hs: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
         U, h0, gates, pre, hs, inner, keep_f, skip_f, rmask = ctx.saved_tensors
         act, ract, reset_after, has_b_rec = ctx.config
         batch, steps, units = hs.shape
@@ -211,8 +215,8 @@ def gru_scan(
     recurrent_bias: Optional[torch.Tensor] = None,
     mask: Optional[torch.Tensor] = None,
     recurrent_dropout_mask: Optional[torch.Tensor] = None,
-    activation="tanh",
-    recurrent_activation="sigmoid",
+    activation: Union[str, Activation] = "tanh",
+    recurrent_activation: Union[str, Activation] = "sigmoid",
     reset_after: bool = True,
     compute_dtype: Optional[torch.dtype] = None,
     choice: Optional[KernelChoice] = None,

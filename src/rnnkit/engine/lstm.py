@@ -17,9 +17,10 @@ at once before the reverse loop, so the loop does one GEMM and five elementwise 
 Padded sequences (a right- or left-padded mask, see `nested_layout`) run on the compiled kernel's
 nested path: each step's GEMM and gate arithmetic cover only the rows still active.
 """
-from typing import Optional
+from typing import Optional, Tuple, Union
 
 import torch
+from torch.autograd.function import FunctionCtx
 
 from .activations import Activation, get_activation
 from .native import (
@@ -41,7 +42,8 @@ class LSTMCompiled(torch.autograd.Function):
     """The compiled kernel over every row and step; a masked step carries h and c through."""
 
     @staticmethod
-    def forward(ctx, xp, U, h0, c0, mask, compute_dtype):
+    def forward(ctx: FunctionCtx, xp: torch.Tensor, U: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, mask: Optional[torch.Tensor],
+                compute_dtype: Optional[torch.dtype]) -> Tuple[torch.Tensor, torch.Tensor]:
         ctx.native = native_kernels()
         keep, h0, c0, U = kernel_mask(mask), h0.contiguous(), c0.contiguous(), kernel_matrix(U, compute_dtype)
         with loop_threads(xp.shape[0], *U.shape):
@@ -51,7 +53,7 @@ class LSTMCompiled(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, d_hs, d_c_last):
+    def backward(ctx: FunctionCtx, d_hs: torch.Tensor, d_c_last: Optional[torch.Tensor]) -> Tuple[Optional[torch.Tensor], ...]:
         U, h0, c0, gates, hs, cs, keep = ctx.saved_tensors
         d_c_last = torch.zeros_like(c0) if d_c_last is None else d_c_last
         with loop_threads(d_hs.shape[0], *U.shape):
@@ -64,7 +66,8 @@ class LSTMCompiledNested(torch.autograd.Function):
     the rows still active (the `layout` (order, counts) of `nested_layout`)."""
 
     @staticmethod
-    def forward(ctx, xp, U, h0, c0, order, counts, compute_dtype):
+    def forward(ctx: FunctionCtx, xp: torch.Tensor, U: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, order: torch.Tensor, counts: torch.Tensor,
+                compute_dtype: Optional[torch.dtype]) -> Tuple[torch.Tensor, torch.Tensor]:
         ctx.native, ctx.layout = native_kernels(), (order, counts)
         U = kernel_matrix(U, compute_dtype)
         with loop_threads(xp.shape[0], *U.shape):
@@ -76,7 +79,7 @@ class LSTMCompiledNested(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, d_hs, d_c_last):
+    def backward(ctx: FunctionCtx, d_hs: torch.Tensor, d_c_last: Optional[torch.Tensor]) -> Tuple[Optional[torch.Tensor], ...]:
         U, *packed = ctx.saved_tensors
         d_c_last = d_hs.new_zeros(d_hs.shape[0], d_hs.shape[2]) if d_c_last is None else d_c_last
         with loop_threads(d_hs.shape[0], *U.shape):
@@ -89,7 +92,8 @@ class LSTMTorchOps(torch.autograd.Function):
     elementwise activations."""
 
     @staticmethod
-    def forward(ctx, xp, U, h0, c0, mask, rmask, act: Activation, ract: Activation):
+    def forward(ctx: FunctionCtx, xp: torch.Tensor, U: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, mask: Optional[torch.Tensor], rmask: Optional[torch.Tensor],
+                act: Activation, ract: Activation) -> Tuple[torch.Tensor, torch.Tensor]:
         batch, steps, four_units = xp.shape
         units = four_units // 4
         keep, keep_f, skip_f = split_mask(mask, xp.dtype)
@@ -119,7 +123,7 @@ class LSTMTorchOps(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, d_hs, d_c_last):
+    def backward(ctx: FunctionCtx, d_hs: torch.Tensor, d_c_last: Optional[torch.Tensor]) -> Tuple[Optional[torch.Tensor], ...]:
         U, h0, c0, gates, pre, hs, cs, keep_f, skip_f, rmask = ctx.saved_tensors
         act, ract = ctx.acts
         steps, units = hs.shape[1], hs.shape[2]
@@ -171,11 +175,11 @@ def lstm_scan(
     c0: torch.Tensor,
     mask: Optional[torch.Tensor] = None,
     recurrent_dropout_mask: Optional[torch.Tensor] = None,
-    activation="tanh",
-    recurrent_activation="sigmoid",
+    activation: Union[str, Activation] = "tanh",
+    recurrent_activation: Union[str, Activation] = "sigmoid",
     compute_dtype: Optional[torch.dtype] = None,
     choice: Optional[KernelChoice] = None,
-):
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """Runs an LSTM over projected inputs; returns every hidden state and the last carry state.
 
     Shapes (B batch, T time, H units): xp (B, T, 4H), x W + b for every step, gates i, f, c, o;

@@ -9,7 +9,8 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Tuple
+from types import ModuleType
+from typing import ContextManager, Iterator, Optional, Tuple
 
 import torch
 
@@ -17,7 +18,7 @@ from .sequence import nested_layout
 
 
 @functools.lru_cache(maxsize=None)
-def native_kernels():
+def native_kernels() -> Optional[ModuleType]:
     """The compiled kernel module, or None where it cannot be built."""
     if os.environ.get("RNNKIT_NATIVE", "1") == "0":
         return None
@@ -108,7 +109,7 @@ def kernel_mask(mask: Optional[torch.Tensor]) -> torch.Tensor:
     return mask.contiguous() if mask is not None else torch.empty(0, dtype=torch.bool)
 
 
-def kernel_matrix(U, compute_dtype=None):
+def kernel_matrix(U: torch.Tensor, compute_dtype: Optional[torch.dtype] = None) -> torch.Tensor:
     """The recurrent matrix as the compiled kernels take it: float32, or rounded once per call to a
     lower `compute_dtype` (bfloat16 under a mixed policy), which makes every GEMM of the call, the
     recurrent product and the weight gradients, run in that dtype (see product_out in the kernels)."""
@@ -126,7 +127,7 @@ SMALL_STEP_FLOPS = 4_000_000
 
 
 @contextlib.contextmanager
-def one_thread(when):
+def one_thread(when: bool) -> Iterator[None]:
     """Runs the block on one intra-op thread when `when` is true, and restores the thread count."""
     threads = torch.get_num_threads()
     if not when or threads == 1:
@@ -145,7 +146,7 @@ def runs_on_one_thread(batch: int, units: int, width: int) -> bool:
     return 2 * batch * units * width < SMALL_STEP_FLOPS or torch.get_num_threads() == 1
 
 
-def loop_threads(batch, units, width):
+def loop_threads(batch: int, units: int, width: int) -> ContextManager[None]:
     """Runs the block (a kernel's time loop) on one thread when each step's recurrent GEMM,
     (batch, units) x (units, width), is below SMALL_STEP_FLOPS."""
     return one_thread(2 * batch * units * width < SMALL_STEP_FLOPS)

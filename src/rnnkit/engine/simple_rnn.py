@@ -12,9 +12,10 @@ Backward, with g_t = dL/dh_t (from the output at t plus from step t+1):
 Padded sequences (a right- or left-padded mask, see `nested_layout`) run on the compiled kernel's
 nested path: each step covers only the rows still active.
 """
-from typing import Optional
+from typing import Optional, Tuple, Union
 
 import torch
+from torch.autograd.function import FunctionCtx
 
 from .activations import Activation, get_activation
 from .native import (
@@ -38,7 +39,8 @@ class SimpleRNNCompiled(torch.autograd.Function):
     """The compiled kernel over every row and step; a masked step carries the state through."""
 
     @staticmethod
-    def forward(ctx, xp, U, h0, mask, code: int, compute_dtype):
+    def forward(ctx: FunctionCtx, xp: torch.Tensor, U: torch.Tensor, h0: torch.Tensor, mask: Optional[torch.Tensor], code: int,
+                compute_dtype: Optional[torch.dtype]) -> torch.Tensor:
         ctx.native, ctx.code = native_kernels(), code
         keep, h0, U = kernel_mask(mask), h0.contiguous(), kernel_matrix(U, compute_dtype)
         with loop_threads(xp.shape[0], *U.shape):
@@ -48,7 +50,7 @@ class SimpleRNNCompiled(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, d_states):
+    def backward(ctx: FunctionCtx, d_states: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
         U, h0, states, keep = ctx.saved_tensors
         with loop_threads(d_states.shape[0], *U.shape):
             d_pre, dU, dh0 = ctx.native.simple_rnn_backward(d_states, U, h0, states, keep, ctx.code)
@@ -60,7 +62,8 @@ class SimpleRNNCompiledNested(torch.autograd.Function):
     `layout` (order, counts) of `nested_layout`), fully padded tails skipped."""
 
     @staticmethod
-    def forward(ctx, xp, U, h0, order, counts, code: int, compute_dtype):
+    def forward(ctx: FunctionCtx, xp: torch.Tensor, U: torch.Tensor, h0: torch.Tensor, order: torch.Tensor, counts: torch.Tensor, code: int,
+                compute_dtype: Optional[torch.dtype]) -> torch.Tensor:
         ctx.native, ctx.code, ctx.layout = native_kernels(), code, (order, counts)
         U = kernel_matrix(U, compute_dtype)
         with loop_threads(xp.shape[0], *U.shape):
@@ -70,7 +73,7 @@ class SimpleRNNCompiledNested(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, d_states):
+    def backward(ctx: FunctionCtx, d_states: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
         U, *packed = ctx.saved_tensors
         with loop_threads(d_states.shape[0], *U.shape):
             d_pre, dU, dh0 = ctx.native.simple_rnn_backward_nested(d_states, U, *ctx.layout, *packed, ctx.code)
@@ -82,7 +85,7 @@ class SimpleRNNTorchOps(torch.autograd.Function):
     elementwise activation."""
 
     @staticmethod
-    def forward(ctx, xp, U, h0, mask, rmask, act: Activation):
+    def forward(ctx: FunctionCtx, xp: torch.Tensor, U: torch.Tensor, h0: torch.Tensor, mask: Optional[torch.Tensor], rmask: Optional[torch.Tensor], act: Activation) -> torch.Tensor:
         batch, steps, units = xp.shape
         keep, keep_f, skip_f = split_mask(mask, xp.dtype)
         states = torch.empty_like(xp)
@@ -100,7 +103,7 @@ class SimpleRNNTorchOps(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, d_states):
+    def backward(ctx: FunctionCtx, d_states: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
         U, h0, states, pre, keep_f, skip_f, rmask = ctx.saved_tensors
         steps = states.shape[1]
         # Everything that does not depend on the incoming gradient is computed once, vectorised.
@@ -131,7 +134,7 @@ def simple_rnn_scan(
     h0: torch.Tensor,
     mask: Optional[torch.Tensor] = None,
     recurrent_dropout_mask: Optional[torch.Tensor] = None,
-    activation="tanh",
+    activation: Union[str, Activation] = "tanh",
     compute_dtype: Optional[torch.dtype] = None,
     choice: Optional[KernelChoice] = None,
 ) -> torch.Tensor:

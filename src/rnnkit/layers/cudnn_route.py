@@ -7,17 +7,18 @@ reset_after=True, unroll=False, and a mask (if any) that right-pads every sequen
 False never takes it. rnnkit applies the same test to SimpleRNN (tanh or relu, "auto" only, since
 Keras's SimpleRNN has no use_cudnn), and says why when the answer is no.
 """
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import torch
 
 from ..engine.cudnn import right_padded_lengths
+from .base import Layer
 
 # The gate activations cuDNN's LSTM and GRU have
 CUDNN_ACTIVATIONS = ("tanh", "sigmoid")
 
 
-def cudnn_kind(layer, device_type):
+def cudnn_kind(layer: Layer, device_type: str) -> Tuple[Optional[str], Optional[str]]:
     """(PyTorch RNN kind, None) when cuDNN can run the layer on this device, else (None, reason)."""
     cell = layer.cell
     kind = getattr(cell, "torch_rnn_kind", None)
@@ -46,7 +47,7 @@ def cudnn_kind(layer, device_type):
     return kind, None
 
 
-def cudnn_route(layer, sequences, mask) -> Tuple[Optional[Tuple[str, Optional[torch.Tensor]]], Optional[str]]:
+def cudnn_route(layer: Layer, sequences: Any, mask: Optional[torch.Tensor]) -> Tuple[Optional[Tuple[str, Optional[torch.Tensor]]], Optional[str]]:
     """Whether this call of `layer` on `sequences` (B, T, F) with `mask` (B, T) goes through
     PyTorch's fused RNN (`engine.cudnn.torch_rnn_scan`): ((kind, lengths), None) when it does, else
     (None, the reason, or None where cuDNN is not a candidate at all: use_cudnn=False, a layer

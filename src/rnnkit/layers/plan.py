@@ -26,6 +26,7 @@ import torch
 
 from ..engine.native import COMPILED, COMPILED_NESTED, TORCH_OPS, KernelChoice, kernel_choice, runs_on_one_thread
 from ..engine.nest import flatten
+from .base import Layer
 from .core import Embedding
 from .cudnn_route import cudnn_route
 from .recurrent_cell import RecurrentCell
@@ -50,7 +51,7 @@ class Fold:
     version: int = field(repr=False)
 
     @classmethod
-    def of(cls, embedding, ids: torch.Tensor, output: torch.Tensor) -> Optional["Fold"]:
+    def of(cls, embedding: Embedding, ids: torch.Tensor, output: torch.Tensor) -> Optional["Fold"]:
         """The fold of `embedding`'s call on `ids` that gave `output`; None for inference tensors,
         which have no version counter to prove them unchanged."""
         if not isinstance(ids, torch.Tensor) or not isinstance(output, torch.Tensor) or output.is_inference():
@@ -62,7 +63,7 @@ class Fold:
         return Fold(self.embeddings, torch.flip(self.ids, [1]), self.output, self.version)
 
 
-def model_fold(layer, ids, output, consumer) -> Optional[Fold]:
+def model_fold(layer: Layer, ids: Any, output: Any, consumer: Optional[Layer]) -> Optional[Fold]:
     """The fold a model hands to `consumer` when `layer` is an Embedding whose `output` (of `ids`)
     goes only into `consumer`, a recurrent layer (RNN or Bidirectional); else None. Models call it:
     only they know where an output goes."""
@@ -133,7 +134,7 @@ def _runs_5x_slower(path: str, cells, batch: int, steps: int) -> bool:
     return path == CELL_LOOP or any(c.gate_count > 1 for c in cells)
 
 
-def plan(layer, inputs, mask: Optional[torch.Tensor] = None, training: bool = False,
+def plan(layer: Layer, inputs: Any, mask: Optional[torch.Tensor] = None, training: bool = False,
          fold: Optional[Fold] = None) -> Plan:
     """The path one call of the recurrent `layer` on `inputs` takes.
 
@@ -227,7 +228,7 @@ def _fold_refusal(fold: Fold, cell: RecurrentCell, x: torch.Tensor, training: bo
     return None
 
 
-def warn_if_slow(layer, layer_plan: Plan) -> None:
+def warn_if_slow(layer: Layer, layer_plan: Plan) -> None:
     """Warns once per layer and reason when `layer_plan` runs a path 5x+ slower than the fast one
     for a reason the user can change. Only calls that record a backward pass warn: the ratios were
     measured forward + backward, and a model's shape probes (one sample, no_grad) are no evidence."""
@@ -246,7 +247,7 @@ def warn_if_slow(layer, layer_plan: Plan) -> None:
 _RECORDING = contextvars.ContextVar("rnnkit_recorded_plans", default=None)
 
 
-def recorded(layer, layer_plan: Plan) -> bool:
+def recorded(layer: Layer, layer_plan: Plan) -> bool:
     """Notes `layer_plan` when an `explain_call` is recording; returns whether one is."""
     plans = _RECORDING.get()
     if plans is None:

@@ -9,18 +9,25 @@ import contextlib
 import contextvars
 import inspect
 
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
 import torch
 
 from ..engine.cudnn import torch_rnn_scan
 from ..engine.generic import cell_scan
+from ..engine.native import KernelChoice
 from ..engine.nest import flatten, is_nested, map_structure
 from .base import Layer, _is_shape, _leaf_shapes, _map_shapes, _unique_name, snake_case
-from .plan import CELL_LOOP, CUDNN, explain_call, plan, recorded, warn_if_slow
+from .plan import CELL_LOOP, CUDNN, Fold, Plan, explain_call, plan, recorded, warn_if_slow
 from .recurrent_cell import DropoutRNNCell, RecurrentCell, check_cell_arguments
 from .serialization import deserialize_layer, serialize_layer
 
 
-def state_shapes(state_size, owner="cell"):
+# Keras 3's state_size: an int, a shape, or a list/tuple of them (see `state_shapes`).
+StateSize = Union[int, Sequence[Any], torch.Size]
+
+
+def state_shapes(state_size: StateSize, owner: str = "cell") -> List[Union[Tuple[int, ...], list]]:
     """Keras 3's `state_size` rules, as a list with one entry per state (batch axis left out).
 
     An int is one state of that size; a list or tuple holds one entry per state (so `(5, 5)` is two
@@ -71,11 +78,14 @@ class StackedRNNCells(Layer):
     Args:
         cells: list of RNN cells.
 
+    Call shapes (B batch, F input features, H units of the last cell): a step's inputs (B, F)
+    give outputs (B, H); states are one list per cell.
+
     Example:
         >>> rnn = RNN(StackedRNNCells([LSTMCell(32), LSTMCell(16)]))
     """
 
-    def __init__(self, cells, **kwargs):
+    def __init__(self, cells: Sequence[Layer], **kwargs) -> None:
         super().__init__(**kwargs)
         for cell in cells:
             if not hasattr(cell, "state_size") or not callable(cell):
@@ -86,33 +96,37 @@ class StackedRNNCells(Layer):
         self.cells = torch.nn.ModuleList(cells)
 
     @property
-    def state_size(self):
+    def state_size(self) -> List[StateSize]:
         return [cell.state_size for cell in self.cells]
 
     @property
-    def output_size(self):
+    def output_size(self) -> StateSize:
         return _output_size(self.cells[-1])
 
-    def get_initial_state(self, batch_size=None):
+    def get_initial_state(self, batch_size: Optional[int] = None) -> List[List[torch.Tensor]]:
         """One list of initial states per cell: the cell's own `get_initial_state`, else zeros."""
         reference = next(self.parameters(), None)
         like = reference if reference is not None else torch.empty(0)
         return [_initial_state(cell, batch_size, like) for cell in self.cells]
 
-    def build(self, input_shape):
+    def build(self, input_shape: Tuple[Optional[int], ...]) -> None:
         for cell in self.cells:
             self.build_child(cell, input_shape)
             size = _output_size(cell)
             input_shape = (input_shape[0],) + (size if isinstance(size, tuple) else (size,))
 
-    def call(self, inputs, states, training=False):
+    def call(self, inputs: torch.Tensor, states: List[List[torch.Tensor]],
+             training: bool = False) -> Tuple[torch.Tensor, List[List[torch.Tensor]]]:
+        """One step of every cell in turn: inputs (B, F), states one list per cell of (B, H)."""
         new_states = []
         for cell, cell_states in zip(self.cells, states):
             inputs, cell_new = _call_cell(cell, inputs, cell_states, training)
             new_states.append(cell_new)
         return inputs, new_states
 
-    def scan(self, sequences, states, mask, training, choices, fold=None):
+    def scan(self, sequences: torch.Tensor, states: List[List[torch.Tensor]], mask: Optional[torch.Tensor],
+             training: bool, choices: Sequence[KernelChoice],
+             fold: Optional[Fold] = None) -> Tuple[torch.Tensor, List[List[torch.Tensor]]]:
         """Each built-in cell's `scan` on its engine path (`choices`, one per cell, from the plan);
         the Embedding `fold`, if any, goes to the first cell, which reads the Embedding's output."""
         final = []
@@ -122,16 +136,16 @@ class StackedRNNCells(Layer):
             fold = None
         return sequences, final
 
-    def reset_dropout_masks(self):
+    def reset_dropout_masks(self) -> None:
         for cell in self.cells:
             if isinstance(cell, DropoutRNNCell):
                 cell.reset_dropout_masks()
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "cells": [serialize_layer(c) for c in self.cells]}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Dict[str, Any]) -> "StackedRNNCells":
         config = dict(config)
         config["cells"] = [deserialize_layer(c) for c in config["cells"]]
         return cls(**config)
@@ -202,17 +216,18 @@ class RNN(Layer):
         unroll: accepted for Keras compatibility; the result is the same either way.
         zero_output_for_mask: output zeros at masked steps instead of the previous output.
 
-    Call arguments:
-        sequences: (batch, time, features) tensor, or a nested structure of (batch, time, ...)
-            tensors for cells that take nested inputs.
-        initial_state: list of initial state tensors (a single tensor for single-state cells).
-        mask: (batch, time) boolean tensor, True for steps to process; taken from the input's
-            Keras mask (e.g. `Embedding(mask_zero=True)`) when not given.
+    Call arguments (B batch, T time steps, F input features, H units):
+        sequences: (B, T, F) tensor, or a nested structure of (B, T, ...) tensors for cells that
+            take nested inputs.
+        initial_state: list of initial state tensors, (B, H) each for the built-in cells (a single
+            tensor for single-state cells).
+        mask: (B, T) boolean tensor, True for steps to process; taken from the input's Keras mask
+            (e.g. `Embedding(mask_zero=True)`) when not given.
         training: whether dropout is active.
 
     Output shape:
-        (batch, units), or (batch, time, units) with `return_sequences`; with `return_state`, a
-        tuple (output, *states).
+        (B, H), or (B, T, H) with `return_sequences`; with `return_state`, a tuple
+        (output, *states). Which kernel runs a call, and why: `layer.explain(x)` (`layers.plan`).
 
     Example:
         >>> layer = RNN(LSTMCell(32), return_sequences=True)
@@ -224,15 +239,15 @@ class RNN(Layer):
 
     def __init__(
         self,
-        cell,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        unroll=False,
-        zero_output_for_mask=False,
+        cell: Union[Layer, Sequence[Layer]],
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
         **kwargs,
-    ):
+    ) -> None:
         super().__init__(**kwargs)
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(list(cell))
@@ -255,19 +270,19 @@ class RNN(Layer):
         self._slow_paths_warned = set()  # the slow-path reasons this layer has warned about (plan.warn_if_slow)
 
     # -------------------------------------------------------------------------------- building
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         step_shape = _map_shapes(lambda s: (s[0],) + tuple(s[2:]), input_shape)
         self._feature_shapes = [s[1:] for s in _leaf_shapes(step_shape)]
         self.build_child(self.cell, step_shape)
 
     # ------------------------------------------------------------------------------------ states
-    def reset_state(self):
+    def reset_state(self) -> None:
         """Clears the states of a stateful layer (they restart from zeros on the next call)."""
         self.states = None
 
     reset_states = reset_state
 
-    def get_initial_state(self, batch_size):
+    def get_initial_state(self, batch_size: int) -> list:
         """The states a call starts from when given none, as a list (Keras's `RNN.get_initial_state`):
         the cell's own `get_initial_state`, else zeros of (batch_size, *state shape) per state."""
         like = next(self.parameters(), None)
@@ -317,7 +332,7 @@ class RNN(Layer):
         return list(states)
 
     # ------------------------------------------------------------------------------------- calls
-    def validate_input(self, sequences):
+    def validate_input(self, sequences: Any) -> None:
         # Built-in cells take (batch, time, features); custom cells any (batch, time, ...) structure.
         cells = self.cell.cells if isinstance(self.cell, StackedRNNCells) else [self.cell]
         builtin = all(isinstance(c, RecurrentCell) for c in cells)
@@ -360,12 +375,13 @@ class RNN(Layer):
                     f"of {first.shape[0]}; feed batches of {expected} or call reset_state() first."
                 )
 
-    def carries_states(self):
+    def carries_states(self) -> bool:
         """Whether this call starts from the states the last one left: a stateful layer, or one
         inside `carrying_states` (truncated BPTT, generation)."""
         return self.stateful or id(self) in _CARRIED.get()
 
-    def call(self, sequences, initial_state=None, mask=None, training=False, _fold=None):
+    def call(self, sequences: Any, initial_state: Optional[Any] = None, mask: Optional[torch.Tensor] = None,
+             training: bool = False, _fold: Optional[Fold] = None) -> Any:
         self._check_inputs(sequences, mask)
         first = flatten(sequences)[0]
         if mask is not None:
@@ -392,7 +408,8 @@ class RNN(Layer):
             return (output, *final_states)
         return output
 
-    def explain(self, x, mask=None, training=False, print_fn=print):
+    def explain(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None, training: bool = False,
+                print_fn: Callable[[str], Any] = print) -> List[Tuple[str, Plan]]:
         """Runs the layer once on `x` (B, T, F) under no_grad and prints the path its call takes
         and why (`layers.plan.Plan`); returns [(layer name, Plan)].
 
@@ -449,7 +466,7 @@ class RNN(Layer):
             return len(self.cell.cells)
         return len(state_shapes(self.cell.state_size))
 
-    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+    def compute_output_shape(self, sequences_shape: Any, initial_state_shape: Any = None) -> Any:
         """Output shape(s) for inputs of `sequences_shape` (batch, time, ...), `None` for unknown
         sizes: the output's, then with `return_state` each state's (per cell for stacks), as Keras."""
         first = _leaf_shapes(sequences_shape)[0]
@@ -485,13 +502,13 @@ class RNN(Layer):
             sequences = sequences * cell.get_dropout_mask(sequences[:, 0]).unsqueeze(1)
         return torch_rnn_scan(kind, sequences, cell.kernel, cell.recurrent_kernel, cell.bias, list(states), lengths)
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Any, mask: Optional[torch.Tensor] = None) -> Any:
         output_mask = mask if self.return_sequences else None
         if self.return_state:
             return [output_mask] + [None] * self._state_count()
         return output_mask
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         config = {
             **super().get_config(),
             "return_sequences": self.return_sequences,
@@ -506,13 +523,13 @@ class RNN(Layer):
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Dict[str, Any]) -> "RNN":
         if cls is RNN:
             config = dict(config)
             config["cell"] = deserialize_layer(config["cell"])
         return cls(**config)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         flags = [f for f in ("return_sequences", "return_state", "go_backwards", "stateful") if getattr(self, f)]
         return ", ".join([f"name={self.name!r}"] + [f"{f}=True" for f in flags])
 
@@ -529,7 +546,8 @@ class CellRNN(RNN):
         "activity_regularizer", "input_shape", "input_dim",
     )
 
-    def __init__(self, units, name=None, trainable=True, dtype=None, **kwargs):
+    def __init__(self, units: int, name: Optional[str] = None, trainable: bool = True, dtype: Any = None,
+                 **kwargs) -> None:
         name = name or _unique_name(type(self).__name__)
         label = f"{type(self).__name__} '{name}'"
         if self.takes_use_cudnn:
@@ -552,7 +570,7 @@ class CellRNN(RNN):
         super().__init__(cell, name=name, trainable=trainable, dtype=dtype, **rnn_kwargs)
 
     @property
-    def implementation(self):
+    def implementation(self) -> int:
         """Keras's `implementation` (LSTM, GRU), kept on the cell."""
         return self.cell.implementation
 
@@ -566,7 +584,7 @@ class CellRNN(RNN):
                 return getattr(cell, name)
             raise
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         cell_config = self.cell.get_config()
         for key in ("name", "trainable", "dtype"):
             cell_config.pop(key)
@@ -595,13 +613,13 @@ def _init_arguments(cls):
 _CARRIED = contextvars.ContextVar("rnnkit_carried_states", default=frozenset())
 
 
-def carrying_active():
+def carrying_active() -> bool:
     """Whether some `carrying_states` block is open in this context."""
     return bool(_CARRIED.get())
 
 
 @contextlib.contextmanager
-def carrying_states(layers, restore):
+def carrying_states(layers: Sequence[Layer], restore: bool) -> Iterator[None]:
     """Makes recurrent `layers` (and the RNNs inside them) carry their states from call to call for
     the block, without touching their `stateful` flag.
 

@@ -16,10 +16,12 @@ random state is left alone). Temperature 0 is greedy decoding (argmax).
 import contextlib
 import math
 import numbers
+from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 import torch
 
+from ..layers.base import Layer
 from ..layers.bidirectional import Bidirectional
 from ..layers.core import Dense, Embedding
 from ..layers.gru import GRU
@@ -32,7 +34,8 @@ from ..engine.simple_rnn import NATIVE_ACTIVATIONS
 __all__ = ["generate"]
 
 
-def generate(model, prompt_ids, steps, temperature=1.0, top_k=None, seed=None, on_token=None):
+def generate(model: Layer, prompt_ids: Any, steps: int, temperature: float = 1.0, top_k: Optional[int] = None,
+             seed: Optional[int] = None, on_token: Optional[Callable[[np.ndarray], Any]] = None) -> np.ndarray:
     """Continues token sequences with `model`, one token at a time.
 
     Args:
@@ -101,7 +104,7 @@ def generate(model, prompt_ids, steps, temperature=1.0, top_k=None, seed=None, o
     return result[0] if single else result
 
 
-def greedy_decoder_plan(model):
+def greedy_decoder_plan(model: Layer) -> Tuple[bool, Optional[str]]:
     """Whether greedy generation (temperature 0) from `model` runs its whole loop in compiled code
     (`_compiled_greedy_decoder`): (True, None), else (False, why not, in words to act on).
 

@@ -5,12 +5,14 @@ subclassed models that define their layers in `__init__` and the computation in 
 `Sequential` is a model too. Every model is a `torch.nn.Module` whose submodules are its layers,
 registered under their names (`state_dict()` keys such as `lstm.cell.kernel`).
 """
+from typing import Any, Callable, List, Tuple
+
 import numpy as np
 import torch
 
 from ..layers.base import Layer, is_text, set_mask
 from ..layers.bidirectional import Bidirectional
-from ..layers.plan import explain_call
+from ..layers.plan import Plan, explain_call
 from ..layers.rnn import RNN
 from ..engine.nest import flatten, map_structure
 from ..storage import storage
@@ -232,7 +234,8 @@ class Model(TrainingMixin, Layer):
 
         return generate(self, prompt_ids, steps, temperature=temperature, top_k=top_k, seed=seed, on_token=on_token)
 
-    def explain(self, x, training=False, print_fn=print):
+    def explain(self, x: Any, training: bool = False,
+                print_fn: Callable[[str], Any] = print) -> List[Tuple[str, Plan]]:
         """Runs the model once on `x` under no_grad and prints, per recurrent layer call, the path it
         takes and why a faster one was not (`layers.plan.Plan`); for a model of token ids, also
         whether greedy generation runs the compiled greedy decoder. Returns [(layer name, Plan)].
