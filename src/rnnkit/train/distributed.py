@@ -40,6 +40,7 @@ Launch on one machine with `rnnkit <command> ... --nproc N` or `torchrun --stand
 where HOST is the address of one of the machines (the same on all of them).
 """
 import atexit
+import gc
 import math
 import os
 
@@ -151,8 +152,19 @@ def _init_process_group(device):
         )
     backend = "cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo"
     dist.init_process_group(backend=backend, device_id=device if device.type == "cuda" else None)
-    # A process group still alive when the interpreter exits can abort it (gloo's threads)
-    atexit.register(dist.destroy_process_group)
+    atexit.register(_shut_down)
+
+
+def _shut_down():
+    """At exit, while the interpreter is still whole: destroys the process group and collects the
+    garbage that may still hold it (a model from an interrupted fit, with its DistributedDataParallel),
+    so that the group is freed and gloo's worker threads are joined now. A worker thread left running
+    into interpreter finalization that drops the last reference to a finished collective's tensors
+    needs the GIL and aborts the process ("terminate called without an active exception"); on a busy
+    machine that happened in about one exit in five."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    gc.collect()
 
 
 def _process_device(model):

@@ -398,40 +398,44 @@ class TrainingMixin:
         self.stop_training = False
         # Under torchrun: DistributedDataParallel, and each process trains on its shard of the data
         self._parallel = distributed.DataParallel.start(self, training=True, callbacks=callbacks)
-        if self._parallel is not None:
-            train, val = self._parallel.shard(train, training=True), self._parallel.shard(val, training=False)
-        verbose = resolve_verbose(verbose)
-        callback_list = CallbackList(
-            callbacks, model=self, add_history=True, add_progbar=verbose != 0, verbose=verbose,
-            epochs=epochs, steps=len(train) or None,
-        )
-        callback_list.on_train_begin()
-        # BackupAndRestore, having restored a backup, says where to continue.
-        initial_epoch = max(initial_epoch, getattr(self, "_resume_epoch", 0))
-        self._resume_epoch = 0
-        for epoch in range(initial_epoch, epochs):
-            self._reset_metrics()
-            callback_list.on_epoch_begin(epoch)
-            for step, (bx, by, bw) in enumerate(train):
-                callback_list.on_train_batch_begin(step)
-                if bptt_steps is None:
-                    self.train_step(bx, by, bw)
-                else:
-                    self._bptt_train_step(bx, by, bw, bptt_steps)
-                callback_list.on_train_batch_end(step, self._logs(training=True))
-                if distributed.stop_requested(self, within_epoch=True):
+        try:
+            if self._parallel is not None:
+                train, val = self._parallel.shard(train, training=True), self._parallel.shard(val, training=False)
+            verbose = resolve_verbose(verbose)
+            callback_list = CallbackList(
+                callbacks, model=self, add_history=True, add_progbar=verbose != 0, verbose=verbose,
+                epochs=epochs, steps=len(train) or None,
+            )
+            callback_list.on_train_begin()
+            # BackupAndRestore, having restored a backup, says where to continue.
+            initial_epoch = max(initial_epoch, getattr(self, "_resume_epoch", 0))
+            self._resume_epoch = 0
+            for epoch in range(initial_epoch, epochs):
+                self._reset_metrics()
+                callback_list.on_epoch_begin(epoch)
+                for step, (bx, by, bw) in enumerate(train):
+                    callback_list.on_train_batch_begin(step)
+                    if bptt_steps is None:
+                        self.train_step(bx, by, bw)
+                    else:
+                        self._bptt_train_step(bx, by, bw, bptt_steps)
+                    callback_list.on_train_batch_end(step, self._logs(training=True))
+                    if distributed.stop_requested(self, within_epoch=True):
+                        break
+                epoch_logs = self._final_logs(self._parallel, training=True)
+                if val is not None and (epoch + 1) % validation_freq == 0:
+                    val_logs = self._run_evaluation(val, callback_list, self._parallel)
+                    epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+                callback_list.on_epoch_end(epoch, epoch_logs)
+                if distributed.stop_requested(self):
                     break
-            epoch_logs = self._final_logs(self._parallel, training=True)
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._run_evaluation(val, callback_list, self._parallel)
-                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
-            callback_list.on_epoch_end(epoch, epoch_logs)
-            if distributed.stop_requested(self):
-                break
-        callback_list.on_train_end()
-        self._grad_norm_trackers = []
-        self._parallel = None
-        return callback_list.history
+            callback_list.on_train_end()
+            return callback_list.history
+        finally:
+            # Also when a callback or an interrupt ends the fit: a DistributedDataParallel wrapper kept on
+            # the model would hold the process group past its destruction (distributed._shut_down).
+            self._grad_norm_trackers = []
+            self._parallel = None
 
     def _validation_batches(self, data, batch_size, steps, device, float_dtype):
         if isinstance(data, (list, tuple)) and len(data) in (2, 3) and all(
