@@ -43,8 +43,12 @@ def cudnn_kind(layer: Layer, device_type: str) -> Tuple[Optional[str], Optional[
     if layer.unroll:
         return None, "unroll=True"
     if device_type != "cuda":
-        return None, f"the inputs are on {device_type} (cuDNN runs on CUDA)"
+        return None, _off_cuda(device_type)
     return kind, None
+
+
+def _off_cuda(device_type: str) -> str:
+    return f"the inputs are on {device_type} (cuDNN runs on CUDA)"
 
 
 def cudnn_route(layer: Layer, sequences: Any, mask: Optional[torch.Tensor]) -> Tuple[Optional[Tuple[str, Optional[torch.Tensor]]], Optional[str]]:
@@ -56,10 +60,14 @@ def cudnn_route(layer: Layer, sequences: Any, mask: Optional[torch.Tensor]) -> T
     Raises:
         ValueError: for `use_cudnn=True` when cuDNN cannot run this call, naming the reason.
     """
-    use_cudnn = getattr(layer, "use_cudnn", "auto")
+    # Read from the instance: SimpleRNN has no use_cudnn, and a getattr would search its cell's
+    # config (CellRNN.__getattr__) at every call.
+    use_cudnn = vars(layer).get("use_cudnn", "auto")
     # Only the SimpleRNN, LSTM and GRU layers, as Keras (an RNN around a cell loops the cell).
     if use_cudnn is False or getattr(layer, "cell_class", None) is None or not isinstance(sequences, torch.Tensor):
         return None, None
+    if use_cudnn == "auto" and sequences.device.type != "cuda":
+        return None, _off_cuda(sequences.device.type)  # the common CPU call, without weighing the cell
     kind, reason = cudnn_kind(layer, sequences.device.type)
     lengths = None
     if kind is not None and mask is not None:

@@ -175,13 +175,14 @@ def plan(layer: Layer, inputs: Any, mask: Optional[torch.Tensor] = None, trainin
         fix = "use an elementwise activation ('tanh' and 'sigmoid' have compiled kernels)"
         return Plan(layer.name, CELL_LOOP, tuple(reasons) + (reason,), compute_dtype,
                     slow_reason=f"{reason}; {fix}" if _runs_5x_slower(CELL_LOOP, cells, batch, steps) else None)
-    kernels = tuple(kernel_choice(c.kernel.dtype, c.kernel.device, step_mask, _cell_reason(c, training)[0])
-                    for c in cells)
+    cell_reasons = [_cell_reason(c, training) for c in cells]
+    kernels = tuple(kernel_choice(c.kernel.dtype, c.kernel.device, step_mask, reason)
+                    for c, (reason, _) in zip(cells, cell_reasons))
     path = max((k.path for k in kernels), key=_SLOWNESS.__getitem__)
     reasons += [k.reason for k in kernels if k.reason is not None and k.reason not in reasons]
     # Only the cell's own options are the user's to change for speed; a dtype (float64 is chosen
     # for precision), a device or a missing compiler are not, and never warn.
-    changeable = [(reason, fix) for reason, fix in (_cell_reason(c, training) for c in cells) if reason]
+    changeable = [(reason, fix) for reason, fix in cell_reasons if reason]
     slow = path == TORCH_OPS and changeable and _runs_5x_slower(TORCH_OPS, cells, batch, steps)
     slow_reason = f"{changeable[0][0]}; {changeable[0][1]}" if slow else None
     folded = False
