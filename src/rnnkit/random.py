@@ -12,6 +12,7 @@ import random as _python_random
 
 import torch
 
+from .checks import check_scalar
 from .ops import _dtype, _shape_tuple, convert_to_tensor
 
 _FLOATX = torch.float32
@@ -32,11 +33,9 @@ class SeedGenerator:
     def __init__(self, seed=None, name=None, **kwargs):
         if kwargs:
             raise TypeError(f"SeedGenerator: unexpected keyword argument(s): {', '.join(sorted(kwargs))}.")
-        self._initial_seed = seed
+        self._initial_seed = seed = check_scalar(seed, "SeedGenerator: seed", int, or_none="a random seed")
         if seed is None:
             seed = _python_random.randint(1, int(1e9))
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            raise ValueError(f"SeedGenerator: seed must be an integer or None, got {seed!r}.")
         self.name = name or "seed_generator"
         self.state = [seed, 0]
 
@@ -101,8 +100,7 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     """Zeroes a fraction `rate` of `inputs` and scales the rest by 1/(1-rate); `noise_shape`
     (None entries follow the input) shares one draw along its size-1 axes."""
     inputs = convert_to_tensor(inputs)
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"dropout: rate must be in [0, 1], got {rate!r}.")
+    check_scalar(rate, "dropout: rate", float, min_val=0, max_val=1)
     if rate == 1.0:
         return torch.zeros_like(inputs)
     if rate == 0.0:

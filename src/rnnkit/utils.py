@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .checks import check_scalar
 from .data.text import pad_sequences  # noqa: F401  (keras.utils.pad_sequences)
 from .files import write_text_atomically
 
@@ -15,8 +16,7 @@ def set_random_seed(seed):
     """Seeds Python's, NumPy's and PyTorch's generators, so that two runs with the same seed build
     the same weights, draw the same dropout masks and shuffle the same way (as Keras's
     `keras.utils.set_random_seed`)."""
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an integer, got {seed!r}.")
+    seed = check_scalar(seed, "seed", int)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 
+from ..checks import check_scalar
+
 __all__ = [
     "ChronologicalSplit",
     "diebold_mariano",
@@ -332,8 +334,7 @@ def mase(actual, predicted, training, season=1):
         season: the lag of the naive forecast (1 = persistence).
     """
     training = np.asarray(training, dtype=np.float64).ravel()
-    if not isinstance(season, (int, np.integer)) or season < 1:
-        raise ValueError(f"season must be a positive integer, got {season!r}.")
+    check_scalar(season, "season", int, min_val=1)
     if len(training) <= season:
         raise ValueError(f"MASE needs a training series longer than the season ({season}), got {len(training)} values.")
     scale = np.mean(np.abs(training[season:] - training[:-season]))
@@ -432,8 +433,7 @@ def seasonal_naive_forecast(series, origins, horizon, season):
         >>> seasonal_naive_forecast(np.array([1.0, 2, 3, 1, 2, 3]), origins=[6], horizon=4, season=3)[0, :, 0]
         array([1., 2., 3., 1.])
     """
-    if not isinstance(season, (int, np.integer)) or season < 1:
-        raise ValueError(f"season must be a positive integer, got {season!r}.")
+    check_scalar(season, "season", int, min_val=1)
     series = _as_columns(series, "series")
     origins = _checked_origins(origins, season, series)
     steps = np.arange(horizon)
@@ -473,8 +473,7 @@ def _pair(actual, predicted):
 
 def _check_window(window, horizon):
     for name, value in (("window", window), ("horizon", horizon)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        check_scalar(value, name, int, min_val=1)
 
 
 def _size_in_rows(size, rows, name):

@@ -5,6 +5,7 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
+from ..checks import check_scalar
 from ..engine.activations import activation_names, get_activation
 from .base import Layer
 from .constraints import get_constraint, serialize_constraint
@@ -67,8 +68,7 @@ class Dense(Layer):
         **kwargs,
     ):
         super().__init__(name=name, **kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-            raise ValueError(f"Dense '{self.name}': expected a positive integer units, got {units!r}.")
+        units = check_scalar(units, f"Dense '{self.name}': units", int, min_val=1)
         self.units = units
         self.activation = get_activation(activation)
         self.use_bias = bool(use_bias)
@@ -167,9 +167,8 @@ class Embedding(Layer):
         **kwargs,
     ) -> None:
         super().__init__(name=name, **kwargs)
-        for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"Embedding '{self.name}': `{arg}` must be a positive integer, got {value!r}.")
+        input_dim, output_dim = (check_scalar(value, f"Embedding '{self.name}': `{arg}`", int, min_val=1)
+                                 for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)))
         self.input_dim = input_dim
         self.output_dim = output_dim
         self.embeddings_initializer = embeddings_initializer
@@ -267,8 +266,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-            raise ValueError(f"Dropout '{self.name}': expected rate in [0, 1), got {rate!r}.")
+        check_scalar(rate, f"Dropout '{self.name}': rate", float, min_val=0, max_val=1, include_boundaries="left")
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
@@ -355,8 +353,7 @@ class RepeatVector(Layer):
 
     def __init__(self, n, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
-        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-            raise ValueError(f"RepeatVector '{self.name}': expected a positive integer n, got {n!r}.")
+        n = check_scalar(n, f"RepeatVector '{self.name}': n", int, min_val=1)
         self.n = n
 
     def compute_output_shape(self, input_shape):

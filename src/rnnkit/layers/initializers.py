@@ -16,6 +16,7 @@ import re
 
 import torch
 
+from ..checks import check_scalar
 from .serialization import ConfigObject
 
 
@@ -174,8 +175,7 @@ class VarianceScaling(RandomInitializer):
         self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None, output_axes=None
     ):
         super().__init__(seed)
-        if not scale > 0:
-            raise ValueError(f"{type(self).__name__}: scale must be positive, got {scale!r}.")
+        check_scalar(scale, f"{type(self).__name__}: scale", float, min_val=0, include_boundaries="neither")
         distribution = "truncated_normal" if distribution == "normal" else distribution
         for arg, value, allowed in (("mode", mode, self._modes), ("distribution", distribution, self._distributions)):
             if value not in allowed:

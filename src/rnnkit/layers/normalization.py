@@ -3,6 +3,7 @@ Arguments, defaults, weight names, shapes and order, and mask behaviour are Kera
 import torch
 import torch.nn.functional as F
 
+from ..checks import check_scalar
 from .base import Layer
 from .constraints import get_constraint, serialize_constraint
 from .initializers import serialize as serialize_initializer
@@ -111,10 +112,8 @@ class BatchNormalization(Layer):
         super().__init__(name=name, **kwargs)
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise ValueError(f"{self._label}: expected an integer axis, got {axis!r}.")
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
-            raise ValueError(f"{self._label}: expected momentum in [0, 1], got {momentum!r}.")
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or epsilon <= 0:
-            raise ValueError(f"{self._label}: expected a positive epsilon, got {epsilon!r}.")
+        check_scalar(momentum, f"{self._label}: momentum", float, min_val=0, max_val=1)
+        check_scalar(epsilon, f"{self._label}: epsilon", float, min_val=0, include_boundaries="neither")
         if synchronized or renorm:
             raise ValueError(
                 f"{self._label}: expected synchronized=False and renorm=False (cross-device synchronization and "
@@ -301,8 +300,7 @@ class LayerNormalization(Layer):
         axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
         if not axes or any(isinstance(a, bool) or not isinstance(a, int) for a in axes):
             raise ValueError(f"{self._label}: expected an integer axis or a list of them, got {axis!r}.")
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or epsilon <= 0:
-            raise ValueError(f"{self._label}: expected a positive epsilon, got {epsilon!r}.")
+        check_scalar(epsilon, f"{self._label}: epsilon", float, min_val=0, include_boundaries="neither")
         if rms_scaling:
             raise ValueError(
                 f"{self._label}: expected rms_scaling=False (Keras deprecated it), got rms_scaling={rms_scaling!r}."

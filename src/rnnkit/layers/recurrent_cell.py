@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Un
 
 import torch
 
+from ..checks import check_scalar
 from ..engine.activations import Activation, get_activation
 from ..engine.embedding_projection import embedding_projection
 from ..engine.native import KernelChoice
@@ -25,11 +26,9 @@ def check_cell_arguments(label: str, units: int, dropout: float = 0.0, recurrent
                          recurrent_activation: ActivationLike = "sigmoid") -> Tuple[Activation, Activation]:
     """Validates a cell's arguments, naming `label` (the cell, or the layer that owns it) in errors;
     returns the two activations."""
-    if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-        raise ValueError(f"{label}: units must be a positive integer, got {units!r}.")
+    check_scalar(units, f"{label}: units", int, min_val=1)
     for arg, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-        if not isinstance(rate, (int, float)) or not 0.0 <= float(rate) < 1.0:
-            raise ValueError(f"{label}: {arg} must be in [0, 1), got {rate!r}.")
+        check_scalar(rate, f"{label}: {arg}", float, min_val=0, max_val=1, include_boundaries="left")
     try:
         return get_activation(activation), get_activation(recurrent_activation)
     except ValueError as error:
@@ -113,7 +112,7 @@ class RecurrentCell(DropoutRNNCell, Layer):
         self.activation, self.recurrent_activation = check_cell_arguments(
             f"{type(self).__name__} '{self.name}'", units, dropout, recurrent_dropout, activation, recurrent_activation
         )
-        self.units = units
+        self.units = int(units)  # a NumPy integer passes the check; the config holds a Python int
         self.use_bias = use_bias
         self.kernel_initializer = kernel_initializer
         self.recurrent_initializer = recurrent_initializer

@@ -4,16 +4,15 @@
 Example:
     >>> layer = LSTM(8, kernel_regularizer=L2(1e-4), recurrent_regularizer="l1")
 """
-import math
 
 import torch
 
+from ..checks import check_scalar
 from .serialization import ConfigObject
 
 
 def _penalty(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value) or value < 0:
-        raise ValueError(f"Regularizer argument {name} must be a non-negative number, got {value!r}.")
+    check_scalar(value, f"Regularizer argument {name}", float, min_val=0)
     return float(value)
 
 

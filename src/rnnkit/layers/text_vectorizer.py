@@ -12,6 +12,8 @@ import string
 
 import numpy as np
 
+from ..checks import check_scalar
+
 __all__ = ["TextVectorization", "most_frequent"]
 
 PADDING_TOKEN = ""
@@ -57,12 +59,8 @@ class TextVectorization:
 
     def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", output_mode="int",
                  output_sequence_length=None, vocabulary=None):
-        if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
-                                       or max_tokens < 2):
-            raise ValueError(
-                f"max_tokens must be None or a whole number of at least 2 (the padding and OOV tokens count), "
-                f"got {max_tokens!r}."
-            )
+        max_tokens = check_scalar(max_tokens, "max_tokens", int, min_val=2, or_none="no limit",
+                                  hint="the padding and OOV tokens count")
         if not (standardize is None or callable(standardize) or standardize in STANDARDIZE_OPTIONS):
             raise ValueError(
                 f"standardize must be None, a callable or one of {', '.join(map(repr, STANDARDIZE_OPTIONS))}, "
@@ -73,14 +71,8 @@ class TextVectorization:
                 f"output_mode must be 'int' (one token id per word, for an Embedding), got {output_mode!r}; "
                 "multi-hot, count and TF-IDF outputs are not provided."
             )
-        if output_sequence_length is not None and (
-            isinstance(output_sequence_length, bool) or not isinstance(output_sequence_length, int)
-            or output_sequence_length < 1
-        ):
-            raise ValueError(
-                f"output_sequence_length must be None (pad to the longest text) or a whole number >= 1, "
-                f"got {output_sequence_length!r}."
-            )
+        output_sequence_length = check_scalar(output_sequence_length, "output_sequence_length", int, min_val=1,
+                                              or_none="pad to the longest text")
         self.max_tokens = max_tokens
         self.standardize = standardize
         self.output_mode = output_mode

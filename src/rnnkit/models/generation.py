@@ -15,12 +15,12 @@ random state is left alone). Temperature 0 is greedy decoding (argmax).
 """
 import contextlib
 import math
-import numbers
 from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 import torch
 
+from ..checks import check_scalar
 from ..layers.base import Layer
 from ..layers.bidirectional import Bidirectional
 from ..layers.core import Dense, Embedding
@@ -72,8 +72,7 @@ def generate(model: Layer, prompt_ids: Any, steps: int, temperature: float = 1.0
     prompt, single = _check_prompt(prompt_ids, vocabulary)
     steps = _check_steps(steps)
     temperature, top_k = _check_sampling(temperature, top_k)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ValueError(f"seed must be an integer or None, got {seed!r}.")
+    check_scalar(seed, "seed", int, or_none="unseeded")
     if on_token is not None and not callable(on_token):
         raise ValueError(f"on_token must be a function of the new ids, got {type(on_token).__name__}.")
 
@@ -281,21 +280,9 @@ def _check_prompt(prompt_ids, vocabulary):
 
 
 def _check_steps(steps):
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0 (the number of tokens to generate), got {steps!r}.")
-    return int(steps)
+    return check_scalar(steps, "steps", int, min_val=0, hint="the number of tokens to generate")
 
 
 def _check_sampling(temperature, top_k):
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, numbers.Real)
-        or not math.isfinite(temperature)
-        or temperature < 0
-    ):
-        raise ValueError(
-            f"temperature must be a number >= 0 (0 is greedy, 1 samples the model's distribution), got {temperature!r}."
-        )
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 1):
-        raise ValueError(f"top_k must be a positive integer or None (no restriction), got {top_k!r}.")
-    return float(temperature), (None if top_k is None else int(top_k))
+    check_scalar(temperature, "temperature", float, min_val=0, hint="0 is greedy, 1 samples the model's distribution")
+    return float(temperature), check_scalar(top_k, "top_k", int, min_val=1, or_none="no restriction")

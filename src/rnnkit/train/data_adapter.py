@@ -10,6 +10,7 @@ import numbers
 import numpy as np
 import torch
 
+from ..checks import check_scalar
 from ..engine.nest import flatten, map_structure
 from ..layers.base import is_text
 
@@ -101,8 +102,7 @@ class ArrayBatches:
 
     def __init__(self, x, y=None, sample_weight=None, batch_size=32, shuffle=False, steps=None, device=None,
                  float_dtype=None):
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        batch_size = check_scalar(batch_size, "batch_size", int, min_val=1)
         self.x, self.y, self.sample_weight = (to_tensors(d, device, float_dtype, name)
                                               for d, name in ((x, "x"), (y, "y"), (sample_weight, "sample_weight")))
         self.count = sample_count("x", self.x)
@@ -140,8 +140,7 @@ class ArrayBatches:
     def split(self, fraction):
         """(training part, validation part): Keras takes the validation samples from the end, before
         any shuffling."""
-        if not 0.0 < fraction < 1.0:
-            raise ValueError(f"validation_split must be in (0, 1), got {fraction!r}.")
+        check_scalar(fraction, "validation_split", float, min_val=0, max_val=1, include_boundaries="neither")
         cut = int(self.count * (1.0 - fraction))
         if cut == 0 or cut == self.count:
             raise ValueError(

@@ -19,6 +19,7 @@ import difflib
 import torch
 import torch.nn.functional as F
 
+from ..checks import check_scalar
 from ..layers.base import snake_case
 from ..layers.serialization import ConfigObject
 
@@ -507,8 +508,7 @@ class SparseCategoricalCrossentropy(Loss):
 
 
 def _check_label_smoothing(label_smoothing):
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"Expected label_smoothing in [0, 1], got {label_smoothing!r}.")
+    check_scalar(label_smoothing, "label_smoothing", float, min_val=0, max_val=1)
 
 
 # ---------------------------------------------------------------------------------------------- lookup

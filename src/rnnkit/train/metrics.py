@@ -13,6 +13,7 @@ import difflib
 
 import torch
 
+from ..checks import check_scalar
 from ..layers.base import snake_case
 from ..layers.serialization import ConfigObject
 from . import losses
@@ -430,8 +431,8 @@ class AUC(Metric):
     def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name="auc",
                  from_logits=False):
         super().__init__(name=name)
-        if not isinstance(num_thresholds, int) or num_thresholds <= 1:
-            raise ValueError(f"{name}: expected num_thresholds to be an integer > 1, got {num_thresholds!r}.")
+        num_thresholds = check_scalar(num_thresholds, f"{name}: num_thresholds", int, min_val=1,
+                                      include_boundaries="neither")
         curve, summation_method = str(curve).upper(), str(summation_method).lower()
         if curve not in ("ROC", "PR"):
             raise ValueError(f"{name}: expected curve 'ROC' or 'PR', got {curve!r}.")

@@ -32,6 +32,8 @@ import types
 
 import torch
 
+from ..checks import check_scalar
+
 __all__ = [
     "LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "CosineDecay", "InverseTimeDecay",
     "schedules", "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Nadam", "LossScaleOptimizer",
@@ -65,8 +67,7 @@ class LearningRateSchedule:
 
 
 def _check_decay_steps(decay_steps):
-    if not decay_steps > 0:
-        raise ValueError(f"Argument `decay_steps` must be > 0, got decay_steps={decay_steps!r}.")
+    check_scalar(decay_steps, "Argument `decay_steps`", float, min_val=0, include_boundaries="neither")
 
 
 class ExponentialDecay(LearningRateSchedule):
@@ -574,8 +575,7 @@ class SGD(Optimizer):
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, **kwargs):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, **kwargs)
-        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
-            raise ValueError(f"Argument `momentum` must be a float in [0, 1], got momentum={momentum!r}.")
+        check_scalar(momentum, "Argument `momentum`", float, min_val=0, max_val=1)
         self.momentum = momentum
         self.nesterov = nesterov
 
@@ -876,10 +876,8 @@ class LossScaleOptimizer(Optimizer):
             raise TypeError(
                 f"LossScaleOptimizer wraps an rnnkit optimizer such as rnnkit.optimizers.Adam(), got {inner_optimizer!r}."
             )
-        if not isinstance(initial_scale, numbers.Real) or not math.isfinite(initial_scale) or initial_scale <= 0:
-            raise ValueError(f"initial_scale must be a positive finite number, got {initial_scale!r}.")
-        if not isinstance(dynamic_growth_steps, int) or dynamic_growth_steps < 1:
-            raise ValueError(f"dynamic_growth_steps must be a positive integer, got {dynamic_growth_steps!r}.")
+        check_scalar(initial_scale, "initial_scale", float, min_val=0, include_boundaries="neither")
+        dynamic_growth_steps = check_scalar(dynamic_growth_steps, "dynamic_growth_steps", int, min_val=1)
         self.inner_optimizer = inner_optimizer
         self.initial_scale = float(initial_scale)
         self.dynamic_growth_steps = dynamic_growth_steps

@@ -16,6 +16,7 @@ import numbers
 
 import torch
 
+from ..checks import check_scalar
 from ..layers.bidirectional import Bidirectional
 from ..layers.rnn import RNN, carrying_active, carrying_states
 from ..engine.native import one_thread
@@ -358,10 +359,8 @@ class TrainingMixin:
                 large or growing norms.
         """
         self._require_compiled("fit")
-        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
-            raise ValueError(f"epochs must be a whole number >= 0, got {epochs!r}.")
-        if bptt_steps is not None and (not isinstance(bptt_steps, int) or bptt_steps <= 0):
-            raise ValueError(f"bptt_steps must be a positive integer, got {bptt_steps!r}.")
+        epochs = check_scalar(epochs, "epochs", int, min_val=0)
+        bptt_steps = check_scalar(bptt_steps, "bptt_steps", int, min_val=1, or_none="whole sequences")
         if bptt_steps is not None and any(layer.stateful for layer in self._recurrent_layers()):
             shuffle = False  # a stateful model's batch i+1 continues batch i's sequences
         device = self._device()
