@@ -166,9 +166,10 @@ def _onnx_cell(cell, X, states):
     return Y.squeeze(1), finals
 
 
-def _export_call(self, sequences, initial_state=None, mask=None, training=False):
+def _export_call(self, sequences, initial_state=None, mask=None, training=False, _fold=None):
     """`RNN.call` while exporting: the same outputs as `RNN.call` (no mask, not stateful), through
-    ONNX's recurrent operators."""
+    ONNX's recurrent operators. The Embedding fold a model hands over (`layers.plan.Fold`) is a speed
+    path only: the exported graph keeps the lookup and the input projection."""
     if mask is not None:
         raise ValueError(
             f"export_onnx: layer '{self.name}' receives a mask; masked recurrent layers cannot be "

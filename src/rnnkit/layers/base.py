@@ -420,12 +420,7 @@ class Layer(nn.Module):
         def cast(x):
             if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.dtype != compute):
                 return x
-            y = set_mask(x.to(compute), get_mask(x))
-            source = getattr(x, "_embedding_source", None)
-            if source is not None and x._version == source[2]:
-                # An Embedding's output stays foldable into the next layer's input projection.
-                y._embedding_source = (source[0], source[1], y._version)
-            return y
+            return set_mask(x.to(compute), get_mask(x))
 
         with torch.autocast(device, dtype=compute):
             outputs = self.call(map_structure(cast, inputs), *args, **kwargs)

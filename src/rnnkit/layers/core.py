@@ -1,5 +1,7 @@
 """Keras 3's core layers as torch.nn.Modules: Dense, Embedding, Dropout, Activation, RepeatVector,
 Masking. Arguments, defaults, weight names, shapes and order, and mask behaviour are Keras's."""
+from typing import Any, Dict, Optional, Tuple
+
 import torch
 import torch.nn.functional as F
 
@@ -154,16 +156,16 @@ class Embedding(Layer):
 
     def __init__(
         self,
-        input_dim,
-        output_dim,
-        embeddings_initializer="uniform",
-        embeddings_regularizer=None,
-        embeddings_constraint=None,
-        mask_zero=False,
-        weights=None,
-        name=None,
+        input_dim: int,
+        output_dim: int,
+        embeddings_initializer: Any = "uniform",
+        embeddings_regularizer: Any = None,
+        embeddings_constraint: Any = None,
+        mask_zero: bool = False,
+        weights: Any = None,
+        name: Optional[str] = None,
         **kwargs,
-    ):
+    ) -> None:
         super().__init__(name=name, **kwargs)
         input_dim, output_dim = (check_scalar(value, f"Embedding '{self.name}': `{arg}`", int, min_val=1)
                                  for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)))
@@ -179,15 +181,15 @@ class Embedding(Layer):
             self.build()
             self.set_weights(weights if isinstance(weights, list) and len(weights) == 1 else [weights])
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: Optional[Tuple[Optional[int], ...]] = None) -> None:
         self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
                                           self.embeddings_initializer, self.embeddings_regularizer,
                                           constraint=self.embeddings_constraint)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Tuple[Optional[int], ...]) -> Tuple[Optional[int], ...]:
         return tuple(input_shape) + (self.output_dim,)
 
-    def call(self, inputs):
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
         if inputs.is_floating_point() or inputs.is_complex() or inputs.dtype == torch.bool:
             raise ValueError(
                 f"Embedding '{self.name}': expected integer token ids, got {str(inputs.dtype).replace('torch.', '')}; "
@@ -203,18 +205,14 @@ class Embedding(Layer):
         if inputs.dtype not in (torch.int32, torch.int64):
             # F.embedding takes only int32/int64 ids.
             inputs = inputs.long()
-        outputs = F.embedding(inputs, self.embeddings)
-        if not outputs.is_inference():
-            # Lets a recurrent layer fed by this output fold the lookup into its input projection
-            # (RecurrentCell.input_projection); the version detects an in-place change in between
-            # (inference tensors have no version counter, so they are not marked).
-            outputs._embedding_source = (self.embeddings, inputs, outputs._version)
-        return outputs
+        # A model whose Embedding feeds only a recurrent layer hands that layer a `plan.Fold`
+        # instead, which folds this lookup into its input projection.
+        return F.embedding(inputs, self.embeddings)
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: torch.Tensor, mask: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
         return inputs != 0 if self.mask_zero else None
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         return {
             **super().get_config(),
             "input_dim": self.input_dim,
@@ -225,7 +223,7 @@ class Embedding(Layer):
             "mask_zero": self.mask_zero,
         }
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (
             f"input_dim={self.input_dim}, output_dim={self.output_dim}, mask_zero={self.mask_zero}, "
             f"{super().extra_repr()}"

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 
 from ..layers.base import Layer
+from ..layers.core import Embedding
+from ..layers.plan import model_fold
 from ..layers.serialization import deserialize_layer, register_serializable, serialize_layer
 from ..engine.nest import flatten, pack_as
 from .model import Model, with_mask
@@ -73,6 +75,7 @@ class Functional(Model):
             if not isinstance(layer, InputLayer):
                 _register(self, layer)
         self._node_index = _node_indices(self._nodes)
+        self._fold_consumers = _fold_consumers(self._nodes, self._outputs)
         self.built = True
         if not trainable:
             self.trainable = False  # freezes the layers too
@@ -133,12 +136,19 @@ class Functional(Model):
     # ------------------------------------------------------------------------------------- calls
     def call(self, *inputs, training: bool | None = None, mask: Any = None) -> Any:
         values = dict(zip(map(id, self._inputs), self._check_inputs(inputs, mask)))
+        folds = {}  # consumer node id -> the Fold of the Embedding output it alone reads
         for node in self._nodes:
             leaves = [values[id(leaf)] if isinstance(leaf, KerasTensor) else leaf for leaf in node.call_leaves]
             args, kwargs = pack_as(node.call_structure, leaves)
             if training is not None and node.takes_training:
                 kwargs["training"] = training
+            if id(node) in folds:
+                kwargs["_fold"] = folds.pop(id(node))
             outputs = node.layer(*args, **kwargs)
+            consumer = self._fold_consumers.get(id(node))
+            fold = None if consumer is None else model_fold(node.layer, args[0], outputs, consumer.layer)
+            if fold is not None:
+                folds[id(consumer)] = fold
             for symbolic, value in zip(node.flat_outputs, flatten(outputs)):
                 values[id(symbolic)] = value
         results = [values[id(y)] for y in self._outputs]
@@ -318,6 +328,29 @@ class Functional(Model):
             name=config.get("name"),
             trainable=config.get("trainable", True),
         )
+
+
+def _fold_consumers(nodes, outputs):
+    """{id(Embedding node): the node of the recurrent layer that alone reads its output}, for the
+    Embedding calls whose output goes only into a recurrent layer's sequences (not into a model
+    output, nor anything else): the model hands that layer a `layers.plan.Fold`."""
+    readers = defaultdict(list)
+    for node in nodes:
+        for leaf in node.inputs:
+            readers[id(leaf)].append(node)
+    model_outputs = {id(y) for y in outputs}
+    consumers = {}
+    for node in nodes:
+        if not isinstance(node.layer, Embedding) or len(node.flat_outputs) != 1:
+            continue
+        output = node.flat_outputs[0]
+        reading = readers[id(output)]
+        if id(output) in model_outputs or len(reading) != 1 or not getattr(reading[0].layer, "accepts_fold", False):
+            continue
+        consumer = reading[0]
+        if consumer.args and consumer.args[0] is output and len(consumer.inputs) == len(set(map(id, consumer.inputs))):
+            consumers[id(node)] = consumer
+    return consumers
 
 
 def _is_history(value):

@@ -16,6 +16,7 @@ import torch
 
 from ..layers.base import Layer, is_text, set_mask
 from ..layers.bidirectional import Bidirectional
+from ..layers.plan import Plan, explain_call
 from ..layers.rnn import RNN
 from ..engine.nest import flatten, map_structure
 from ..storage import storage
@@ -242,6 +243,30 @@ class Model(TrainingMixin, Layer):
         from .generation import generate
 
         return generate(self, prompt_ids, steps, temperature=temperature, top_k=top_k, seed=seed, on_token=on_token)
+
+    def explain(self, x: Any, training: bool = False,
+                print_fn: Callable[[str], Any] = print) -> list[tuple[str, Plan]]:
+        """Runs the model once on `x` under no_grad and prints, per recurrent layer call, the path it
+        takes and why a faster one was not (`layers.plan.Plan`); for a model of token ids, also
+        whether greedy generation runs the compiled greedy decoder. Returns [(layer name, Plan)].
+
+        Example:
+            >>> model = Sequential([Embedding(66, 32), GRU(64, return_sequences=True), Dense(66)])
+            >>> plans = model.explain(np.zeros((8, 100), dtype="int64"))
+            gru: compiled (float32, Embedding folded into the input projection, time loop on one thread)
+            greedy generation: the compiled greedy decoder
+        """
+        from .generation import greedy_decoder_plan
+
+        if not self.built:
+            with torch.no_grad():  # the first call builds the model, probing its layers on zeros
+                self(x, training=training)
+        plans = explain_call(lambda: self(x, training=training), print_fn)
+        if any(self.token_id_inputs()):
+            compiled, reason = greedy_decoder_plan(self)
+            print_fn("greedy generation: " + ("the compiled greedy decoder" if compiled else
+                                              f"one model call per token ({reason})"))
+        return plans
 
     # ------------------------------------------------------------------------------------- calls
     def call(self, inputs: Any, training: bool = False) -> Any:

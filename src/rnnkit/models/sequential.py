@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ..layers.base import Layer
+from ..layers.plan import model_fold
 from ..layers.serialization import deserialize_layer, register_serializable, serialize_layer
 from .functional import _register
 from .model import Model, with_mask
@@ -171,8 +172,14 @@ class Sequential(Model):
                 f"got {tuple(inputs.shape)}."
             )
         x = with_mask(inputs, mask)
-        for layer in self._layers:
-            x = layer(x, training=training) if training is not None and "training" in layer._call_takes else layer(x)
+        fold = None  # an Embedding's lookup, handed to the recurrent layer right after it
+        for layer, following in zip(self._layers, self._layers[1:] + [None]):
+            kwargs = {} if fold is None else {"_fold": fold}
+            if training is not None and "training" in layer._call_takes:
+                kwargs["training"] = training
+            y = layer(x, **kwargs)
+            fold = model_fold(layer, x, y, following)
+            x = y
         if len(self._symbolic_outputs) < len(self._layers):
             # Built by this first call (weights made on the data's device); the graph gives summary() its shapes.
             if self._input is None:

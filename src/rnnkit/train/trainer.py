@@ -23,7 +23,7 @@ import torch
 
 from ..checks import check_scalar
 from ..layers.bidirectional import Bidirectional
-from ..layers.rnn import RNN, carrying_states
+from ..layers.rnn import RNN, carrying_active, carrying_states
 from ..engine.native import one_thread
 from ..engine.nest import flatten
 from . import distributed
@@ -237,7 +237,8 @@ class TrainingMixin:
         small to split across threads runs on one (see `one_thread_for_small_steps`). The models
         `WholeStep` covers train in one function, without the layer-by-layer path."""
         with one_thread_for_small_steps(x, self.optimizer):
-            whole_step = WholeStep.of(self, x, y, sample_weight)
+            # WholeStep starts from zero states: not for the chunks of truncated BPTT, which carry them.
+            whole_step = None if carrying_active() else WholeStep.of(self, x, y, sample_weight)
             if whole_step is not None:
                 loss, outputs = whole_step.run(x, y)
                 self._update_metrics(loss, [y], [outputs], sample_weight)
