@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import Any
+from typing import Any, Union
 
 import torch
 
@@ -93,6 +93,10 @@ class DTypePolicy:
 
     def __repr__(self):
         return f'<DTypePolicy "{self._name}">'
+
+
+# What a layer's `dtype` argument takes (see `get`): a policy, its name or config, a torch dtype, or None.
+DTypePolicyLike = Union[DTypePolicy, str, torch.dtype, dict[str, Any], None]
 
 
 def set_dtype_policy(policy: DTypePolicy | str) -> None:
