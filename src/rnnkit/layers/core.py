@@ -1,16 +1,23 @@
 """Keras 3's core layers as torch.nn.Modules: Dense, Embedding, Dropout, Activation, RepeatVector,
 Masking. Arguments, defaults, weight names, shapes and order, and mask behaviour are Keras's."""
-from typing import Any, Dict, Optional, Tuple
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 
 from ..checks import check_scalar
 from ..engine.activations import activation_names, get_activation
-from .base import Layer
-from .constraints import get_constraint, serialize_constraint
+from .base import Layer, Shape
+from .constraints import ConstraintLike, get_constraint, serialize_constraint
+from .initializers import InitializerLike
 from .initializers import serialize as serialize_initializer
-from .regularizers import get_regularizer, serialize_regularizer
+from .regularizers import RegularizerLike, get_regularizer, serialize_regularizer
+
+if TYPE_CHECKING:
+    from .recurrent_cell import ActivationLike
 
 
 def _activation_config(activation):
@@ -55,18 +62,18 @@ class Dense(Layer):
 
     def __init__(
         self,
-        units,
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        name=None,
+        units: int,
+        activation: ActivationLike = None,
+        use_bias: bool = True,
+        kernel_initializer: InitializerLike = "glorot_uniform",
+        bias_initializer: InitializerLike = "zeros",
+        kernel_regularizer: RegularizerLike = None,
+        bias_regularizer: RegularizerLike = None,
+        kernel_constraint: ConstraintLike = None,
+        bias_constraint: ConstraintLike = None,
+        name: str | None = None,
         **kwargs,
-    ):
+    ) -> None:
         super().__init__(name=name, **kwargs)
         units = check_scalar(units, f"Dense '{self.name}': units", int, min_val=1)
         self.units = units
@@ -79,7 +86,7 @@ class Dense(Layer):
         self.kernel_constraint = get_constraint(kernel_constraint)
         self.bias_constraint = get_constraint(bias_constraint)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
                                       self.kernel_regularizer, constraint=self.kernel_constraint)
         self.bias = (
@@ -89,10 +96,10 @@ class Dense(Layer):
             else None
         )
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def call(self, inputs):
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
         input_dim = self.kernel.shape[0]
         if inputs.dim() < 2 or inputs.shape[-1] != input_dim:
             raise ValueError(
@@ -103,7 +110,7 @@ class Dense(Layer):
         outputs = F.linear(inputs, self.kernel.t(), self.bias)
         return outputs if self.activation.name == "linear" else self.activation.fn(outputs)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "units": self.units,
@@ -117,7 +124,7 @@ class Dense(Layer):
             "bias_constraint": serialize_constraint(self.bias_constraint),
         }
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         input_dim = self.kernel.shape[0] if self.built else None
         return (
             f"input_dim={input_dim}, units={self.units}, activation={self.activation.name!r}, "
@@ -264,7 +271,14 @@ class Dropout(Layer):
 
     supports_masking = True
 
-    def __init__(self, rate, noise_shape=None, seed=None, name=None, **kwargs):
+    def __init__(
+        self,
+        rate: float,
+        noise_shape: Sequence[int | None] | None = None,
+        seed: int | None = None,
+        name: str | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(name=name, **kwargs)
         check_scalar(rate, f"Dropout '{self.name}': rate", float, min_val=0, max_val=1, include_boundaries="left")
         self.rate = float(rate)
@@ -272,7 +286,7 @@ class Dropout(Layer):
         self.seed = seed
         self._generator = None
 
-    def call(self, inputs, training=False):
+    def call(self, inputs: torch.Tensor, training: bool = False) -> torch.Tensor:
         if not training or self.rate == 0:
             return inputs
         if self.noise_shape is None and self.seed is None:
@@ -291,10 +305,10 @@ class Dropout(Layer):
             self._generator = torch.Generator(device=device).manual_seed(self.seed)
         return self._generator
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"rate={self.rate}, noise_shape={self.noise_shape}, seed={self.seed}, {super().extra_repr()}"
 
 
@@ -318,17 +332,17 @@ class Activation(Layer):
 
     supports_masking = True
 
-    def __init__(self, activation, name=None, **kwargs):
+    def __init__(self, activation: ActivationLike, name: str | None = None, **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         self.activation = get_activation(activation)
 
-    def call(self, inputs):
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.activation.fn(inputs)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "activation": _activation_config(self.activation)}
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"activation={self.activation.name!r}, {super().extra_repr()}"
 
 
@@ -351,15 +365,15 @@ class RepeatVector(Layer):
         torch.Size([2, 3, 4])
     """
 
-    def __init__(self, n, name=None, **kwargs):
+    def __init__(self, n: int, name: str | None = None, **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         n = check_scalar(n, f"RepeatVector '{self.name}': n", int, min_val=1)
         self.n = n
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (input_shape[0], self.n, input_shape[1])
 
-    def call(self, inputs):
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
         if inputs.dim() != 2:
             raise ValueError(
                 f"RepeatVector '{self.name}': expected input of shape (batch, features), "
@@ -367,10 +381,10 @@ class RepeatVector(Layer):
             )
         return inputs.unsqueeze(1).expand(-1, self.n, -1)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "n": self.n}
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"n={self.n}, {super().extra_repr()}"
 
 
@@ -397,19 +411,19 @@ class Masking(Layer):
 
     supports_masking = True
 
-    def __init__(self, mask_value=0.0, name=None, **kwargs):
+    def __init__(self, mask_value: float = 0.0, name: str | None = None, **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         self.mask_value = mask_value
 
-    def call(self, inputs):
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
         keep = self.compute_mask(inputs).unsqueeze(-1)
         return torch.where(keep, inputs, torch.zeros((), dtype=inputs.dtype, device=inputs.device))
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return (inputs != self.mask_value).any(dim=-1)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "mask_value": self.mask_value}
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"mask_value={self.mask_value}, {super().extra_repr()}"
