@@ -77,7 +77,7 @@ def whole_number(low: int, high: int) -> Callable[[str], int]:
         64
     """
 
-    def parse(text):
+    def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
@@ -127,7 +127,7 @@ def real_number(low: float, high: float, *, low_open: bool = False, high_open: b
     below = "below" if high_open else "at most"
     wanted = f"{above} {low:g}" + ("" if high == math.inf else f" and {below} {high:g}")
 
-    def parse(text):
+    def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
@@ -168,7 +168,7 @@ def rows_or_fraction(text: str) -> int | float:
 def one_of(*choices: str) -> Callable[[str], str]:
     """argparse type: one of `choices`; a wrong value is answered with the closest valid ones."""
 
-    def parse(text):
+    def parse(text: str) -> str:
         if text in choices:
             return text
         close = difflib.get_close_matches(text, choices, n=3, cutoff=0.5)
