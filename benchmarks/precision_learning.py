@@ -25,6 +25,7 @@ from common import bf16_support, device_name
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
 BATCH, STEPS = 64, 100
+POLICIES = ("float32", "mixed_bfloat16")
 
 
 def windows(ids, count, rng):
@@ -66,6 +67,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=None,
                         help="train this many steps per policy instead of a time budget (learning per step)")
+    parser.add_argument("--policy", choices=POLICIES, action="append",
+                        help="train under this policy only (repeatable; default both): run the two as two processes "
+                             "to use two cores, each on its own CPU-time budget")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     text = DATA.read_text(encoding="utf-8")
@@ -77,7 +81,7 @@ def main(argv=None):
     budget = f"{args.steps} steps" if args.steps else f"{args.minutes} CPU min"
     print(f"{device_name('cpu')} | bf16: {bf16_support()} | threads {args.threads} | {budget} each")
     results = [train(policy, len(chars), ids[:split], x_val, y_val, 60 * args.minutes, args.seed, args.steps)
-               for policy in ("float32", "mixed_bfloat16")]
+               for policy in args.policy or POLICIES]
     for r in results:
         print(f"{r['policy']:<15} steps {r['steps']:>5}  {r['s_per_step']:.2f} s/step  validation loss {r['val_loss']:.4f}")
     print(json.dumps(results))

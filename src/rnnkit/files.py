@@ -1,15 +1,19 @@
 """Crash-safe file writes: every file rnnkit writes (models, checkpoints, metrics, histories, plots)
 goes through `write_atomically`, so a process killed at any moment leaves the old file or the new
 one, never a torn one, and the temporary files of killed writes are removed by the next write."""
+from __future__ import annotations
+
 import contextlib
 import os
 import re
 import secrets
+from collections.abc import Callable
+from typing import BinaryIO
 
 __all__ = ["write_atomically", "write_text_atomically"]
 
 
-def write_atomically(path, write):
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
     """Runs `write(file)` on a new temporary binary file beside `path`, then makes it `path` in one step.
 
     The temporary file is flushed and fsynced before `os.replace`, and the directory afterwards, so
@@ -40,7 +44,7 @@ def write_atomically(path, write):
     _remove_stale_temporaries(folder, os.path.basename(path))
 
 
-def write_text_atomically(path, text):
+def write_text_atomically(path: str | os.PathLike, text: str) -> None:
     """Writes the string `text` (UTF-8) to `path` with `write_atomically`."""
     write_atomically(path, lambda file: file.write(text.encode("utf-8")))
 

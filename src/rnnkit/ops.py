@@ -6,13 +6,25 @@ Every function takes torch tensors, NumPy arrays or Python numbers and returns a
 Python floats and float lists become float32 (Keras's floatx), NumPy arrays keep their dtype.
 Gradients flow through all of them (they are torch operations).
 """
+from __future__ import annotations
+
 import builtins
+from collections.abc import Callable, Sequence
+from typing import Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 _FLOATX = torch.float32
+
+# What a function takes where Keras takes a tensor: a torch tensor, a NumPy array or scalar, a Python
+# number, or a (nested) list or tuple of numbers.
+ArrayLike = Union[torch.Tensor, np.ndarray, np.generic, float, int, bool, Sequence]
+# A dtype: a Keras name ("float32", "int64", "bool"), a torch dtype, a NumPy dtype, or None for the default.
+DTypeLike = Union[str, torch.dtype, np.dtype, type, None]
+Axis = Union[int, Sequence[int], None]
+Shape = Union[int, Sequence[int]]
 
 
 # ------------------------------------------------------------------------------------ conversion
@@ -29,7 +41,7 @@ def _dtype(dtype):
     return resolved
 
 
-def convert_to_tensor(x, dtype=None, sparse=None):
+def convert_to_tensor(x: ArrayLike, dtype: DTypeLike = None, sparse: bool | None = None) -> torch.Tensor:
     """`x` as a torch tensor (a tensor is returned as is unless `dtype` asks for a cast)."""
     if sparse:
         raise ValueError("convert_to_tensor(sparse=True): rnnkit has no sparse tensors; pass sparse=None.")
@@ -61,7 +73,7 @@ def _all_int(x):
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def convert_to_numpy(x):
+def convert_to_numpy(x: ArrayLike) -> np.ndarray:
     """`x` as a NumPy array (detached, on the CPU)."""
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
@@ -77,44 +89,44 @@ def _pair(x1, x2):
     return convert_to_tensor(x1), convert_to_tensor(x2)
 
 
-def cast(x, dtype):
+def cast(x: ArrayLike, dtype: DTypeLike) -> torch.Tensor:
     return convert_to_tensor(x).to(_dtype(dtype))
 
 
-def shape(x):
+def shape(x: ArrayLike) -> tuple[int, ...]:
     """The static shape as a tuple of ints."""
     return tuple(convert_to_tensor(x).shape)
 
 
-def ndim(x):
+def ndim(x: ArrayLike) -> int:
     return convert_to_tensor(x).dim()
 
 
-def size(x):
+def size(x: ArrayLike) -> int:
     return convert_to_tensor(x).numel()
 
 
-def stop_gradient(variable):
+def stop_gradient(variable: ArrayLike) -> torch.Tensor:
     return convert_to_tensor(variable).detach()
 
 
 # ----------------------------------------------------------------------------------- arithmetic
-def add(x1, x2):
+def add(x1: ArrayLike, x2: ArrayLike) -> torch.Tensor:
     a, b = _pair(x1, x2)
     return a + b
 
 
-def subtract(x1, x2):
+def subtract(x1: ArrayLike, x2: ArrayLike) -> torch.Tensor:
     a, b = _pair(x1, x2)
     return a - b
 
 
-def multiply(x1, x2):
+def multiply(x1: ArrayLike, x2: ArrayLike) -> torch.Tensor:
     a, b = _pair(x1, x2)
     return a * b
 
 
-def divide(x1, x2):
+def divide(x1: ArrayLike, x2: ArrayLike) -> torch.Tensor:
     a, b = _pair(x1, x2)
     return torch.true_divide(a, b)
 
@@ -122,30 +134,30 @@ def divide(x1, x2):
 true_divide = divide
 
 
-def floor_divide(x1, x2):
+def floor_divide(x1: ArrayLike, x2: ArrayLike) -> torch.Tensor:
     a, b = _pair(x1, x2)
     return a // b
 
 
-def mod(x1, x2):
+def mod(x1: ArrayLike, x2: ArrayLike) -> torch.Tensor:
     a, b = _pair(x1, x2)
     return a % b
 
 
-def power(x1, x2):
+def power(x1: ArrayLike, x2: ArrayLike) -> torch.Tensor:
     a, b = _pair(x1, x2)
     return a ** b
 
 
-def negative(x):
+def negative(x: ArrayLike) -> torch.Tensor:
     return torch.neg(convert_to_tensor(x))
 
 
-def maximum(x1, x2):
+def maximum(x1: ArrayLike, x2: ArrayLike) -> torch.Tensor:
     return torch.maximum(*(convert_to_tensor(v) for v in _promoted(x1, x2)))
 
 
-def minimum(x1, x2):
+def minimum(x1: ArrayLike, x2: ArrayLike) -> torch.Tensor:
     return torch.minimum(*(convert_to_tensor(v) for v in _promoted(x1, x2)))
 
 
@@ -155,11 +167,11 @@ def _promoted(x1, x2):
     return a.to(common), b.to(common)
 
 
-def matmul(x1, x2):
+def matmul(x1: ArrayLike, x2: ArrayLike) -> torch.Tensor:
     return torch.matmul(*_promoted(x1, x2))
 
 
-def dot(x1, x2):
+def dot(x1: ArrayLike, x2: ArrayLike) -> torch.Tensor:
     """NumPy's dot: a product for scalars, the inner product for vectors, matmul otherwise
     (contracting the last axis of x1 with the second-to-last of x2)."""
     a, b = _promoted(x1, x2)
@@ -170,7 +182,7 @@ def dot(x1, x2):
     return torch.tensordot(a, b, dims=([-1], [b.dim() - 2]))
 
 
-def einsum(subscripts, *operands):
+def einsum(subscripts: str, *operands) -> torch.Tensor:
     return torch.einsum(subscripts, *_promoted_all(operands))
 
 
@@ -182,18 +194,18 @@ def _promoted_all(values):
     return [t.to(common) for t in tensors]
 
 
-def abs(x):
+def abs(x: ArrayLike) -> torch.Tensor:
     return torch.abs(convert_to_tensor(x))
 
 
 absolute = abs
 
 
-def sign(x):
+def sign(x: ArrayLike) -> torch.Tensor:
     return torch.sign(convert_to_tensor(x))
 
 
-def square(x):
+def square(x: ArrayLike) -> torch.Tensor:
     return torch.square(convert_to_tensor(x))
 
 
@@ -202,103 +214,103 @@ def _float(x):
     return x if x.is_floating_point() else x.to(_FLOATX)
 
 
-def sqrt(x):
+def sqrt(x: ArrayLike) -> torch.Tensor:
     return torch.sqrt(_float(x))
 
 
-def rsqrt(x):
+def rsqrt(x: ArrayLike) -> torch.Tensor:
     return torch.rsqrt(_float(x))
 
 
-def exp(x):
+def exp(x: ArrayLike) -> torch.Tensor:
     return torch.exp(_float(x))
 
 
-def log(x):
+def log(x: ArrayLike) -> torch.Tensor:
     return torch.log(_float(x))
 
 
-def log1p(x):
+def log1p(x: ArrayLike) -> torch.Tensor:
     return torch.log1p(_float(x))
 
 
-def sin(x):
+def sin(x: ArrayLike) -> torch.Tensor:
     return torch.sin(_float(x))
 
 
-def cos(x):
+def cos(x: ArrayLike) -> torch.Tensor:
     return torch.cos(_float(x))
 
 
-def floor(x):
+def floor(x: ArrayLike) -> torch.Tensor:
     return torch.floor(_float(x))
 
 
-def ceil(x):
+def ceil(x: ArrayLike) -> torch.Tensor:
     return torch.ceil(_float(x))
 
 
-def round(x, decimals=0):
+def round(x: ArrayLike, decimals: int = 0) -> torch.Tensor:
     return torch.round(_float(x), decimals=decimals)
 
 
-def clip(x, x_min, x_max):
+def clip(x: ArrayLike, x_min: ArrayLike, x_max: ArrayLike) -> torch.Tensor:
     return torch.clamp(convert_to_tensor(x), x_min, x_max)
 
 
 # ----------------------------------------------------------------------------------- activations
-def tanh(x):
+def tanh(x: ArrayLike) -> torch.Tensor:
     return torch.tanh(_float(x))
 
 
-def sigmoid(x):
+def sigmoid(x: ArrayLike) -> torch.Tensor:
     return torch.sigmoid(_float(x))
 
 
-def relu(x):
+def relu(x: ArrayLike) -> torch.Tensor:
     return torch.relu(convert_to_tensor(x))
 
 
-def relu6(x):
+def relu6(x: ArrayLike) -> torch.Tensor:
     return F.relu6(convert_to_tensor(x))
 
 
-def leaky_relu(x, negative_slope=0.2):
+def leaky_relu(x: ArrayLike, negative_slope: float = 0.2) -> torch.Tensor:
     return F.leaky_relu(convert_to_tensor(x), negative_slope)
 
 
-def elu(x, alpha=1.0):
+def elu(x: ArrayLike, alpha: float = 1.0) -> torch.Tensor:
     return F.elu(convert_to_tensor(x), alpha)
 
 
-def gelu(x, approximate=True):
+def gelu(x: ArrayLike, approximate: bool = True) -> torch.Tensor:
     return F.gelu(convert_to_tensor(x), approximate="tanh" if approximate else "none")
 
 
-def silu(x):
+def silu(x: ArrayLike) -> torch.Tensor:
     return F.silu(convert_to_tensor(x))
 
 
 swish = silu
 
 
-def softplus(x):
+def softplus(x: ArrayLike) -> torch.Tensor:
     return F.softplus(convert_to_tensor(x))
 
 
-def softsign(x):
+def softsign(x: ArrayLike) -> torch.Tensor:
     return F.softsign(convert_to_tensor(x))
 
 
-def softmax(x, axis=-1):
+def softmax(x: ArrayLike, axis: int = -1) -> torch.Tensor:
     return torch.softmax(_float(x), dim=axis)
 
 
-def log_softmax(x, axis=-1):
+def log_softmax(x: ArrayLike, axis: int = -1) -> torch.Tensor:
     return torch.log_softmax(_float(x), dim=axis)
 
 
-def one_hot(x, num_classes, axis=-1, dtype=None):
+def one_hot(x: ArrayLike, num_classes: int, axis: int = -1, dtype: DTypeLike = None) -> torch.Tensor:
     """One-hot vectors along `axis` (float32 by default); ids outside [0, num_classes) give zeros, as Keras."""
     x = convert_to_tensor(x).long()
     valid = (x >= 0) & (x < num_classes)
@@ -308,15 +320,15 @@ def one_hot(x, num_classes, axis=-1, dtype=None):
 
 
 # -------------------------------------------------------------------------------------- creation
-def zeros(shape, dtype=None):
+def zeros(shape: Shape, dtype: DTypeLike = None) -> torch.Tensor:
     return torch.zeros(_shape_tuple(shape), dtype=_dtype(dtype) or _FLOATX)
 
 
-def ones(shape, dtype=None):
+def ones(shape: Shape, dtype: DTypeLike = None) -> torch.Tensor:
     return torch.ones(_shape_tuple(shape), dtype=_dtype(dtype) or _FLOATX)
 
 
-def full(shape, fill_value, dtype=None):
+def full(shape: Shape, fill_value: ArrayLike, dtype: DTypeLike = None) -> torch.Tensor:
     fill = convert_to_tensor(fill_value)
     return torch.full(_shape_tuple(shape), fill.item(), dtype=_dtype(dtype) or fill.dtype)
 
@@ -325,24 +337,24 @@ def _shape_tuple(shape):
     return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
 
 
-def zeros_like(x, dtype=None):
+def zeros_like(x: ArrayLike, dtype: DTypeLike = None) -> torch.Tensor:
     return torch.zeros_like(convert_to_tensor(x), dtype=_dtype(dtype))
 
 
-def ones_like(x, dtype=None):
+def ones_like(x: ArrayLike, dtype: DTypeLike = None) -> torch.Tensor:
     return torch.ones_like(convert_to_tensor(x), dtype=_dtype(dtype))
 
 
-def full_like(x, fill_value, dtype=None):
+def full_like(x: ArrayLike, fill_value: ArrayLike, dtype: DTypeLike = None) -> torch.Tensor:
     return torch.full_like(convert_to_tensor(x), fill_value, dtype=_dtype(dtype))
 
 
-def eye(N, M=None, k=0, dtype=None):
+def eye(N: int, M: int | None = None, k: int = 0, dtype: DTypeLike = None) -> torch.Tensor:
     """Ones on the k-th diagonal of an (N, M) matrix."""
     return torch.ones(N, N if M is None else M, dtype=_dtype(dtype) or _FLOATX).triu(k).tril(k)
 
 
-def arange(start, stop=None, step=1, dtype=None):
+def arange(start: float, stop: float | None = None, step: float = 1, dtype: DTypeLike = None) -> torch.Tensor:
     if stop is None:
         start, stop = 0, start
     values = convert_to_tensor([start, stop, step])
@@ -350,16 +362,16 @@ def arange(start, stop=None, step=1, dtype=None):
 
 
 # ------------------------------------------------------------------------------- shape handling
-def reshape(x, newshape):
+def reshape(x: ArrayLike, newshape: Shape) -> torch.Tensor:
     return torch.reshape(convert_to_tensor(x), _shape_tuple(newshape))
 
 
-def transpose(x, axes=None):
+def transpose(x: ArrayLike, axes: Sequence[int] | None = None) -> torch.Tensor:
     x = convert_to_tensor(x)
     return x.permute(*(axes if axes is not None else reversed(range(x.dim()))))
 
 
-def expand_dims(x, axis):
+def expand_dims(x: ArrayLike, axis: int | Sequence[int]) -> torch.Tensor:
     x = convert_to_tensor(x)
     for a in sorted(a % (x.dim() + len(_axes(axis))) for a in _axes(axis)):
         x = x.unsqueeze(a)
@@ -370,7 +382,7 @@ def _axes(axis):
     return list(axis) if isinstance(axis, (list, tuple)) else [axis]
 
 
-def squeeze(x, axis=None):
+def squeeze(x: ArrayLike, axis: Axis = None) -> torch.Tensor:
     x = convert_to_tensor(x)
     if axis is None:
         return torch.squeeze(x)
@@ -380,15 +392,15 @@ def squeeze(x, axis=None):
     return torch.squeeze(x, dim=tuple(_axes(axis)))
 
 
-def concatenate(xs, axis=0):
+def concatenate(xs: Sequence[ArrayLike], axis: int = 0) -> torch.Tensor:
     return torch.cat(_promoted_all(xs), dim=axis)
 
 
-def stack(x, axis=0):
+def stack(x: Sequence[ArrayLike], axis: int = 0) -> torch.Tensor:
     return torch.stack(_promoted_all(x), dim=axis)
 
 
-def split(x, indices_or_sections, axis=0):
+def split(x: ArrayLike, indices_or_sections: int | Sequence[int], axis: int = 0) -> list[torch.Tensor]:
     """NumPy's split: an int cuts into that many equal parts (an error if the axis does not divide),
     a list gives the indices where the parts start."""
     x = convert_to_tensor(x)
@@ -401,21 +413,21 @@ def split(x, indices_or_sections, axis=0):
     return [x.narrow(axis, a, builtins.max(b - a, 0)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def tile(x, repeats):
+def tile(x: ArrayLike, repeats: int | Sequence[int]) -> torch.Tensor:
     return torch.tile(convert_to_tensor(x), tuple(_axes(repeats)))
 
 
-def repeat(x, repeats, axis=None):
+def repeat(x: ArrayLike, repeats: int | Sequence[int], axis: int | None = None) -> torch.Tensor:
     x = convert_to_tensor(x)
     return torch.repeat_interleave(x.flatten() if axis is None else x, repeats, dim=0 if axis is None else axis)
 
 
-def flip(x, axis=None):
+def flip(x: ArrayLike, axis: Axis = None) -> torch.Tensor:
     x = convert_to_tensor(x)
     return torch.flip(x, dims=tuple(range(x.dim())) if axis is None else tuple(_axes(axis)))
 
 
-def take(x, indices, axis=None):
+def take(x: ArrayLike, indices: ArrayLike, axis: int | None = None) -> torch.Tensor:
     x, indices = convert_to_tensor(x), convert_to_tensor(indices).long()
     if axis is None:
         return x.flatten()[indices]
@@ -424,20 +436,20 @@ def take(x, indices, axis=None):
     )
 
 
-def take_along_axis(x, indices, axis=None):
+def take_along_axis(x: ArrayLike, indices: ArrayLike, axis: int | None = None) -> torch.Tensor:
     x, indices = convert_to_tensor(x), convert_to_tensor(indices).long()
     if axis is None:
         return x.flatten()[indices.flatten()]
     return torch.take_along_dim(x, indices, dim=axis)
 
 
-def slice(inputs, start_indices, shape):
+def slice(inputs: ArrayLike, start_indices: Sequence[int], shape: Sequence[int]) -> torch.Tensor:
     """The block of `shape` starting at `start_indices` (one index per axis)."""
     x = convert_to_tensor(inputs)
     return x[tuple(builtins.slice(int(s), int(s) + int(n)) for s, n in zip(start_indices, shape))]
 
 
-def cumsum(x, axis=None, dtype=None):
+def cumsum(x: ArrayLike, axis: int | None = None, dtype: DTypeLike = None) -> torch.Tensor:
     x = convert_to_tensor(x)
     return torch.cumsum(x.flatten() if axis is None else x, dim=0 if axis is None else axis, dtype=_dtype(dtype))
 
@@ -451,15 +463,15 @@ def _reduce(fn, x, axis, keepdims, **kwargs):
     return fn(x, dim=tuple(_axes(axis)), keepdim=keepdims, **kwargs)
 
 
-def sum(x, axis=None, keepdims=False):
+def sum(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> torch.Tensor:
     return _reduce(torch.sum, x, axis, keepdims)
 
 
-def mean(x, axis=None, keepdims=False):
+def mean(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> torch.Tensor:
     return _reduce(torch.mean, _float(x), axis, keepdims)
 
 
-def prod(x, axis=None, keepdims=False, dtype=None):
+def prod(x: ArrayLike, axis: Axis = None, keepdims: bool = False, dtype: DTypeLike = None) -> torch.Tensor:
     x = convert_to_tensor(x)
     x = x if dtype is None else x.to(_dtype(dtype))
     if axis is None:
@@ -469,20 +481,20 @@ def prod(x, axis=None, keepdims=False, dtype=None):
     return x
 
 
-def var(x, axis=None, keepdims=False):
+def var(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> torch.Tensor:
     return _reduce(torch.var, _float(x), axis, keepdims, correction=0)
 
 
-def std(x, axis=None, keepdims=False):
+def std(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> torch.Tensor:
     return _reduce(torch.std, _float(x), axis, keepdims, correction=0)
 
 
-def max(x, axis=None, keepdims=False, initial=None):
+def max(x: ArrayLike, axis: Axis = None, keepdims: bool = False, initial: float | None = None) -> torch.Tensor:
     out = _reduce(torch.amax, x, axis, keepdims)
     return out if initial is None else torch.clamp_min(out, initial)
 
 
-def min(x, axis=None, keepdims=False, initial=None):
+def min(x: ArrayLike, axis: Axis = None, keepdims: bool = False, initial: float | None = None) -> torch.Tensor:
     out = _reduce(torch.amin, x, axis, keepdims)
     return out if initial is None else torch.clamp_max(out, initial)
 
@@ -495,35 +507,35 @@ def _arg(fn, x, axis, keepdims):
     return fn(x, dim=axis, keepdim=keepdims)
 
 
-def argmax(x, axis=None, keepdims=False):
+def argmax(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> torch.Tensor:
     return _arg(torch.argmax, x, axis, keepdims).to(torch.int32)
 
 
-def argmin(x, axis=None, keepdims=False):
+def argmin(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> torch.Tensor:
     return _arg(torch.argmin, x, axis, keepdims).to(torch.int32)
 
 
-def any(x, axis=None, keepdims=False):
+def any(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> torch.Tensor:
     return _reduce(torch.any, convert_to_tensor(x).bool(), axis, keepdims)
 
 
-def all(x, axis=None, keepdims=False):
+def all(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> torch.Tensor:
     return _reduce(torch.all, convert_to_tensor(x).bool(), axis, keepdims)
 
 
-def logsumexp(x, axis=None, keepdims=False):
+def logsumexp(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> torch.Tensor:
     x = _float(x)
     dims = tuple(range(x.dim())) if axis is None else tuple(_axes(axis))
     return torch.logsumexp(x, dim=dims, keepdim=keepdims)
 
 
-def norm(x, ord=None, axis=None, keepdims=False):
+def norm(x: ArrayLike, ord: int | float | str | None = None, axis: Axis = None, keepdims: bool = False) -> torch.Tensor:
     return torch.linalg.norm(_float(x), ord=ord, dim=None if axis is None else tuple(_axes(axis)), keepdim=keepdims)
 
 
 # ------------------------------------------------------------------------- comparison and logic
-def _compare(fn):
-    def compare(x1, x2):
+def _compare(fn: Callable[..., torch.Tensor]) -> Callable[[ArrayLike, ArrayLike], torch.Tensor]:
+    def compare(x1: ArrayLike, x2: ArrayLike) -> torch.Tensor:
         return fn(*_promoted(x1, x2))
 
     compare.__name__ = fn.__name__
@@ -539,23 +551,25 @@ less = _compare(torch.lt)
 less_equal = _compare(torch.le)
 
 
-def logical_and(x1, x2):
+def logical_and(x1: ArrayLike, x2: ArrayLike) -> torch.Tensor:
     return torch.logical_and(convert_to_tensor(x1), convert_to_tensor(x2))
 
 
-def logical_or(x1, x2):
+def logical_or(x1: ArrayLike, x2: ArrayLike) -> torch.Tensor:
     return torch.logical_or(convert_to_tensor(x1), convert_to_tensor(x2))
 
 
-def logical_xor(x1, x2):
+def logical_xor(x1: ArrayLike, x2: ArrayLike) -> torch.Tensor:
     return torch.logical_xor(convert_to_tensor(x1), convert_to_tensor(x2))
 
 
-def logical_not(x):
+def logical_not(x: ArrayLike) -> torch.Tensor:
     return torch.logical_not(convert_to_tensor(x))
 
 
-def where(condition, x1=None, x2=None):
+def where(
+    condition: ArrayLike, x1: ArrayLike | None = None, x2: ArrayLike | None = None
+) -> torch.Tensor | tuple[torch.Tensor, ...]:
     """x1 where condition holds, else x2; with neither, the indices where it holds (a tuple per axis)."""
     condition = convert_to_tensor(condition).bool()
     if x1 is None and x2 is None:
@@ -566,9 +580,9 @@ def where(condition, x1=None, x2=None):
     return torch.where(condition, a, b)
 
 
-def isnan(x):
+def isnan(x: ArrayLike) -> torch.Tensor:
     return torch.isnan(convert_to_tensor(x))
 
 
-def isfinite(x):
+def isfinite(x: ArrayLike) -> torch.Tensor:
     return torch.isfinite(convert_to_tensor(x))

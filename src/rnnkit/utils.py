@@ -1,28 +1,36 @@
 """Small user-facing utilities."""
+from __future__ import annotations
+
+import os
 import random
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from .checks import check_scalar
 from .data.text import pad_sequences  # noqa: F401  (keras.utils.pad_sequences)
 from .files import write_text_atomically
 
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    from .models.model import Model
 
-def set_random_seed(seed):
+
+def set_random_seed(seed: int) -> None:
     """Seeds Python's, NumPy's and PyTorch's generators, so that two runs with the same seed build
     the same weights, draw the same dropout masks and shuffle the same way (as Keras's
     `keras.utils.set_random_seed`)."""
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an integer, got {seed!r}.")
+    seed = check_scalar(seed, "seed", int)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
 
 
-def to_categorical(x, num_classes=None):
+def to_categorical(x: npt.ArrayLike, num_classes: int | None = None) -> np.ndarray:
     """Class ids -> one-hot float64 rows (Keras's dtype), as Keras's `to_categorical`: the result has shape
     `x.shape + (num_classes,)`, except that a trailing axis of size 1 is replaced (labels of shape
     (n, 1) give (n, num_classes)). `num_classes` defaults to max(x) + 1."""
@@ -39,7 +47,9 @@ def to_categorical(x, num_classes=None):
     return np.eye(num_classes)[x]
 
 
-def model_to_dot_source(model, show_shapes=False, show_layer_names=True, rankdir="TB"):
+def model_to_dot_source(
+    model: Model, show_shapes: bool = False, show_layer_names: bool = True, rankdir: str = "TB"
+) -> str:
     """The Graphviz DOT text of a model's layer graph: one box per layer, an arrow per connection
     (from the functional graph, or the layer order of a Sequential model)."""
     rows, _ = model.summary_rows()  # (layer, output shape text, connections), in order
@@ -78,8 +88,8 @@ def _history_names(value):
     return set()
 
 
-def plot_model(model, to_file="model.png", show_shapes=False, show_layer_names=True, rankdir="TB", dpi=200,
-               **kwargs):
+def plot_model(model: Model, to_file: str | os.PathLike = "model.png", show_shapes: bool = False,
+               show_layer_names: bool = True, rankdir: str = "TB", dpi: int = 200, **kwargs) -> Path:
     """Draws the model's layer graph to `to_file` (as Keras's `plot_model`): `.dot` files are
     written directly; other formats (png, svg, pdf) are rendered by Graphviz's `dot` program, and
     without it this raises ImportError saying to install Graphviz."""

@@ -40,6 +40,7 @@ def test_train_writes_the_run_files_and_a_one_screen_report(tmp_path, capsys):
     assert "5 steps of 4 pixels" in report and "lstm: test accuracy" in report and "per-class accuracy: 0:" in report
     for name in ("model.rnnkit", "metrics.json", "history.csv", "history.png", "confusion_matrix.png"):
         assert (out / name).is_file()
+    assert f"wrote {out}: model.rnnkit, metrics.json, history.csv, history.png, confusion_matrix.png\n" in report
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["recipe"] == "lstm" and metrics["test_samples"] == 20 and metrics["epochs"] == 4
     assert rnnkit.load_model(out / "model.rnnkit").assets["pixel_scale"] == 255.0

@@ -156,7 +156,7 @@ def test_config_of_an_unadapted_vectorizer_round_trips():
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"max_tokens": 1}, "at least 2"),
+    ({"max_tokens": 1}, "max_tokens must be an integer >= 2"),
     ({"standardize": "upper"}, "standardize must be"),
     ({"output_mode": "multi_hot"}, "output_mode must be 'int'"),
     ({"output_sequence_length": 0}, "output_sequence_length must be"),

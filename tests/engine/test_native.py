@@ -13,7 +13,7 @@ from rnnkit.engine import gru as gru_module
 from rnnkit.engine import lstm as lstm_module
 from rnnkit.engine import simple_rnn as simple_rnn_module
 from rnnkit.engine.activations import get_activation
-from rnnkit.engine.native import native_for, native_kernels
+from rnnkit.engine.native import KernelChoice, kernel_choice, native_kernels
 
 B, T, H = 5, 7, 6
 MODULES = {"simple_rnn": simple_rnn_module, "lstm": lstm_module, "gru": gru_module}
@@ -34,9 +34,8 @@ def _mask(kind):
     return mask
 
 
-def _run(kind, mask, use_native, monkeypatch, **options):
-    if not use_native:
-        monkeypatch.setattr(MODULES[kind], "native_for", lambda *args: None)
+def _run(kind, mask, use_native, **options):
+    choice = KernelChoice("compiled" if use_native else "torch_ops")
     g = torch.Generator().manual_seed(1)
     gates = {"simple_rnn": 1, "lstm": 4, "gru": 3}[kind]
     xp = torch.randn(B, T, gates * H, generator=g).requires_grad_()
@@ -45,29 +44,28 @@ def _run(kind, mask, use_native, monkeypatch, **options):
     extra = torch.randn(B, H, generator=g).requires_grad_()  # c0 for LSTM
     b_rec = torch.randn(gates * H, generator=g).requires_grad_()
     if kind == "simple_rnn":
-        outs, leaves = [simple_rnn_module.simple_rnn_scan(xp, U, h0, mask, **options)], [xp, U, h0]
+        outs, leaves = [simple_rnn_module.simple_rnn_scan(xp, U, h0, mask, choice=choice, **options)], [xp, U, h0]
     elif kind == "lstm":
-        outs, leaves = list(lstm_module.lstm_scan(xp, U, h0, extra, mask)), [xp, U, h0, extra]
+        outs, leaves = list(lstm_module.lstm_scan(xp, U, h0, extra, mask, choice=choice)), [xp, U, h0, extra]
     else:
-        outs, leaves = [gru_module.gru_scan(xp, U, h0, b_rec, mask)], [xp, U, h0, b_rec]
+        outs, leaves = [gru_module.gru_scan(xp, U, h0, b_rec, mask, choice=choice)], [xp, U, h0, b_rec]
     sum(1.3 * o.square().sum() + o.sum() for o in outs).backward()
-    monkeypatch.undo()
     return [o.detach() for o in outs] + [leaf.grad for leaf in leaves]
 
 
 @pytest.mark.parametrize("kind", ["simple_rnn", "lstm", "gru"])
 @pytest.mark.parametrize("mask_kind", [None, "random_with_empty_sample"])
-def test_native_kernel_matches_the_pytorch_op_kernel_forward_and_backward(kind, mask_kind, monkeypatch):
+def test_native_kernel_matches_the_pytorch_op_kernel_forward_and_backward(kind, mask_kind):
     mask = _mask(mask_kind)
-    for a, b in zip(_run(kind, mask, True, monkeypatch), _run(kind, mask, False, monkeypatch)):
+    for a, b in zip(_run(kind, mask, True), _run(kind, mask, False)):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "linear"])
-def test_native_simple_rnn_matches_for_each_activation_it_implements(activation, monkeypatch):
+def test_native_simple_rnn_matches_for_each_activation_it_implements(activation):
     mask = _mask("random_with_empty_sample")
-    native = _run("simple_rnn", mask, True, monkeypatch, activation=activation)
-    reference = _run("simple_rnn", mask, False, monkeypatch, activation=activation)
+    native = _run("simple_rnn", mask, True, activation=activation)
+    reference = _run("simple_rnn", mask, False, activation=activation)
     for a, b in zip(native, reference):
         # Tolerance to each tensor's scale: under "linear" the states grow to ~1e3 and a gradient entry
         # that is a difference of such sums carries ~1e-4 of float32 rounding in either kernel (both
@@ -79,16 +77,16 @@ def test_native_simple_rnn_matches_for_each_activation_it_implements(activation,
 def test_default_float32_layers_run_on_the_native_kernels(layer, native, monkeypatch):
     calls = []
     module = MODULES[{"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}[type(layer).__name__]]
-    monkeypatch.setattr(module, "native_for", lambda *args: _Recorder(native_for(*args), calls))
+    monkeypatch.setattr(module, "native_kernels", lambda: _Recorder(native, calls))
     layer(torch.randn(2, 3, 5))
     assert calls and calls[0].endswith("_forward")
 
 
 def test_native_kernels_are_not_used_for_float64_recurrent_dropout_or_other_activations():
-    assert native_for(torch.zeros(1, dtype=torch.float64), None, True) is None
-    assert native_for(torch.zeros(1), torch.ones(1), True) is None
-    assert native_for(torch.zeros(1), None, False) is None
-    assert native_for(torch.zeros(1), None, True) is not None
+    cpu = torch.device("cpu")
+    assert kernel_choice(torch.float64, cpu, None).path == "torch_ops"
+    assert kernel_choice(torch.float32, cpu, None, "recurrent dropout has no compiled kernel").path == "torch_ops"
+    assert kernel_choice(torch.float32, cpu, None).path == "compiled"
     gru_reset_before = layers.GRU(2, reset_after=False)
     assert gru_reset_before(torch.randn(2, 3, 2)).shape == (2, 2)  # runs on the PyTorch-op kernel
     assert get_activation("elu").name not in simple_rnn_module.NATIVE_ACTIVATIONS

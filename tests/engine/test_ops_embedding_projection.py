@@ -1,12 +1,14 @@
 """The Embedding folded into the first recurrent layer's input projection (engine/embedding_projection.py,
-RecurrentCell.input_projection, Bidirectional): the same outputs and gradients as the lookup followed
-by the GEMM (float32: a few ulp, the sums run in another order), and the unfolded path whenever the
-tensor the cell receives is not the Embedding's output as it left the layer."""
+RecurrentCell.input_projection, Bidirectional), handed to the layer as a `plan.Fold`: the same outputs
+and gradients as the lookup followed by the GEMM (float32: a few ulp, the sums run in another order),
+and the unfolded path whenever the plan refuses the fold (tests/layers/test_plan.py: which models hand
+one over)."""
 import pytest
 import torch
 
 from rnnkit import layers
 from rnnkit.layers import recurrent_cell
+from rnnkit.layers.plan import Fold
 from rnnkit.engine import embedding_projection
 from rnnkit.engine.embedding_projection import EmbeddingProjection
 
@@ -34,15 +36,13 @@ def padded_ids(seed=0):
     return ids
 
 
-def run(make_model, ids, fold, monkeypatch, training=False, seed=0):
+def run(make_model, ids, fold, training=False, seed=0):
     """Outputs and every weight's gradient of a fresh model, with the fold on or off."""
     torch.manual_seed(seed)
     embedding, head = make_model()
-    with monkeypatch.context() as patch:
-        if not fold:
-            patch.setattr(recurrent_cell.RecurrentCell, "_folded_embedding", lambda self, x: None)
-        torch.manual_seed(seed + 1)
-        out = head(embedding(ids), training)
+    torch.manual_seed(seed + 1)
+    x = embedding(ids)
+    out = head(x, training, Fold.of(embedding, ids, x) if fold else None)
     weights = [embedding.embeddings] + [w for w in head_weights(head)]
     grads = torch.autograd.grad((out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum(), weights)
     return out.detach(), grads
@@ -56,8 +56,8 @@ class Head:
     def __init__(self, layer, extra=None):
         self.layer, self.extra = layer, extra
 
-    def __call__(self, x, training):
-        out = self.layer(x, training=training)
+    def __call__(self, x, training, fold=None):
+        out = self.layer(x, training=training, _fold=fold)
         return out if self.extra is None else self.extra(x, out)
 
 
@@ -105,95 +105,100 @@ def test_embedding_projection_rejects_float_ids():
 
 @pytest.mark.parametrize("cell", ["LSTM", "GRU", "SimpleRNN"])
 @pytest.mark.parametrize("mask_zero", [True, False])
-def test_folded_recurrent_layer_matches_unfolded_outputs_and_gradients(cell, mask_zero, fold_calls, monkeypatch):
+def test_folded_recurrent_layer_matches_unfolded_outputs_and_gradients(cell, mask_zero, fold_calls):
     def make():
         return layers.Embedding(V, F, mask_zero=mask_zero), Head(getattr(layers, cell)(5, return_sequences=True))
 
-    folded = run(make, padded_ids(), True, monkeypatch)
+    folded = run(make, padded_ids(), True)
     assert len(fold_calls) == 1
-    assert_same(folded, run(make, padded_ids(), False, monkeypatch))
+    assert_same(folded, run(make, padded_ids(), False))
 
 
-def test_folded_bidirectional_folds_both_directions_and_matches_unfolded(fold_calls, monkeypatch):
+def test_folded_bidirectional_folds_both_directions_and_matches_unfolded(fold_calls):
     def make():
         return layers.Embedding(V, F, mask_zero=True), Head(layers.Bidirectional(layers.LSTM(5, return_sequences=True)))
 
-    folded = run(make, padded_ids(), True, monkeypatch)
+    folded = run(make, padded_ids(), True)
     assert len(fold_calls) == 2
-    assert_same(folded, run(make, padded_ids(), False, monkeypatch))
+    assert_same(folded, run(make, padded_ids(), False))
 
 
-def test_folded_bidirectional_with_states_matches_unfolded(monkeypatch):
+def test_folded_bidirectional_with_states_matches_unfolded():
     def make():
         return layers.Embedding(V, F, mask_zero=True), Head(layers.Bidirectional(layers.GRU(5, return_state=True)),
                                                            extra=lambda x, out: torch.cat(out, -1))
 
-    assert_same(run(make, padded_ids(), True, monkeypatch), run(make, padded_ids(), False, monkeypatch))
+    assert_same(run(make, padded_ids(), True), run(make, padded_ids(), False))
 
 
-def test_go_backwards_layer_fed_by_embedding_matches_unfolded(monkeypatch):
+def test_go_backwards_layer_fed_by_embedding_matches_unfolded():
     def make():
         return layers.Embedding(V, F, mask_zero=True), Head(layers.LSTM(5, go_backwards=True, return_sequences=True))
 
-    assert_same(run(make, padded_ids(), True, monkeypatch), run(make, padded_ids(), False, monkeypatch))
+    assert_same(run(make, padded_ids(), True), run(make, padded_ids(), False))
 
 
-def test_embedding_output_used_twice_gets_both_gradients(fold_calls, monkeypatch):
+def test_embedding_output_used_twice_gets_both_gradients(fold_calls):
     def make():
         return layers.Embedding(V, F), Head(layers.LSTM(5), extra=lambda x, out: out + x.square().sum(1)[:, :1])
 
-    folded = run(make, padded_ids(), True, monkeypatch)
+    folded = run(make, padded_ids(), True)
     assert len(fold_calls) == 1
-    assert_same(folded, run(make, padded_ids(), False, monkeypatch))
+    assert_same(folded, run(make, padded_ids(), False))
 
 
-def test_input_dropout_falls_back_to_the_unfolded_projection(fold_calls, monkeypatch):
+def test_input_dropout_falls_back_to_the_unfolded_projection(fold_calls):
     def make():
         return layers.Embedding(V, F), Head(layers.Bidirectional(layers.LSTM(5, dropout=0.5, seed=3)))
 
-    folded = run(make, padded_ids(), True, monkeypatch, training=True)
+    folded = run(make, padded_ids(), True, training=True)
     assert fold_calls == []
-    assert_same(folded, run(make, padded_ids(), False, monkeypatch, training=True))
+    assert_same(folded, run(make, padded_ids(), False, training=True))
 
 
 def test_embedding_output_changed_in_place_falls_back(fold_calls):
     embedding, lstm = layers.Embedding(V, F), layers.LSTM(5)
     with torch.no_grad():
         x = embedding(padded_ids())
+        fold = Fold.of(embedding, padded_ids(), x)
         x.mul_(2)
-        out = lstm(x)
+        out = lstm(x, _fold=fold)
         assert fold_calls == []
         torch.testing.assert_close(out, lstm(embedding(padded_ids()) * 2))
 
 
 def test_vocabulary_larger_than_the_batch_is_not_folded(fold_calls):
     embedding, lstm = layers.Embedding(B * T + 1, F), layers.LSTM(5)
-    lstm(embedding(padded_ids()))
+    x = embedding(padded_ids())
+    lstm(x, _fold=Fold.of(embedding, padded_ids(), x))
     assert fold_calls == []
 
 
 def test_frozen_embedding_folds_without_gradient_to_its_table(fold_calls):
     embedding, lstm = layers.Embedding(V, F, trainable=False), layers.LSTM(5)
-    out = lstm(embedding(padded_ids()))
+    x = embedding(padded_ids())
+    out = lstm(x, _fold=Fold.of(embedding, padded_ids(), x))
     out.sum().backward()
     assert len(fold_calls) == 1
     assert embedding.embeddings.grad is None
     assert lstm.cell.kernel.grad is not None
 
 
-def test_folded_float64_model_matches_unfolded(monkeypatch):
+def test_folded_float64_model_matches_unfolded():
     def make():
         return (layers.Embedding(V, F, mask_zero=True, dtype="float64"),
                 Head(layers.Bidirectional(layers.LSTM(5, dtype="float64"))))
 
-    assert_same(run(make, padded_ids(), True, monkeypatch), run(make, padded_ids(), False, monkeypatch), atol=1e-12)
+    assert_same(run(make, padded_ids(), True), run(make, padded_ids(), False), atol=1e-12)
 
 
 def test_inference_mode_outputs_are_not_folded_and_match(fold_calls):
     embedding, bi = layers.Embedding(V, F, mask_zero=True), layers.Bidirectional(layers.LSTM(5))
-    expected = bi(embedding(padded_ids())).detach()
+    x = embedding(padded_ids())
+    expected = bi(x, _fold=Fold.of(embedding, padded_ids(), x)).detach()
     calls_with_grad = len(fold_calls)
     with torch.inference_mode():
-        out = bi(embedding(padded_ids()))
+        x = embedding(padded_ids())
+        out = bi(x, _fold=Fold.of(embedding, padded_ids(), x))
     assert calls_with_grad == 2 and len(fold_calls) == 2
     torch.testing.assert_close(out, expected, atol=1e-6, rtol=1e-5)

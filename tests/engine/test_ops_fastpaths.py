@@ -10,7 +10,7 @@ from rnnkit.engine import gru as gru_module
 from rnnkit.engine import lstm as lstm_module
 from rnnkit.engine import simple_rnn as simple_rnn_module
 from rnnkit.engine import native as native_module
-from rnnkit.engine.native import native_kernels
+from rnnkit.engine.native import KernelChoice, native_kernels
 from rnnkit.engine.sequence import nested_layout
 
 B, T, H = 6, 9, 5
@@ -39,14 +39,14 @@ MASKS = {
 MODULES = {"simple_rnn": simple_rnn_module, "lstm": lstm_module, "gru": gru_module}
 
 
-def run_kernel(kind, mask, monkeypatch, path, **options):
+def run_kernel(kind, mask, path, **options):
     """Outputs and input gradients of a kernel on `path`: "nested", "native" (the full native
     kernel) or "ops" (the PyTorch-op kernel)."""
-    module = MODULES[kind]
-    if path != "nested":
-        monkeypatch.setattr(module, "nested_layout", lambda mask: None)
-    if path == "ops":
-        monkeypatch.setattr(module, "native_for", lambda *args: None)
+    choice = {
+        "nested": KernelChoice("compiled_nested", layout=nested_layout(mask)),
+        "native": KernelChoice("compiled"),
+        "ops": KernelChoice("torch_ops"),
+    }[path]
     g = torch.Generator().manual_seed(1)
     gates = {"simple_rnn": 1, "lstm": 4, "gru": 3}[kind]
     xp = torch.randn(B, T, gates * H, generator=g).requires_grad_()
@@ -55,38 +55,37 @@ def run_kernel(kind, mask, monkeypatch, path, **options):
     c0 = torch.randn(B, H, generator=g).requires_grad_()
     b_rec = torch.randn(gates * H, generator=g).requires_grad_()
     if kind == "simple_rnn":
-        outs, leaves = [simple_rnn_module.simple_rnn_scan(xp, U, h0, mask, **options)], [xp, U, h0]
+        outs, leaves = [simple_rnn_module.simple_rnn_scan(xp, U, h0, mask, choice=choice, **options)], [xp, U, h0]
     elif kind == "lstm":
-        outs, leaves = list(lstm_module.lstm_scan(xp, U, h0, c0, mask)), [xp, U, h0, c0]
+        outs, leaves = list(lstm_module.lstm_scan(xp, U, h0, c0, mask, choice=choice)), [xp, U, h0, c0]
     else:
-        outs, leaves = [gru_module.gru_scan(xp, U, h0, b_rec, mask)], [xp, U, h0, b_rec]
+        outs, leaves = [gru_module.gru_scan(xp, U, h0, b_rec, mask, choice=choice)], [xp, U, h0, b_rec]
     sum(1.3 * o.square().sum() + o.sum() for o in outs).backward()
-    monkeypatch.undo()
     return [o.detach() for o in outs] + [leaf.grad for leaf in leaves]
 
 
 @pytest.mark.parametrize("kind", list(MODULES))
 @pytest.mark.parametrize("mask_name", list(MASKS))
-def test_nested_mask_path_matches_the_full_native_kernel_to_1e6(kind, mask_name, monkeypatch):
+def test_nested_mask_path_matches_the_full_native_kernel_to_1e6(kind, mask_name):
     mask = MASKS[mask_name]
-    nested, native = run_kernel(kind, mask, monkeypatch, "nested"), run_kernel(kind, mask, monkeypatch, "native")
+    nested, native = run_kernel(kind, mask, "nested"), run_kernel(kind, mask, "native")
     for got, expected in zip(nested, native):
         torch.testing.assert_close(got, expected, rtol=5e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("kind", list(MODULES))
 @pytest.mark.parametrize("mask_name", list(MASKS))
-def test_nested_mask_path_matches_the_pytorch_op_kernel(kind, mask_name, monkeypatch):
+def test_nested_mask_path_matches_the_pytorch_op_kernel(kind, mask_name):
     mask = MASKS[mask_name]
-    for got, expected in zip(run_kernel(kind, mask, monkeypatch, "nested"), run_kernel(kind, mask, monkeypatch, "ops")):
+    for got, expected in zip(run_kernel(kind, mask, "nested"), run_kernel(kind, mask, "ops")):
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "linear"])
-def test_nested_simple_rnn_matches_the_full_kernel_for_each_compiled_activation(activation, monkeypatch):
+def test_nested_simple_rnn_matches_the_full_kernel_for_each_compiled_activation(activation):
     mask = MASKS["right_padded"]
-    nested = run_kernel("simple_rnn", mask, monkeypatch, "nested", activation=activation)
-    native = run_kernel("simple_rnn", mask, monkeypatch, "native", activation=activation)
+    nested = run_kernel("simple_rnn", mask, "nested", activation=activation)
+    native = run_kernel("simple_rnn", mask, "native", activation=activation)
     for got, expected in zip(nested, native):
         torch.testing.assert_close(got, expected, rtol=5e-6, atol=1e-6)
 
@@ -109,8 +108,8 @@ def test_nested_layout_refuses_masks_with_holes_and_no_mask():
 
 def test_bidirectional_lstm_on_padded_ids_runs_the_nested_path_and_matches_the_full_kernel(monkeypatch):
     calls = []
-    real = lstm_module.nested_layout
-    monkeypatch.setattr(lstm_module, "nested_layout", lambda mask: calls.append(real(mask)) or calls[-1])
+    real = native_module.nested_layout
+    monkeypatch.setattr(native_module, "nested_layout", lambda mask: calls.append(real(mask)) or calls[-1])
     torch.manual_seed(0)
     model = torch.nn.Sequential(layers.Embedding(20, 4, mask_zero=True), layers.Bidirectional(layers.LSTM(3)))
     ids = torch.randint(1, 20, (4, 7)) * padded_mask([7, 2, 5, 1], steps=7)
@@ -119,7 +118,7 @@ def test_bidirectional_lstm_on_padded_ids_runs_the_nested_path_and_matches_the_f
     fast_grads = [p.grad.clone() for p in model.parameters()]
     assert len(calls) == 2 and all(c is not None for c in calls)
     model.zero_grad()
-    monkeypatch.setattr(lstm_module, "nested_layout", lambda mask: None)
+    monkeypatch.setattr(native_module, "nested_layout", lambda mask: None)
     reference = model(ids)
     reference.sum().backward()
     torch.testing.assert_close(fast, reference, rtol=1e-6, atol=1e-6)
@@ -154,9 +153,9 @@ def two_threads():
 def record_kernel_threads(kind, monkeypatch):
     seen = []
     module = MODULES[kind]
-    real = module.native_for
-    monkeypatch.setattr(module, "native_for", lambda *args: _ThreadRecorder(real(*args), seen))
-    run_kernel(kind, MASKS["right_padded"], monkeypatch, "nested")
+    real = module.native_kernels
+    monkeypatch.setattr(module, "native_kernels", lambda: _ThreadRecorder(real(), seen))
+    run_kernel(kind, MASKS["right_padded"], "nested")
     return seen
 
 

@@ -76,7 +76,7 @@ def test_dense_rejects_input_with_a_different_last_dimension():
 
 
 def test_dense_rejects_non_positive_units():
-    with pytest.raises(ValueError, match=r"Dense .*expected a positive integer units, got 0"):
+    with pytest.raises(ValueError, match=r"Dense .*units must be a positive integer, got 0"):
         Dense(0)
 
 
@@ -169,7 +169,7 @@ def test_dropout_passes_mask_through():
 
 @pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5])
 def test_dropout_rejects_rate_outside_zero_one(rate):
-    with pytest.raises(ValueError, match=rf"Dropout 'drop': expected rate in \[0, 1\), got {rate}"):
+    with pytest.raises(ValueError, match=rf"Dropout 'drop': rate must be in \[0, 1\), got {rate}"):
         Dropout(rate, name="drop")
 
 

@@ -126,7 +126,7 @@ def test_constraints_match_keras_values_and_configs(ours, theirs):
     [(lambda: I.GlorotUniform(seed="1"), "seed must be an int"),
      (lambda: I.VarianceScaling(mode="fan_sum"), "mode must be one of"),
      (lambda: I.get("glorot_unifrom"), "Did you mean 'glorot_uniform'"),
-     (lambda: R.L2(-1.0), "non-negative"),
+     (lambda: R.L2(-1.0), "l2 must be a number >= 0"),
      (lambda: R.OrthogonalRegularizer(mode="diagonal"), "rows' or 'columns'")],
 )
 def test_bad_arguments_are_one_line_errors(call, match):

@@ -198,7 +198,7 @@ def test_batch_normalization_rejects_renorm_and_synchronized(argument):
 
 @pytest.mark.parametrize("momentum", [-0.1, 1.5])
 def test_batch_normalization_rejects_momentum_outside_zero_one(momentum):
-    with pytest.raises(ValueError, match=rf"'bn': expected momentum in \[0, 1\], got {momentum}"):
+    with pytest.raises(ValueError, match=rf"'bn': momentum must be in \[0, 1\], got {momentum}"):
         BatchNormalization(momentum=momentum, name="bn")
 
 

@@ -47,7 +47,7 @@ def test_split_last_keeps_file_order_and_holds_out_the_end():
 
 
 def test_split_last_refuses_a_test_size_leaving_no_training_images():
-    with pytest.raises(ValueError, match="between 1 and 9 for 10 images, got 10"):
+    with pytest.raises(ValueError, match=r"in \[1, 9\], for 10 images, got 10"):
         split_last(np.arange(10), np.arange(10), 10)
 
 

@@ -279,7 +279,7 @@ def test_loss_rejects_unknown_reduction():
 
 
 def test_crossentropy_rejects_label_smoothing_outside_zero_one():
-    with pytest.raises(ValueError, match=r"label_smoothing in \[0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\], got 1.5"):
         CategoricalCrossentropy(label_smoothing=1.5)
 
 

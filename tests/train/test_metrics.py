@@ -249,7 +249,7 @@ def test_recall_rejects_a_class_id_beyond_the_classes():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"num_thresholds": 1}, r"expected num_thresholds to be an integer > 1, got 1"),
+    ({"num_thresholds": 1}, r"num_thresholds must be an integer > 1, got 1"),
     ({"curve": "PRGAIN"}, r"expected curve 'ROC' or 'PR', got 'PRGAIN'"),
     ({"summation_method": "simpson"}, r"expected summation_method .* got 'simpson'"),
 ])

@@ -170,7 +170,7 @@ def test_nan_in_validation_data_is_refused_naming_the_sample():
 def test_epochs_that_are_not_a_count_are_refused(epochs):
     model = rnnkit.Sequential([rnnkit.Input((3, 2)), rnnkit.layers.SimpleRNN(2), rnnkit.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(ValueError, match="epochs must be a whole number >= 0"):
+    with pytest.raises(ValueError, match="epochs must be an integer >= 0"):
         model.fit(np.zeros((4, 3, 2), "float32"), np.zeros((4, 1), "float32"), epochs=epochs, verbose=0)
 
 

@@ -4,6 +4,7 @@ One torchrun launch of two gloo processes (this file run as a script, see `_work
 distributed run; the tests compare what it recorded with single-process runs made here. The
 sharding itself is checked in-process with a stand-in for the process group.
 """
+import atexit
 import functools
 import json
 import os
@@ -254,6 +255,16 @@ def _numbered(count, batch_size, shuffle=False, steps=None):
     return ArrayBatches(np.arange(count, dtype="float32")[:, None], batch_size=batch_size, shuffle=shuffle, steps=steps)
 
 
+def test_every_process_has_joined_the_process_groups_threads_before_the_interpreter_exits(launched):
+    results, _, _ = launched
+    for rank in range(PROCESSES):
+        path = results / f"threads{rank}.json"
+        if not path.exists():
+            pytest.skip("no /proc/self/task on this system to list a process's threads")
+        left = [name for name in json.loads(path.read_text()) if "gloo" in name]
+        assert left == [], f"process {rank} exits with gloo threads still running: {left}"
+
+
 def test_training_shards_split_each_global_batch_of_one_shuffled_order():
     shards = [_sample_ids(ShardedBatches(_numbered(32, 8, shuffle=True), _stand_in(r), training=True))
               for r in range(PROCESSES)]
@@ -280,5 +291,19 @@ def test_a_global_batch_that_does_not_split_evenly_is_refused_with_the_nearest_s
         ShardedBatches(_numbered(32, 7), _stand_in(0), training=True)
 
 
+def _record_threads_at_exit(results):
+    """Registered before rnnkit's own exit handler, so run after it: writes the names of the
+    threads still alive in this process (gloo's threads left running into interpreter finalization
+    can abort it, see rnnkit.train.distributed._shut_down)."""
+    def record():
+        names = [open(f"/proc/self/task/{task}/comm").read().strip() for task in os.listdir("/proc/self/task")]
+        with open(os.path.join(results, f"threads{os.environ['RANK']}.json"), "w") as file:
+            json.dump(names, file)
+
+    if os.path.isdir("/proc/self/task"):
+        atexit.register(record)
+
+
 if __name__ == "__main__":
+    _record_threads_at_exit(sys.argv[1])
     _worker(sys.argv[1])

@@ -8,6 +8,7 @@ report. Bad input ends with a one-line error and exit code 2 (the full traceback
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 
 import torch
 
@@ -27,7 +28,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     """The `rnnkit` argument parser with every subcommand."""
     parser = _Parser(
         prog="rnnkit",
@@ -46,7 +47,7 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Runs `rnnkit` with `argv` (default: the process's arguments); returns the exit code.
 
     A training command with `--nproc N` (N > 1) runs again in N processes under torchrun

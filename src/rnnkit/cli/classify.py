@@ -1,6 +1,5 @@
 """`rnnkit classify train|predict`: text classification from labelled sentences."""
 import argparse
-import os
 import shlex
 
 from ..data.labelled import FORMATS, read_labelled, read_lines
@@ -9,6 +8,7 @@ from .options import (
     UsageError, add_training_options, dropout_rate, existing_file, fraction, layer_size, learning_rate, one_of, positive_int,
     whole_number,
 )
+from .output import print_written
 
 TRAIN_EXAMPLES = """examples:
   rnnkit classify train --data ../shared/data/sentiment/*_labelled.txt --out runs/sentiment
@@ -31,7 +31,7 @@ PREDICT_EXAMPLES = """examples:
 Prints one line per sentence: the predicted label, its probability, and the sentence."""
 
 
-def train(args):
+def train(args: argparse.Namespace) -> int:
     data = read_labelled(args.data, text_col=args.text_col, label_col=args.label_col, format=args.format)
     data, duplicates = data.distinct()
     counts = ", ".join(f"{name} ({count:,})" for name, count in data.counts().items())
@@ -50,14 +50,14 @@ def train(args):
     print(f"vocabulary {metrics['vocabulary_size']:,} tokens (from the training part), longest text "
           f"{metrics['longest_text_tokens']} tokens, {metrics['model']['parameters']:,} parameters")
     print(format_classify_report(metrics))
-    files = ("model.rnnkit", "metrics.json", "history.csv", "history.png", "confusion_matrix.png", "labels.png")
-    print(f"\nfiles in {args.out}: {', '.join(files)}")
-    print(f"next: rnnkit classify predict {shlex.quote(os.path.join(args.out, 'model.rnnkit'))} "
+    print()
+    print_written(args.out, result.files.values())
+    print(f"next: rnnkit classify predict {shlex.quote(result.files['model'])} "
           f"{shlex.quote('a sentence to classify')}")
     return 0
 
 
-def predict(args):
+def predict(args: argparse.Namespace) -> int:
     if bool(args.sentences) == bool(args.file):
         raise UsageError("give the sentences to classify as arguments or with --file FILE (one per line), not both.")
     texts = read_lines(args.file) if args.file else args.sentences
@@ -68,7 +68,7 @@ def predict(args):
     return 0
 
 
-def register(subcommands, common):
+def register(subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subcommands.add_parser(
         "classify", parents=[common], help="train a text classifier on labelled sentences, or use one",
         description="Text classification with Embedding + Bidirectional(LSTM): `train` on labelled sentences, "

@@ -8,6 +8,7 @@ from ..data.tables import Table, write_csv
 from ..tasks.forecast import FORECAST_PLOT, forecast, plot_forecast, train_forecaster
 from ..train import distributed
 from .options import add_training_options
+from .output import print_written
 
 ROWS = 1200
 PERIOD = 50
@@ -18,7 +19,7 @@ WINDOW = 2 * PERIOD
 MEMBERS = 5
 
 
-def seasonal_series(rows=ROWS, period=PERIOD, seed=0):
+def seasonal_series(rows: int = ROWS, period: int = PERIOD, seed: int = 0) -> Table:
     """A noisy seasonal series: level 10, a sine of `period` steps (amplitude 4), a slower sine
     (170 steps, amplitude 1.5) and Gaussian noise (standard deviation 0.3), as a `Table` with a
     "step" time column and a "value" column."""
@@ -28,7 +29,7 @@ def seasonal_series(rows=ROWS, period=PERIOD, seed=0):
     return Table({"value": value}, time=t, time_column="step", source="the generated series")
 
 
-def demo(args):
+def demo(args: argparse.Namespace) -> int:
     """Trains the default forecaster on a generated series, reports it against the naive baselines,
     writes the model, the plots and a forecast past the end, and says what to try next."""
     series = seasonal_series(seed=args.seed)
@@ -54,7 +55,7 @@ def demo(args):
         plot_forecast(series, ahead, files[-1], context=4 * PERIOD)
     print(f"forecast of the {steps} steps after the series ({HORIZON} at a time, with 80% prediction intervals): "
           f"{FORECAST_PLOT}")
-    print(f"wrote {args.out}: " + ", ".join(os.path.basename(path) for path in files))
+    print_written(args.out, files)
     model = result.files["model"]
     print("try next:\n"
           f"  rnnkit forecast predict {model} --csv {files[-2]} --steps 200 --interval 0.8   continue the series\n"
@@ -69,7 +70,7 @@ def demo(args):
     return 0
 
 
-def register(subcommands, common):
+def register(subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subcommands.add_parser(
         "demo",
         parents=[common],

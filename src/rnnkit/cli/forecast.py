@@ -9,6 +9,7 @@ from ..tasks.forecast import (CELLS, FORECAST_CSV, FORECAST_PLOT, METHODS, PREDI
                               plot_forecast, train_forecaster, write_forecast)
 from .options import (add_training_options, dropout_rate, existing_file, fraction, learning_rate, non_negative_int, one_of,
                       positive_int, rows_or_fraction)
+from .output import print_written
 
 TRAIN_EXAMPLES = """examples:
   # the next 18 months at once of a monthly series with a yearly season (window, split and batch derived)
@@ -56,7 +57,7 @@ def _print_recipe(metrics):
             for name, value in metrics["chosen"].items()))
 
 
-def train(args):
+def train(args: argparse.Namespace) -> int:
     train_table = read_csv(args.csv, columns=_inputs(args), time_column=args.time_col)
     test_table = read_csv(args.test_csv, columns=_inputs(args), time_column=args.time_col) if args.test_csv else None
     tested_on = f"tested on {args.test_csv} ({len(test_table):,} rows)" if test_table else "tested on its last rows"
@@ -70,13 +71,13 @@ def train(args):
     print(f"model: {metrics['params']:,} params; {metrics['epochs']} epochs in {metrics['train_seconds']:.1f}s; "
           f"samples: train {samples['train']:,}, validation {samples['validation']:,}, test {samples['test']:,}")
     print(result.report())
-    print(f"wrote {args.out}: " + ", ".join(os.path.basename(path) for path in result.files.values()))
+    print_written(args.out, result.files.values())
     print(f"next: rnnkit forecast predict {shlex.quote(result.files['model'])} --csv {shlex.quote(args.csv)} "
           f"--steps {args.horizon} --interval 0.8")
     return 0
 
 
-def backtest(args):
+def backtest(args: argparse.Namespace) -> int:
     table = read_csv(args.csv, columns=_inputs(args), time_column=args.time_col)
     print(f"rnnkit forecast backtest: {args.target[0]} from {args.csv} ({len(table):,} rows), {args.folds} folds of "
           f"{args.horizon} step(s)")
@@ -84,11 +85,11 @@ def backtest(args):
                                  interval=args.interval, out=args.out, resume=args.resume, **_recipe(args))
     _print_recipe(result.training.metrics)
     print(result.report())
-    print(f"wrote {args.out}: " + ", ".join(os.path.basename(path) for path in result.files.values()))
+    print_written(args.out, result.files.values())
     return 0
 
 
-def predict(args):
+def predict(args: argparse.Namespace) -> int:
     forecaster = Forecaster(args.model)
     time_column = forecaster.settings["time_column"] if args.time_col is None else args.time_col or None
     history = read_csv(args.csv, columns=forecaster.inputs, time_column=time_column)
@@ -160,7 +161,7 @@ def _add_model_options(parser):
                         help="stop after this many epochs without a better validation loss, 0 never (default 20)")
 
 
-def register(subcommands, common):
+def register(subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subcommands.add_parser(
         "forecast",
         parents=[common],

@@ -1,11 +1,12 @@
 """`rnnkit info MODEL`: what a saved model is."""
+import argparse
 import json
 
 from ..io.saving import load_model
 from .options import existing_file
 
 
-def info(args):
+def info(args: argparse.Namespace) -> int:
     model = load_model(args.model, compile=False)
     print(f"{args.model}: {type(model).__name__} {model.name!r}")
     model.summary()
@@ -23,7 +24,7 @@ def _describe(value):
     return repr(value)
 
 
-def register(subcommands, common):
+def register(subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subcommands.add_parser(
         "info",
         parents=[common],

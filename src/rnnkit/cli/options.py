@@ -1,8 +1,9 @@
 """Options and argument types shared by the subcommands."""
 import argparse
-import math
 import difflib
+import math
 import os
+from collections.abc import Callable, Sequence
 
 
 class UsageError(Exception):
@@ -10,14 +11,14 @@ class UsageError(Exception):
     prints it as a one-line error and exits with code 2."""
 
 
-def common_options():
+def common_options() -> argparse.ArgumentParser:
     """A parent parser with the options every subcommand takes."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     return parser
 
 
-def add_training_options(parser, *, epochs, batch_size, out):
+def add_training_options(parser: argparse.ArgumentParser, *, epochs: int, batch_size: int | None, out: str) -> None:
     """--epochs, --batch-size, --seed, --out, --resume, --quiet and --nproc, with this command's
     defaults.
 
@@ -47,7 +48,7 @@ def add_training_options(parser, *, epochs, batch_size, out):
                        "--rdzv-id RUN -m rnnkit COMMAND ...")
 
 
-def without_option(argv, option):
+def without_option(argv: Sequence[str], option: str) -> list[str]:
     """`argv` without `option` and its value (`--nproc 2`, `--nproc=2`, or an abbreviation that
     argparse accepted, such as `--npr 2`).
 
@@ -68,7 +69,7 @@ def without_option(argv, option):
     return kept
 
 
-def whole_number(low, high):
+def whole_number(low: int, high: int) -> Callable[[str], int]:
     """argparse type: an integer from `low` to `high`.
 
     Example:
@@ -76,7 +77,7 @@ def whole_number(low, high):
         64
     """
 
-    def parse(text):
+    def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
@@ -114,7 +115,7 @@ def _quoted(text):
     return repr(text if len(text) <= 40 else text[:20] + "..." + text[-17:])
 
 
-def real_number(low, high, *, low_open=False, high_open=False):
+def real_number(low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> Callable[[str], float]:
     """argparse type: a number from `low` to `high`, each end excluded when its `*_open` is true
     (NaN is refused; so is infinity unless `high` is infinity and included).
 
@@ -126,7 +127,7 @@ def real_number(low, high, *, low_open=False, high_open=False):
     below = "below" if high_open else "at most"
     wanted = f"{above} {low:g}" + ("" if high == math.inf else f" and {below} {high:g}")
 
-    def parse(text):
+    def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
@@ -153,7 +154,7 @@ positive_number = real_number(0, math.inf, low_open=True, high_open=True)
 positive_number.__doc__ = "argparse type: a finite number > 0 (a time budget)."
 
 
-def rows_or_fraction(text):
+def rows_or_fraction(text: str) -> int | float:
     """argparse type: a fraction of the rows (0 <= x < 1) or a whole number of rows."""
     try:
         value = float(text)
@@ -164,10 +165,10 @@ def rows_or_fraction(text):
     return value if value < 1 else int(value)
 
 
-def one_of(*choices):
+def one_of(*choices: str) -> Callable[[str], str]:
     """argparse type: one of `choices`; a wrong value is answered with the closest valid ones."""
 
-    def parse(text):
+    def parse(text: str) -> str:
         if text in choices:
             return text
         close = difflib.get_close_matches(text, choices, n=3, cutoff=0.5)
@@ -178,7 +179,7 @@ def one_of(*choices):
     return parse
 
 
-def existing_file(text):
+def existing_file(text: str) -> str:
     """argparse type: a path to a readable file."""
     if not os.path.isfile(text):
         raise argparse.ArgumentTypeError(f"no such file: {text!r}")

@@ -1,10 +1,10 @@
 """`rnnkit rows train`: classify images read as sequences of rows (MNIST digits as 28 steps of 28 pixels)."""
 import argparse
-import os
 
 from ..data import read_idx_pair
 from ..tasks.rows import RECIPES, SCHEDULES, split_last, train_rows
 from .options import UsageError, add_training_options, existing_file, learning_rate, one_of, positive_int
+from .output import print_written
 
 EXAMPLES = """examples:
   rnnkit rows train --images t10k-images-idx3-ubyte.gz --labels t10k-labels-idx1-ubyte.gz --test-size 2000
@@ -13,7 +13,7 @@ EXAMPLES = """examples:
 """
 
 
-def train(args):
+def train(args: argparse.Namespace) -> int:
     if (args.test_images is None) != (args.test_labels is None):
         raise UsageError("--test-images and --test-labels go together; pass both, or neither and --test-size.")
     if args.test_images is not None and args.test_size is not None:
@@ -43,8 +43,7 @@ def train(args):
         f"{label}: {accuracy:.1%}" for label, accuracy in metrics["per_class_accuracy"].items()))
     worst = min(metrics["per_class_accuracy"], key=metrics["per_class_accuracy"].get)
     print(f"hardest class: {worst} (see confusion_matrix.png for what it is mistaken for)")
-    print(f"wrote {os.path.join(args.out, '')}: model.rnnkit, metrics.json, history.csv, history.png, "
-          "confusion_matrix.png")
+    print_written(args.out, result.files.values())
     return 0
 
 
@@ -56,7 +55,7 @@ def _read_images(images, labels):
     return x, y
 
 
-def register(subcommands, common):
+def register(subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subcommands.add_parser(
         "rows",
         parents=[common],

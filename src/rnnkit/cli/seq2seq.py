@@ -1,6 +1,5 @@
 """`rnnkit seq2seq addition|train|predict`: character-level sequence-to-sequence models."""
 import argparse
-import os
 import shlex
 
 from ..io.saving import load_model
@@ -11,6 +10,7 @@ from .options import (
     UsageError, add_training_options, existing_file, fraction, layer_size, learning_rate, one_of, positive_int,
     whole_number,
 )
+from .output import print_written
 
 # a + b must stay within a 64-bit integer.
 MAX_DIGITS = 18
@@ -23,7 +23,7 @@ EXAMPLES = """examples:
 """
 
 
-def addition(args):
+def addition(args: argparse.Namespace) -> int:
     train, test = addition_pairs(args.train_size, args.test_size, args.digits, seed=args.seed)
     print(f"rnnkit seq2seq addition: {len(train)} training and {len(test)} held-out questions a+b with a, b < "
           f"{10 ** args.digits} (none of them, in either order, in training), e.g. "
@@ -39,7 +39,7 @@ def addition(args):
     return 0
 
 
-def train(args):
+def train(args: argparse.Namespace) -> int:
     if args.test_pairs is not None and args.test_fraction is not None:
         raise UsageError("pass either --test-pairs or --test-fraction, not both.")
     pairs = read_pairs(args.pairs)
@@ -64,7 +64,7 @@ def train(args):
     return 0
 
 
-def predict(args):
+def predict(args: argparse.Namespace) -> int:
     sources = list(args.sources)
     if args.file is not None:
         with open(args.file, encoding="utf-8") as file:
@@ -86,9 +86,8 @@ def _report(args, result, what):
     for source, target, predicted in result.examples:
         verdict = "ok" if predicted == target else f"wrong, expected {target!r}"
         print(f"  {source:>{width}} -> {predicted!r:<12} {verdict}")
-    model_path = os.path.join(args.out, "model.rnnkit")
-    print(f"wrote {os.path.join(args.out, '')}: model.rnnkit, metrics.json, history.csv, history.png")
-    print(f"next: rnnkit seq2seq predict {shlex.quote(model_path)} {shlex.quote(result.examples[0][0])}")
+    print_written(args.out, result.files.values())
+    print(f"next: rnnkit seq2seq predict {shlex.quote(result.files['model'])} {shlex.quote(result.examples[0][0])}")
 
 
 def _add_model_options(parser, default_rate):
@@ -107,7 +106,7 @@ def _add_model_options(parser, default_rate):
                        help="read sources forwards (by default they are read backwards, which trains faster)")
 
 
-def register(subcommands, common):
+def register(subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subcommands.add_parser(
         "seq2seq",
         parents=[common],

@@ -8,12 +8,13 @@ from .options import (
     UsageError, add_training_options, dropout_rate, existing_file, fraction, layer_size, learning_rate, non_negative,
     one_of, positive_int, positive_number, seed, whole_number,
 )
+from .output import print_written
 
 # The sample printed after training: a million characters at most, so that it cannot outlast the training.
 MAX_SAMPLE_LENGTH = 10**6
 
 
-def train(args):
+def train(args: argparse.Namespace) -> int:
     text = textgen.read_text(args.text)
     run = textgen.train_text_model(
         text,
@@ -44,11 +45,11 @@ def train(args):
     )
     if run.sample:
         print(f"sample (temperature 0.8):\n{run.sample}")
-    print(f"wrote {run.out}/: model.rnnkit, {textgen.CHECKPOINT}, metrics.json, history.csv, history.png")
+    print_written(run.out, run.files.values())
     return 0
 
 
-def sample(args):
+def sample(args: argparse.Namespace) -> int:
     model = load_model(args.model, compile=False)
     vocabulary = textgen.vocabulary_of(model)
     missing = sorted({c for c in args.prompt if c not in vocabulary})
@@ -64,7 +65,7 @@ def sample(args):
     return 0
 
 
-def register(subcommands, common):
+def register(subcommands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subcommands.add_parser(
         "textgen",
         help="train a character-level text model and sample from it",

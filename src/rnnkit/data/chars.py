@@ -1,5 +1,13 @@
 """`CharVocabulary`: characters to integer ids and back, for character-level models."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 __all__ = ["CharVocabulary"]
 
@@ -20,7 +28,7 @@ class CharVocabulary:
         'hold'
     """
 
-    def __init__(self, characters, unknown=None):
+    def __init__(self, characters: str | Iterable[str], unknown: str | None = None) -> None:
         characters = list(characters)
         if not characters:
             raise ValueError("CharVocabulary needs at least one character.")
@@ -37,7 +45,7 @@ class CharVocabulary:
         self.unknown = unknown
 
     @classmethod
-    def from_text(cls, text, extra="", unknown=None):
+    def from_text(cls, text: str, extra: str = "", unknown: str | None = None) -> CharVocabulary:
         """The vocabulary of the distinct characters of `text` (and `extra`), sorted."""
         if not text and not extra:
             raise ValueError("cannot build a character vocabulary from empty text.")
@@ -49,7 +57,7 @@ class CharVocabulary:
     def __contains__(self, character):
         return character in self.ids
 
-    def encode(self, text):
+    def encode(self, text: str) -> np.ndarray:
         """The ids of the characters of `text`, as an int64 array."""
         if self.unknown is None:
             missing = sorted({c for c in text if c not in self.ids})
@@ -62,19 +70,19 @@ class CharVocabulary:
         fallback = self.ids[self.unknown]
         return np.fromiter((self.ids.get(c, fallback) for c in text), dtype=np.int64, count=len(text))
 
-    def decode(self, ids):
+    def decode(self, ids: npt.ArrayLike) -> str:
         """The text of the ids `ids` (any iterable of integers in range)."""
         ids = np.asarray(ids, dtype=np.int64).ravel()
         if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
             raise ValueError(f"ids must be in [0, {len(self)}), got values from {ids.min()} to {ids.max()}.")
         return "".join(self.characters[i] for i in ids)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """A JSON-serializable dict that `from_config` turns back into this vocabulary."""
         return {"characters": "".join(self.characters), "unknown": self.unknown}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> CharVocabulary:
         return cls(config["characters"], unknown=config.get("unknown"))
 
     def __repr__(self):

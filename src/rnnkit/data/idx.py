@@ -2,6 +2,8 @@
 number of dimensions), one big-endian uint32 per dimension, then the values, big-endian, row-major.
 Files may be gzip-compressed; compression is recognised by the file's first two bytes, not its name.
 """
+from __future__ import annotations
+
 import contextlib
 import gzip
 import math
@@ -26,7 +28,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 MAX_GZIP_RATIO = 1100
 
 
-def read_idx(path):
+def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Reads an IDX file (gzip-compressed or not) into a NumPy array.
 
     Args:
@@ -92,7 +94,7 @@ def read_idx(path):
     return np.frombuffer(values, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
-def read_idx_pair(images, labels):
+def read_idx_pair(images: str | os.PathLike, labels: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Reads an IDX file of samples and the IDX file of their labels, checking that they agree.
 
     Args:

@@ -8,9 +8,12 @@ Labels are strings ("0", "positive", "sports"); they become class ids 0, 1, ... 
 (numeric order when every label is an integer), and their names are kept for reports and for the
 saved model.
 """
+from __future__ import annotations
+
 import csv
 import io
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,12 +45,12 @@ class LabelledTexts:
     def __len__(self):
         return len(self.texts)
 
-    def counts(self):
+    def counts(self) -> dict[str, int]:
         """The number of texts of each class, as a dict {name: count} in class id order."""
         counts = np.bincount(self.labels, minlength=len(self.names))
         return {name: int(count) for name, count in zip(self.names, counts)}
 
-    def distinct(self):
+    def distinct(self) -> tuple[LabelledTexts, int]:
         """These texts without repetitions (the first of each text is kept, with its label), and the
         number dropped: the same sentence twice would otherwise land in training and test alike.
 
@@ -64,7 +67,10 @@ class LabelledTexts:
                 len(self.texts) - len(keep))
 
 
-def read_labelled(paths, text_col=None, label_col=None, format="auto"):
+def read_labelled(
+    paths: str | os.PathLike | Sequence[str | os.PathLike], text_col: str | None = None, label_col: str | None = None,
+    format: str = "auto",
+) -> LabelledTexts:
     """Reads labelled texts from one or more files and maps their labels to class ids.
 
     Args:
@@ -122,7 +128,7 @@ def read_labelled(paths, text_col=None, label_col=None, format="auto"):
     return LabelledTexts(texts, np.array([ids[label] for label in labels], dtype=np.int64), names, sources)
 
 
-def read_lines(path):
+def read_lines(path: str | os.PathLike) -> list[str]:
     """The non-blank lines of a UTF-8 text file, stripped: e.g. sentences to classify, one per line.
 
     Raises:

@@ -5,6 +5,8 @@ separators ("7,380,500", quoted), US dates ("1/3/2017") beside ISO ones. `read_c
 as they are and refuses everything else with an error naming the file, the line and the column,
 so that a gap or a typo is found in the file, not in a NaN loss ten epochs later.
 """
+from __future__ import annotations
+
 import collections
 import csv
 import datetime
@@ -13,10 +15,15 @@ import io
 import math
 import os
 import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..files import write_text_atomically
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 __all__ = ["Table", "read_csv", "write_csv"]
 
@@ -54,7 +61,10 @@ class Table:
         (3, 2)
     """
 
-    def __init__(self, columns, time=None, time_column=None, source="<array>"):
+    def __init__(
+        self, columns: Mapping[str, npt.ArrayLike], time: npt.ArrayLike | None = None, time_column: str | None = None,
+        source: str = "<array>",
+    ) -> None:
         if not columns:
             raise ValueError(f"a table needs at least one column; {source} has none.")
         self.columns = {}
@@ -75,7 +85,9 @@ class Table:
         self.source = source
 
     @classmethod
-    def from_array(cls, array, names=None, time=None):
+    def from_array(
+        cls, array: npt.ArrayLike, names: Sequence[str] | None = None, time: npt.ArrayLike | None = None
+    ) -> Table:
         """A table of the columns of `array` (1-D: one column; 2-D: rows x columns), named `names`
         (default "value" for a 1-D array, "0", "1", ... for the columns of a 2-D one)."""
         array = np.asarray(array, dtype=np.float64)
@@ -94,7 +106,7 @@ class Table:
         return cls(dict(zip(names, array.T)), time=time)
 
     @property
-    def names(self):
+    def names(self) -> list[str]:
         """The column names, in order."""
         return list(self.columns)
 
@@ -105,18 +117,18 @@ class Table:
         self.require([name])
         return self.columns[name]
 
-    def require(self, names):
+    def require(self, names: Sequence[str]) -> None:
         """Raises a ValueError naming the columns of `names` the table lacks, and those it has."""
         missing = [name for name in names if name not in self.columns]
         if missing:
             raise ValueError(_missing_columns_message(missing, self.names, self.source))
 
-    def values(self, names):
+    def values(self, names: Sequence[str]) -> np.ndarray:
         """The columns `names` side by side: a float64 array (rows, len(names))."""
         self.require(names)
         return np.stack([self.columns[name] for name in names], axis=1)
 
-    def rows(self, selection):
+    def rows(self, selection: slice | npt.ArrayLike) -> Table:
         """A new table of the rows `selection` (a slice, or an array of indices or booleans)."""
         time = None if self.time is None else self.time[selection]
         return Table({name: values[selection] for name, values in self.columns.items()}, time=time,
@@ -126,7 +138,9 @@ class Table:
         return f"Table({len(self)} rows, columns={self.names}, time_column={self.time_column!r})"
 
 
-def read_csv(path, columns=None, time_column=None, delimiter=","):
+def read_csv(
+    path: str | os.PathLike, columns: Sequence[str] | None = None, time_column: str | None = None, delimiter: str = ","
+) -> Table:
     """Reads numeric columns of a CSV file with a header row.
 
     Header names are stripped of surrounding spaces. Numbers may carry thousands separators
@@ -208,7 +222,10 @@ def read_csv(path, columns=None, time_column=None, delimiter=","):
     return Table(numbers, time=time, time_column=time_column, source=path)
 
 
-def write_csv(path, columns, time=None, time_column="time"):
+def write_csv(
+    path: str | os.PathLike, columns: Mapping[str, npt.ArrayLike], time: npt.ArrayLike | None = None,
+    time_column: str = "time",
+) -> str | os.PathLike:
     """Writes columns of numbers (a dict name -> 1-D array), after an optional time column, to a
     CSV file, atomically; dates are written in ISO format. Returns the path."""
     buffer = io.StringIO()

@@ -1,14 +1,26 @@
 """Text for the applications: `TextVectorization` (words to ids; it lives beside the text layers
 that run on it, `rnnkit.layers.text_vectorizer`) and `pad_sequences` (Keras's
 `keras.utils.pad_sequences`)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+from ..checks import check_scalar
 from ..layers.text_vectorizer import TextVectorization
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 __all__ = ["TextVectorization", "pad_sequences"]
 
 
-def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre", value=0.0):
+def pad_sequences(
+    sequences: Sequence[npt.ArrayLike], maxlen: int | None = None, dtype: npt.DTypeLike = "int32", padding: str = "pre",
+    truncating: str = "pre", value: float | str = 0.0,
+) -> np.ndarray:
     """Pads (or truncates) sequences to one length, as `keras.utils.pad_sequences`.
 
     Args:
@@ -38,8 +50,7 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
             raise ValueError(f"{name} must be 'pre' or 'post', got {choice!r}.")
     if not hasattr(sequences, "__len__"):
         raise ValueError(f"sequences must be a list of sequences, got {type(sequences).__name__}.")
-    if maxlen is not None and (isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)) or maxlen < 0):
-        raise ValueError(f"maxlen must be None or a whole number >= 0, got {maxlen!r}.")
+    check_scalar(maxlen, "maxlen", int, min_val=0, or_none="the longest sequence")
     lengths = []
     item_shape = None
     for index, sequence in enumerate(sequences):

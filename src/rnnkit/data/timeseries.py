@@ -4,9 +4,17 @@ and the naive baselines a forecaster has to beat.
 Positions are row indices into the series. A window's *origin* `o` is the row of its first
 predicted step: the window holds rows `o - window .. o - 1`, its targets rows `o .. o + horizon - 1`.
 """
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ..checks import check_scalar
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 __all__ = [
     "ChronologicalSplit",
@@ -28,7 +36,10 @@ __all__ = [
 ]
 
 
-def sliding_windows(inputs, targets=None, window=60, horizon=1, origins=None):
+def sliding_windows(
+    inputs: npt.ArrayLike, targets: npt.ArrayLike | None = None, window: int = 60, horizon: int = 1,
+    origins: npt.ArrayLike | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Cuts a series into (input window, targets ahead) pairs.
 
     Args:
@@ -72,7 +83,9 @@ def sliding_windows(inputs, targets=None, window=60, horizon=1, origins=None):
     return input_windows(inputs, window, origins), y.astype(np.float32)
 
 
-def input_windows(inputs, window, origins, dtype=np.float32):
+def input_windows(
+    inputs: npt.ArrayLike, window: int, origins: npt.ArrayLike, dtype: npt.DTypeLike = np.float32
+) -> np.ndarray:
     """The input windows alone, for origins up to `len(inputs)` (forecasting past the end).
 
     Args:
@@ -121,14 +134,14 @@ class ChronologicalSplit:
 
     PARTS = ("train", "validation", "test")
 
-    def __init__(self, rows, train_end, validation_end):
+    def __init__(self, rows: int, train_end: int, validation_end: int) -> None:
         if not 0 < train_end <= validation_end <= rows:
             raise ValueError(f"expected 0 < train_end <= validation_end <= rows, got train_end={train_end}, "
                              f"validation_end={validation_end}, rows={rows}.")
         self.rows, self.train_end, self.validation_end = rows, train_end, validation_end
 
     @classmethod
-    def from_sizes(cls, rows, test_size=0.2, validation_size=0.1):
+    def from_sizes(cls, rows: int, test_size: float = 0.2, validation_size: float = 0.1) -> ChronologicalSplit:
         """The split with the last `test_size` rows for testing and the `validation_size` rows before
         them for validation; each size is a fraction of `rows` (a float in [0, 1)) or a row count."""
         test = _size_in_rows(test_size, rows, "test_size")
@@ -138,7 +151,7 @@ class ChronologicalSplit:
                              f"out of {rows}; use smaller sizes.")
         return cls(rows, rows - test - validation, rows - test)
 
-    def rows_of(self, part):
+    def rows_of(self, part: str) -> slice:
         """The rows of `part` ("train", "validation" or "test") as a slice."""
         bounds = {"train": (0, self.train_end), "validation": (self.train_end, self.validation_end),
                   "test": (self.validation_end, self.rows)}
@@ -146,7 +159,7 @@ class ChronologicalSplit:
             raise ValueError(f"unknown part {part!r}; choose from {', '.join(self.PARTS)}.")
         return slice(*bounds[part])
 
-    def origins(self, part, window, horizon):
+    def origins(self, part: str, window: int, horizon: int) -> np.ndarray:
         """The origins of the samples of `part` whose input window starts at row 0 or later."""
         _check_window(window, horizon)
         rows = self.rows_of(part)
@@ -159,10 +172,10 @@ class ChronologicalSplit:
 class _Scaler:
     """Per-column affine scaling `(x - offset) / scale`, fitted on training data only."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.offset = self.scale = None
 
-    def fit(self, data):
+    def fit(self, data: npt.ArrayLike) -> _Scaler:
         """Learns the statistics of each column of `data` (..., columns) over all other axes; returns self."""
         data = _as_columns(data, "data to fit", allow_batch=True)
         flat = data.reshape(-1, data.shape[-1])
@@ -171,17 +184,17 @@ class _Scaler:
         self._fit(flat)
         return self
 
-    def transform(self, data):
+    def transform(self, data: npt.ArrayLike) -> np.ndarray:
         """Scales `data` (..., columns) with the fitted statistics."""
         data = self._checked(data)
         return ((data - self.offset) / self.scale).astype(np.result_type(data, np.float32))
 
-    def inverse_transform(self, data):
+    def inverse_transform(self, data: npt.ArrayLike) -> np.ndarray:
         """Undoes `transform`."""
         data = self._checked(data)
         return (data * self.scale + self.offset).astype(np.result_type(data, np.float32))
 
-    def fit_transform(self, data):
+    def fit_transform(self, data: npt.ArrayLike) -> np.ndarray:
         """`fit(data)` then `transform(data)`."""
         return self.fit(data).transform(data)
 
@@ -211,7 +224,7 @@ class MinMaxScaler(_Scaler):
         array([0.25, 2.  ])
     """
 
-    def __init__(self, feature_range=(0.0, 1.0)):
+    def __init__(self, feature_range: tuple[float, float] = (0.0, 1.0)) -> None:
         super().__init__()
         low, high = (float(v) for v in feature_range)
         if not low < high:
@@ -225,13 +238,13 @@ class MinMaxScaler(_Scaler):
         self.scale = spread / (high - low)
         self.offset = data_min - low * self.scale
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """A JSON-serializable dict (with the fitted statistics) that `scaler_from_config` restores."""
         return {"class_name": "MinMaxScaler", "feature_range": list(self.feature_range),
                 **_statistics(self)}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> MinMaxScaler:
         return _restore(cls(config["feature_range"]), config)
 
 
@@ -250,26 +263,26 @@ class StandardScaler(_Scaler):
         self.offset = flat.mean(axis=0)
         self.scale = np.where(std > 0, std, 1.0)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """A JSON-serializable dict (with the fitted statistics) that `scaler_from_config` restores."""
         return {"class_name": "StandardScaler", **_statistics(self)}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> StandardScaler:
         return _restore(cls(), config)
 
 
 SCALERS = {"minmax": MinMaxScaler, "standard": StandardScaler}
 
 
-def get_scaler(name):
+def get_scaler(name: str) -> MinMaxScaler | StandardScaler:
     """A new, unfitted scaler: "minmax" or "standard"."""
     if name not in SCALERS:
         raise ValueError(f"unknown scaler {name!r}; choose from {', '.join(SCALERS)}.")
     return SCALERS[name]()
 
 
-def scaler_from_config(config):
+def scaler_from_config(config: dict[str, Any]) -> MinMaxScaler | StandardScaler:
     """The fitted scaler that `get_config()` described."""
     classes = {cls.__name__: cls for cls in SCALERS.values()}
     name = config.get("class_name") if isinstance(config, dict) else None
@@ -291,19 +304,19 @@ def _restore(scaler, config):
     return scaler
 
 
-def mae(actual, predicted):
+def mae(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> float:
     """Mean absolute error."""
     actual, predicted = _pair(actual, predicted)
     return float(np.mean(np.abs(predicted - actual)))
 
 
-def rmse(actual, predicted):
+def rmse(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> float:
     """Root mean squared error."""
     actual, predicted = _pair(actual, predicted)
     return float(np.sqrt(np.mean((predicted - actual) ** 2)))
 
 
-def mape(actual, predicted):
+def mape(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> float:
     """Mean absolute percentage error, in percent; NaN when an actual value is 0 (undefined)."""
     actual, predicted = _pair(actual, predicted)
     if np.any(actual == 0):
@@ -311,7 +324,7 @@ def mape(actual, predicted):
     return float(100 * np.mean(np.abs((predicted - actual) / actual)))
 
 
-def smape(actual, predicted):
+def smape(actual: npt.ArrayLike, predicted: npt.ArrayLike) -> float:
     """Symmetric mean absolute percentage error, in percent (0 to 200); a step where both values
     are 0 counts as 0."""
     actual, predicted = _pair(actual, predicted)
@@ -321,7 +334,7 @@ def smape(actual, predicted):
     return float(100 * np.mean(ratio))
 
 
-def mase(actual, predicted, training, season=1):
+def mase(actual: npt.ArrayLike, predicted: npt.ArrayLike, training: npt.ArrayLike, season: int = 1) -> float:
     """Mean absolute scaled error: the MAE divided by the in-sample MAE of the (seasonal) naive
     forecast on `training` (Hyndman & Koehler, 2006). Below 1 beats that naive forecast on
     average; NaN when the training series is constant at that lag.
@@ -332,15 +345,16 @@ def mase(actual, predicted, training, season=1):
         season: the lag of the naive forecast (1 = persistence).
     """
     training = np.asarray(training, dtype=np.float64).ravel()
-    if not isinstance(season, (int, np.integer)) or season < 1:
-        raise ValueError(f"season must be a positive integer, got {season!r}.")
+    check_scalar(season, "season", int, min_val=1)
     if len(training) <= season:
         raise ValueError(f"MASE needs a training series longer than the season ({season}), got {len(training)} values.")
     scale = np.mean(np.abs(training[season:] - training[:-season]))
     return mae(actual, predicted) / scale if scale > 0 else float("nan")
 
 
-def forecast_metrics(actual, predicted, training, season=1):
+def forecast_metrics(
+    actual: npt.ArrayLike, predicted: npt.ArrayLike, training: npt.ArrayLike, season: int = 1
+) -> dict[str, float]:
     """MAE, RMSE, MAPE, sMAPE and MASE of one series' forecasts, as a dict (see each function)."""
     return {
         "mae": mae(actual, predicted),
@@ -351,7 +365,7 @@ def forecast_metrics(actual, predicted, training, season=1):
     }
 
 
-def diebold_mariano(errors_a, errors_b, horizon=1):
+def diebold_mariano(errors_a: npt.ArrayLike, errors_b: npt.ArrayLike, horizon: int = 1) -> float:
     """The two-sided p-value of the Diebold-Mariano test that forecasts a and b are equally accurate
     under squared-error loss, with the small-sample correction of Harvey, Leybourne and Newbold (1997).
 
@@ -394,7 +408,7 @@ def diebold_mariano(errors_a, errors_b, horizon=1):
     return float(math.erfc(abs(statistic) / math.sqrt(2)))
 
 
-def persistence_forecast(series, origins, horizon=1):
+def persistence_forecast(series: npt.ArrayLike, origins: npt.ArrayLike, horizon: int = 1) -> np.ndarray:
     """The naive forecast "every future step equals the last known value".
 
     Args:
@@ -415,7 +429,7 @@ def persistence_forecast(series, origins, horizon=1):
     return np.repeat(series[origins - 1][:, None, :], horizon, axis=1)
 
 
-def seasonal_naive_forecast(series, origins, horizon, season):
+def seasonal_naive_forecast(series: npt.ArrayLike, origins: npt.ArrayLike, horizon: int, season: int) -> np.ndarray:
     """The naive forecast "every future step equals the value one season before it" (the last
     known one of its phase when the horizon exceeds the season).
 
@@ -432,8 +446,7 @@ def seasonal_naive_forecast(series, origins, horizon, season):
         >>> seasonal_naive_forecast(np.array([1.0, 2, 3, 1, 2, 3]), origins=[6], horizon=4, season=3)[0, :, 0]
         array([1., 2., 3., 1.])
     """
-    if not isinstance(season, (int, np.integer)) or season < 1:
-        raise ValueError(f"season must be a positive integer, got {season!r}.")
+    check_scalar(season, "season", int, min_val=1)
     series = _as_columns(series, "series")
     origins = _checked_origins(origins, season, series)
     steps = np.arange(horizon)
@@ -473,8 +486,7 @@ def _pair(actual, predicted):
 
 def _check_window(window, horizon):
     for name, value in (("window", window), ("horizon", horizon)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        check_scalar(value, name, int, min_val=1)
 
 
 def _size_in_rows(size, rows, name):

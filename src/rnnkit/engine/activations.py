@@ -9,7 +9,7 @@ step, which they compute once, vectorised over the whole sequence, before the re
 """
 import difflib
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, List, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -102,11 +102,11 @@ _ACTIVATIONS = {
 _ALIASES = {"swish": "silu", "hard_swish": "hard_silu", None: "linear"}
 
 
-def activation_names():
+def activation_names() -> List[str]:
     return sorted(_ACTIVATIONS) + sorted(k for k in _ALIASES if k)
 
 
-def get_activation(identifier) -> Activation:
+def get_activation(identifier: Union[str, Activation, Callable, None]) -> Activation:
     """An `Activation` from a Keras name (`"tanh"`, `"relu"`, ...), None (linear), an `Activation`,
     or any callable (treated as not known to be elementwise)."""
     if isinstance(identifier, Activation):

@@ -40,7 +40,8 @@ def _swap_first_two_gates(weight: torch.Tensor, units: int) -> torch.Tensor:
     return torch.cat([weight[..., units : 2 * units], weight[..., :units], weight[..., 2 * units :]], dim=-1)
 
 
-def torch_weights(kind: str, kernel, recurrent_kernel, bias) -> List[torch.Tensor]:
+def torch_weights(kind: str, kernel: torch.Tensor, recurrent_kernel: torch.Tensor,
+                  bias: Optional[torch.Tensor]) -> List[torch.Tensor]:
     """[weight_ih, weight_hh, bias_ih, bias_hh] for PyTorch's RNN function of `kind` ("tanh", "relu",
     "lstm", "gru") from Keras's kernel (F, G*H), recurrent_kernel (H, G*H) and bias ((G*H,), or
     (2, 3H) for a reset_after GRU); gradients flow back to the Keras weights."""

@@ -7,22 +7,23 @@ one, and a gather instead of the embedding lookup. Backward scatters dL/dxp into
 so the batch * time rows meet the weights only through the scatter. It pays off when the
 vocabulary has fewer rows than the batch has (batch, time) positions.
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import FunctionCtx
 
 
 class EmbeddingProjection(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, ids, E, W, b):
+    def forward(ctx: FunctionCtx, ids: torch.Tensor, E: torch.Tensor, W: torch.Tensor, b: Optional[torch.Tensor]) -> torch.Tensor:
         table = torch.mm(E, W) if b is None else torch.addmm(b, E, W)
         ctx.save_for_backward(ids, E, W)
         ctx.has_bias = b is not None
         return F.embedding(ids, table)
 
     @staticmethod
-    def backward(ctx, d_xp):
+    def backward(ctx: FunctionCtx, d_xp: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
         ids, E, W = ctx.saved_tensors
         width = W.shape[1]
         d_table = d_xp.new_zeros(E.shape[0], width)
@@ -37,14 +38,15 @@ def embedding_projection(ids: torch.Tensor, embeddings: torch.Tensor, kernel: to
                          bias: Optional[torch.Tensor] = None) -> torch.Tensor:
     """`embeddings[ids] @ kernel + bias` computed as `(embeddings @ kernel + bias)[ids]`.
 
-    Args:
-        ids: integer tensor of any shape `(...)` with values in `[0, vocab)`.
-        embeddings: `(vocab, features)` embedding table.
-        kernel: `(features, width)` input kernel of the recurrent layer.
-        bias: None or `(width,)`.
+    Args (B batch, T time steps, V vocabulary, F features, G*H the recurrent layer's gate width):
+        ids: integer tensor, (B, T) from a model, any shape in general, values in `[0, V)`.
+        embeddings: (V, F) embedding table.
+        kernel: (F, G*H) input kernel of the recurrent layer.
+        bias: None or (G*H,).
 
     Returns:
-        `(..., width)` tensor, differentiable with respect to `embeddings`, `kernel` and `bias`.
+        (B, T, G*H) tensor (ids' shape + (G*H,)), differentiable with respect to `embeddings`,
+        `kernel` and `bias`.
 
     Raises:
         ValueError: when the shapes or dtypes do not fit together.

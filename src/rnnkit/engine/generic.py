@@ -5,7 +5,7 @@ kernels cannot take. Mask semantics are Keras's: a masked step keeps every state
 emits the previous step's output (zeros before the first unmasked step), or zeros when
 `zero_output_for_mask`.
 """
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 import torch
 
@@ -18,14 +18,17 @@ def _select(keep_t: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch
 
 def cell_scan(
     step: Callable,
-    inputs,
-    initial_states,
+    inputs: Any,
+    initial_states: Any,
     mask: Optional[torch.Tensor] = None,
     zero_output_for_mask: bool = False,
-):
+) -> Tuple[Any, Any]:
     """Runs `step(inputs_t, states) -> (output_t, new_states)` over the time axis (axis 1) of every
     tensor in `inputs`. Returns (outputs stacked on axis 1, in the structure of output_t;
-    final states, in the structure of `initial_states`)."""
+    final states, in the structure of `initial_states`).
+
+    Shapes (B batch, T time): inputs, a structure of (B, T, ...) tensors; mask (B, T), True for
+    steps to process; each output (B, T, ...)."""
     steps = flatten(inputs)[0].shape[1]
     states = initial_states
     outputs = []

@@ -21,13 +21,28 @@ Backward, g = dL/dh_t arriving at step t (m folded into the factors):
 Padded sequences (a right- or left-padded mask, see `nested_layout`) run on the compiled kernel's
 nested path: each step covers only the rows still active.
 """
-from typing import Optional
+from typing import Optional, Tuple, Union
 
 import torch
+from torch.autograd.function import FunctionCtx
 
 from .activations import Activation, get_activation
-from .native import kernel_matrix, loop_threads, native_for
-from .sequence import carry_masked, nested_layout, previous_states, split_mask
+from .native import (
+    COMPILED, COMPILED_NESTED, RECURRENT_DROPOUT_REASON, KernelChoice, kernel_choice, kernel_mask, kernel_matrix,
+    loop_threads, native_kernels,
+)
+from .sequence import carry_masked, previous_states, split_mask
+
+
+def compiled_activation_reason(activation: Activation, recurrent_activation: Activation,
+                               reset_after: bool) -> Optional[str]:
+    """Why the compiled GRU kernel cannot run this cell (it has tanh, sigmoid, reset_after=True), or None."""
+    if not reset_after:
+        return "reset_after=False has no compiled kernel"
+    if (activation.name, recurrent_activation.name) == ("tanh", "sigmoid"):
+        return None
+    return (f"activation={activation.name!r}, recurrent_activation={recurrent_activation.name!r} has no compiled "
+            "kernel (it has 'tanh', 'sigmoid')")
 
 
 def _blend_(h_t: torch.Tensor, h_prev: torch.Tensor, z: torch.Tensor, hh: torch.Tensor) -> torch.Tensor:
@@ -35,28 +50,60 @@ def _blend_(h_t: torch.Tensor, h_prev: torch.Tensor, z: torch.Tensor, hh: torch.
     return torch.sub(h_prev, hh, out=h_t).mul_(z).add_(hh)
 
 
-class GRUScan(torch.autograd.Function):
+class GRUCompiled(torch.autograd.Function):
+    """The compiled kernel (reset_after=True) over every row and step; a masked step carries the state."""
+
     @staticmethod
-    def forward(ctx, xp, U, b_rec, h0, mask, rmask, act: Activation, ract: Activation, reset_after: bool,
-                compute_dtype):
-        ctx.native = native_for(xp, rmask, reset_after and act.name == "tanh" and ract.name == "sigmoid")
-        ctx.nested = nested_layout(mask) if ctx.native is not None else None
-        if ctx.native is not None:
-            keep = mask.contiguous() if mask is not None else torch.empty(0, dtype=torch.bool)
-            bias = b_rec.contiguous() if b_rec is not None else xp.new_empty(0)
-            h0 = h0.contiguous()
-            U = kernel_matrix(U, compute_dtype)
-            ctx.has_b_rec = b_rec is not None
-            if ctx.nested is not None:
-                # Padded sequences: each step runs on its active rows only (fully padded tails skipped).
-                with loop_threads(xp.shape[0], *U.shape):
-                    hs, *packed = ctx.native.gru_forward_nested(xp.contiguous(), U, bias, h0, *ctx.nested)
-                ctx.save_for_backward(U, *packed)
-                return hs
-            with loop_threads(xp.shape[0], *U.shape):
-                gates, inner, hs = ctx.native.gru_forward(xp.contiguous(), U, bias, h0, keep)
-            ctx.save_for_backward(U, h0, gates, inner, hs, keep)
-            return hs
+    def forward(ctx: FunctionCtx, xp: torch.Tensor, U: torch.Tensor, b_rec: Optional[torch.Tensor], h0: torch.Tensor, mask: Optional[torch.Tensor],
+                compute_dtype: Optional[torch.dtype]) -> torch.Tensor:
+        ctx.native, ctx.has_b_rec = native_kernels(), b_rec is not None
+        keep, bias = kernel_mask(mask), b_rec.contiguous() if b_rec is not None else xp.new_empty(0)
+        h0, U = h0.contiguous(), kernel_matrix(U, compute_dtype)
+        with loop_threads(xp.shape[0], *U.shape):
+            gates, inner, hs = ctx.native.gru_forward(xp.contiguous(), U, bias, h0, keep)  # (B, T, 3H), (B, T, H) x2
+        ctx.save_for_backward(U, h0, gates, inner, hs, keep)
+        return hs
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: FunctionCtx, d_hs: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
+        U, h0, gates, inner, hs, keep = ctx.saved_tensors
+        with loop_threads(d_hs.shape[0], *U.shape):
+            d_xp, dU, d_b_rec, dh0 = ctx.native.gru_backward(d_hs, U, h0, gates, inner, hs, keep)
+        return d_xp, dU, d_b_rec if ctx.has_b_rec else None, dh0, None, None
+
+
+class GRUCompiledNested(torch.autograd.Function):
+    """The compiled kernel (reset_after=True) over padded sequences: each step covers only the rows
+    still active (the `layout` (order, counts) of `nested_layout`)."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, xp: torch.Tensor, U: torch.Tensor, b_rec: Optional[torch.Tensor], h0: torch.Tensor, order: torch.Tensor, counts: torch.Tensor,
+                compute_dtype: Optional[torch.dtype]) -> torch.Tensor:
+        ctx.native, ctx.has_b_rec, ctx.layout = native_kernels(), b_rec is not None, (order, counts)
+        bias = b_rec.contiguous() if b_rec is not None else xp.new_empty(0)
+        U = kernel_matrix(U, compute_dtype)
+        with loop_threads(xp.shape[0], *U.shape):
+            hs, *packed = ctx.native.gru_forward_nested(xp.contiguous(), U, bias, h0.contiguous(), order, counts)
+        ctx.save_for_backward(U, *packed)
+        return hs
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: FunctionCtx, d_hs: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
+        U, *packed = ctx.saved_tensors
+        with loop_threads(d_hs.shape[0], *U.shape):
+            d_xp, dU, d_b_rec, dh0 = ctx.native.gru_backward_nested(d_hs, U, *ctx.layout, *packed)
+        return d_xp, dU, d_b_rec if ctx.has_b_rec else None, dh0, None, None, None
+
+
+class GRUTorchOps(torch.autograd.Function):
+    """PyTorch operations in a Python loop: any dtype and device, recurrent dropout, any
+    elementwise activations, reset_after True or False."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, xp: torch.Tensor, U: torch.Tensor, b_rec: Optional[torch.Tensor], h0: torch.Tensor, mask: Optional[torch.Tensor], rmask: Optional[torch.Tensor],
+                act: Activation, ract: Activation, reset_after: bool) -> torch.Tensor:
         batch, steps, three_units = xp.shape
         units = three_units // 3
         keep, keep_f, skip_f = split_mask(mask, xp.dtype)
@@ -98,17 +145,7 @@ class GRUScan(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, d_hs):
-        if ctx.nested is not None:
-            U, *packed = ctx.saved_tensors
-            with loop_threads(d_hs.shape[0], *U.shape):
-                d_xp, dU, d_b_rec, dh0 = ctx.native.gru_backward_nested(d_hs, U, *ctx.nested, *packed)
-            return d_xp, dU, d_b_rec if ctx.has_b_rec else None, dh0, None, None, None, None, None, None
-        if ctx.native is not None:
-            U, h0, gates, inner, hs, keep = ctx.saved_tensors
-            with loop_threads(d_hs.shape[0], *U.shape):
-                d_xp, dU, d_b_rec, dh0 = ctx.native.gru_backward(d_hs, U, h0, gates, inner, hs, keep)
-            return d_xp, dU, d_b_rec if ctx.has_b_rec else None, dh0, None, None, None, None, None, None
+    def backward(ctx: FunctionCtx, d_hs: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
         U, h0, gates, pre, hs, inner, keep_f, skip_f, rmask = ctx.saved_tensors
         act, ract, reset_after, has_b_rec = ctx.config
         batch, steps, units = hs.shape
@@ -168,7 +205,7 @@ class GRUScan(torch.autograd.Function):
                 dim=1,
             )
             d_b_rec = None
-        return d_gates, dU, d_b_rec, g_next, None, None, None, None, None, None
+        return d_gates, dU, d_b_rec, g_next, None, None, None, None, None
 
 
 def gru_scan(
@@ -178,23 +215,26 @@ def gru_scan(
     recurrent_bias: Optional[torch.Tensor] = None,
     mask: Optional[torch.Tensor] = None,
     recurrent_dropout_mask: Optional[torch.Tensor] = None,
-    activation="tanh",
-    recurrent_activation="sigmoid",
+    activation: Union[str, Activation] = "tanh",
+    recurrent_activation: Union[str, Activation] = "sigmoid",
     reset_after: bool = True,
     compute_dtype: Optional[torch.dtype] = None,
+    choice: Optional[KernelChoice] = None,
 ) -> torch.Tensor:
-    """Runs a GRU over projected inputs `xp` (batch, time, 3*units) (input bias included); returns
-    every state (batch, time, units). `recurrent_bias` (3*units,) is Keras's second bias row, used
-    only with reset_after=True. Other arguments as `simple_rnn_scan`."""
-    return GRUScan.apply(
-        xp,
-        recurrent_kernel,
-        recurrent_bias if reset_after else None,
-        h0,
-        mask,
-        recurrent_dropout_mask,
-        get_activation(activation),
-        get_activation(recurrent_activation),
-        reset_after,
-        compute_dtype,
-    )
+    """Runs a GRU over projected inputs; returns every state.
+
+    Shapes (B batch, T time, H units): xp (B, T, 3H), x W + b_in for every step, gates z, r, h;
+    recurrent_kernel U (H, 3H); h0 (B, H); recurrent_bias (3H,), Keras's second bias row, used
+    only with reset_after=True; mask (B, T); recurrent_dropout_mask (B, H). Returns (B, T, H).
+    Other arguments as `simple_rnn_scan`."""
+    act, ract = get_activation(activation), get_activation(recurrent_activation)
+    b_rec = recurrent_bias if reset_after else None
+    if choice is None:
+        reason = (RECURRENT_DROPOUT_REASON if recurrent_dropout_mask is not None
+                  else compiled_activation_reason(act, ract, reset_after))
+        choice = kernel_choice(xp.dtype, xp.device, mask, reason)
+    if choice.path == COMPILED_NESTED:
+        return GRUCompiledNested.apply(xp, recurrent_kernel, b_rec, h0, *choice.layout, compute_dtype)
+    if choice.path == COMPILED:
+        return GRUCompiled.apply(xp, recurrent_kernel, b_rec, h0, mask, compute_dtype)
+    return GRUTorchOps.apply(xp, recurrent_kernel, b_rec, h0, mask, recurrent_dropout_mask, act, ract, reset_after)

@@ -17,37 +17,83 @@ at once before the reverse loop, so the loop does one GEMM and five elementwise 
 Padded sequences (a right- or left-padded mask, see `nested_layout`) run on the compiled kernel's
 nested path: each step's GEMM and gate arithmetic cover only the rows still active.
 """
-from typing import Optional
+from typing import Optional, Tuple, Union
 
 import torch
+from torch.autograd.function import FunctionCtx
 
 from .activations import Activation, get_activation
-from .native import kernel_matrix, loop_threads, native_for
-from .sequence import carry_masked, nested_layout, previous_states, split_mask
+from .native import (
+    COMPILED, COMPILED_NESTED, RECURRENT_DROPOUT_REASON, KernelChoice, kernel_choice, kernel_mask, kernel_matrix,
+    loop_threads, native_kernels,
+)
+from .sequence import carry_masked, previous_states, split_mask
 
 
-class LSTMScan(torch.autograd.Function):
+def compiled_activation_reason(activation: Activation, recurrent_activation: Activation) -> Optional[str]:
+    """Why the compiled LSTM kernel cannot run these activations (it has tanh and sigmoid), or None."""
+    if (activation.name, recurrent_activation.name) == ("tanh", "sigmoid"):
+        return None
+    return (f"activation={activation.name!r}, recurrent_activation={recurrent_activation.name!r} has no compiled "
+            "kernel (it has 'tanh', 'sigmoid')")
+
+
+class LSTMCompiled(torch.autograd.Function):
+    """The compiled kernel over every row and step; a masked step carries h and c through."""
+
     @staticmethod
-    def forward(ctx, xp, U, h0, c0, mask, rmask, act: Activation, ract: Activation, compute_dtype):
-        ctx.native = native_for(xp, rmask, act.name == "tanh" and ract.name == "sigmoid")
-        ctx.nested = nested_layout(mask) if ctx.native is not None else None
-        if ctx.native is not None:
-            h0, c0 = h0.contiguous(), c0.contiguous()
-            U = kernel_matrix(U, compute_dtype)
-            if ctx.nested is not None:
-                # Padded sequences: each step runs on its active rows only (fully padded tails skipped).
-                order, counts = ctx.nested
-                with loop_threads(xp.shape[0], *U.shape):
-                    hs, c_last, *packed = ctx.native.lstm_forward_nested(
-                        xp.contiguous(), U, h0, c0, order, counts
-                    )
-                ctx.save_for_backward(U, *packed)
-                return hs, c_last
-            keep = mask.contiguous() if mask is not None else torch.empty(0, dtype=torch.bool)
-            with loop_threads(xp.shape[0], *U.shape):
-                gates, hs, cs = ctx.native.lstm_forward(xp.contiguous(), U, h0, c0, keep)
-            ctx.save_for_backward(U, h0, c0, gates, hs, cs, keep)
-            return hs, cs[:, -1]
+    def forward(ctx: FunctionCtx, xp: torch.Tensor, U: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, mask: Optional[torch.Tensor],
+                compute_dtype: Optional[torch.dtype]) -> Tuple[torch.Tensor, torch.Tensor]:
+        ctx.native = native_kernels()
+        keep, h0, c0, U = kernel_mask(mask), h0.contiguous(), c0.contiguous(), kernel_matrix(U, compute_dtype)
+        with loop_threads(xp.shape[0], *U.shape):
+            gates, hs, cs = ctx.native.lstm_forward(xp.contiguous(), U, h0, c0, keep)  # (B, T, 4H), (B, T, H) x2
+        ctx.save_for_backward(U, h0, c0, gates, hs, cs, keep)
+        return hs, cs[:, -1]
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: FunctionCtx, d_hs: torch.Tensor, d_c_last: Optional[torch.Tensor]) -> Tuple[Optional[torch.Tensor], ...]:
+        U, h0, c0, gates, hs, cs, keep = ctx.saved_tensors
+        d_c_last = torch.zeros_like(c0) if d_c_last is None else d_c_last
+        with loop_threads(d_hs.shape[0], *U.shape):
+            d_gates, dU, dh0, dc0 = ctx.native.lstm_backward(d_hs, d_c_last, U, h0, c0, gates, hs, cs, keep)
+        return d_gates, dU, dh0, dc0, None, None
+
+
+class LSTMCompiledNested(torch.autograd.Function):
+    """The compiled kernel over padded sequences: each step's GEMM and gate arithmetic cover only
+    the rows still active (the `layout` (order, counts) of `nested_layout`)."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, xp: torch.Tensor, U: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, order: torch.Tensor, counts: torch.Tensor,
+                compute_dtype: Optional[torch.dtype]) -> Tuple[torch.Tensor, torch.Tensor]:
+        ctx.native, ctx.layout = native_kernels(), (order, counts)
+        U = kernel_matrix(U, compute_dtype)
+        with loop_threads(xp.shape[0], *U.shape):
+            hs, c_last, *packed = ctx.native.lstm_forward_nested(
+                xp.contiguous(), U, h0.contiguous(), c0.contiguous(), order, counts
+            )
+        ctx.save_for_backward(U, *packed)
+        return hs, c_last
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: FunctionCtx, d_hs: torch.Tensor, d_c_last: Optional[torch.Tensor]) -> Tuple[Optional[torch.Tensor], ...]:
+        U, *packed = ctx.saved_tensors
+        d_c_last = d_hs.new_zeros(d_hs.shape[0], d_hs.shape[2]) if d_c_last is None else d_c_last
+        with loop_threads(d_hs.shape[0], *U.shape):
+            d_gates, dU, dh0, dc0 = ctx.native.lstm_backward_nested(d_hs, d_c_last, U, *ctx.layout, *packed)
+        return d_gates, dU, dh0, dc0, None, None, None
+
+
+class LSTMTorchOps(torch.autograd.Function):
+    """PyTorch operations in a Python loop: any dtype and device, recurrent dropout, any
+    elementwise activations."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, xp: torch.Tensor, U: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor, mask: Optional[torch.Tensor], rmask: Optional[torch.Tensor],
+                act: Activation, ract: Activation) -> Tuple[torch.Tensor, torch.Tensor]:
         batch, steps, four_units = xp.shape
         units = four_units // 4
         keep, keep_f, skip_f = split_mask(mask, xp.dtype)
@@ -77,19 +123,7 @@ class LSTMScan(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, d_hs, d_c_last):
-        if ctx.nested is not None:
-            U, *packed = ctx.saved_tensors
-            d_c_last = d_hs.new_zeros(d_hs.shape[0], d_hs.shape[2]) if d_c_last is None else d_c_last
-            with loop_threads(d_hs.shape[0], *U.shape):
-                d_gates, dU, dh0, dc0 = ctx.native.lstm_backward_nested(d_hs, d_c_last, U, *ctx.nested, *packed)
-            return d_gates, dU, dh0, dc0, None, None, None, None, None
-        if ctx.native is not None:
-            U, h0, c0, gates, hs, cs, keep = ctx.saved_tensors
-            d_c_last = torch.zeros_like(c0) if d_c_last is None else d_c_last
-            with loop_threads(d_hs.shape[0], *U.shape):
-                d_gates, dU, dh0, dc0 = ctx.native.lstm_backward(d_hs, d_c_last, U, h0, c0, gates, hs, cs, keep)
-            return d_gates, dU, dh0, dc0, None, None, None, None, None
+    def backward(ctx: FunctionCtx, d_hs: torch.Tensor, d_c_last: Optional[torch.Tensor]) -> Tuple[Optional[torch.Tensor], ...]:
         U, h0, c0, gates, pre, hs, cs, keep_f, skip_f, rmask = ctx.saved_tensors
         act, ract = ctx.acts
         steps, units = hs.shape[1], hs.shape[2]
@@ -131,7 +165,7 @@ class LSTMScan(torch.autograd.Function):
         if rmask is not None:
             h_prev = h_prev * rmask.unsqueeze(1)
         dU = h_prev.reshape(-1, units).t().mm(d_gates.reshape(-1, 4 * units))
-        return d_gates, dU, gh_next, gc, None, None, None, None, None
+        return d_gates, dU, gh_next, gc, None, None, None, None
 
 
 def lstm_scan(
@@ -141,20 +175,22 @@ def lstm_scan(
     c0: torch.Tensor,
     mask: Optional[torch.Tensor] = None,
     recurrent_dropout_mask: Optional[torch.Tensor] = None,
-    activation="tanh",
-    recurrent_activation="sigmoid",
+    activation: Union[str, Activation] = "tanh",
+    recurrent_activation: Union[str, Activation] = "sigmoid",
     compute_dtype: Optional[torch.dtype] = None,
-):
-    """Runs an LSTM over projected inputs `xp` (batch, time, 4*units); returns every hidden state
-    (batch, time, units) and the last carry state c_T (batch, units). Arguments as `simple_rnn_scan`."""
-    return LSTMScan.apply(
-        xp,
-        recurrent_kernel,
-        h0,
-        c0,
-        mask,
-        recurrent_dropout_mask,
-        get_activation(activation),
-        get_activation(recurrent_activation),
-        compute_dtype,
-    )
+    choice: Optional[KernelChoice] = None,
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Runs an LSTM over projected inputs; returns every hidden state and the last carry state.
+
+    Shapes (B batch, T time, H units): xp (B, T, 4H), x W + b for every step, gates i, f, c, o;
+    recurrent_kernel U (H, 4H); h0, c0 (B, H); mask (B, T); recurrent_dropout_mask (B, H).
+    Returns (hs (B, T, H), c_T (B, H)). Other arguments as `simple_rnn_scan`."""
+    act, ract = get_activation(activation), get_activation(recurrent_activation)
+    if choice is None:
+        reason = RECURRENT_DROPOUT_REASON if recurrent_dropout_mask is not None else compiled_activation_reason(act, ract)
+        choice = kernel_choice(xp.dtype, xp.device, mask, reason)
+    if choice.path == COMPILED_NESTED:
+        return LSTMCompiledNested.apply(xp, recurrent_kernel, h0, c0, *choice.layout, compute_dtype)
+    if choice.path == COMPILED:
+        return LSTMCompiled.apply(xp, recurrent_kernel, h0, c0, mask, compute_dtype)
+    return LSTMTorchOps.apply(xp, recurrent_kernel, h0, c0, mask, recurrent_dropout_mask, act, ract)

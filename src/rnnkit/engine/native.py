@@ -7,13 +7,18 @@ import fcntl
 import functools
 import os
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import ContextManager, Iterator, Optional, Tuple
 
 import torch
 
+from .sequence import nested_layout
+
 
 @functools.lru_cache(maxsize=None)
-def native_kernels():
+def native_kernels() -> Optional[ModuleType]:
     """The compiled kernel module, or None where it cannot be built."""
     if os.environ.get("RNNKIT_NATIVE", "1") == "0":
         return None
@@ -52,16 +57,59 @@ def _build_lock(build_directory):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-
-def native_for(xp, rmask, activations_ok):
-    """The compiled kernels where they apply (float32 on the CPU, no recurrent dropout, and
-    activations the compiled kernel implements), else None."""
-    if not activations_ok or xp.dtype != torch.float32 or xp.device.type != "cpu" or rmask is not None:
-        return None
-    return native_kernels()
+# The paths a built-in cell's sequence can take in the engine, fastest first.
+COMPILED, COMPILED_NESTED, TORCH_OPS = "compiled", "compiled_nested", "torch_ops"
+COMPILED_DTYPE = torch.float32
+RECURRENT_DROPOUT_REASON = "recurrent dropout has no compiled kernel"
 
 
-def kernel_matrix(U, compute_dtype=None):
+@dataclass(frozen=True)
+class KernelChoice:
+    """Which engine path runs a cell's sequence: `path` (COMPILED, COMPILED_NESTED or TORCH_OPS),
+    `reason` (why the compiled kernel was not taken, None when it was), and for COMPILED_NESTED the
+    mask's `layout` (order, counts) from `nested_layout`."""
+
+    path: str
+    reason: Optional[str] = None
+    layout: Optional[Tuple[torch.Tensor, torch.Tensor]] = field(default=None, repr=False, compare=False)
+
+
+def kernel_choice(dtype: torch.dtype, device: torch.device, mask: Optional[torch.Tensor],
+                  cell_reason: Optional[str] = None) -> KernelChoice:
+    """The engine path for one cell's sequence, and why a faster one was not taken.
+
+    Args:
+        dtype: the dtype of the projected inputs xp (B, T, G*H): the cell's weights' dtype.
+        device: where they are.
+        mask: (B, T) boolean step mask, or None. A right- or left-padded one runs on the nested
+            compiled kernel (each step on its active rows only); any other on the dense one.
+        cell_reason: why the compiled kernel cannot compute this cell's step (its activations,
+            recurrent dropout), or None when it can.
+    """
+    if cell_reason is not None:
+        return KernelChoice(TORCH_OPS, cell_reason)
+    if dtype != COMPILED_DTYPE:
+        name = str(dtype).replace("torch.", "")
+        return KernelChoice(TORCH_OPS, f"{name} weights: the compiled kernels are float32 (bfloat16 GEMMs under "
+                                       "mixed_bfloat16)")
+    if device.type != "cpu":
+        return KernelChoice(TORCH_OPS, f"the compiled kernels run on the CPU, the weights are on {device.type}")
+    if native_kernels() is None:
+        return KernelChoice(TORCH_OPS, "the compiled kernels could not be built here (or RNNKIT_NATIVE=0)")
+    if mask is None:
+        return KernelChoice(COMPILED)
+    layout = nested_layout(mask)
+    if layout is None:
+        return KernelChoice(COMPILED, "the mask is not right- or left-padded: every step runs on every row")
+    return KernelChoice(COMPILED_NESTED, layout=layout)
+
+
+def kernel_mask(mask: Optional[torch.Tensor]) -> torch.Tensor:
+    """The (B, T) step mask as the dense compiled kernels take it: contiguous, empty for none."""
+    return mask.contiguous() if mask is not None else torch.empty(0, dtype=torch.bool)
+
+
+def kernel_matrix(U: torch.Tensor, compute_dtype: Optional[torch.dtype] = None) -> torch.Tensor:
     """The recurrent matrix as the compiled kernels take it: float32, or rounded once per call to a
     lower `compute_dtype` (bfloat16 under a mixed policy), which makes every GEMM of the call, the
     recurrent product and the weight gradients, run in that dtype (see product_out in the kernels)."""
@@ -79,7 +127,7 @@ SMALL_STEP_FLOPS = 4_000_000
 
 
 @contextlib.contextmanager
-def one_thread(when):
+def one_thread(when: bool) -> Iterator[None]:
     """Runs the block on one intra-op thread when `when` is true, and restores the thread count."""
     threads = torch.get_num_threads()
     if not when or threads == 1:
@@ -92,7 +140,13 @@ def one_thread(when):
         torch.set_num_threads(threads)
 
 
-def loop_threads(batch, units, width):
+def runs_on_one_thread(batch: int, units: int, width: int) -> bool:
+    """Whether a compiled time loop whose step GEMM is (batch, units) x (units, width) runs on one
+    thread: below SMALL_STEP_FLOPS, or when torch has one thread anyway."""
+    return 2 * batch * units * width < SMALL_STEP_FLOPS or torch.get_num_threads() == 1
+
+
+def loop_threads(batch: int, units: int, width: int) -> ContextManager[None]:
     """Runs the block (a kernel's time loop) on one thread when each step's recurrent GEMM,
     (batch, units) x (units, width), is below SMALL_STEP_FLOPS."""
     return one_thread(2 * batch * units * width < SMALL_STEP_FLOPS)

@@ -1,7 +1,8 @@
 """Flattening and rebuilding nested inputs and states (lists, tuples, dicts of tensors)."""
+from typing import Any, Callable, Iterable, List
 
 
-def flatten(structure):
+def flatten(structure: Any) -> List[Any]:
     if isinstance(structure, dict):
         return [leaf for key in sorted(structure) for leaf in flatten(structure[key])]
     if isinstance(structure, (list, tuple)):
@@ -9,7 +10,7 @@ def flatten(structure):
     return [structure]
 
 
-def pack_as(structure, leaves):
+def pack_as(structure: Any, leaves: Iterable[Any]) -> Any:
     """Rebuilds `structure`'s nesting with `leaves` (in `flatten` order)."""
     it = iter(leaves)
 
@@ -23,9 +24,9 @@ def pack_as(structure, leaves):
     return build(structure)
 
 
-def map_structure(fn, structure):
+def map_structure(fn: Callable[[Any], Any], structure: Any) -> Any:
     return pack_as(structure, [fn(leaf) for leaf in flatten(structure)])
 
 
-def is_nested(structure):
+def is_nested(structure: Any) -> bool:
     return isinstance(structure, (list, tuple, dict))

@@ -1,5 +1,5 @@
 """Small pieces shared by the fused sequence kernels."""
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 
@@ -9,7 +9,7 @@ def previous_states(initial: torch.Tensor, states: torch.Tensor) -> torch.Tensor
     return torch.cat([initial.unsqueeze(1), states[:, :-1]], dim=1)
 
 
-def split_mask(mask: Optional[torch.Tensor], dtype):
+def split_mask(mask: Optional[torch.Tensor], dtype: torch.dtype) -> Tuple[Optional[torch.Tensor], ...]:
     """A (batch, time) boolean step mask as (bool (B, T, 1), float (B, T, 1), float 1 - mask)."""
     if mask is None:
         return None, None, None
@@ -24,7 +24,7 @@ def carry_masked(keep_t: Optional[torch.Tensor], new: torch.Tensor, previous: to
         new.copy_(torch.where(keep_t, new, previous))
 
 
-def nested_layout(mask: Optional[torch.Tensor]):
+def nested_layout(mask: Optional[torch.Tensor]) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
     """(order, counts) when the rows kept at each step of a (batch, time) mask are the first
     counts[t] rows of one ordering `order` of the batch, else None.
 

@@ -12,40 +12,80 @@ Backward, with g_t = dL/dh_t (from the output at t plus from step t+1):
 Padded sequences (a right- or left-padded mask, see `nested_layout`) run on the compiled kernel's
 nested path: each step covers only the rows still active.
 """
-from typing import Optional
+from typing import Optional, Tuple, Union
 
 import torch
+from torch.autograd.function import FunctionCtx
 
 from .activations import Activation, get_activation
-from .native import kernel_matrix, loop_threads, native_for
-from .sequence import carry_masked, nested_layout, previous_states, split_mask
+from .native import (
+    COMPILED, COMPILED_NESTED, RECURRENT_DROPOUT_REASON, KernelChoice, kernel_choice, kernel_mask, kernel_matrix, loop_threads,
+    native_kernels,
+)
+from .sequence import carry_masked, previous_states, split_mask
 
 # Activations the compiled kernel implements, by its codes.
 NATIVE_ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
 
 
-class SimpleRNNScan(torch.autograd.Function):
+def compiled_activation_reason(activation: Activation) -> Optional[str]:
+    """Why the compiled SimpleRNN kernel cannot run `activation`, or None when it can."""
+    if activation.name in NATIVE_ACTIVATIONS:
+        return None
+    return f"activation={activation.name!r} has no compiled kernel (it has {', '.join(NATIVE_ACTIVATIONS)})"
+
+
+class SimpleRNNCompiled(torch.autograd.Function):
+    """The compiled kernel over every row and step; a masked step carries the state through."""
+
     @staticmethod
-    def forward(ctx, xp, U, h0, mask, rmask, act: Activation, compute_dtype):
-        ctx.native = native_for(xp, rmask, act.name in NATIVE_ACTIVATIONS)
-        ctx.nested = nested_layout(mask) if ctx.native is not None else None
-        if ctx.native is not None:
-            keep = mask.contiguous() if mask is not None else torch.empty(0, dtype=torch.bool)
-            ctx.kind = NATIVE_ACTIVATIONS[act.name]
-            h0 = h0.contiguous()
-            U = kernel_matrix(U, compute_dtype)
-            if ctx.nested is not None:
-                # Padded sequences: each step runs on its active rows only (fully padded tails skipped).
-                with loop_threads(xp.shape[0], *U.shape):
-                    hs, *packed = ctx.native.simple_rnn_forward_nested(
-                        xp.contiguous(), U, h0, *ctx.nested, ctx.kind
-                    )
-                ctx.save_for_backward(U, *packed)
-                return hs
-            with loop_threads(xp.shape[0], *U.shape):
-                states = ctx.native.simple_rnn_forward(xp.contiguous(), U, h0, keep, ctx.kind)
-            ctx.save_for_backward(U, h0, states, keep)
-            return states
+    def forward(ctx: FunctionCtx, xp: torch.Tensor, U: torch.Tensor, h0: torch.Tensor, mask: Optional[torch.Tensor], code: int,
+                compute_dtype: Optional[torch.dtype]) -> torch.Tensor:
+        ctx.native, ctx.code = native_kernels(), code
+        keep, h0, U = kernel_mask(mask), h0.contiguous(), kernel_matrix(U, compute_dtype)
+        with loop_threads(xp.shape[0], *U.shape):
+            states = ctx.native.simple_rnn_forward(xp.contiguous(), U, h0, keep, code)  # (B, T, H)
+        ctx.save_for_backward(U, h0, states, keep)
+        return states
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: FunctionCtx, d_states: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
+        U, h0, states, keep = ctx.saved_tensors
+        with loop_threads(d_states.shape[0], *U.shape):
+            d_pre, dU, dh0 = ctx.native.simple_rnn_backward(d_states, U, h0, states, keep, ctx.code)
+        return d_pre, dU, dh0, None, None, None
+
+
+class SimpleRNNCompiledNested(torch.autograd.Function):
+    """The compiled kernel over padded sequences: each step runs on its active rows only (the
+    `layout` (order, counts) of `nested_layout`), fully padded tails skipped."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, xp: torch.Tensor, U: torch.Tensor, h0: torch.Tensor, order: torch.Tensor, counts: torch.Tensor, code: int,
+                compute_dtype: Optional[torch.dtype]) -> torch.Tensor:
+        ctx.native, ctx.code, ctx.layout = native_kernels(), code, (order, counts)
+        U = kernel_matrix(U, compute_dtype)
+        with loop_threads(xp.shape[0], *U.shape):
+            hs, *packed = ctx.native.simple_rnn_forward_nested(xp.contiguous(), U, h0.contiguous(), order, counts, code)
+        ctx.save_for_backward(U, *packed)
+        return hs
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: FunctionCtx, d_states: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
+        U, *packed = ctx.saved_tensors
+        with loop_threads(d_states.shape[0], *U.shape):
+            d_pre, dU, dh0 = ctx.native.simple_rnn_backward_nested(d_states, U, *ctx.layout, *packed, ctx.code)
+        return d_pre, dU, dh0, None, None, None, None
+
+
+class SimpleRNNTorchOps(torch.autograd.Function):
+    """PyTorch operations in a Python loop: any dtype and device, recurrent dropout, any
+    elementwise activation."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, xp: torch.Tensor, U: torch.Tensor, h0: torch.Tensor, mask: Optional[torch.Tensor], rmask: Optional[torch.Tensor], act: Activation) -> torch.Tensor:
         batch, steps, units = xp.shape
         keep, keep_f, skip_f = split_mask(mask, xp.dtype)
         states = torch.empty_like(xp)
@@ -63,17 +103,7 @@ class SimpleRNNScan(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, d_states):
-        if ctx.nested is not None:
-            U, *packed = ctx.saved_tensors
-            with loop_threads(d_states.shape[0], *U.shape):
-                d_pre, dU, dh0 = ctx.native.simple_rnn_backward_nested(d_states, U, *ctx.nested, *packed, ctx.kind)
-            return d_pre, dU, dh0, None, None, None, None
-        if ctx.native is not None:
-            U, h0, states, keep = ctx.saved_tensors
-            with loop_threads(d_states.shape[0], *U.shape):
-                d_pre, dU, dh0 = ctx.native.simple_rnn_backward(d_states, U, h0, states, keep, ctx.kind)
-            return d_pre, dU, dh0, None, None, None, None
+    def backward(ctx: FunctionCtx, d_states: torch.Tensor) -> Tuple[Optional[torch.Tensor], ...]:
         U, h0, states, pre, keep_f, skip_f, rmask = ctx.saved_tensors
         steps = states.shape[1]
         # Everything that does not depend on the incoming gradient is computed once, vectorised.
@@ -95,7 +125,7 @@ class SimpleRNNScan(torch.autograd.Function):
         if rmask is not None:
             h_prev = h_prev * rmask.unsqueeze(1)
         dU = h_prev.reshape(-1, U.shape[0]).t().mm(d_pre.reshape(-1, U.shape[1]))
-        return d_pre, dU, g_next, None, None, None, None
+        return d_pre, dU, g_next, None, None, None
 
 
 def simple_rnn_scan(
@@ -104,18 +134,32 @@ def simple_rnn_scan(
     h0: torch.Tensor,
     mask: Optional[torch.Tensor] = None,
     recurrent_dropout_mask: Optional[torch.Tensor] = None,
-    activation="tanh",
+    activation: Union[str, Activation] = "tanh",
     compute_dtype: Optional[torch.dtype] = None,
+    choice: Optional[KernelChoice] = None,
 ) -> torch.Tensor:
-    """Runs a SimpleRNN over projected inputs `xp` (batch, time, units); returns every state
-    (batch, time, units). The last state is `[:, -1]` (masked steps carry the state through).
+    """Runs a SimpleRNN over projected inputs; returns every state. The last state is `[:, -1]`
+    (masked steps carry the state through).
 
-    `mask` is a (batch, time) boolean tensor, True for steps to process; `recurrent_dropout_mask`
-    a (batch, units) tensor multiplied into h_{t-1} before the recurrent product.
+    Shapes (B batch, T time, H units):
+        xp: (B, T, H), x W + b for every step; recurrent_kernel U: (H, H); h0: (B, H);
+        mask: (B, T) boolean, True for steps to process; recurrent_dropout_mask: (B, H),
+        multiplied into h_{t-1} before the recurrent product. Returns (B, T, H).
 
     `compute_dtype` (e.g. torch.bfloat16, under a mixed policy): the dtype of the compiled kernels'
-    GEMMs (recurrent product, dU), float32 accumulation; gate arithmetic and states stay in xp's dtype.
-    Ignored on the PyTorch-op path, which computes in xp's dtype."""
-    return SimpleRNNScan.apply(
-        xp, recurrent_kernel, h0, mask, recurrent_dropout_mask, get_activation(activation), compute_dtype
-    )
+    GEMMs (recurrent product, dU), float32 accumulation; gate arithmetic and states stay in xp's
+    dtype. Ignored on the PyTorch-op path, which computes in xp's dtype.
+
+    `choice`: the engine path, as the layer's plan picked it (`rnnkit.layers.plan`); None picks it
+    here with `kernel_choice`."""
+    act = get_activation(activation)
+    if choice is None:
+        reason = RECURRENT_DROPOUT_REASON if recurrent_dropout_mask is not None else compiled_activation_reason(act)
+        choice = kernel_choice(xp.dtype, xp.device, mask, reason)
+    if choice.path == COMPILED_NESTED:
+        return SimpleRNNCompiledNested.apply(
+            xp, recurrent_kernel, h0, *choice.layout, NATIVE_ACTIVATIONS[act.name], compute_dtype
+        )
+    if choice.path == COMPILED:
+        return SimpleRNNCompiled.apply(xp, recurrent_kernel, h0, mask, NATIVE_ACTIVATIONS[act.name], compute_dtype)
+    return SimpleRNNTorchOps.apply(xp, recurrent_kernel, h0, mask, recurrent_dropout_mask, act)

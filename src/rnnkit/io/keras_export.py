@@ -10,6 +10,8 @@ Only the classes rnnkit shares with Keras can be written; a model holding any ot
 rnnkit-only layer, a custom registered class, a text layer whose vocabulary Keras keeps in assets)
 is refused, naming the layer, with the advice to save it as `.rnnkit`.
 """
+from __future__ import annotations
+
 import datetime
 import io
 import json
@@ -45,7 +47,7 @@ _KERAS_MODULES = {
 
 
 # ------------------------------------------------------------------------------------ public API
-def save_keras(model, path):
+def save_keras(model: Model, path: str | os.PathLike) -> None:
     """Writes `model` as a Keras 3 `.keras` file (`config.json`, `metadata.json`, `model.weights.h5`)
     that `keras.saving.load_model` and `rnnkit.io.load_keras` read; `model.save("x.keras")` calls this.
 
@@ -85,7 +87,7 @@ def save_keras(model, path):
     write_atomically(path, write)
 
 
-def save_keras_weights(model, path):
+def save_keras_weights(model: Model, path: str | os.PathLike) -> None:
     """Writes the weights of `model` as a Keras 3 `.weights.h5` file, which a Keras model of the same
     architecture reads with `keras_model.load_weights(path)` (layers matched by position and class);
     `model.save_weights("x.weights.h5")` calls this.

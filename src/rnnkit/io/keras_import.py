@@ -19,6 +19,8 @@ snake case with a counter (`lstm`, `lstm_1`, ...; not by its layer name), so::
 The weights found for each layer are handed to its `set_weights()` in Keras's order, which checks
 their count and shapes.
 """
+from __future__ import annotations
+
 import json
 import os
 import re
@@ -55,7 +57,7 @@ _CODE_CLASS_NAMES = {"__lambda__": "a serialized lambda (Python bytecode)", "fun
 
 
 # ------------------------------------------------------------------------------------ public API
-def load_keras(path, safe_mode=True):
+def load_keras(path: str | os.PathLike, safe_mode: bool = True) -> Model:
     """Reads a Keras 3 `.keras` model file into an equivalent rnnkit model.
 
     The architecture (a `Sequential` or functional model, Keras's `config.json`) is rebuilt from
@@ -121,7 +123,7 @@ def load_keras(path, safe_mode=True):
     return model
 
 
-def load_keras_weights(model, path):
+def load_keras_weights(model: Model, path: str | os.PathLike) -> Model:
     """Loads a Keras 3 `.weights.h5` file (what `keras_model.save_weights(path)` writes) into an rnnkit
     model of the same architecture; `model.load_weights(path)` calls this for such files.
 

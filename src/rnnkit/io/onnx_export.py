@@ -19,9 +19,13 @@ a mask passed to a recurrent layer: ONNX's `sequence_lens` does not give Keras's
 stateful layers, activations other than ONNX's defaults (LSTM/GRU: tanh with sigmoid gates;
 SimpleRNN: tanh, relu or sigmoid), and recurrent layers over custom cells.
 """
+from __future__ import annotations
+
 import importlib.util
+import os
 import types
 import warnings
+from collections.abc import Sequence
 
 import torch
 
@@ -31,6 +35,7 @@ from ..layers.gru import GRUCell
 from ..layers.lstm import LSTMCell
 from ..layers.rnn import RNN, StackedRNNCells
 from ..layers.simple_rnn import SimpleRNNCell
+from ..models.model import Model
 
 __all__ = ["export_onnx"]
 
@@ -161,9 +166,10 @@ def _onnx_cell(cell, X, states):
     return Y.squeeze(1), finals
 
 
-def _export_call(self, sequences, initial_state=None, mask=None, training=False):
+def _export_call(self, sequences, initial_state=None, mask=None, training=False, _fold=None):
     """`RNN.call` while exporting: the same outputs as `RNN.call` (no mask, not stateful), through
-    ONNX's recurrent operators."""
+    ONNX's recurrent operators. The Embedding fold a model hands over (`layers.plan.Fold`) is a speed
+    path only: the exported graph keeps the lookup and the input projection."""
     if mask is not None:
         raise ValueError(
             f"export_onnx: layer '{self.name}' receives a mask; masked recurrent layers cannot be "
@@ -254,7 +260,10 @@ def _example(spec, batch, steps):
 
 
 # ---------------------------------------------------------------------------------------- export
-def export_onnx(model, path, sample_input=None, opset_version=17):
+def export_onnx(
+    model: Model, path: str | os.PathLike, sample_input: torch.Tensor | Sequence[torch.Tensor] | None = None,
+    opset_version: int = 17,
+) -> str:
     """Writes `model` (a built rnnkit Sequential or functional Model, in inference mode) to an ONNX
     file whose inputs and outputs have a dynamic batch size (axis 0) and sequence length (axis 1).
 

@@ -26,6 +26,8 @@ Crash safety. Every file is written to a temporary file in the target's director
 fsynced, renamed over the target (`os.replace`, atomic), and the directory is fsynced: a crash or an
 error leaves either the previous file or the new one, never a torn file.
 """
+from __future__ import annotations
+
 import collections
 import hashlib
 import json
@@ -35,6 +37,7 @@ import struct
 import warnings
 import zipfile
 import zlib
+from collections.abc import Iterable
 
 import safetensors
 import safetensors.torch
@@ -81,7 +84,7 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 # ------------------------------------------------------------------------------------ public API
-def save_model(model, path, include_optimizer=False):
+def save_model(model: Model, path: str | os.PathLike, include_optimizer: bool = False) -> None:
     """Saves `model` to one `.rnnkit` file: architecture (JSON), weights (safetensors), checksums.
 
     Args:
@@ -150,7 +153,7 @@ def save_model(model, path, include_optimizer=False):
     write_atomically(path, lambda file: _write_archive(file, members))
 
 
-def load_model(path, compile=True):
+def load_model(path: str | os.PathLike, compile: bool = True) -> Model:
     """Loads a model saved by `save_model` / `model.save`.
 
     The model is rebuilt from its config (only rnnkit classes and classes registered with
@@ -197,7 +200,7 @@ def load_model(path, compile=True):
     return model
 
 
-def save_weights(model, path):
+def save_weights(model: Model, path: str | os.PathLike) -> None:
     """Saves the weights of `model` (every state_dict tensor, by name) to a `.weights.safetensors`
     file, written atomically, with the sha256 of the tensors in its metadata. A `.weights.h5` path
     writes Keras 3's weights layout instead (`rnnkit.io.keras_export.save_keras_weights`).
@@ -222,7 +225,7 @@ def save_weights(model, path):
     write_atomically(path, lambda file: file.write(_safetensors_bytes(tensors, metadata)))
 
 
-def load_weights(model, path):
+def load_weights(model: Model, path: str | os.PathLike) -> Model:
     """Loads weights into the built `model` from a file: a `.weights.safetensors` file (from
     `save_weights`, or any safetensors file with the model's state_dict names), a `.rnnkit` model
     file (its weights), or a Keras `.weights.h5` file (through `rnnkit.io.keras_import`).
@@ -571,7 +574,7 @@ def _is_unsafe_name(name):
     return name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":")
 
 
-def check_archive_members(path, entries):
+def check_archive_members(path: str | os.PathLike, entries: Iterable[zipfile.ZipInfo]) -> None:
     """Refuses, before anything is decompressed, a zip archive (`entries`: its `ZipInfo`s) with an
     encrypted member, a compression method other than stored and deflated, a member declaring more
     than MAX_MEMBER_BYTES, or members declaring in total more than MAX_EXPANSION times the file's size

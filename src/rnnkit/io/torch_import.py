@@ -15,9 +15,12 @@ Layout: torch modules with `batch_first=False` (torch's default) take time-major
 so feed it `x.transpose(0, 1)` of what the torch module took and compare with its output transposed
 the same way.
 """
+from __future__ import annotations
+
 import torch
 from torch import nn
 
+from ..layers.base import Layer
 from ..layers.bidirectional import Bidirectional
 from ..layers.core import Dropout
 from ..layers.gru import GRU
@@ -32,7 +35,7 @@ __all__ = ["from_torch"]
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
-def from_torch(module, batch_first=None, return_state=False):
+def from_torch(module: nn.RNNBase, batch_first: bool | None = None, return_state: bool = False) -> Layer:
     """Turns a `torch.nn.RNN`, `torch.nn.LSTM` or `torch.nn.GRU` into rnnkit layers computing the same function.
 
     Any `num_layers`, `bidirectional`, `bias`, `batch_first`, and `nonlinearity` ("tanh" or "relu")

@@ -4,10 +4,14 @@ Masks ride on tensors the way Keras's torch backend carries them: a layer that c
 mask sets `output._keras_mask`; a layer whose `call` takes `mask` reads it from its input when no
 mask is passed explicitly. So masks flow through rnnkit models and through plain torch code alike.
 """
+from __future__ import annotations
+
 import functools
 import inspect
 import re
 from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
@@ -16,14 +20,24 @@ from torch import nn
 from ..engine.nest import map_structure
 
 from . import dtype_policy as dtype_policies
-from .constraints import get_constraint
-from .initializers import get_initializer
-from .regularizers import get_regularizer, serialize_regularizer
+from .dtype_policy import DTypePolicy, DTypePolicyLike
+from .constraints import ConstraintLike, get_constraint
+from .initializers import InitializerLike, get_initializer
+from .regularizers import RegularizerLike, get_regularizer, serialize_regularizer
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+# One tensor's shape as Keras gives it: None for a size not known yet (the batch, a free time axis).
+Shape = tuple[int | None, ...]
+
+_Tagged = TypeVar("_Tagged")
+_Layer = TypeVar("_Layer", bound="Layer")
 
 _name_counts = defaultdict(int)
 
 
-def snake_case(cls_name):
+def snake_case(cls_name: str) -> str:
     """Keras's layer names: SimpleRNNCell -> simple_rnn_cell, LSTM -> lstm."""
     name = re.sub("(.)([A-Z][a-z0-9]+)", r"\1_\2", cls_name)
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
@@ -36,12 +50,12 @@ def _unique_name(cls_name):
     return base if n == 0 else f"{base}_{n}"
 
 
-def get_mask(tensor):
+def get_mask(tensor: Any) -> torch.Tensor | None:
     """The Keras mask carried by a tensor, or None."""
     return getattr(tensor, "_keras_mask", None)
 
 
-def set_mask(tensor, mask):
+def set_mask(tensor: _Tagged, mask: torch.Tensor | None) -> _Tagged:
     if isinstance(tensor, torch.Tensor):
         tensor._keras_mask = mask
     return tensor
@@ -81,8 +95,15 @@ class Layer(nn.Module):
             cls.build = build
 
     def __init__(
-        self, name=None, trainable=True, dtype=None, activity_regularizer=None, input_shape=None, input_dim=None, **kwargs
-    ):
+        self,
+        name: str | None = None,
+        trainable: bool = True,
+        dtype: DTypePolicyLike = None,
+        activity_regularizer: RegularizerLike = None,
+        input_shape: Sequence[int | None] | None = None,
+        input_dim: int | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__()
         self.name = name or _unique_name(type(self).__name__)
         if kwargs:
@@ -105,7 +126,15 @@ class Layer(nn.Module):
         self.built = type(self).build is Layer.build
 
     # ----------------------------------------------------------------------------------- weights
-    def add_weight(self, name, shape, initializer="zeros", regularizer=None, trainable=True, constraint=None):
+    def add_weight(
+        self,
+        name: str,
+        shape: Sequence[int],
+        initializer: InitializerLike = "zeros",
+        regularizer: RegularizerLike = None,
+        trainable: bool = True,
+        constraint: ConstraintLike = None,
+    ) -> nn.Parameter:
         """Creates, initialises and registers a parameter named `name` (Keras weight order is the
         order of creation). `regularizer` adds to `losses`; `constraint` is applied by
         `apply_constraints()`."""
@@ -139,7 +168,7 @@ class Layer(nn.Module):
 
     # ---------------------------------------------------------------------------- dtype policy
     @property
-    def dtype_policy(self):
+    def dtype_policy(self) -> DTypePolicy:
         """The layer's `DTypePolicy` (without one: that of its weights' dtype once built)."""
         if self._dtype_policy is not None:
             return self._dtype_policy
@@ -147,22 +176,22 @@ class Layer(nn.Module):
         return dtype_policies.get(weight.dtype if weight is not None else self._resolved_dtype())
 
     @dtype_policy.setter
-    def dtype_policy(self, value):
+    def dtype_policy(self, value: DTypePolicyLike) -> None:
         self._dtype_policy = dtype_policies.get(value)
         self._dtype = None if self._dtype_policy is None else self._dtype_policy.variable_dtype
 
     @property
-    def compute_dtype(self):
+    def compute_dtype(self) -> str:
         """The dtype the layer computes in (a string, as Keras): bfloat16 under mixed_bfloat16."""
         return self.dtype_policy.compute_dtype
 
     @property
-    def variable_dtype(self):
+    def variable_dtype(self) -> str:
         """The dtype of the layer's weights (a string, as Keras)."""
         return self.dtype_policy.variable_dtype
 
     @property
-    def dtype(self):
+    def dtype(self) -> str:
         """As Keras: the variable dtype."""
         return self.variable_dtype
 
@@ -180,23 +209,23 @@ class Layer(nn.Module):
         return dtype if dtype_policies.low_precision_supported(dtype, device) else None
 
     @property
-    def weights(self):
+    def weights(self) -> list[nn.Parameter]:
         return list(self.parameters())
 
     @property
-    def trainable_weights(self):
+    def trainable_weights(self) -> list[nn.Parameter]:
         return [w for w in self.parameters() if w.requires_grad]
 
     @property
-    def non_trainable_weights(self):
+    def non_trainable_weights(self) -> list[nn.Parameter]:
         return [w for w in self.parameters() if not w.requires_grad]
 
     @property
-    def trainable(self):
+    def trainable(self) -> bool:
         return self._trainable
 
     @trainable.setter
-    def trainable(self, value):
+    def trainable(self, value: bool) -> None:
         for module in self.modules():
             if isinstance(module, Layer):
                 module._trainable = bool(value)
@@ -205,7 +234,7 @@ class Layer(nn.Module):
                 w.requires_grad_(bool(value) and name not in frozen)
 
     @property
-    def losses(self):
+    def losses(self) -> list[torch.Tensor]:
         """Regularisation penalties of this layer and the layers inside it, as scalar tensors: weight
         penalties, and activity penalties on the outputs of the latest call."""
         penalties = []
@@ -216,7 +245,7 @@ class Layer(nn.Module):
         return penalties
 
     @torch.no_grad()
-    def apply_constraints(self):
+    def apply_constraints(self) -> None:
         """Projects every constrained weight (kernel_constraint, ...) of this layer and the layers
         inside it; call after `optimizer.step()` in a hand-written loop (`fit()` does it)."""
         for module in self.modules():
@@ -224,11 +253,11 @@ class Layer(nn.Module):
                 weight = getattr(module, name)
                 weight.copy_(constraint(weight))
 
-    def get_weights(self):
+    def get_weights(self) -> list[np.ndarray]:
         """The weights as numpy arrays, in Keras's order and shapes."""
         return [w.detach().cpu().numpy().copy() for w in self.weights]
 
-    def set_weights(self, weights):
+    def set_weights(self, weights: Sequence[npt.ArrayLike]) -> None:
         """Sets the weights from numpy arrays in Keras's order and shapes (e.g. from a Keras layer's
         `get_weights()`)."""
         own = self.weights
@@ -252,13 +281,13 @@ class Layer(nn.Module):
             for w, value in zip(own, weights):
                 w.copy_(torch.as_tensor(np.asarray(value), dtype=w.dtype))
 
-    def count_params(self):
+    def count_params(self) -> int:
         if not self.built:
             raise ValueError(f"Layer '{self.name}' is not built yet: call it on an input first.")
         return sum(w.numel() for w in self.weights)
 
     # ------------------------------------------------------------------------------------ config
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The layer's constructor arguments as a JSON-ready dict. A subclass that does not define
         get_config() gets, as in Keras, the arguments its constructor was called with (when they
         are all str, int, float, bool, None, or lists/dicts of them)."""
@@ -281,11 +310,11 @@ class Layer(nn.Module):
         return {key: value for key, value in config.items() if key in takes}  # what __init__ can take back
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls: type[_Layer], config: dict[str, Any]) -> _Layer:
         return cls(**config)
 
     # ------------------------------------------------------------------------------------- calls
-    def build(self, input_shape):
+    def build(self, input_shape: Shape | list[Any]) -> None:
         """Creates the layer's weights for inputs of `input_shape`; called once, on first use."""
         self.built = True
 
@@ -299,7 +328,7 @@ class Layer(nn.Module):
                     self._placement[key] = getattr(after, key)
         return super()._apply(fn, *args, **kwargs)
 
-    def build_child(self, child, input_shape):
+    def build_child(self, child: nn.Module, input_shape: Shape | list[Any]) -> None:
         """Builds a sub-layer (a cell, a wrapped layer) with this layer's dtype and device."""
         if isinstance(child, Layer) and not child.built:
             child._factory = self._factory
@@ -332,13 +361,13 @@ class Layer(nn.Module):
                 f"input (x.to({weight.dtype})) or the layer (layer.to({first.dtype}))."
             )
 
-    def call(self, inputs):
+    def call(self, inputs: Any) -> Any:
         raise NotImplementedError
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Any, mask: torch.Tensor | None = None) -> torch.Tensor | None:
         return mask if self.supports_masking else None
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape | list[Any]) -> Shape | list[Shape] | tuple[Shape, ...]:
         """The output shape for inputs of `input_shape` (None for unknown sizes), as Keras's.
 
         This default runs the layer once on zeros (building it if needed), with every unknown
@@ -357,7 +386,7 @@ class Layer(nn.Module):
             return type(outputs)(shape_of(o) for o in outputs)
         return shape_of(outputs)
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args, **kwargs) -> Any:
         # Functional models: a call on symbolic inputs (rnnkit.Input) records a graph node instead
         # of computing. Symbolic tensors carry `graph_call`, so layers never import models/.
         for arg in args[:1]:
@@ -366,10 +395,10 @@ class Layer(nn.Module):
                     return item.graph_call(self, args, kwargs)
         return super().__call__(*args, **kwargs)
 
-    def validate_input(self, inputs):
+    def validate_input(self, inputs: Any) -> None:
         """Raises ValueError for inputs this layer can never take (checked before building)."""
 
-    def forward(self, inputs, *args, **kwargs):
+    def forward(self, inputs: Any, *args, **kwargs) -> Any:
         # As Keras's Layer.__call__: `training` and `mask` are accepted by every layer and passed on
         # only to a call() that takes them.
         for key in ("training", "mask"):
@@ -420,18 +449,13 @@ class Layer(nn.Module):
         def cast(x):
             if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.dtype != compute):
                 return x
-            y = set_mask(x.to(compute), get_mask(x))
-            source = getattr(x, "_embedding_source", None)
-            if source is not None and x._version == source[2]:
-                # An Embedding's output stays foldable into the next layer's input projection.
-                y._embedding_source = (source[0], source[1], y._version)
-            return y
+            return set_mask(x.to(compute), get_mask(x))
 
         with torch.autocast(device, dtype=compute):
             outputs = self.call(map_structure(cast, inputs), *args, **kwargs)
         return map_structure(cast, outputs)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"name={self.name!r}"
 
 
@@ -446,7 +470,7 @@ def _from_numpy(inputs, float_dtype):
     return tensor.to(float_dtype()) if tensor.is_floating_point() else tensor
 
 
-def is_text(value):
+def is_text(value: Any) -> bool:
     """Whether `value` is a NumPy array of strings (or a list/tuple whose first item is one)."""
     while isinstance(value, (list, tuple)) and value:
         value = value[0]

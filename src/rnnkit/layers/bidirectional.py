@@ -1,7 +1,10 @@
 """Bidirectional: runs a recurrent layer forwards and a copy of it backwards, and merges them."""
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
 import torch
 
 from .base import Layer
+from .plan import Fold, Plan, explain_call
 from .rnn import RNN
 from .serialization import deserialize_layer, serialize_layer
 
@@ -23,14 +26,14 @@ class Bidirectional(Layer):
         backward_layer: optional layer for the backward direction; by default a copy of `layer`
             with `go_backwards=True`.
 
-    Call arguments:
-        sequences: (batch, time, features) tensor.
-        initial_state: forward states followed by backward states.
-        mask: (batch, time) boolean tensor (taken from the input's Keras mask when not given).
+    Call arguments (B batch, T time steps, F input features, H units of the wrapped layer):
+        sequences: (B, T, F) tensor.
+        initial_state: forward states followed by backward states, (B, H) each.
+        mask: (B, T) boolean tensor (taken from the input's Keras mask when not given).
         training: whether dropout is active.
 
-    Output shape: the wrapped layer's, with the last axis doubled for "concat"; with
-    return_state, (output, *forward_states, *backward_states).
+    Output shape: the wrapped layer's, (B, H) or (B, T, H), with the last axis doubled for
+    "concat", (B, 2H); with return_state, (output, *forward_states, *backward_states).
 
     Weights (Keras order): the forward layer's, then the backward layer's.
 
@@ -41,8 +44,10 @@ class Bidirectional(Layer):
     """
 
     supports_masking = True
+    accepts_fold = True  # a model hands it the Embedding before it (`layers.plan.Fold`)
 
-    def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
+    def __init__(self, layer: RNN, merge_mode: Optional[str] = "concat", backward_layer: Optional[RNN] = None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         if not isinstance(layer, RNN):
             raise ValueError(
@@ -83,32 +88,41 @@ class Bidirectional(Layer):
         self.return_state = layer.return_state
         self.stateful = layer.stateful
 
-    def validate_input(self, sequences):
+    def explain(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None, training: bool = False,
+                print_fn: Callable[[str], Any] = print) -> List[Tuple[str, Plan]]:
+        """Runs the layer once on `x` (B, T, F) under no_grad and prints the path each direction's
+        call takes and why (`layers.plan.Plan`); returns [(layer name, Plan)], forward first."""
+        return explain_call(lambda: self(x, mask=mask, training=training), print_fn)
+
+    def validate_input(self, sequences: Any) -> None:
         self.forward_layer.validate_input(sequences)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Tuple[Optional[int], ...]) -> None:
         self.build_child(self.forward_layer, input_shape)
         self.build_child(self.backward_layer, input_shape)
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         self.forward_layer.reset_state()
         self.backward_layer.reset_state()
 
     reset_states = reset_state
 
     @property
-    def states(self):
+    def states(self) -> Optional[List[torch.Tensor]]:
         if self.forward_layer.states is None or self.backward_layer.states is None:
             return None
         return list(self.forward_layer.states) + list(self.backward_layer.states)
 
-    def call(self, sequences, initial_state=None, mask=None, training=False):
+    def call(self, sequences: torch.Tensor, initial_state: Optional[Sequence[torch.Tensor]] = None,
+             mask: Optional[torch.Tensor] = None, training: bool = False, _fold: Optional[Fold] = None) -> Any:
         forward_state = backward_state = None
         if initial_state is not None:
             half = len(initial_state) // 2
             forward_state, backward_state = list(initial_state[:half]), list(initial_state[half:])
-        y = self.forward_layer(sequences, initial_state=forward_state, mask=mask, training=training)
-        y_rev = self._call_backward_layer(sequences, backward_state, mask, training)
+        # Each direction plans its own call; the Embedding fold (read backwards by the backward
+        # layer, as its go_backwards reads the sequence) serves both.
+        y = self.forward_layer(sequences, initial_state=forward_state, mask=mask, training=training, _fold=_fold)
+        y_rev = self.backward_layer(sequences, initial_state=backward_state, mask=mask, training=training, _fold=_fold)
         states = ()
         if self.return_state:
             states = tuple(y[1:]) + tuple(y_rev[1:])
@@ -129,32 +143,7 @@ class Bidirectional(Layer):
             return output + states
         return (output,) + states if self.return_state else output
 
-    def _call_backward_layer(self, sequences, initial_state, mask, training):
-        layer = self.backward_layer
-        source = getattr(sequences, "_embedding_source", None)
-        if (
-            source is None
-            or not layer.go_backwards
-            or torch.is_inference_mode_enabled()
-            or sequences.dim() != 3
-            or sequences._version != source[2]
-            or source[1].dim() != 2
-        ):
-            return layer(sequences, initial_state=initial_state, mask=mask, training=training)
-        # RNN reverses its input into a fresh tensor that has lost the ids the Embedding fold needs
-        # (RecurrentCell.input_projection): reverse here, ids included, and run the layer forwards
-        # over the reversed sequence and mask, which is the same computation.
-        embeddings, ids, _ = source
-        reversed_sequences = torch.flip(sequences, [1])
-        reversed_sequences._embedding_source = (embeddings, torch.flip(ids, [1]), reversed_sequences._version)
-        reversed_mask = None if mask is None else torch.flip(mask, [1])
-        layer.go_backwards = False
-        try:
-            return layer(reversed_sequences, initial_state=initial_state, mask=reversed_mask, training=training)
-        finally:
-            layer.go_backwards = True
-
-    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+    def compute_output_shape(self, sequences_shape: Any, initial_state_shape: Any = None) -> Any:
         """The wrapped layer's output shape merged as `merge_mode` merges (the last axis doubled
         for "concat", a pair for None), then with return_state the forward and backward states'."""
         shapes = self.forward_layer.compute_output_shape(sequences_shape)
@@ -167,7 +156,7 @@ class Bidirectional(Layer):
             merged = output
         return (merged,) + states * 2 if self.return_state else merged
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Any, mask: Optional[torch.Tensor] = None) -> Any:
         output_mask = mask if self.return_sequences else None
         outputs = [output_mask, output_mask] if self.merge_mode is None else [output_mask]
         if self.return_state:
@@ -175,7 +164,7 @@ class Bidirectional(Layer):
             return outputs + [None] * n_states
         return outputs if self.merge_mode is None else output_mask
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         config = {**super().get_config(), "layer": serialize_layer(self.forward_layer), "merge_mode": self.merge_mode}
         config["layer"]["config"]["name"] = self.forward_layer.name[len("forward_") :]
         if self._custom_backward:
@@ -183,12 +172,12 @@ class Bidirectional(Layer):
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Dict[str, Any]) -> "Bidirectional":
         config = dict(config)
         config["layer"] = deserialize_layer(config["layer"])
         if config.get("backward_layer") is not None:
             config["backward_layer"] = deserialize_layer(config["backward_layer"])
         return cls(**config)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"name={self.name!r}, merge_mode={self.merge_mode!r}"

@@ -2,6 +2,11 @@
 
 `fit()` applies them; in a hand-written PyTorch loop call `layer.apply_constraints()` after
 `optimizer.step()`."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Union
+
 import torch
 
 from .serialization import ConfigObject
@@ -18,53 +23,58 @@ class Constraint(ConfigObject):
 class MaxNorm(Constraint):
     """Rescales each slice along `axis` to a norm of at most `max_value`."""
 
-    def __init__(self, max_value=2, axis=0):
+    def __init__(self, max_value: float = 2, axis: int | Sequence[int] = 0) -> None:
         self.max_value, self.axis = max_value, axis
 
-    def __call__(self, w):
+    def __call__(self, w: torch.Tensor) -> torch.Tensor:
         norms = w.square().sum(dim=self.axis, keepdim=True).sqrt()
         return w * (norms.clamp(0, self.max_value) / (EPSILON + norms))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"max_value": self.max_value, "axis": self.axis}
 
 
 class NonNeg(Constraint):
     """Clips negative weights to zero."""
 
-    def __call__(self, w):
+    def __call__(self, w: torch.Tensor) -> torch.Tensor:
         return w.clamp_min(0)
 
 
 class UnitNorm(Constraint):
     """Rescales each slice along `axis` to unit norm."""
 
-    def __init__(self, axis=0):
+    def __init__(self, axis: int | Sequence[int] = 0) -> None:
         self.axis = axis
 
-    def __call__(self, w):
+    def __call__(self, w: torch.Tensor) -> torch.Tensor:
         return w / (EPSILON + w.square().sum(dim=self.axis, keepdim=True).sqrt())
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"axis": self.axis}
 
 
 class MinMaxNorm(Constraint):
     """Moves each slice's norm towards [min_value, max_value] at `rate` (1.0: exactly into it)."""
 
-    def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
+    def __init__(
+        self, min_value: float = 0.0, max_value: float = 1.0, rate: float = 1.0, axis: int | Sequence[int] = 0
+    ) -> None:
         self.min_value, self.max_value, self.rate, self.axis = min_value, max_value, rate, axis
 
-    def __call__(self, w):
+    def __call__(self, w: torch.Tensor) -> torch.Tensor:
         norms = w.square().sum(dim=self.axis, keepdim=True).sqrt()
         desired = self.rate * norms.clamp(self.min_value, self.max_value) + (1 - self.rate) * norms
         return w * (desired / (EPSILON + norms))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate, "axis": self.axis}
 
 
 max_norm, non_neg, unit_norm, min_max_norm = MaxNorm, NonNeg, UnitNorm, MinMaxNorm
+# What a layer's *_constraint argument takes (see `get_constraint`).
+ConstraintLike = Union[str, dict, Constraint, None]
+
 _BY_NAME = {
     "max_norm": MaxNorm,
     "non_neg": NonNeg,
@@ -74,7 +84,7 @@ _BY_NAME = {
 _BY_CLASS = {cls.__name__: cls for cls in _BY_NAME.values()}
 
 
-def get_constraint(identifier):
+def get_constraint(identifier: Constraint | str | dict[str, Any] | None) -> Constraint | None:
     """None, a Constraint, a name ("max_norm", "non_neg", "unit_norm", "min_max_norm"), or a
     serialized {"class_name": ..., "config": ...}."""
     if identifier is None or isinstance(identifier, Constraint):
@@ -89,7 +99,7 @@ def get_constraint(identifier):
     )
 
 
-def serialize_constraint(constraint):
+def serialize_constraint(constraint: Constraint | None) -> dict[str, Any] | None:
     if constraint is None:
         return None
     return {"class_name": type(constraint).__name__, "config": constraint.get_config()}

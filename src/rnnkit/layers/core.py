@@ -1,13 +1,23 @@
 """Keras 3's core layers as torch.nn.Modules: Dense, Embedding, Dropout, Activation, RepeatVector,
 Masking. Arguments, defaults, weight names, shapes and order, and mask behaviour are Keras's."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+
 import torch
 import torch.nn.functional as F
 
+from ..checks import check_scalar
 from ..engine.activations import activation_names, get_activation
-from .base import Layer
-from .constraints import get_constraint, serialize_constraint
+from .base import Layer, Shape
+from .constraints import ConstraintLike, get_constraint, serialize_constraint
+from .initializers import InitializerLike
 from .initializers import serialize as serialize_initializer
-from .regularizers import get_regularizer, serialize_regularizer
+from .regularizers import RegularizerLike, get_regularizer, serialize_regularizer
+
+if TYPE_CHECKING:
+    from .recurrent_cell import ActivationLike
 
 
 def _activation_config(activation):
@@ -52,21 +62,20 @@ class Dense(Layer):
 
     def __init__(
         self,
-        units,
-        activation=None,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        name=None,
+        units: int,
+        activation: ActivationLike = None,
+        use_bias: bool = True,
+        kernel_initializer: InitializerLike = "glorot_uniform",
+        bias_initializer: InitializerLike = "zeros",
+        kernel_regularizer: RegularizerLike = None,
+        bias_regularizer: RegularizerLike = None,
+        kernel_constraint: ConstraintLike = None,
+        bias_constraint: ConstraintLike = None,
+        name: str | None = None,
         **kwargs,
-    ):
+    ) -> None:
         super().__init__(name=name, **kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-            raise ValueError(f"Dense '{self.name}': expected a positive integer units, got {units!r}.")
+        units = check_scalar(units, f"Dense '{self.name}': units", int, min_val=1)
         self.units = units
         self.activation = get_activation(activation)
         self.use_bias = bool(use_bias)
@@ -77,7 +86,7 @@ class Dense(Layer):
         self.kernel_constraint = get_constraint(kernel_constraint)
         self.bias_constraint = get_constraint(bias_constraint)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Shape) -> None:
         self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
                                       self.kernel_regularizer, constraint=self.kernel_constraint)
         self.bias = (
@@ -87,10 +96,10 @@ class Dense(Layer):
             else None
         )
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def call(self, inputs):
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
         input_dim = self.kernel.shape[0]
         if inputs.dim() < 2 or inputs.shape[-1] != input_dim:
             raise ValueError(
@@ -101,7 +110,7 @@ class Dense(Layer):
         outputs = F.linear(inputs, self.kernel.t(), self.bias)
         return outputs if self.activation.name == "linear" else self.activation.fn(outputs)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "units": self.units,
@@ -115,7 +124,7 @@ class Dense(Layer):
             "bias_constraint": serialize_constraint(self.bias_constraint),
         }
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         input_dim = self.kernel.shape[0] if self.built else None
         return (
             f"input_dim={input_dim}, units={self.units}, activation={self.activation.name!r}, "
@@ -154,20 +163,19 @@ class Embedding(Layer):
 
     def __init__(
         self,
-        input_dim,
-        output_dim,
-        embeddings_initializer="uniform",
-        embeddings_regularizer=None,
-        embeddings_constraint=None,
-        mask_zero=False,
-        weights=None,
-        name=None,
+        input_dim: int,
+        output_dim: int,
+        embeddings_initializer: Any = "uniform",
+        embeddings_regularizer: Any = None,
+        embeddings_constraint: Any = None,
+        mask_zero: bool = False,
+        weights: Any = None,
+        name: Optional[str] = None,
         **kwargs,
-    ):
+    ) -> None:
         super().__init__(name=name, **kwargs)
-        for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"Embedding '{self.name}': `{arg}` must be a positive integer, got {value!r}.")
+        input_dim, output_dim = (check_scalar(value, f"Embedding '{self.name}': `{arg}`", int, min_val=1)
+                                 for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)))
         self.input_dim = input_dim
         self.output_dim = output_dim
         self.embeddings_initializer = embeddings_initializer
@@ -180,15 +188,15 @@ class Embedding(Layer):
             self.build()
             self.set_weights(weights if isinstance(weights, list) and len(weights) == 1 else [weights])
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: Optional[Tuple[Optional[int], ...]] = None) -> None:
         self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
                                           self.embeddings_initializer, self.embeddings_regularizer,
                                           constraint=self.embeddings_constraint)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Tuple[Optional[int], ...]) -> Tuple[Optional[int], ...]:
         return tuple(input_shape) + (self.output_dim,)
 
-    def call(self, inputs):
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
         if inputs.is_floating_point() or inputs.is_complex() or inputs.dtype == torch.bool:
             raise ValueError(
                 f"Embedding '{self.name}': expected integer token ids, got {str(inputs.dtype).replace('torch.', '')}; "
@@ -204,18 +212,14 @@ class Embedding(Layer):
         if inputs.dtype not in (torch.int32, torch.int64):
             # F.embedding takes only int32/int64 ids.
             inputs = inputs.long()
-        outputs = F.embedding(inputs, self.embeddings)
-        if not outputs.is_inference():
-            # Lets a recurrent layer fed by this output fold the lookup into its input projection
-            # (RecurrentCell.input_projection); the version detects an in-place change in between
-            # (inference tensors have no version counter, so they are not marked).
-            outputs._embedding_source = (self.embeddings, inputs, outputs._version)
-        return outputs
+        # A model whose Embedding feeds only a recurrent layer hands that layer a `plan.Fold`
+        # instead, which folds this lookup into its input projection.
+        return F.embedding(inputs, self.embeddings)
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: torch.Tensor, mask: Optional[torch.Tensor] = None) -> Optional[torch.Tensor]:
         return inputs != 0 if self.mask_zero else None
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         return {
             **super().get_config(),
             "input_dim": self.input_dim,
@@ -226,7 +230,7 @@ class Embedding(Layer):
             "mask_zero": self.mask_zero,
         }
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (
             f"input_dim={self.input_dim}, output_dim={self.output_dim}, mask_zero={self.mask_zero}, "
             f"{super().extra_repr()}"
@@ -267,16 +271,22 @@ class Dropout(Layer):
 
     supports_masking = True
 
-    def __init__(self, rate, noise_shape=None, seed=None, name=None, **kwargs):
+    def __init__(
+        self,
+        rate: float,
+        noise_shape: Sequence[int | None] | None = None,
+        seed: int | None = None,
+        name: str | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(name=name, **kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-            raise ValueError(f"Dropout '{self.name}': expected rate in [0, 1), got {rate!r}.")
+        check_scalar(rate, f"Dropout '{self.name}': rate", float, min_val=0, max_val=1, include_boundaries="left")
         self.rate = float(rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
         self._generator = None
 
-    def call(self, inputs, training=False):
+    def call(self, inputs: torch.Tensor, training: bool = False) -> torch.Tensor:
         if not training or self.rate == 0:
             return inputs
         if self.noise_shape is None and self.seed is None:
@@ -295,10 +305,10 @@ class Dropout(Layer):
             self._generator = torch.Generator(device=device).manual_seed(self.seed)
         return self._generator
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed}
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"rate={self.rate}, noise_shape={self.noise_shape}, seed={self.seed}, {super().extra_repr()}"
 
 
@@ -322,17 +332,17 @@ class Activation(Layer):
 
     supports_masking = True
 
-    def __init__(self, activation, name=None, **kwargs):
+    def __init__(self, activation: ActivationLike, name: str | None = None, **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         self.activation = get_activation(activation)
 
-    def call(self, inputs):
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.activation.fn(inputs)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "activation": _activation_config(self.activation)}
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"activation={self.activation.name!r}, {super().extra_repr()}"
 
 
@@ -355,16 +365,15 @@ class RepeatVector(Layer):
         torch.Size([2, 3, 4])
     """
 
-    def __init__(self, n, name=None, **kwargs):
+    def __init__(self, n: int, name: str | None = None, **kwargs) -> None:
         super().__init__(name=name, **kwargs)
-        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-            raise ValueError(f"RepeatVector '{self.name}': expected a positive integer n, got {n!r}.")
+        n = check_scalar(n, f"RepeatVector '{self.name}': n", int, min_val=1)
         self.n = n
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (input_shape[0], self.n, input_shape[1])
 
-    def call(self, inputs):
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
         if inputs.dim() != 2:
             raise ValueError(
                 f"RepeatVector '{self.name}': expected input of shape (batch, features), "
@@ -372,10 +381,10 @@ class RepeatVector(Layer):
             )
         return inputs.unsqueeze(1).expand(-1, self.n, -1)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "n": self.n}
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"n={self.n}, {super().extra_repr()}"
 
 
@@ -402,19 +411,19 @@ class Masking(Layer):
 
     supports_masking = True
 
-    def __init__(self, mask_value=0.0, name=None, **kwargs):
+    def __init__(self, mask_value: float = 0.0, name: str | None = None, **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         self.mask_value = mask_value
 
-    def call(self, inputs):
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
         keep = self.compute_mask(inputs).unsqueeze(-1)
         return torch.where(keep, inputs, torch.zeros((), dtype=inputs.dtype, device=inputs.device))
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return (inputs != self.mask_value).any(dim=-1)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "mask_value": self.mask_value}
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"mask_value={self.mask_value}, {super().extra_repr()}"

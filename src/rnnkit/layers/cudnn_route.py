@@ -7,13 +7,18 @@ reset_after=True, unroll=False, and a mask (if any) that right-pads every sequen
 False never takes it. rnnkit applies the same test to SimpleRNN (tanh or relu, "auto" only, since
 Keras's SimpleRNN has no use_cudnn), and says why when the answer is no.
 """
+from typing import Any, Optional, Tuple
+
+import torch
+
 from ..engine.cudnn import right_padded_lengths
+from .base import Layer
 
 # The gate activations cuDNN's LSTM and GRU have
 CUDNN_ACTIVATIONS = ("tanh", "sigmoid")
 
 
-def cudnn_kind(layer, device_type):
+def cudnn_kind(layer: Layer, device_type: str) -> Tuple[Optional[str], Optional[str]]:
     """(PyTorch RNN kind, None) when cuDNN can run the layer on this device, else (None, reason)."""
     cell = layer.cell
     kind = getattr(cell, "torch_rnn_kind", None)
@@ -38,21 +43,31 @@ def cudnn_kind(layer, device_type):
     if layer.unroll:
         return None, "unroll=True"
     if device_type != "cuda":
-        return None, f"the inputs are on {device_type} (cuDNN runs on CUDA)"
+        return None, _off_cuda(device_type)
     return kind, None
 
 
-def cudnn_route(layer, sequences, mask):
-    """(kind, lengths) for PyTorch's fused RNN (`engine.cudnn.torch_rnn_scan`) when this call of
-    `layer` on `sequences` (batch, time, features) with `mask` goes through cuDNN, else None.
+def _off_cuda(device_type: str) -> str:
+    return f"the inputs are on {device_type} (cuDNN runs on CUDA)"
+
+
+def cudnn_route(layer: Layer, sequences: Any, mask: Optional[torch.Tensor]) -> Tuple[Optional[Tuple[str, Optional[torch.Tensor]]], Optional[str]]:
+    """Whether this call of `layer` on `sequences` (B, T, F) with `mask` (B, T) goes through
+    PyTorch's fused RNN (`engine.cudnn.torch_rnn_scan`): ((kind, lengths), None) when it does, else
+    (None, the reason, or None where cuDNN is not a candidate at all: use_cudnn=False, a layer
+    around a cell, nested inputs). `lengths` (B,) are the right-padded lengths, None without a mask.
 
     Raises:
         ValueError: for `use_cudnn=True` when cuDNN cannot run this call, naming the reason.
     """
-    use_cudnn = getattr(layer, "use_cudnn", "auto")
+    # Read from the instance: SimpleRNN has no use_cudnn, and a getattr would search its cell's
+    # config (CellRNN.__getattr__) at every call.
+    use_cudnn = vars(layer).get("use_cudnn", "auto")
     # Only the SimpleRNN, LSTM and GRU layers, as Keras (an RNN around a cell loops the cell).
-    if use_cudnn is False or getattr(layer, "cell_class", None) is None:
-        return None
+    if use_cudnn is False or getattr(layer, "cell_class", None) is None or not isinstance(sequences, torch.Tensor):
+        return None, None
+    if use_cudnn == "auto" and sequences.device.type != "cuda":
+        return None, _off_cuda(sequences.device.type)  # the common CPU call, without weighing the cell
     kind, reason = cudnn_kind(layer, sequences.device.type)
     lengths = None
     if kind is not None and mask is not None:
@@ -65,5 +80,5 @@ def cudnn_route(layer, sequences, mask):
                 f"{type(layer).__name__} '{layer.name}': use_cudnn=True, but cuDNN cannot run this call: "
                 f"{reason}. Pass use_cudnn='auto' to fall back to rnnkit's kernels."
             )
-        return None
-    return kind, lengths
+        return None, reason
+    return (kind, lengths), None

@@ -9,8 +9,11 @@ rule: its weights take the dtype of its first floating-point input (`float64` in
 weights); a layer with a policy (its own `dtype=`, or a global policy set before it was made) uses
 the policy's dtypes as Keras does.
 """
+from __future__ import annotations
+
 import functools
 import warnings
+from typing import Any, Union
 
 import torch
 
@@ -33,7 +36,7 @@ class DTypePolicy:
         ('bfloat16', 'float32')
     """
 
-    def __init__(self, name=None):
+    def __init__(self, name: str | None = None) -> None:
         if name is None:
             name = global_policy().name
         if not isinstance(name, str):
@@ -52,34 +55,34 @@ class DTypePolicy:
         self._name, self._compute_dtype, self._variable_dtype = name, compute, variable
 
     @property
-    def name(self):
+    def name(self) -> str:
         return self._name
 
     @property
-    def compute_dtype(self):
+    def compute_dtype(self) -> str:
         """The dtype the layer computes in and returns, as a string."""
         return self._compute_dtype
 
     @property
-    def variable_dtype(self):
+    def variable_dtype(self) -> str:
         """The dtype of the layer's weights, as a string."""
         return self._variable_dtype
 
     @property
-    def quantization_mode(self):
+    def quantization_mode(self) -> None:
         """None: rnnkit has no quantized policies (Keras's int8/float8 ones)."""
         return None
 
     @property
-    def is_mixed(self):
+    def is_mixed(self) -> bool:
         """True when weights and computation differ in dtype (`mixed_*` policies)."""
         return self._compute_dtype != self._variable_dtype
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"name": self._name}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> DTypePolicy:
         return cls(**config)
 
     def __eq__(self, other):
@@ -92,7 +95,11 @@ class DTypePolicy:
         return f'<DTypePolicy "{self._name}">'
 
 
-def set_dtype_policy(policy):
+# What a layer's `dtype` argument takes (see `get`): a policy, its name or config, a torch dtype, or None.
+DTypePolicyLike = Union[DTypePolicy, str, torch.dtype, dict[str, Any], None]
+
+
+def set_dtype_policy(policy: DTypePolicy | str) -> None:
     """Sets the global policy (Keras `set_dtype_policy`, `mixed_precision.set_global_policy`): the
     policy of layers created afterwards without a `dtype`.
 
@@ -110,12 +117,12 @@ def set_dtype_policy(policy):
     _global_policy = policy
 
 
-def global_policy():
+def global_policy() -> DTypePolicy:
     """The global policy (Keras `dtype_policy`, `mixed_precision.global_policy`); float32 by default."""
     return _global_policy if _global_policy is not None else DTypePolicy("float32")
 
 
-def get(identifier):
+def get(identifier: DTypePolicy | str | torch.dtype | dict[str, Any] | None) -> DTypePolicy | None:
     """A layer's `dtype` argument as a policy: None (the global policy when one other than float32
     is set, else None: the dtype follows the first input), a name, a `torch.dtype`, a `DTypePolicy`
     or its config (`{"class_name": "DTypePolicy", "config": {"name": ...}}`)."""
@@ -135,13 +142,13 @@ _warned = set()
 
 
 @functools.lru_cache(maxsize=None)
-def cpu_runs_bfloat16():
+def cpu_runs_bfloat16() -> bool:
     """Whether this CPU has AVX512-BF16 or AMX-BF16 (asked once: it is checked at every layer call)."""
     capability = getattr(torch._C._cpu, "_get_cpu_capability", dict)()
     return bool(capability.get("avx512_bf16") or capability.get("amx_bf16"))
 
 
-def low_precision_supported(dtype, device):
+def low_precision_supported(dtype: torch.dtype, device: torch.device) -> bool:
     """Whether `device` runs GEMMs in `dtype` (a torch dtype) at speed; warns once where it does not.
 
     bfloat16 on the CPU needs AVX512-BF16 or AMX (oneDNN then accumulates in float32); elsewhere

@@ -1,7 +1,15 @@
 """GRUCell and GRU (Keras gate order z, r, h; reset_after=True by default, as Keras 3)."""
-from ..engine.gru import gru_scan
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+import torch
+
+from ..engine.gru import compiled_activation_reason, gru_scan
+from ..engine.native import KernelChoice
 from .recurrent_cell import RecurrentCell
 from .rnn import CellRNN
+
+if TYPE_CHECKING:
+    from .plan import Fold
 
 
 class GRUCell(RecurrentCell):
@@ -15,20 +23,23 @@ class GRUCell(RecurrentCell):
         use_bias, initializers, regularizers, dropout, recurrent_dropout, seed: as Keras.
         implementation: 1 or 2, accepted as Keras does; the results are the same either way.
 
-    Weights (Keras order): kernel (features, 3*units), recurrent_kernel (units, 3*units), bias.
+    Shapes, with B batch, F input features, H units: a step maps inputs (B, F) and the state
+    (B, H) to the output and new state (B, H).
+
+    Weights (Keras order): kernel (F, 3H), recurrent_kernel (H, 3H), bias (2, 3H) (reset_after) or (3H,).
     """
 
     gate_count = 3
     torch_rnn_kind = "gru"  # its PyTorch fused-RNN counterpart (layers.cudnn_route)
 
-    def __init__(self, units, reset_after=True, implementation=2, **kwargs):
+    def __init__(self, units: int, reset_after: bool = True, implementation: int = 2, **kwargs) -> None:
         super().__init__(units, **kwargs)
         self.reset_after = reset_after
         # Keras's choice between fused and per-gate matrix products (1 with recurrent dropout); kept
         # for compatibility, out of the config as in Keras: rnnkit's kernel is the same either way.
         self.implementation = 1 if self.recurrent_dropout else implementation
 
-    def bias_shape(self):
+    def bias_shape(self) -> Tuple[int, ...]:
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
     def _biases(self):
@@ -39,7 +50,8 @@ class GRUCell(RecurrentCell):
             return self.bias[0], self.bias[1]
         return self.bias, None
 
-    def step(self, x, states, rmask):
+    def step(self, x: torch.Tensor, states: List[torch.Tensor],
+             rmask: Optional[torch.Tensor]) -> Tuple[torch.Tensor, List[torch.Tensor]]:
         h = states[0]
         hd = h if rmask is None else h * rmask
         b_in, b_rec = self._biases()
@@ -59,9 +71,12 @@ class GRUCell(RecurrentCell):
         h = z * h + (1 - z) * hh
         return h, [h]
 
-    def run_kernel(self, x, states, mask, rmask, compute_dtype=None):
+    def run_kernel(self, x: torch.Tensor, states: List[torch.Tensor], mask: Optional[torch.Tensor],
+                   rmask: Optional[torch.Tensor], compute_dtype: Optional[torch.dtype] = None,
+                   choice: Optional[KernelChoice] = None,
+                   fold: Optional["Fold"] = None) -> Tuple[torch.Tensor, List[torch.Tensor]]:
         b_in, b_rec = self._biases()
-        xp = self.input_projection(x, b_in)
+        xp = self.input_projection(x, b_in, fold)  # (B, T, 3H)
         hs = gru_scan(
             xp,
             self.recurrent_kernel,
@@ -73,10 +88,14 @@ class GRUCell(RecurrentCell):
             self.recurrent_activation,
             self.reset_after,
             compute_dtype,
+            choice,
         )
         return hs, [hs[:, -1]]
 
-    def get_config(self):
+    def compiled_kernel_reason(self) -> Optional[str]:
+        return compiled_activation_reason(self.activation, self.recurrent_activation, self.reset_after)
+
+    def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "reset_after": self.reset_after}
 
 
@@ -90,9 +109,10 @@ class GRU(CellRNN):
         bias_regularizer, dropout, recurrent_dropout, seed, reset_after (True): as `GRUCell`.
         return_sequences, return_state, go_backwards, stateful, unroll: as `RNN`.
 
-    Call arguments: sequences (batch, time, features), initial_state, mask, training.
+    Call arguments (B batch, T time steps, F input features, H units): sequences (B, T, F),
+    initial_state [(B, H)], mask (B, T), training.
 
-    Output shape: (batch, units), or (batch, time, units) with return_sequences.
+    Output shape: (B, H), or (B, T, H) with return_sequences.
 
     Example:
         >>> gru = GRU(1024, return_sequences=True, stateful=True)

@@ -10,12 +10,17 @@ Example:
     >>> w = init((3, 4))                                   # (3, 4) tensor, same values every call
     >>> layer = LSTM(8, kernel_initializer=Orthogonal(gain=0.5, seed=2))
 """
+from __future__ import annotations
+
 import difflib
 import math
 import re
+from collections.abc import Callable, Sequence
+from typing import Any, Union
 
 import torch
 
+from ..checks import check_scalar
 from .serialization import ConfigObject
 
 
@@ -33,7 +38,7 @@ def _fans(shape, input_axes=None, output_axes=None):
 class Initializer(ConfigObject):
     """Base class: subclasses implement `fill_(tensor)` (in place) and `get_config()`."""
 
-    def __call__(self, shape, dtype=None) -> torch.Tensor:
+    def __call__(self, shape: Sequence[int], dtype: str | torch.dtype | None = None) -> torch.Tensor:
         """A new tensor of `shape` (and `dtype`, default torch's default) filled by this initializer."""
         value = torch.empty(tuple(shape), dtype=_torch_dtype(dtype))
         with torch.no_grad():
@@ -42,6 +47,11 @@ class Initializer(ConfigObject):
 
     def fill_(self, tensor: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+
+# What a layer's *_initializer argument takes: a Keras name, a serialized initializer, an Initializer,
+# or a function that fills the tensor it is given in place.
+InitializerLike = Union[str, dict, Initializer, Callable[[torch.Tensor], Any]]
 
 
 
@@ -54,56 +64,56 @@ def _torch_dtype(dtype):
 class Zeros(Initializer):
     """All zeros."""
 
-    def fill_(self, tensor):
+    def fill_(self, tensor: torch.Tensor) -> torch.Tensor:
         return torch.nn.init.zeros_(tensor)
 
 
 class Ones(Initializer):
     """All ones."""
 
-    def fill_(self, tensor):
+    def fill_(self, tensor: torch.Tensor) -> torch.Tensor:
         return torch.nn.init.ones_(tensor)
 
 
 class Constant(Initializer):
     """Every entry equal to `value` (a Python number)."""
 
-    def __init__(self, value=0.0):
+    def __init__(self, value: float = 0.0) -> None:
         self.value = value
 
-    def fill_(self, tensor):
+    def fill_(self, tensor: torch.Tensor) -> torch.Tensor:
         return torch.nn.init.constant_(tensor, float(self.value))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"value": self.value}
 
 
 class Identity(Initializer):
     """`gain` times the identity matrix (2-D weights only)."""
 
-    def __init__(self, gain=1.0):
+    def __init__(self, gain: float = 1.0) -> None:
         self.gain = gain
 
-    def fill_(self, tensor):
+    def fill_(self, tensor: torch.Tensor) -> torch.Tensor:
         if tensor.dim() != 2:
             raise ValueError(f"Identity initializer needs a 2-D shape, got {tuple(tensor.shape)}.")
         return tensor.copy_(self.gain * torch.eye(*tensor.shape, dtype=tensor.dtype))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain}
 
 
 class RandomInitializer(Initializer):
     """Base of the random initializers: `seed` (an int) makes every call give the same values."""
 
-    def __init__(self, seed=None):
+    def __init__(self, seed: int | None = None) -> None:
         if isinstance(seed, dict):  # a Keras-serialized SeedGenerator, as .keras files may hold
             seed = (seed.get("config") or {}).get("seed")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise ValueError(f"{type(self).__name__}: seed must be an int or None, got {seed!r}.")
         self.seed = seed
 
-    def fill_(self, tensor):
+    def fill_(self, tensor: torch.Tensor) -> torch.Tensor:
         if self.seed is None:
             return self.draw_(tensor, None)
         # A fresh CPU generator per call: the same values every call and on every device.
@@ -111,39 +121,39 @@ class RandomInitializer(Initializer):
         values = self.draw_(torch.empty(tensor.shape, dtype=tensor.dtype), generator)
         return tensor.copy_(values)
 
-    def draw_(self, tensor, generator):
+    def draw_(self, tensor: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """Fills `tensor` in place from `generator` (None: torch's global one)."""
         raise NotImplementedError
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"seed": self.seed}
 
 
 class RandomUniform(RandomInitializer):
     """Uniform on [minval, maxval)."""
 
-    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None) -> None:
         super().__init__(seed)
         self.minval, self.maxval = minval, maxval
 
-    def draw_(self, tensor, generator):
+    def draw_(self, tensor: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return torch.nn.init.uniform_(tensor, self.minval, self.maxval, generator=generator)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
 
 
 class RandomNormal(RandomInitializer):
     """Normal with `mean` and `stddev`."""
 
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
         super().__init__(seed)
         self.mean, self.stddev = mean, stddev
 
-    def draw_(self, tensor, generator):
+    def draw_(self, tensor: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return torch.nn.init.normal_(tensor, self.mean, self.stddev, generator=generator)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
 
 
@@ -157,7 +167,7 @@ def _truncated_normal_(tensor, mean, stddev, generator):
 class TruncatedNormal(RandomNormal):
     """Normal with `mean` and `stddev`, redrawn beyond two standard deviations."""
 
-    def draw_(self, tensor, generator):
+    def draw_(self, tensor: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return _truncated_normal_(tensor, self.mean, self.stddev, generator)
 
 
@@ -171,11 +181,11 @@ class VarianceScaling(RandomInitializer):
     _distributions = ("truncated_normal", "untruncated_normal", "uniform")
 
     def __init__(
-        self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None, output_axes=None
-    ):
+        self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal", seed: int | None = None,
+        input_axes: Sequence[int] | None = None, output_axes: Sequence[int] | None = None,
+    ) -> None:
         super().__init__(seed)
-        if not scale > 0:
-            raise ValueError(f"{type(self).__name__}: scale must be positive, got {scale!r}.")
+        check_scalar(scale, f"{type(self).__name__}: scale", float, min_val=0, include_boundaries="neither")
         distribution = "truncated_normal" if distribution == "normal" else distribution
         for arg, value, allowed in (("mode", mode, self._modes), ("distribution", distribution, self._distributions)):
             if value not in allowed:
@@ -183,7 +193,7 @@ class VarianceScaling(RandomInitializer):
         self.scale, self.mode, self.distribution = scale, mode, distribution
         self.input_axes, self.output_axes = input_axes, output_axes
 
-    def draw_(self, tensor, generator):
+    def draw_(self, tensor: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         fan_in, fan_out = _fans(tuple(tensor.shape), self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         variance = self.scale / max(1.0, n)
@@ -195,7 +205,7 @@ class VarianceScaling(RandomInitializer):
         # 0.8796... is the stddev of a standard normal truncated to (-2, 2).
         return _truncated_normal_(tensor, 0.0, math.sqrt(variance) / 0.87962566103423978, generator)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "scale": self.scale, "mode": self.mode, "distribution": self.distribution, **super().get_config(),
             "input_axes": self.input_axes, "output_axes": self.output_axes,
@@ -205,10 +215,12 @@ class VarianceScaling(RandomInitializer):
 def _preset(name, scale, mode, distribution, doc):
     """A VarianceScaling with fixed scale, mode and distribution, left out of its config as in Keras's."""
 
-    def __init__(self, seed=None, input_axes=None, output_axes=None):
+    def __init__(
+        self, seed: int | None = None, input_axes: Sequence[int] | None = None, output_axes: Sequence[int] | None = None
+    ) -> None:
         VarianceScaling.__init__(self, scale, mode, distribution, seed, input_axes, output_axes)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
 
     return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config, "__doc__": doc})
@@ -225,11 +237,11 @@ LecunNormal = _preset("LecunNormal", 1.0, "fan_in", "truncated_normal", "LeCun t
 class Orthogonal(RandomInitializer):
     """Keras's orthogonal: QR of a normal matrix, sign-corrected, transposed for wide shapes, times `gain`."""
 
-    def __init__(self, gain=1.0, seed=None):
+    def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
         super().__init__(seed)
         self.gain = gain
 
-    def draw_(self, tensor, generator):
+    def draw_(self, tensor: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         rows, cols = math.prod(tensor.shape[:-1]), tensor.shape[-1]
         a = torch.randn(max(rows, cols), min(rows, cols), dtype=torch.float64, generator=generator)
         q, r = torch.linalg.qr(a)
@@ -238,7 +250,7 @@ class Orthogonal(RandomInitializer):
             q = q.t()
         return tensor.copy_((self.gain * q).reshape(tensor.shape))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"gain": self.gain, **super().get_config()}
 
 
@@ -260,7 +272,7 @@ glorot_uniform, glorot_normal, he_uniform, he_normal = GlorotUniform, GlorotNorm
 lecun_uniform, lecun_normal, orthogonal = LecunUniform, LecunNormal, Orthogonal
 
 
-def get(identifier):
+def get(identifier: Initializer | str | dict[str, Any]) -> Initializer:
     """An Initializer from a Keras name ("glorot_uniform"), a serialized initializer
     ({"class_name": "Orthogonal", "config": {"gain": 0.5}}), or an Initializer (returned as is)."""
     if isinstance(identifier, Initializer):
@@ -286,7 +298,7 @@ def get(identifier):
     )
 
 
-def get_initializer(identifier):
+def get_initializer(identifier: Initializer | str | dict[str, Any] | Callable) -> Callable[[torch.Tensor], Any]:
     """An in-place initializer `fn(tensor)`: from anything `get` takes, or a callable that fills the
     tensor it is given (rnnkit's own convention for plain functions)."""
     if callable(identifier) and not isinstance(identifier, Initializer):
@@ -294,7 +306,7 @@ def get_initializer(identifier):
     return get(identifier).fill_
 
 
-def serialize(initializer):
+def serialize(initializer: Any) -> Any:
     """An initializer as a layer config holds it: a name stays the name, an Initializer becomes
     {"class_name": ..., "config": {...}} (Keras's form); anything else is kept as given."""
     if isinstance(initializer, Initializer):
@@ -302,6 +314,6 @@ def serialize(initializer):
     return initializer
 
 
-def deserialize(config):
+def deserialize(config: str | dict[str, Any]) -> Initializer:
     """The Initializer a `serialize` result describes."""
     return get(config)

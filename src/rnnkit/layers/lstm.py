@@ -1,9 +1,15 @@
 """LSTMCell and LSTM (Keras gate order i, f, c, o)."""
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
 import torch
 
-from ..engine.lstm import lstm_scan
+from ..engine.lstm import compiled_activation_reason, lstm_scan
+from ..engine.native import KernelChoice
 from .recurrent_cell import RecurrentCell
 from .rnn import CellRNN
+
+if TYPE_CHECKING:
+    from .plan import Fold
 
 
 class LSTMCell(RecurrentCell):
@@ -16,14 +22,17 @@ class LSTMCell(RecurrentCell):
         use_bias, initializers, regularizers, dropout, recurrent_dropout, seed: as Keras.
         implementation: 1 or 2, accepted as Keras does; the results are the same either way.
 
-    Weights (Keras order): kernel (features, 4*units), recurrent_kernel (units, 4*units),
-    bias (4*units,), gates in the order i, f, c, o.
+    Shapes, with B batch, F input features, H units: a step maps inputs (B, F) and the states
+    h, c (B, H) to the output and new states (B, H).
+
+    Weights (Keras order): kernel (F, 4H), recurrent_kernel (H, 4H), bias (4H,), gates in the
+    order i, f, c, o.
     """
 
     gate_count = 4
     torch_rnn_kind = "lstm"  # its PyTorch fused-RNN counterpart (layers.cudnn_route)
 
-    def __init__(self, units, unit_forget_bias=True, implementation=2, **kwargs):
+    def __init__(self, units: int, unit_forget_bias: bool = True, implementation: int = 2, **kwargs) -> None:
         super().__init__(units, **kwargs)
         self.unit_forget_bias = unit_forget_bias
         # Keras's choice between fused and per-gate matrix products (1 with recurrent dropout); kept
@@ -31,15 +40,16 @@ class LSTMCell(RecurrentCell):
         self.implementation = 1 if self.recurrent_dropout else implementation
 
     @property
-    def state_size(self):
+    def state_size(self) -> List[int]:
         return [self.units, self.units]
 
-    def init_bias_(self, bias):
+    def init_bias_(self, bias: torch.Tensor) -> None:
         super().init_bias_(bias)
         if self.unit_forget_bias:
             torch.nn.init.ones_(bias[self.units : 2 * self.units])
 
-    def step(self, x, states, rmask):
+    def step(self, x: torch.Tensor, states: List[torch.Tensor],
+             rmask: Optional[torch.Tensor]) -> Tuple[torch.Tensor, List[torch.Tensor]]:
         h, c = states
         hd = h if rmask is None else h * rmask
         z = x @ self.kernel + hd @ self.recurrent_kernel
@@ -51,15 +61,21 @@ class LSTMCell(RecurrentCell):
         h = sigma(zo) * phi(c)
         return h, [h, c]
 
-    def run_kernel(self, x, states, mask, rmask, compute_dtype=None):
-        xp = self.input_projection(x, self.bias)
+    def run_kernel(self, x: torch.Tensor, states: List[torch.Tensor], mask: Optional[torch.Tensor],
+                   rmask: Optional[torch.Tensor], compute_dtype: Optional[torch.dtype] = None,
+                   choice: Optional[KernelChoice] = None,
+                   fold: Optional["Fold"] = None) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        xp = self.input_projection(x, self.bias, fold)  # (B, T, 4H)
         hs, c_last = lstm_scan(
             xp, self.recurrent_kernel, states[0], states[1], mask, rmask, self.activation, self.recurrent_activation,
-            compute_dtype,
+            compute_dtype, choice,
         )
         return hs, [hs[:, -1], c_last]
 
-    def get_config(self):
+    def compiled_kernel_reason(self) -> Optional[str]:
+        return compiled_activation_reason(self.activation, self.recurrent_activation)
+
+    def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
 
 
@@ -73,9 +89,10 @@ class LSTM(CellRNN):
         recurrent_regularizer, bias_regularizer, dropout, recurrent_dropout, seed: as `LSTMCell`.
         return_sequences, return_state, go_backwards, stateful, unroll: as `RNN`.
 
-    Call arguments: sequences (batch, time, features), initial_state [h, c], mask, training.
+    Call arguments (B batch, T time steps, F input features, H units): sequences (B, T, F),
+    initial_state [h (B, H), c (B, H)], mask (B, T), training.
 
-    Output shape: (batch, units) or (batch, time, units); with return_state, (output, h, c).
+    Output shape: (B, H) or (B, T, H); with return_state, (output, h (B, H), c (B, H)).
 
     Example:
         >>> encoder = LSTM(64, return_state=True)

@@ -1,6 +1,11 @@
 """Keras 3's merge layers as torch.nn.Modules: Concatenate and Add take a list of tensors and
 return one, in eager code and in functional graphs (`Concatenate()([a, b])` on `rnnkit.Input`
 tensors). Masks are combined from every input as Keras combines them."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 
 from .base import Layer, get_mask
@@ -24,7 +29,7 @@ class Merge(Layer):
                 f"{type(self).__name__} '{self.name}': expected a list of at least one {what}, got {received}."
             )
 
-    def build(self, input_shape):
+    def build(self, input_shape: Sequence[Sequence[int | None]]) -> None:
         self._check_list(input_shape, "shape")
         if not all(isinstance(shape, (list, tuple, torch.Size)) for shape in input_shape):
             raise ValueError(
@@ -32,17 +37,19 @@ class Merge(Layer):
             )
         self.check_shapes(input_shape)
 
-    def validate_input(self, inputs):
+    def validate_input(self, inputs: Sequence[torch.Tensor]) -> None:
         self._check_list(inputs, "tensor")
         if not all(isinstance(x, torch.Tensor) for x in inputs):
             kinds = ", ".join(type(x).__name__ for x in inputs)
             raise ValueError(f"{type(self).__name__} '{self.name}': expected a list of tensors, got [{kinds}].")
         self.check_shapes([tuple(x.shape) for x in inputs])
 
-    def call(self, inputs, mask=None):
+    def call(self, inputs: Sequence[torch.Tensor], mask: Sequence[torch.Tensor | None] | None = None) -> torch.Tensor:
         return self.merge(list(inputs))
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(
+        self, inputs: Sequence[torch.Tensor], mask: Sequence[torch.Tensor | None] | None = None
+    ) -> torch.Tensor | None:
         # `mask` is a list only when the caller passed one mask per input; otherwise each input's own.
         masks = list(mask) if isinstance(mask, (list, tuple)) else [get_mask(x) for x in inputs]
         if len(masks) != len(inputs):
@@ -51,13 +58,13 @@ class Merge(Layer):
             )
         return self.merge_masks(list(inputs), masks)
 
-    def check_shapes(self, shapes):
+    def check_shapes(self, shapes: Sequence[Sequence[int | None]]) -> None:
         raise NotImplementedError
 
-    def merge(self, inputs):
+    def merge(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
 
-    def merge_masks(self, inputs, masks):
+    def merge_masks(self, inputs: list[torch.Tensor], masks: list[torch.Tensor | None]) -> torch.Tensor | None:
         raise NotImplementedError
 
 
@@ -88,13 +95,13 @@ class Concatenate(Merge):
         (None, None, 9)
     """
 
-    def __init__(self, axis=-1, name=None, **kwargs):
+    def __init__(self, axis: int = -1, name: str | None = None, **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise ValueError(f"Concatenate '{self.name}': expected an integer axis, got {axis!r}.")
         self.axis = axis
 
-    def check_shapes(self, shapes):
+    def check_shapes(self, shapes: Sequence[Sequence[int | None]]) -> None:
         ranks = {len(shape) for shape in shapes}
         if len(ranks) != 1:
             raise ValueError(
@@ -114,10 +121,10 @@ class Concatenate(Merge):
                     f"axis {self.axis}, got shapes {_format_shapes(shapes)}."
                 )
 
-    def merge(self, inputs):
+    def merge(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         return torch.cat(inputs, dim=self.axis)
 
-    def merge_masks(self, inputs, masks):
+    def merge_masks(self, inputs: list[torch.Tensor], masks: list[torch.Tensor | None]) -> torch.Tensor | None:
         if all(m is None for m in masks):
             return None
         full = []
@@ -129,10 +136,10 @@ class Concatenate(Merge):
             full.append(m.bool())
         return torch.cat(full, dim=self.axis).any(dim=-1)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axis": self.axis}
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"axis={self.axis}, {super().extra_repr()}"
 
 
@@ -160,7 +167,7 @@ class Add(Merge):
         [[3.0, 3.0, 3.0], [3.0, 3.0, 3.0]]
     """
 
-    def check_shapes(self, shapes):
+    def check_shapes(self, shapes: Sequence[Sequence[int | None]]) -> None:
         batch_sizes = {shape[0] for shape in shapes if len(shape)} - {None}
         if len(batch_sizes) > 1:
             raise ValueError(
@@ -175,7 +182,7 @@ class Add(Merge):
                     f"got shapes {_format_shapes(shapes)}."
                 )
 
-    def merge(self, inputs):
+    def merge(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         rank = max(x.dim() for x in inputs)
         total = None
         for x in inputs:
@@ -184,7 +191,7 @@ class Add(Merge):
             total = x if total is None else total + x
         return total
 
-    def merge_masks(self, inputs, masks):
+    def merge_masks(self, inputs: list[torch.Tensor], masks: list[torch.Tensor | None]) -> torch.Tensor | None:
         if any(m is None for m in masks):
             return None
         combined = masks[0]
@@ -193,11 +200,11 @@ class Add(Merge):
         return combined
 
 
-def concatenate(inputs, axis=-1, **kwargs):
+def concatenate(inputs: Sequence[torch.Tensor], axis: int = -1, **kwargs) -> torch.Tensor:
     """`Concatenate(axis=axis, **kwargs)(inputs)`, Keras's functional shorthand."""
     return Concatenate(axis=axis, **kwargs)(inputs)
 
 
-def add(inputs, **kwargs):
+def add(inputs: Sequence[torch.Tensor], **kwargs) -> torch.Tensor:
     """`Add(**kwargs)(inputs)`, Keras's functional shorthand."""
     return Add(**kwargs)(inputs)

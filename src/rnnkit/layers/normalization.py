@@ -1,12 +1,19 @@
 """Keras 3's normalization layers as torch.nn.Modules: BatchNormalization and LayerNormalization.
 Arguments, defaults, weight names, shapes and order, and mask behaviour are Keras's."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
+from ..checks import check_scalar
 from .base import Layer
-from .constraints import get_constraint, serialize_constraint
+from .constraints import ConstraintLike, get_constraint, serialize_constraint
+from .initializers import InitializerLike
 from .initializers import serialize as serialize_initializer
-from .regularizers import get_regularizer, serialize_regularizer
+from .regularizers import RegularizerLike, get_regularizer, serialize_regularizer
 
 KERAS_EPSILON = 1e-7  # Keras's backend.epsilon(): keeps the masked mean finite when every position is masked
 
@@ -88,33 +95,31 @@ class BatchNormalization(Layer):
 
     def __init__(
         self,
-        axis=-1,
-        momentum=0.99,
-        epsilon=1e-3,
-        center=True,
-        scale=True,
-        beta_initializer="zeros",
-        gamma_initializer="ones",
-        moving_mean_initializer="zeros",
-        moving_variance_initializer="ones",
-        beta_regularizer=None,
-        gamma_regularizer=None,
-        beta_constraint=None,
-        gamma_constraint=None,
-        synchronized=False,
-        renorm=False,
-        renorm_clipping=None,
-        renorm_momentum=0.99,
-        name=None,
+        axis: int = -1,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer: InitializerLike = "zeros",
+        gamma_initializer: InitializerLike = "ones",
+        moving_mean_initializer: InitializerLike = "zeros",
+        moving_variance_initializer: InitializerLike = "ones",
+        beta_regularizer: RegularizerLike = None,
+        gamma_regularizer: RegularizerLike = None,
+        beta_constraint: ConstraintLike = None,
+        gamma_constraint: ConstraintLike = None,
+        synchronized: bool = False,
+        renorm: bool = False,
+        renorm_clipping: dict[str, float] | None = None,
+        renorm_momentum: float = 0.99,
+        name: str | None = None,
         **kwargs,
-    ):
+    ) -> None:
         super().__init__(name=name, **kwargs)
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise ValueError(f"{self._label}: expected an integer axis, got {axis!r}.")
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
-            raise ValueError(f"{self._label}: expected momentum in [0, 1], got {momentum!r}.")
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or epsilon <= 0:
-            raise ValueError(f"{self._label}: expected a positive epsilon, got {epsilon!r}.")
+        check_scalar(momentum, f"{self._label}: momentum", float, min_val=0, max_val=1)
+        check_scalar(epsilon, f"{self._label}: epsilon", float, min_val=0, include_boundaries="neither")
         if synchronized or renorm:
             raise ValueError(
                 f"{self._label}: expected synchronized=False and renorm=False (cross-device synchronization and "
@@ -140,7 +145,7 @@ class BatchNormalization(Layer):
     def _label(self):
         return f"BatchNormalization '{self.name}'"
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
         (axis,) = _normalized_axes(self._label, [self.axis], input_shape)
         features = input_shape[axis]
         if features is None:
@@ -164,10 +169,10 @@ class BatchNormalization(Layer):
         self.moving_variance = self.add_weight("moving_variance", shape, self.moving_variance_initializer,
                                                trainable=False)
 
-    def validate_input(self, inputs):
+    def validate_input(self, inputs: torch.Tensor) -> None:
         _normalized_axes(self._label, [self.axis], inputs.shape)
 
-    def call(self, inputs, training=False, mask=None):
+    def call(self, inputs: torch.Tensor, training: bool = False, mask: torch.Tensor | None = None) -> torch.Tensor:
         rank = inputs.dim()
         axis = self.axis % rank
         features = self.moving_mean.shape[0]
@@ -211,7 +216,7 @@ class BatchNormalization(Layer):
         variance = ((inputs - mean).square() * weights).sum(dim=reduce, keepdim=True) / count
         return mean.flatten(), variance.flatten()
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "axis": self.axis,
@@ -233,7 +238,7 @@ class BatchNormalization(Layer):
             "renorm_momentum": self.renorm_momentum,
         }
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         features = self.moving_mean.shape[0] if self.built else None
         return (
             f"features={features}, axis={self.axis}, momentum={self.momentum}, epsilon={self.epsilon}, "
@@ -283,26 +288,25 @@ class LayerNormalization(Layer):
 
     def __init__(
         self,
-        axis=-1,
-        epsilon=1e-3,
-        center=True,
-        scale=True,
-        beta_initializer="zeros",
-        gamma_initializer="ones",
-        beta_regularizer=None,
-        gamma_regularizer=None,
-        beta_constraint=None,
-        gamma_constraint=None,
-        rms_scaling=False,
-        name=None,
+        axis: int | Sequence[int] = -1,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer: InitializerLike = "zeros",
+        gamma_initializer: InitializerLike = "ones",
+        beta_regularizer: RegularizerLike = None,
+        gamma_regularizer: RegularizerLike = None,
+        beta_constraint: ConstraintLike = None,
+        gamma_constraint: ConstraintLike = None,
+        rms_scaling: bool = False,
+        name: str | None = None,
         **kwargs,
-    ):
+    ) -> None:
         super().__init__(name=name, **kwargs)
         axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
         if not axes or any(isinstance(a, bool) or not isinstance(a, int) for a in axes):
             raise ValueError(f"{self._label}: expected an integer axis or a list of them, got {axis!r}.")
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or epsilon <= 0:
-            raise ValueError(f"{self._label}: expected a positive epsilon, got {epsilon!r}.")
+        check_scalar(epsilon, f"{self._label}: epsilon", float, min_val=0, include_boundaries="neither")
         if rms_scaling:
             raise ValueError(
                 f"{self._label}: expected rms_scaling=False (Keras deprecated it), got rms_scaling={rms_scaling!r}."
@@ -325,7 +329,7 @@ class LayerNormalization(Layer):
     def _axes(self, shape):
         return _normalized_axes(self._label, self.axis if isinstance(self.axis, list) else [self.axis], shape)
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
         self.normalized_shape = tuple(input_shape[a] for a in self._axes(input_shape))
         if None in self.normalized_shape:
             raise ValueError(
@@ -344,10 +348,10 @@ class LayerNormalization(Layer):
             else None
         )
 
-    def validate_input(self, inputs):
+    def validate_input(self, inputs: torch.Tensor) -> None:
         self._axes(inputs.shape)
 
-    def call(self, inputs):
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
         rank = inputs.dim()
         axes = self._axes(inputs.shape)
         sizes = tuple(inputs.shape[a] for a in axes)
@@ -366,7 +370,7 @@ class LayerNormalization(Layer):
             outputs = outputs + _broadcastable(self.beta, rank, axes)
         return outputs
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "axis": self.axis,
@@ -382,7 +386,7 @@ class LayerNormalization(Layer):
             "rms_scaling": False,
         }
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         shape = self.normalized_shape if self.built else None
         return (
             f"normalized_shape={shape}, axis={self.axis}, epsilon={self.epsilon}, center={self.center}, "

@@ -5,6 +5,13 @@ mask, `x * 2.0`, `ops.concatenate(...)`) as a node of its own in the functional 
 node becomes an `Operation` naming the rnnkit.ops function and its keyword arguments. Only the
 side-effect-free functions in `OPERATIONS` can be named: a config never chooses code to run.
 """
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
 from .. import ops
 from .base import Layer, snake_case
 
@@ -24,7 +31,7 @@ OPERATIONS = frozenset({
 })
 
 
-def operation_name(keras_class_name):
+def operation_name(keras_class_name: str) -> str | None:
     """The rnnkit.ops function of a Keras operation class ("NotEqual" -> "not_equal"), or None if it
     is not one a model may call."""
     name = snake_case(keras_class_name)
@@ -44,7 +51,7 @@ class Operation(Layer):
     Output: whatever the function returns (a tensor, or a list of tensors for `split`).
     """
 
-    def __init__(self, function, arguments=None, **kwargs):
+    def __init__(self, function: str, arguments: Mapping[str, Any] | None = None, **kwargs) -> None:
         if function not in OPERATIONS:
             raise ValueError(
                 f"Operation: {function!r} is not an operation rnnkit runs from a config; allowed: "
@@ -54,8 +61,8 @@ class Operation(Layer):
         self.function = function
         self.arguments = dict(arguments or {})
 
-    def call(self, *args, **kwargs):
+    def call(self, *args, **kwargs) -> torch.Tensor | list[torch.Tensor] | tuple[torch.Tensor, ...]:
         return getattr(ops, self.function)(*args, **kwargs, **self.arguments)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "function": self.function, "arguments": dict(self.arguments)}

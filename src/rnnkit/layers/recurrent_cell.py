@@ -1,25 +1,34 @@
 """What the built-in cells (SimpleRNNCell, LSTMCell, GRUCell) share: Keras's constructor
 arguments and config, weight creation, dropout masks, and the hand-off to the fused kernels."""
 import contextlib
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
 
 import torch
 
-from ..engine.activations import get_activation
+from ..checks import check_scalar
+from ..engine.activations import Activation, get_activation
 from ..engine.embedding_projection import embedding_projection
+from ..engine.native import KernelChoice
 from .base import Layer
 from .constraints import get_constraint, serialize_constraint
 from .initializers import get_initializer, serialize as serialize_initializer
 from .regularizers import get_regularizer, serialize_regularizer
 
+if TYPE_CHECKING:
+    from .plan import Fold
 
-def check_cell_arguments(label, units, dropout=0.0, recurrent_dropout=0.0, activation="tanh", recurrent_activation="sigmoid"):
+# What an activation argument takes: a Keras name, None (linear), an Activation or a callable.
+ActivationLike = Union[str, Activation, Callable, None]
+
+
+def check_cell_arguments(label: str, units: int, dropout: float = 0.0, recurrent_dropout: float = 0.0,
+                         activation: ActivationLike = "tanh",
+                         recurrent_activation: ActivationLike = "sigmoid") -> Tuple[Activation, Activation]:
     """Validates a cell's arguments, naming `label` (the cell, or the layer that owns it) in errors;
     returns the two activations."""
-    if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-        raise ValueError(f"{label}: units must be a positive integer, got {units!r}.")
+    check_scalar(units, f"{label}: units", int, min_val=1)
     for arg, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-        if not isinstance(rate, (int, float)) or not 0.0 <= float(rate) < 1.0:
-            raise ValueError(f"{label}: {arg} must be in [0, 1), got {rate!r}.")
+        check_scalar(rate, f"{label}: {arg}", float, min_val=0, max_val=1, include_boundaries="left")
     try:
         return get_activation(activation), get_activation(recurrent_activation)
     except ValueError as error:
@@ -50,23 +59,23 @@ class DropoutRNNCell:
         noise = torch.rand(like.shape, generator=generator, dtype=like.dtype)
         return ((noise < keep).to(like.dtype) / keep).to(like.device)
 
-    def get_dropout_mask(self, step_input):
+    def get_dropout_mask(self, step_input: torch.Tensor) -> Optional[torch.Tensor]:
         if getattr(self, "_dropout_mask", None) is None and self.dropout > 0:
             self._dropout_mask = self._draw_mask(step_input, self.dropout)
         return getattr(self, "_dropout_mask", None)
 
-    def get_recurrent_dropout_mask(self, state):
+    def get_recurrent_dropout_mask(self, state: torch.Tensor) -> Optional[torch.Tensor]:
         if getattr(self, "_recurrent_dropout_mask", None) is None and self.recurrent_dropout > 0:
             self._recurrent_dropout_mask = self._draw_mask(state, self.recurrent_dropout)
         return getattr(self, "_recurrent_dropout_mask", None)
 
-    def reset_dropout_mask(self):
+    def reset_dropout_mask(self) -> None:
         self._dropout_mask = None
 
-    def reset_recurrent_dropout_mask(self):
+    def reset_recurrent_dropout_mask(self) -> None:
         self._recurrent_dropout_mask = None
 
-    def reset_dropout_masks(self):
+    def reset_dropout_masks(self) -> None:
         """Clears both masks; the RNN layer calls it after every sequence."""
         self.reset_dropout_mask()
         self.reset_recurrent_dropout_mask()
@@ -74,35 +83,36 @@ class DropoutRNNCell:
 
 class RecurrentCell(DropoutRNNCell, Layer):
     """Base of the built-in cells. Subclasses set `gate_count`, implement `step()` (one time step on
-    autograd, for `RNN` loops over custom structures) and `run_kernel()` (the fused sequence)."""
+    autograd, for `RNN` loops over custom structures), `run_kernel()` (the fused sequence, on the
+    path the plan chose) and `compiled_kernel_reason()`."""
 
     gate_count = 1
 
     def __init__(
         self,
-        units,
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
+        units: int,
+        activation: ActivationLike = "tanh",
+        recurrent_activation: ActivationLike = "sigmoid",
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        recurrent_initializer: Any = "orthogonal",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        kernel_constraint: Any = None,
+        recurrent_constraint: Any = None,
+        bias_constraint: Any = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed: Optional[int] = None,
         **kwargs,
-    ):
+    ) -> None:
         super().__init__(**kwargs)
         self.activation, self.recurrent_activation = check_cell_arguments(
             f"{type(self).__name__} '{self.name}'", units, dropout, recurrent_dropout, activation, recurrent_activation
         )
-        self.units = units
+        self.units = int(units)  # a NumPy integer passes the check; the config holds a Python int
         self.use_bias = use_bias
         self.kernel_initializer = kernel_initializer
         self.recurrent_initializer = recurrent_initializer
@@ -118,20 +128,20 @@ class RecurrentCell(DropoutRNNCell, Layer):
         self.seed = seed
 
     @property
-    def state_size(self):
+    def state_size(self) -> Union[int, List[int]]:
         return self.units
 
     @property
-    def output_size(self):
+    def output_size(self) -> int:
         return self.units
 
-    def bias_shape(self):
+    def bias_shape(self) -> Tuple[int, ...]:
         return (self.gate_count * self.units,)
 
-    def init_bias_(self, bias):
+    def init_bias_(self, bias: torch.Tensor) -> None:
         get_initializer(self.bias_initializer)(bias)
 
-    def build(self, input_shape):
+    def build(self, input_shape: Tuple[Optional[int], ...]) -> None:
         if len(input_shape) != 2:
             raise ValueError(
                 f"{type(self).__name__} '{self.name}' expects step inputs of shape (batch, features), "
@@ -156,25 +166,25 @@ class RecurrentCell(DropoutRNNCell, Layer):
         else:
             self.bias = None
 
-    def get_initial_state(self, batch_size):
+    def get_initial_state(self, batch_size: int) -> List[torch.Tensor]:
         shapes = [self.units] * (2 if isinstance(self.state_size, list) else 1)
         # Before the first call (Keras allows it) there is no kernel yet to take dtype and device from.
         like = self.kernel if self.built else torch.empty(0, dtype=self._resolved_dtype())
         return [like.new_zeros(batch_size, units) for units in shapes]
 
-    def input_projection(self, x, bias):
+    def input_projection(self, x: torch.Tensor, bias: Optional[torch.Tensor],
+                         fold: Optional["Fold"] = None) -> torch.Tensor:
         """x W + b for every (batch, time) row at once: the one GEMM over all input steps.
 
-        When `x` is, unchanged, the output of an `Embedding` with fewer vocabulary rows than `x`
-        has (batch, time) rows, computes `(E W + b)[ids]` instead (`engine.embedding_projection`):
-        the same values, with gradients reaching E, W and b as through the lookup and the GEMM.
+        x: (B, T, F); bias: (G*H,) or None; returns (B, T, G*H). With a `fold` (the plan's
+        `layers.plan.Fold` of the Embedding that made x), computes `(E W + b)[ids]` instead
+        (`engine.embedding_projection`): the same values, with gradients reaching E, W and b as
+        through the lookup and the GEMM.
         """
-        folded = self._folded_embedding(x)
-        if folded is not None:
-            embeddings, ids = folded
-            return embedding_projection(ids, embeddings, self.kernel, bias)
+        if fold is not None:
+            return embedding_projection(fold.ids, fold.embeddings, self.kernel, bias)
         batch, steps, features = x.shape
-        flat = x.reshape(batch * steps, features)
+        flat = x.reshape(batch * steps, features)  # (B*T, F)
         if x.dtype != self.kernel.dtype:
             # A mixed policy: the GEMM in x's compute dtype (float32 accumulation); xp, the gates'
             # input, in float32 (the bias added there).
@@ -184,28 +194,21 @@ class RecurrentCell(DropoutRNNCell, Layer):
             xp = torch.mm(flat, self.kernel) if bias is None else torch.addmm(bias, flat, self.kernel)
         return xp.view(batch, steps, self.kernel.shape[1])
 
-    def _folded_embedding(self, x):
-        """(embeddings, ids) when `x` is an Embedding output the projection can fold, else None."""
-        source = getattr(x, "_embedding_source", None)
-        if source is None:
-            return None
-        embeddings, ids, version = source
-        if (
-            x._version != version
-            or x.requires_grad != (embeddings.requires_grad and torch.is_grad_enabled())
-            or embeddings.dtype != self.kernel.dtype
-            or embeddings.device != self.kernel.device
-            or tuple(ids.shape) != tuple(x.shape[:-1])
-            or ids.numel() <= embeddings.shape[0]
-        ):
-            return None
-        return embeddings, ids
+    def compiled_kernel_reason(self) -> Optional[str]:
+        """Why the compiled kernel cannot compute this cell's step, or None when it can."""
+        raise NotImplementedError
 
-    def can_scan(self):
+    def can_scan(self) -> bool:
+        """Whether the fused kernels (compiled or PyTorch-op) compute this cell: elementwise activations."""
         return self.activation.elementwise and self.recurrent_activation.elementwise
 
-    def scan(self, sequences, states, mask, training):
-        """Runs the whole sequence on the fused kernel: returns (all outputs, final states).
+    def scan(self, sequences: torch.Tensor, states: List[torch.Tensor], mask: Optional[torch.Tensor],
+             training: bool, choice: KernelChoice,
+             fold: Optional["Fold"] = None) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """Runs the whole sequence on the engine path `choice` (the plan's `KernelChoice`).
+
+        sequences: (B, T, F); states: list of (B, H); mask: (B, T) or None; fold: the plan's
+        Embedding fold, or None. Returns (all outputs (B, T, H), final states).
 
         Under a mixed policy `sequences` come in the compute dtype (bfloat16) and the kernels get it
         as their GEMMs' dtype, with the gates and states in float32; autocast, which the layer
@@ -218,16 +221,18 @@ class RecurrentCell(DropoutRNNCell, Layer):
             if training and self.dropout > 0:
                 sequences = sequences * self.get_dropout_mask(sequences[:, 0]).unsqueeze(1)
             rmask = self.get_recurrent_dropout_mask(states[0]) if training and self.recurrent_dropout > 0 else None
-            return self.run_kernel(sequences, states, mask, rmask, compute)
+            return self.run_kernel(sequences, states, mask, rmask, compute, choice, fold)
 
-    def call(self, inputs, states, training=False):
+    def call(self, inputs: torch.Tensor, states: Union[torch.Tensor, List[torch.Tensor]],
+             training: bool = False) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """One step on autograd: inputs (B, F), states [(B, H), ...]; returns (output (B, H), new states)."""
         states = states if isinstance(states, (list, tuple)) else [states]
         if training and self.dropout > 0:
             inputs = inputs * self.get_dropout_mask(inputs)
         rmask = self.get_recurrent_dropout_mask(states[0]) if training and self.recurrent_dropout > 0 else None
         return self.step(inputs, list(states), rmask)
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         return {
             **super().get_config(),
             "units": self.units,
@@ -248,5 +253,5 @@ class RecurrentCell(DropoutRNNCell, Layer):
             "seed": self.seed,
         }
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"name={self.name!r}, units={self.units}, activation={self.activation.name!r}"

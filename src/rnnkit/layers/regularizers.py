@@ -4,16 +4,18 @@
 Example:
     >>> layer = LSTM(8, kernel_regularizer=L2(1e-4), recurrent_regularizer="l1")
 """
-import math
+from __future__ import annotations
+
+from typing import Any, Union
 
 import torch
 
+from ..checks import check_scalar
 from .serialization import ConfigObject
 
 
 def _penalty(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value) or value < 0:
-        raise ValueError(f"Regularizer argument {name} must be a non-negative number, got {value!r}.")
+    check_scalar(value, f"Regularizer argument {name}", float, min_val=0)
     return float(value)
 
 
@@ -28,10 +30,10 @@ class Regularizer(ConfigObject):
 class L1L2(Regularizer):
     """`l1 * sum(|w|) + l2 * sum(w**2)`."""
 
-    def __init__(self, l1=0.0, l2=0.0):
+    def __init__(self, l1: float = 0.0, l2: float = 0.0) -> None:
         self.l1, self.l2 = _penalty(l1, "l1"), _penalty(l2, "l2")
 
-    def __call__(self, weight):
+    def __call__(self, weight: torch.Tensor) -> torch.Tensor:
         penalty = weight.new_zeros(())
         if self.l1:
             penalty = penalty + self.l1 * weight.abs().sum()
@@ -39,27 +41,27 @@ class L1L2(Regularizer):
             penalty = penalty + self.l2 * weight.square().sum()
         return penalty
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"l1": self.l1, "l2": self.l2}
 
 
 class L1(L1L2):
     """`l1 * sum(|w|)`."""
 
-    def __init__(self, l1=0.01):
+    def __init__(self, l1: float = 0.01) -> None:
         super().__init__(l1=l1)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"l1": self.l1}
 
 
 class L2(L1L2):
     """`l2 * sum(w**2)`."""
 
-    def __init__(self, l2=0.01):
+    def __init__(self, l2: float = 0.01) -> None:
         super().__init__(l2=l2)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"l2": self.l2}
 
 
@@ -67,12 +69,12 @@ class OrthogonalRegularizer(Regularizer):
     """Pushes the rows (`mode="rows"`) or columns (`"columns"`) of a 2-D weight towards orthogonality:
     `factor * 0.5 * sum(|cosine similarities of distinct pairs|) / pairs`, as Keras's."""
 
-    def __init__(self, factor=0.01, mode="rows"):
+    def __init__(self, factor: float = 0.01, mode: str = "rows") -> None:
         if mode not in ("rows", "columns"):
             raise ValueError(f"OrthogonalRegularizer: mode must be 'rows' or 'columns', got {mode!r}.")
         self.factor, self.mode = _penalty(factor, "factor"), mode
 
-    def __call__(self, weight):
+    def __call__(self, weight: torch.Tensor) -> torch.Tensor:
         if weight.dim() != 2:
             raise ValueError(f"OrthogonalRegularizer needs a 2-D weight, got shape {tuple(weight.shape)}.")
         vectors = weight if self.mode == "rows" else weight.t()
@@ -82,17 +84,20 @@ class OrthogonalRegularizer(Regularizer):
         off_diagonal = product * (1.0 - torch.eye(size, dtype=weight.dtype, device=weight.device))
         return self.factor * 0.5 * off_diagonal.abs().sum() / (size * (size - 1.0) / 2.0)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"factor": self.factor, "mode": self.mode}
 
 
 l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
+# What a layer's *_regularizer argument takes (see `get_regularizer`).
+RegularizerLike = Union[str, dict, Regularizer, None]
+
 _CLASSES = {cls.__name__: cls for cls in (L1, L2, L1L2, OrthogonalRegularizer)}
 _NAMES = {"l1": lambda: L1(), "l2": lambda: L2(), "l1_l2": lambda: L1L2(0.01, 0.01),
           "orthogonal_regularizer": lambda: OrthogonalRegularizer()}
 
 
-def get_regularizer(identifier):
+def get_regularizer(identifier: Regularizer | str | dict[str, Any] | None) -> Regularizer | None:
     """None, a Regularizer, a name ("l1", "l2", "l1_l2", "orthogonal_regularizer"), a Keras-serialized
     {"class_name": "L2", "config": {...}}, or a flat {"l1": .., "l2": ..} (older rnnkit configs)."""
     if identifier is None or isinstance(identifier, Regularizer):
@@ -114,7 +119,7 @@ def get_regularizer(identifier):
     )
 
 
-def serialize_regularizer(regularizer):
+def serialize_regularizer(regularizer: Regularizer | None) -> dict[str, Any] | None:
     """A regularizer as a layer config holds it, in Keras's form {"class_name": ..., "config": {...}}."""
     if regularizer is None:
         return None

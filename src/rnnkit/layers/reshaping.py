@@ -1,5 +1,10 @@
 """Keras 3's Flatten as a torch.nn.Module."""
+from __future__ import annotations
+
 import math
+from typing import Any
+
+import torch
 
 from .base import Layer
 
@@ -27,7 +32,7 @@ class Flatten(Layer):
         torch.Size([2, 640])
     """
 
-    def __init__(self, data_format=None, name=None, **kwargs):
+    def __init__(self, data_format: str | None = None, name: str | None = None, **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         data_format = data_format or "channels_last"
         if data_format not in DATA_FORMATS:
@@ -36,17 +41,17 @@ class Flatten(Layer):
             )
         self.data_format = data_format
 
-    def validate_input(self, inputs):
+    def validate_input(self, inputs: torch.Tensor) -> None:
         if inputs.dim() < 1:
             raise ValueError(f"Flatten '{self.name}': expected input of shape (batch, ...), got {tuple(inputs.shape)}.")
 
-    def call(self, inputs):
+    def call(self, inputs: torch.Tensor) -> torch.Tensor:
         if self.data_format == "channels_first" and inputs.dim() > 2:
             inputs = inputs.movedim(1, -1)
         return inputs.reshape(inputs.shape[0], math.prod(inputs.shape[1:]))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "data_format": self.data_format}
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"data_format={self.data_format!r}, {super().extra_repr()}"

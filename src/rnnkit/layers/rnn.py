@@ -1,24 +1,33 @@
 """`RNN(cell)`: the layer that runs a cell over time, and `StackedRNNCells`.
 
-Built-in cells (SimpleRNNCell, LSTMCell, GRUCell and stacks of them) run on the fused kernels of
-`rnnkit.engine` through their `scan()`; any other cell, or a built-in cell with an activation that is
-not elementwise, runs through the generic autograd loop. Both give Keras's results.
+Each call runs the `Plan` of `layers.plan.plan`: built-in cells (SimpleRNNCell, LSTMCell, GRUCell
+and stacks of them) on cuDNN, the compiled kernels or the PyTorch-op kernels of `rnnkit.engine`
+through their `scan()`; any other cell, or a built-in cell with an activation that is not
+elementwise, through the generic autograd loop. All give Keras's results.
 """
 import contextlib
+import contextvars
 import inspect
+
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 
 from ..engine.cudnn import torch_rnn_scan
 from ..engine.generic import cell_scan
+from ..engine.native import KernelChoice
 from ..engine.nest import flatten, is_nested, map_structure
 from .base import Layer, _is_shape, _leaf_shapes, _map_shapes, _unique_name, snake_case
-from .cudnn_route import cudnn_route
+from .plan import CELL_LOOP, CUDNN, Fold, Plan, explain_call, plan, recorded, warn_if_slow
 from .recurrent_cell import DropoutRNNCell, RecurrentCell, check_cell_arguments
 from .serialization import deserialize_layer, serialize_layer
 
 
-def state_shapes(state_size, owner="cell"):
+# Keras 3's state_size: an int, a shape, or a list/tuple of them (see `state_shapes`).
+StateSize = Union[int, Sequence[Any], torch.Size]
+
+
+def state_shapes(state_size: StateSize, owner: str = "cell") -> List[Union[Tuple[int, ...], list]]:
     """Keras 3's `state_size` rules, as a list with one entry per state (batch axis left out).
 
     An int is one state of that size; a list or tuple holds one entry per state (so `(5, 5)` is two
@@ -69,11 +78,14 @@ class StackedRNNCells(Layer):
     Args:
         cells: list of RNN cells.
 
+    Call shapes (B batch, F input features, H units of the last cell): a step's inputs (B, F)
+    give outputs (B, H); states are one list per cell.
+
     Example:
         >>> rnn = RNN(StackedRNNCells([LSTMCell(32), LSTMCell(16)]))
     """
 
-    def __init__(self, cells, **kwargs):
+    def __init__(self, cells: Sequence[Layer], **kwargs) -> None:
         super().__init__(**kwargs)
         for cell in cells:
             if not hasattr(cell, "state_size") or not callable(cell):
@@ -84,52 +96,56 @@ class StackedRNNCells(Layer):
         self.cells = torch.nn.ModuleList(cells)
 
     @property
-    def state_size(self):
+    def state_size(self) -> List[StateSize]:
         return [cell.state_size for cell in self.cells]
 
     @property
-    def output_size(self):
+    def output_size(self) -> StateSize:
         return _output_size(self.cells[-1])
 
-    def get_initial_state(self, batch_size=None):
+    def get_initial_state(self, batch_size: Optional[int] = None) -> List[List[torch.Tensor]]:
         """One list of initial states per cell: the cell's own `get_initial_state`, else zeros."""
         reference = next(self.parameters(), None)
         like = reference if reference is not None else torch.empty(0)
         return [_initial_state(cell, batch_size, like) for cell in self.cells]
 
-    def build(self, input_shape):
+    def build(self, input_shape: Tuple[Optional[int], ...]) -> None:
         for cell in self.cells:
             self.build_child(cell, input_shape)
             size = _output_size(cell)
             input_shape = (input_shape[0],) + (size if isinstance(size, tuple) else (size,))
 
-    def call(self, inputs, states, training=False):
+    def call(self, inputs: torch.Tensor, states: List[List[torch.Tensor]],
+             training: bool = False) -> Tuple[torch.Tensor, List[List[torch.Tensor]]]:
+        """One step of every cell in turn: inputs (B, F), states one list per cell of (B, H)."""
         new_states = []
         for cell, cell_states in zip(self.cells, states):
             inputs, cell_new = _call_cell(cell, inputs, cell_states, training)
             new_states.append(cell_new)
         return inputs, new_states
 
-    def can_scan(self):
-        return all(getattr(cell, "can_scan", lambda: False)() for cell in self.cells)
-
-    def scan(self, sequences, states, mask, training):
+    def scan(self, sequences: torch.Tensor, states: List[List[torch.Tensor]], mask: Optional[torch.Tensor],
+             training: bool, choices: Sequence[KernelChoice],
+             fold: Optional[Fold] = None) -> Tuple[torch.Tensor, List[List[torch.Tensor]]]:
+        """Each built-in cell's `scan` on its engine path (`choices`, one per cell, from the plan);
+        the Embedding `fold`, if any, goes to the first cell, which reads the Embedding's output."""
         final = []
-        for cell, cell_states in zip(self.cells, states):
-            sequences, cell_final = cell.scan(sequences, cell_states, mask, training)
+        for cell, cell_states, choice in zip(self.cells, states, choices):
+            sequences, cell_final = cell.scan(sequences, cell_states, mask, training, choice, fold)
             final.append(cell_final)
+            fold = None
         return sequences, final
 
-    def reset_dropout_masks(self):
+    def reset_dropout_masks(self) -> None:
         for cell in self.cells:
             if isinstance(cell, DropoutRNNCell):
                 cell.reset_dropout_masks()
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "cells": [serialize_layer(c) for c in self.cells]}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Dict[str, Any]) -> "StackedRNNCells":
         config = dict(config)
         config["cells"] = [deserialize_layer(c) for c in config["cells"]]
         return cls(**config)
@@ -200,17 +216,18 @@ class RNN(Layer):
         unroll: accepted for Keras compatibility; the result is the same either way.
         zero_output_for_mask: output zeros at masked steps instead of the previous output.
 
-    Call arguments:
-        sequences: (batch, time, features) tensor, or a nested structure of (batch, time, ...)
-            tensors for cells that take nested inputs.
-        initial_state: list of initial state tensors (a single tensor for single-state cells).
-        mask: (batch, time) boolean tensor, True for steps to process; taken from the input's
-            Keras mask (e.g. `Embedding(mask_zero=True)`) when not given.
+    Call arguments (B batch, T time steps, F input features, H units):
+        sequences: (B, T, F) tensor, or a nested structure of (B, T, ...) tensors for cells that
+            take nested inputs.
+        initial_state: list of initial state tensors, (B, H) each for the built-in cells (a single
+            tensor for single-state cells).
+        mask: (B, T) boolean tensor, True for steps to process; taken from the input's Keras mask
+            (e.g. `Embedding(mask_zero=True)`) when not given.
         training: whether dropout is active.
 
     Output shape:
-        (batch, units), or (batch, time, units) with `return_sequences`; with `return_state`, a
-        tuple (output, *states).
+        (B, H), or (B, T, H) with `return_sequences`; with `return_state`, a tuple
+        (output, *states). Which kernel runs a call, and why: `layer.explain(x)` (`layers.plan`).
 
     Example:
         >>> layer = RNN(LSTMCell(32), return_sequences=True)
@@ -218,18 +235,19 @@ class RNN(Layer):
     """
 
     supports_masking = True
+    accepts_fold = True  # a model hands it the Embedding before it (`layers.plan.Fold`)
 
     def __init__(
         self,
-        cell,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        unroll=False,
-        zero_output_for_mask=False,
+        cell: Union[Layer, Sequence[Layer]],
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
         **kwargs,
-    ):
+    ) -> None:
         super().__init__(**kwargs)
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(list(cell))
@@ -249,21 +267,22 @@ class RNN(Layer):
         self.zero_output_for_mask = zero_output_for_mask
         self.states = None
         self._feature_shapes = None
+        self._slow_paths_warned = set()  # the slow-path reasons this layer has warned about (plan.warn_if_slow)
 
     # -------------------------------------------------------------------------------- building
-    def build(self, input_shape):
+    def build(self, input_shape: Any) -> None:
         step_shape = _map_shapes(lambda s: (s[0],) + tuple(s[2:]), input_shape)
         self._feature_shapes = [s[1:] for s in _leaf_shapes(step_shape)]
         self.build_child(self.cell, step_shape)
 
     # ------------------------------------------------------------------------------------ states
-    def reset_state(self):
+    def reset_state(self) -> None:
         """Clears the states of a stateful layer (they restart from zeros on the next call)."""
         self.states = None
 
     reset_states = reset_state
 
-    def get_initial_state(self, batch_size):
+    def get_initial_state(self, batch_size: int) -> list:
         """The states a call starts from when given none, as a list (Keras's `RNN.get_initial_state`):
         the cell's own `get_initial_state`, else zeros of (batch_size, *state shape) per state."""
         like = next(self.parameters(), None)
@@ -274,7 +293,7 @@ class RNN(Layer):
     def _initial_states(self, batch_size, like, initial_state):
         if initial_state is not None:
             return self._check_initial_state(initial_state if is_nested(initial_state) else [initial_state], batch_size)
-        if self.stateful and self.states is not None:
+        if self.carries_states() and self.states is not None:
             return self.states
         return _initial_state(self.cell, batch_size, like)
 
@@ -313,7 +332,7 @@ class RNN(Layer):
         return list(states)
 
     # ------------------------------------------------------------------------------------- calls
-    def validate_input(self, sequences):
+    def validate_input(self, sequences: Any) -> None:
         # Built-in cells take (batch, time, features); custom cells any (batch, time, ...) structure.
         cells = self.cell.cells if isinstance(self.cell, StackedRNNCells) else [self.cell]
         builtin = all(isinstance(c, RecurrentCell) for c in cells)
@@ -348,7 +367,7 @@ class RNN(Layer):
                 f"Layer '{self.name}' expects a mask of shape (batch, time) = {tuple(first.shape[:2])}, "
                 f"got {tuple(mask.shape)}."
             )
-        if self.stateful and self.states is not None:
+        if self.carries_states() and self.states is not None:
             expected = flatten(self.states)[0].shape[0]
             if first.shape[0] != expected:
                 raise ValueError(
@@ -356,21 +375,32 @@ class RNN(Layer):
                     f"of {first.shape[0]}; feed batches of {expected} or call reset_state() first."
                 )
 
-    def call(self, sequences, initial_state=None, mask=None, training=False):
+    def carries_states(self) -> bool:
+        """Whether this call starts from the states the last one left: a stateful layer, or one
+        inside `carrying_states` (truncated BPTT, generation)."""
+        return self.stateful or id(self) in _CARRIED.get()
+
+    def call(self, sequences: Any, initial_state: Optional[Any] = None, mask: Optional[torch.Tensor] = None,
+             training: bool = False, _fold: Optional[Fold] = None) -> Any:
         self._check_inputs(sequences, mask)
         first = flatten(sequences)[0]
         if mask is not None:
             mask = mask.to(device=first.device, dtype=torch.bool)
+        call_plan = plan(self, sequences, mask, training, _fold)
+        if not recorded(self, call_plan):
+            warn_if_slow(self, call_plan)
         states = self._initial_states(first.shape[0], first, initial_state)
+        fold = _fold if call_plan.folded else None
         if self.go_backwards:
             sequences = map_structure(lambda x: torch.flip(x, [1]), sequences)
             mask = None if mask is None else torch.flip(mask, [1])
+            fold = None if fold is None else fold.reversed()
         try:
-            outputs, final_states = self._scan(sequences, states, mask, training)
+            outputs, final_states = self._run(call_plan, sequences, states, mask, training, fold)
         finally:
             if hasattr(self.cell, "reset_dropout_masks"):
                 self.cell.reset_dropout_masks()
-        if self.stateful:
+        if self.carries_states():
             self.states = map_structure(lambda s: s.detach(), final_states)
         last = map_structure(lambda o: o[:, -1], outputs)
         output = outputs if self.return_sequences else last
@@ -378,19 +408,39 @@ class RNN(Layer):
             return (output, *final_states)
         return output
 
-    def _scan(self, sequences, states, mask, training):
+    def explain(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None, training: bool = False,
+                print_fn: Callable[[str], Any] = print) -> List[Tuple[str, Plan]]:
+        """Runs the layer once on `x` (B, T, F) under no_grad and prints the path its call takes
+        and why (`layers.plan.Plan`); returns [(layer name, Plan)].
+
+        Example:
+            >>> LSTM(32, recurrent_dropout=0.2).explain(torch.randn(8, 50, 4), training=True)
+            lstm: torch_ops (float32)
+              - recurrent_dropout=0.2 has no compiled kernel
+        """
+        return explain_call(lambda: self(x, mask=mask, training=training), print_fn)
+
+    def _run(self, call_plan, sequences, states, mask, training, fold):
+        """Executes `call_plan` over the (already reversed, for go_backwards) sequence: returns
+        (outputs (B, T, H) for every step, final states)."""
         cell = self.cell
-        route = cudnn_route(self, sequences, mask) if isinstance(sequences, torch.Tensor) else None
-        if route is not None or hasattr(cell, "scan") and cell.can_scan():
-            if route is None:
-                hs, final_states = cell.scan(sequences, states, mask, training)
-            else:
-                hs, final_states = self._cudnn_scan(route, sequences, states, training)
-            if mask is not None:
-                # Keras emits the previous output at masked steps (zeros before the first real step).
-                keep = mask if self.zero_output_for_mask else torch.cummax(mask.to(torch.uint8), 1)[0].bool()
-                hs = hs * keep.unsqueeze(-1).to(hs.dtype)
-            return hs, final_states
+        if call_plan.path == CELL_LOOP:
+            return self._cell_loop(sequences, states, mask, training)
+        if call_plan.path == CUDNN:
+            hs, final_states = self._cudnn_scan(call_plan.cudnn, sequences, states, training)
+        elif isinstance(cell, StackedRNNCells):
+            hs, final_states = cell.scan(sequences, states, mask, training, call_plan.kernels, fold)
+        else:
+            hs, final_states = cell.scan(sequences, states, mask, training, call_plan.kernels[0], fold)
+        if mask is not None:
+            # Keras emits the previous output at masked steps (zeros before the first real step).
+            keep = mask if self.zero_output_for_mask else torch.cummax(mask.to(torch.uint8), 1)[0].bool()
+            hs = hs * keep.unsqueeze(-1).to(hs.dtype)
+        return hs, final_states
+
+    def _cell_loop(self, sequences, states, mask, training):
+        """The cell's own call, step by step on autograd (`engine.cell_scan`)."""
+        cell = self.cell
         checked = False
 
         def step(x_t, step_states):
@@ -416,7 +466,7 @@ class RNN(Layer):
             return len(self.cell.cells)
         return len(state_shapes(self.cell.state_size))
 
-    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+    def compute_output_shape(self, sequences_shape: Any, initial_state_shape: Any = None) -> Any:
         """Output shape(s) for inputs of `sequences_shape` (batch, time, ...), `None` for unknown
         sizes: the output's, then with `return_state` each state's (per cell for stacks), as Keras."""
         first = _leaf_shapes(sequences_shape)[0]
@@ -444,20 +494,21 @@ class RNN(Layer):
         return (output, *states)
 
     def _cudnn_scan(self, route, sequences, states, training):
-        """The whole sequence through PyTorch's cuDNN RNN (`cudnn_route` said it runs this call exactly)."""
+        """The whole sequence through PyTorch's cuDNN RNN (the plan's `cudnn_route` said it runs
+        this call exactly); route: (kind, lengths (B,) or None)."""
         kind, lengths = route
         cell = self.cell
         if training and cell.dropout > 0:
             sequences = sequences * cell.get_dropout_mask(sequences[:, 0]).unsqueeze(1)
         return torch_rnn_scan(kind, sequences, cell.kernel, cell.recurrent_kernel, cell.bias, list(states), lengths)
 
-    def compute_mask(self, inputs, mask=None):
+    def compute_mask(self, inputs: Any, mask: Optional[torch.Tensor] = None) -> Any:
         output_mask = mask if self.return_sequences else None
         if self.return_state:
             return [output_mask] + [None] * self._state_count()
         return output_mask
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         config = {
             **super().get_config(),
             "return_sequences": self.return_sequences,
@@ -472,13 +523,13 @@ class RNN(Layer):
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Dict[str, Any]) -> "RNN":
         if cls is RNN:
             config = dict(config)
             config["cell"] = deserialize_layer(config["cell"])
         return cls(**config)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         flags = [f for f in ("return_sequences", "return_state", "go_backwards", "stateful") if getattr(self, f)]
         return ", ".join([f"name={self.name!r}"] + [f"{f}=True" for f in flags])
 
@@ -495,7 +546,8 @@ class CellRNN(RNN):
         "activity_regularizer", "input_shape", "input_dim",
     )
 
-    def __init__(self, units, name=None, trainable=True, dtype=None, **kwargs):
+    def __init__(self, units: int, name: Optional[str] = None, trainable: bool = True, dtype: Any = None,
+                 **kwargs) -> None:
         name = name or _unique_name(type(self).__name__)
         label = f"{type(self).__name__} '{name}'"
         if self.takes_use_cudnn:
@@ -518,7 +570,7 @@ class CellRNN(RNN):
         super().__init__(cell, name=name, trainable=trainable, dtype=dtype, **rnn_kwargs)
 
     @property
-    def implementation(self):
+    def implementation(self) -> int:
         """Keras's `implementation` (LSTM, GRU), kept on the cell."""
         return self.cell.implementation
 
@@ -532,7 +584,7 @@ class CellRNN(RNN):
                 return getattr(cell, name)
             raise
 
-    def get_config(self):
+    def get_config(self) -> Dict[str, Any]:
         cell_config = self.cell.get_config()
         for key in ("name", "trainable", "dtype"):
             cell_config.pop(key)
@@ -556,24 +608,35 @@ def _init_arguments(cls):
     return names
 
 
+# The ids of the recurrent layers that carry their states from call to call in this context,
+# beyond the stateful ones (`carrying_states`): read by RNN.carries_states, never a layer flag.
+_CARRIED = contextvars.ContextVar("rnnkit_carried_states", default=frozenset())
+
+
+def carrying_active() -> bool:
+    """Whether some `carrying_states` block is open in this context."""
+    return bool(_CARRIED.get())
+
+
 @contextlib.contextmanager
-def carrying_states(layers, restore):
-    """Makes recurrent `layers` carry their states from call to call for the block, then gives each
-    its own `stateful` flag back.
+def carrying_states(layers: Sequence[Layer], restore: bool) -> Iterator[None]:
+    """Makes recurrent `layers` (and the RNNs inside them) carry their states from call to call for
+    the block, without touching their `stateful` flag.
 
     restore=True (generation): every layer starts from zeros, and gets back the states it had before.
-    restore=False (truncated BPTT): a layer that was stateful keeps its states running in and out of
-    the block, as a stateful layer does across batches; the others start and end from zeros."""
+    restore=False (truncated BPTT): a stateful layer keeps its states running in and out of the
+    block, as across batches; the others start and end from zeros."""
     saved = [(layer.stateful, layer.states) for layer in layers]
     for layer, (was_stateful, _) in zip(layers, saved):
-        layer.stateful = True
         if restore or not was_stateful:
             layer.reset_state()
+    carried = {id(module) for layer in layers for module in layer.modules() if isinstance(module, RNN)}
+    token = _CARRIED.set(_CARRIED.get() | carried)
     try:
         yield
     finally:
+        _CARRIED.reset(token)
         for layer, (was_stateful, states) in zip(layers, saved):
-            layer.stateful = was_stateful
             if restore:
                 layer.states = states
             elif not was_stateful:

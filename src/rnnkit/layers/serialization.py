@@ -2,6 +2,17 @@
 
 Only rnnkit's own layers and classes registered with `register_serializable` can be rebuilt from
 a config: a config never names arbitrary code to run."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from .base import Layer
+
+_Registered = TypeVar("_Registered")
+_Configurable = TypeVar("_Configurable", bound="ConfigObject")
+
 _REGISTERED = {}
 
 
@@ -10,11 +21,11 @@ class ConfigObject:
     constraints, losses, metrics): `get_config()` gives the constructor arguments, `from_config()`
     rebuilds from them."""
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls: type[_Configurable], config: dict[str, Any]) -> _Configurable:
         return cls(**config)
 
     def __repr__(self):
@@ -25,7 +36,7 @@ class ConfigObject:
 _REGISTERED_NAMES = {}  # class -> the name it was registered under
 
 
-def register_serializable(cls=None, *, name=None):
+def register_serializable(cls: type | None = None, *, name: str | None = None) -> type | Callable[[type], type]:
     """Class decorator that lets `deserialize_layer` (and saved models) rebuild a custom layer or cell."""
 
     def register(c):
@@ -37,7 +48,9 @@ def register_serializable(cls=None, *, name=None):
     return register(cls) if cls is not None else register
 
 
-def register_keras_serializable(package="Custom", name=None):
+def register_keras_serializable(
+    package: str = "Custom", name: str | None = None
+) -> Callable[[_Registered], _Registered]:
     """Keras's `keras.saving.register_keras_serializable`: registers a class (or function) under
     "package>name" (name defaults to its `__name__`); its configs then carry that
     "registered_name", by which a saved model finds the class again."""
@@ -52,19 +65,19 @@ def register_keras_serializable(package="Custom", name=None):
     return register
 
 
-def get_registered_name(obj):
+def get_registered_name(obj: Any) -> str | None:
     """The name `obj` was registered under, else its `__name__`."""
     return _REGISTERED_NAMES.get(obj, getattr(obj, "__name__", None))
 
 
-def get_registered_object(name, custom_objects=None):
+def get_registered_object(name: str, custom_objects: dict[str, Any] | None = None) -> Any:
     """The class or function registered under `name` (or given in `custom_objects`), else None."""
     if custom_objects and name in custom_objects:
         return custom_objects[name]
     return _REGISTERED.get(name)
 
 
-def serialize_layer(layer):
+def serialize_layer(layer: Layer) -> dict[str, Any]:
     spec = {"class_name": type(layer).__name__, "config": layer.get_config()}
     registered = _REGISTERED_NAMES.get(type(layer))
     if registered is not None and registered != spec["class_name"]:  # e.g. "my_package>MyCell"
@@ -72,7 +85,7 @@ def serialize_layer(layer):
     return spec
 
 
-def layer_class(class_name, registered_name=None):
+def layer_class(class_name: str, registered_name: str | None = None) -> type[Layer]:
     """The class a config's "registered_name" or "class_name" names: a registered class or an rnnkit
     layer, else ValueError."""
     from .. import layers
@@ -90,7 +103,7 @@ def layer_class(class_name, registered_name=None):
     )
 
 
-def deserialize_layer(spec):
+def deserialize_layer(spec: dict[str, Any]) -> Layer:
     if not isinstance(spec, dict) or "class_name" not in spec:
         raise ValueError(f"Expected a layer config {{'class_name': ..., 'config': {{...}}}}, got {spec!r}.")
     return layer_class(spec["class_name"], spec.get("registered_name")).from_config(spec.get("config", {}))

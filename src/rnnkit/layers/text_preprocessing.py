@@ -6,7 +6,11 @@ give int64 tensors of ids; their vocabulary is part of their config, so it is sa
 `rnnkit.data.TextVectorization`: Keras's standardization, split and vocabulary order) behind the
 Keras layer interface.
 """
+from __future__ import annotations
+
 import collections
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -63,9 +67,11 @@ class TextVectorization(Layer):
 
     takes_text = True
 
-    def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", split="whitespace", ngrams=None,
-                 output_mode="int", output_sequence_length=None, pad_to_max_tokens=False, vocabulary=None,
-                 idf_weights=None, sparse=False, ragged=False, encoding="utf-8", **kwargs):
+    def __init__(self, max_tokens: int | None = None, standardize: text.Standardize = "lower_and_strip_punctuation",
+                 split: str = "whitespace", ngrams: int | None = None, output_mode: str = "int",
+                 output_sequence_length: int | None = None, pad_to_max_tokens: bool = False,
+                 vocabulary: Sequence[str] | None = None, idf_weights: Any = None, sparse: bool = False,
+                 ragged: bool = False, encoding: str = "utf-8", **kwargs) -> None:
         label = f"TextVectorization '{kwargs.get('name') or 'text_vectorization'}'"
         _refuse_unsupported(label, split=("whitespace", split), ngrams=(None, ngrams),
                             pad_to_max_tokens=(False, pad_to_max_tokens), idf_weights=(None, idf_weights),
@@ -75,24 +81,26 @@ class TextVectorization(Layer):
                                                   vocabulary)
         self.built = True  # no weights; the vocabulary comes from adapt() or `vocabulary`
 
-    def adapt(self, data, batch_size=None, steps=None):
+    def adapt(
+        self, data: text.Texts | Iterable[text.Texts], batch_size: int | None = None, steps: int | None = None
+    ) -> None:
         """Learns the vocabulary from `data` (strings, or an iterable of batches of strings)."""
         self._vectorizer.adapt(data)
 
-    def get_vocabulary(self, include_special_tokens=True):
+    def get_vocabulary(self, include_special_tokens: bool = True) -> list[str]:
         return self._vectorizer.get_vocabulary(include_special_tokens)
 
-    def set_vocabulary(self, vocabulary, idf_weights=None):
+    def set_vocabulary(self, vocabulary: Sequence[str], idf_weights: Any = None) -> None:
         _refuse_unsupported(f"TextVectorization '{self.name}'", idf_weights=(None, idf_weights))
         self._vectorizer.set_vocabulary(vocabulary)
 
-    def vocabulary_size(self):
+    def vocabulary_size(self) -> int:
         return self._vectorizer.vocabulary_size()
 
-    def call(self, inputs):
+    def call(self, inputs: text.Texts) -> torch.Tensor:
         return torch.from_numpy(self._vectorizer(_strings(inputs)))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = self._vectorizer.get_config()
         return {**super().get_config(), **config, "split": "whitespace"}
 
@@ -128,9 +136,10 @@ class StringLookup(Layer):
 
     takes_text = True
 
-    def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]", vocabulary=None,
-                 idf_weights=None, invert=False, output_mode="int", pad_to_max_tokens=False, sparse=False,
-                 encoding="utf-8", **kwargs):
+    def __init__(self, max_tokens: int | None = None, num_oov_indices: int = 1, mask_token: str | None = None,
+                 oov_token: str = "[UNK]", vocabulary: Sequence[str] | None = None, idf_weights: Any = None,
+                 invert: bool = False, output_mode: str = "int", pad_to_max_tokens: bool = False, sparse: bool = False,
+                 encoding: str = "utf-8", **kwargs) -> None:
         label = f"StringLookup '{kwargs.get('name') or 'string_lookup'}'"
         if num_oov_indices not in (0, 1):
             raise ValueError(f"{label}: num_oov_indices must be 0 or 1 (hashed OOV buckets are not provided), "
@@ -150,7 +159,9 @@ class StringLookup(Layer):
             self.set_vocabulary(vocabulary)
         self.built = True
 
-    def adapt(self, data, batch_size=None, steps=None):
+    def adapt(
+        self, data: text.Texts | Iterable[text.Texts], batch_size: int | None = None, steps: int | None = None
+    ) -> None:
         """Learns the vocabulary from the strings in `data`, most frequent first."""
         counts = collections.Counter(_strings(data).reshape(-1).tolist())
         for token in self._special:
@@ -158,7 +169,7 @@ class StringLookup(Layer):
         limit = None if self.max_tokens is None else self.max_tokens - len(self._special)
         self._tokens = text.most_frequent(counts, limit)
 
-    def set_vocabulary(self, vocabulary, idf_weights=None):
+    def set_vocabulary(self, vocabulary: Sequence[str], idf_weights: Any = None) -> None:
         _refuse_unsupported(f"StringLookup '{self.name}'", idf_weights=(None, idf_weights))
         tokens = _strings(list(vocabulary)).tolist()
         if tokens[: len(self._special)] == self._special:  # another lookup's get_vocabulary(), as Keras allows
@@ -173,13 +184,13 @@ class StringLookup(Layer):
                              f"tokens exceed max_tokens={self.max_tokens}.")
         self._tokens = tokens
 
-    def get_vocabulary(self, include_special_tokens=True):
+    def get_vocabulary(self, include_special_tokens: bool = True) -> list[str]:
         return (list(self._special) if include_special_tokens else []) + list(self._tokens)
 
-    def vocabulary_size(self):
+    def vocabulary_size(self) -> int:
         return len(self._special) + len(self._tokens)
 
-    def call(self, inputs):
+    def call(self, inputs: text.Texts | torch.Tensor) -> torch.Tensor | np.ndarray:
         vocabulary = self.get_vocabulary()
         if self.invert:
             ids = inputs.cpu().numpy() if isinstance(inputs, torch.Tensor) else np.asarray(inputs)
@@ -196,7 +207,7 @@ class StringLookup(Layer):
         looked_up = [ids.get(s, oov) for s in strings.reshape(-1).tolist()]
         return torch.tensor(looked_up, dtype=torch.int64).reshape(strings.shape)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "max_tokens": self.max_tokens, "num_oov_indices": self.num_oov_indices,
                 "mask_token": self.mask_token, "oov_token": self.oov_token, "vocabulary": list(self._tokens),
                 "invert": self.invert, "output_mode": "int"}

@@ -6,11 +6,17 @@ The steps for each text are Keras's: standardize (lowercase ASCII letters, remov
 split on ASCII whitespace, look each token up in the vocabulary. Id 0 is padding (the empty token "")
 and id 1 the out-of-vocabulary token "[UNK]"; the learned tokens follow, most frequent first.
 """
+from __future__ import annotations
+
 import collections
 import re
 import string
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Union
 
 import numpy as np
+
+from ..checks import check_scalar
 
 __all__ = ["TextVectorization", "most_frequent"]
 
@@ -24,6 +30,10 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _NO_PUNCTUATION = str.maketrans("", "", string.punctuation)
 # tf.strings.split without a separator splits on runs of ASCII whitespace, not on "\u00a0" and friends.
 _ASCII_TOKEN = re.compile(r"[^ \t\n\v\f\r]+")
+# Texts as the vectorizer takes them: one string, or strings in a list, a tuple or a NumPy array ((n,) or (n, 1)).
+Texts = Union[str, Iterable[str], np.ndarray]
+# A standardize argument: a mode name, a function on a NumPy array of strings, or None (texts as they are).
+Standardize = Union[str, Callable[[np.ndarray], np.ndarray], None]
 
 
 class TextVectorization:
@@ -55,14 +65,11 @@ class TextVectorization:
                [1, 2, 0, 0]])
     """
 
-    def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation", output_mode="int",
-                 output_sequence_length=None, vocabulary=None):
-        if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int)
-                                       or max_tokens < 2):
-            raise ValueError(
-                f"max_tokens must be None or a whole number of at least 2 (the padding and OOV tokens count), "
-                f"got {max_tokens!r}."
-            )
+    def __init__(self, max_tokens: int | None = None, standardize: Standardize = "lower_and_strip_punctuation",
+                 output_mode: str = "int", output_sequence_length: int | None = None,
+                 vocabulary: Sequence[str] | None = None) -> None:
+        max_tokens = check_scalar(max_tokens, "max_tokens", int, min_val=2, or_none="no limit",
+                                  hint="the padding and OOV tokens count")
         if not (standardize is None or callable(standardize) or standardize in STANDARDIZE_OPTIONS):
             raise ValueError(
                 f"standardize must be None, a callable or one of {', '.join(map(repr, STANDARDIZE_OPTIONS))}, "
@@ -73,14 +80,8 @@ class TextVectorization:
                 f"output_mode must be 'int' (one token id per word, for an Embedding), got {output_mode!r}; "
                 "multi-hot, count and TF-IDF outputs are not provided."
             )
-        if output_sequence_length is not None and (
-            isinstance(output_sequence_length, bool) or not isinstance(output_sequence_length, int)
-            or output_sequence_length < 1
-        ):
-            raise ValueError(
-                f"output_sequence_length must be None (pad to the longest text) or a whole number >= 1, "
-                f"got {output_sequence_length!r}."
-            )
+        output_sequence_length = check_scalar(output_sequence_length, "output_sequence_length", int, min_val=1,
+                                              or_none="pad to the longest text")
         self.max_tokens = max_tokens
         self.standardize = standardize
         self.output_mode = output_mode
@@ -90,7 +91,7 @@ class TextVectorization:
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
 
-    def adapt(self, data):
+    def adapt(self, data: Texts | Iterable[Texts]) -> None:
         """Learns the vocabulary from texts, replacing any previous one.
 
         Tokens are ordered by descending count, ties by descending token (code point order), as
@@ -113,7 +114,7 @@ class TextVectorization:
         counts.pop(OOV_TOKEN, None)
         self._set_tokens(most_frequent(counts, None if self.max_tokens is None else self.max_tokens - 2))
 
-    def __call__(self, texts):
+    def __call__(self, texts: Texts) -> np.ndarray:
         """The token ids of `texts`.
 
         Args:
@@ -158,15 +159,15 @@ class TextVectorization:
             texts = [text.translate(_NO_PUNCTUATION) for text in texts]
         return texts
 
-    def get_vocabulary(self, include_special_tokens=True):
+    def get_vocabulary(self, include_special_tokens: bool = True) -> list[str]:
         """The tokens in id order: `["", "[UNK]", most frequent, ...]`, or without the first two."""
         return ([PADDING_TOKEN, OOV_TOKEN] if include_special_tokens else []) + list(self._tokens)
 
-    def vocabulary_size(self):
+    def vocabulary_size(self) -> int:
         """The number of ids, padding and OOV included: the `input_dim` of the Embedding."""
         return len(self._tokens) + 2
 
-    def set_vocabulary(self, vocabulary):
+    def set_vocabulary(self, vocabulary: Sequence[str]) -> None:
         """Sets the vocabulary directly instead of with `adapt`.
 
         Args:
@@ -210,7 +211,7 @@ class TextVectorization:
         # An explicit "[UNK]" entry (Keras allows one) keeps its own id.
         self._ids = {token: index for index, token in enumerate(self._tokens, start=2)}
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """A JSON-serializable dict, vocabulary included, that `from_config` turns back into an equal
         vectorizer (store it in `model.assets` to keep it with a model).
 
@@ -231,7 +232,7 @@ class TextVectorization:
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> TextVectorization:
         """The vectorizer described by `get_config()`'s dict."""
         config = dict(config)
         vocabulary = config.pop("vocabulary", None)
@@ -245,7 +246,7 @@ class TextVectorization:
                 f"output_sequence_length={self.output_sequence_length})")
 
 
-def most_frequent(counts, limit=None):
+def most_frequent(counts: collections.Counter, limit: int | None = None) -> list[str]:
     """The tokens of a Counter in Keras's vocabulary order: descending count, ties by descending
     token (code point order); the first `limit` of them (all for None)."""
     ordered = sorted(counts, key=lambda token: (counts[token], token), reverse=True)

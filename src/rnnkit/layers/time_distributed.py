@@ -1,4 +1,10 @@
 """`TimeDistributed`: applies one layer, with one set of weights, to every time step."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
 from .base import Layer
 from .serialization import deserialize_layer, serialize_layer
 
@@ -36,7 +42,7 @@ class TimeDistributed(Layer):
 
     supports_masking = True
 
-    def __init__(self, layer, name=None, **kwargs):
+    def __init__(self, layer: Layer, name: str | None = None, **kwargs) -> None:
         super().__init__(name=name, **kwargs)
         if not isinstance(layer, Layer):
             raise TypeError(
@@ -50,16 +56,18 @@ class TimeDistributed(Layer):
                 f"TimeDistributed '{self.name}': expected input of shape (batch, time, ...), got {tuple(shape)}."
             )
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
         self._check_input_shape(input_shape)
         self.build_child(self.layer, (input_shape[0], *input_shape[2:]))
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         self._check_input_shape(input_shape)
         step = self.layer.compute_output_shape((input_shape[0], *input_shape[2:]))
         return (input_shape[0], input_shape[1], *step[1:])
 
-    def call(self, inputs, training=None, mask=None):
+    def call(
+        self, inputs: torch.Tensor, training: bool | None = None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         self._check_input_shape(inputs.shape)
         batch, time = inputs.shape[:2]
         kwargs = {}
@@ -75,9 +83,9 @@ class TimeDistributed(Layer):
         outputs = self.layer(inputs.reshape(batch * time, *inputs.shape[2:]), **kwargs)
         return outputs.reshape(batch, time, *outputs.shape[1:])
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "layer": serialize_layer(self.layer)}
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> TimeDistributed:
         return cls(deserialize_layer(config["layer"]), **{k: v for k, v in config.items() if k != "layer"})

@@ -8,11 +8,17 @@ Keras's order. Calling the model runs each node on real tensors: masks ride on t
 `initial_state=` and `return_state=True` work as in eager calls, a layer called twice (shared)
 runs twice with the same weights.
 """
+from __future__ import annotations
+
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 import torch
 
+from ..layers.base import Layer
+from ..layers.core import Embedding
+from ..layers.plan import model_fold
 from ..layers.serialization import deserialize_layer, register_serializable, serialize_layer
 from ..engine.nest import flatten, pack_as
 from .model import Model, with_mask
@@ -53,7 +59,7 @@ class Functional(Model):
         258698
     """
 
-    def __init__(self, inputs, outputs, name=None, trainable=True):
+    def __init__(self, inputs: Any, outputs: Any, name: str | None = None, trainable: bool = True) -> None:
         super().__init__(name=name, trainable=trainable)
         self._single_input = not isinstance(inputs, (list, tuple, dict))
         self._output_type = None if not isinstance(outputs, (list, tuple, dict)) else type(outputs)
@@ -69,6 +75,7 @@ class Functional(Model):
             if not isinstance(layer, InputLayer):
                 _register(self, layer)
         self._node_index = _node_indices(self._nodes)
+        self._fold_consumers = _fold_consumers(self._nodes, self._outputs)
         self.built = True
         if not trainable:
             self.trainable = False  # freezes the layers too
@@ -96,28 +103,28 @@ class Functional(Model):
 
     # ------------------------------------------------------------------------------ properties
     @property
-    def layers(self):
+    def layers(self) -> list[Layer]:
         return list(self._layers)
 
     @property
-    def inputs(self):
+    def inputs(self) -> list[KerasTensor]:
         return list(self._inputs)
 
     @property
-    def outputs(self):
+    def outputs(self) -> list[KerasTensor]:
         return list(self._outputs)
 
     @property
-    def input_shape(self):
+    def input_shape(self) -> tuple[int | None, ...] | list[tuple[int | None, ...]]:
         shapes = [x.shape for x in self._inputs]
         return shapes[0] if self._single_input else shapes
 
     @property
-    def output_shape(self):
+    def output_shape(self) -> tuple[int | None, ...] | list[tuple[int | None, ...]]:
         shapes = [y.shape for y in self._outputs]
         return shapes if self._output_type else shapes[0]
 
-    def token_id_inputs(self):
+    def token_id_inputs(self) -> list[bool]:
         consumers = defaultdict(bool)
         for node in self._nodes:
             if node.args:
@@ -127,14 +134,21 @@ class Functional(Model):
         return [consumers[id(x)] for x in self._inputs]
 
     # ------------------------------------------------------------------------------------- calls
-    def call(self, *inputs, training=None, mask=None):
+    def call(self, *inputs, training: bool | None = None, mask: Any = None) -> Any:
         values = dict(zip(map(id, self._inputs), self._check_inputs(inputs, mask)))
+        folds = {}  # consumer node id -> the Fold of the Embedding output it alone reads
         for node in self._nodes:
             leaves = [values[id(leaf)] if isinstance(leaf, KerasTensor) else leaf for leaf in node.call_leaves]
             args, kwargs = pack_as(node.call_structure, leaves)
             if training is not None and node.takes_training:
                 kwargs["training"] = training
+            if id(node) in folds:
+                kwargs["_fold"] = folds.pop(id(node))
             outputs = node.layer(*args, **kwargs)
+            consumer = self._fold_consumers.get(id(node))
+            fold = None if consumer is None else model_fold(node.layer, args[0], outputs, consumer.layer)
+            if fold is not None:
+                folds[id(consumer)] = fold
             for symbolic, value in zip(node.flat_outputs, flatten(outputs)):
                 values[id(symbolic)] = value
         results = [values[id(y)] for y in self._outputs]
@@ -182,7 +196,7 @@ class Functional(Model):
             nodes_by_layer[id(node.layer)].append(node)
         return nodes_by_layer
 
-    def summary_rows(self):
+    def summary_rows(self) -> tuple[list[tuple[Layer, str, str | None]], bool]:
         nodes_by_layer = self._nodes_by_layer()
         rows = []
         for layer in self._layers:
@@ -212,7 +226,7 @@ class Functional(Model):
         return [tensor.node.layer.name, self._node_index.get(id(tensor.node), 0), tensor.index]
 
     # ------------------------------------------------------------------------------------ config
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         nodes_by_layer = self._nodes_by_layer()
         layers = []
         for layer in self._layers:
@@ -252,7 +266,7 @@ class Functional(Model):
         )
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Functional:
         """Rebuilds the model from `get_config()` (or a Keras 3 functional config): the layers from
         their configs, then every recorded call, in an order where its inputs exist."""
         produced = {}  # (layer name, node index) -> flat outputs
@@ -314,6 +328,29 @@ class Functional(Model):
             name=config.get("name"),
             trainable=config.get("trainable", True),
         )
+
+
+def _fold_consumers(nodes, outputs):
+    """{id(Embedding node): the node of the recurrent layer that alone reads its output}, for the
+    Embedding calls whose output goes only into a recurrent layer's sequences (not into a model
+    output, nor anything else): the model hands that layer a `layers.plan.Fold`."""
+    readers = defaultdict(list)
+    for node in nodes:
+        for leaf in node.inputs:
+            readers[id(leaf)].append(node)
+    model_outputs = {id(y) for y in outputs}
+    consumers = {}
+    for node in nodes:
+        if not isinstance(node.layer, Embedding) or len(node.flat_outputs) != 1:
+            continue
+        output = node.flat_outputs[0]
+        reading = readers[id(output)]
+        if id(output) in model_outputs or len(reading) != 1 or not getattr(reading[0].layer, "accepts_fold", False):
+            continue
+        consumer = reading[0]
+        if consumer.args and consumer.args[0] is output and len(consumer.inputs) == len(set(map(id, consumer.inputs))):
+            consumers[id(node)] = consumer
+    return consumers
 
 
 def _is_history(value):

@@ -1,8 +1,9 @@
 """`generate`: token-by-token sampling from a model that maps token ids to per-step logits.
 
 The prompt runs through the model once; after that each new token is fed alone while every
-recurrent layer carries its state from call to call (the layers are made stateful for the
-duration of the call and given back as they were), so step n costs one time step, not n. The
+recurrent layer carries its state from call to call (`layers.rnn.carrying_states`, which leaves
+their `stateful` flags alone and gives their states back after), so step n costs one time step,
+not n. The
 recurrent layers run their usual fused kernels for the prompt and for each step, under
 `torch.inference_mode()`. Greedy decoding of the common character model (Embedding -> one
 SimpleRNN/LSTM/GRU -> Dense) runs its whole loop in compiled code instead, with the Embedding
@@ -14,11 +15,13 @@ random state is left alone). Temperature 0 is greedy decoding (argmax).
 """
 import contextlib
 import math
-import numbers
+from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 import torch
 
+from ..checks import check_scalar
+from ..layers.base import Layer
 from ..layers.bidirectional import Bidirectional
 from ..layers.core import Dense, Embedding
 from ..layers.gru import GRU
@@ -31,7 +34,8 @@ from ..engine.simple_rnn import NATIVE_ACTIVATIONS
 __all__ = ["generate"]
 
 
-def generate(model, prompt_ids, steps, temperature=1.0, top_k=None, seed=None, on_token=None):
+def generate(model: Layer, prompt_ids: Any, steps: int, temperature: float = 1.0, top_k: Optional[int] = None,
+             seed: Optional[int] = None, on_token: Optional[Callable[[np.ndarray], Any]] = None) -> np.ndarray:
     """Continues token sequences with `model`, one token at a time.
 
     Args:
@@ -68,8 +72,7 @@ def generate(model, prompt_ids, steps, temperature=1.0, top_k=None, seed=None, o
     prompt, single = _check_prompt(prompt_ids, vocabulary)
     steps = _check_steps(steps)
     temperature, top_k = _check_sampling(temperature, top_k)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ValueError(f"seed must be an integer or None, got {seed!r}.")
+    check_scalar(seed, "seed", int, or_none="unseeded")
     if on_token is not None and not callable(on_token):
         raise ValueError(f"on_token must be a function of the new ids, got {type(on_token).__name__}.")
 
@@ -100,38 +103,50 @@ def generate(model, prompt_ids, steps, temperature=1.0, top_k=None, seed=None, o
     return result[0] if single else result
 
 
+def greedy_decoder_plan(model: Layer) -> Tuple[bool, Optional[str]]:
+    """Whether greedy generation (temperature 0) from `model` runs its whole loop in compiled code
+    (`_compiled_greedy_decoder`): (True, None), else (False, why not, in words to act on).
+
+    It does for Embedding (without mask_zero) -> one SimpleRNN/LSTM/GRU -> Dense (no activation),
+    float32 on the CPU, with the activations the compiled kernels have."""
+    layers = model.layers
+    if len(layers) != 3 or type(layers[0]) is not Embedding or type(layers[2]) is not Dense:
+        return False, "the model is not Embedding -> one SimpleRNN/LSTM/GRU -> Dense"
+    embedding, recurrent, dense = layers
+    if type(recurrent) not in (SimpleRNN, LSTM, GRU):
+        return False, f"its recurrent layer is a {type(recurrent).__name__}, not a SimpleRNN, LSTM or GRU"
+    if embedding.mask_zero:
+        return False, "the Embedding has mask_zero=True"
+    if dense.activation.name != "linear":
+        return False, f"the Dense layer has activation={dense.activation.name!r} (the decoder takes logits)"
+    if embedding.embeddings.dtype != torch.float32 or embedding.embeddings.device.type != "cpu":
+        return False, "the weights are not float32 on the CPU"
+    reason = recurrent.cell.compiled_kernel_reason()
+    if reason is not None:
+        return False, reason
+    if native_kernels() is None:
+        return False, "the compiled kernels could not be built here (or RNNKIT_NATIVE=0)"
+    return True, None
+
+
 def _compiled_greedy_decoder(model):
-    """For Embedding (without mask_zero) -> one SimpleRNN/LSTM/GRU -> Dense (no activation), float32
-    on the CPU with the compiled kernels: a function (first tokens (batch,), steps) -> the next
-    `steps` tokens (batch, steps) that runs the whole greedy loop in compiled code, continuing from
-    the recurrent layer's current states. None for any other model.
+    """For a model `greedy_decoder_plan` accepts, whose recurrent layer holds its states: a
+    function (first tokens (batch,), steps) -> the next `steps` tokens (batch, steps) that runs the
+    whole greedy loop in compiled code, continuing from the recurrent layer's current states.
+    None for any other model.
 
     The Embedding folds into the recurrent layer's input projection (a (vocabulary, gates * units)
     table, embeddings W + b, made once), so a step is the recurrent product, the gate arithmetic,
     the output layer and an argmax, with no Python in between."""
-    layers = model.layers
-    if len(layers) != 3 or type(layers[0]) is not Embedding or type(layers[2]) is not Dense:
+    if not greedy_decoder_plan(model)[0]:
         return None
-    embedding, recurrent, dense = layers
-    cell_code = {SimpleRNN: 0, LSTM: 1, GRU: 2}.get(type(recurrent))
-    if cell_code is None or embedding.mask_zero or dense.activation.name != "linear" or recurrent.states is None:
+    embedding, recurrent, dense = model.layers
+    if recurrent.states is None:
         return None
     cell = recurrent.cell
-    if embedding.embeddings.dtype != torch.float32 or embedding.embeddings.device.type != "cpu":
-        return None
-    if cell_code == 0:
-        activation = NATIVE_ACTIVATIONS.get(cell.activation.name)
-        if activation is None:
-            return None
-    else:
-        activation = 0
-        if cell.activation.name != "tanh" or cell.recurrent_activation.name != "sigmoid":
-            return None
-        if cell_code == 2 and not cell.reset_after:
-            return None
+    cell_code = {SimpleRNN: 0, LSTM: 1, GRU: 2}[type(recurrent)]
+    activation = NATIVE_ACTIVATIONS[cell.activation.name] if cell_code == 0 else 0
     native = native_kernels()
-    if native is None:
-        return None
     b_in, b_rec = cell.bias, None
     if cell_code == 2 and cell.bias is not None:
         b_in, b_rec = cell.bias[0], cell.bias[1]
@@ -197,8 +212,8 @@ def _outputs_probabilities(model):
 
 @contextlib.contextmanager
 def _carrying_states(model):
-    """Makes every recurrent layer of `model` stateful, starting from zeros, for the duration;
-    then gives each layer back its own `stateful` flag and states."""
+    """Makes every recurrent layer of `model` carry its states, starting from zeros, for the
+    duration; then gives each layer back its own states."""
     layers = model._recurrent_layers()
     backwards = [layer.name for layer in layers if isinstance(layer, Bidirectional) or layer.go_backwards]
     if backwards:
@@ -265,21 +280,9 @@ def _check_prompt(prompt_ids, vocabulary):
 
 
 def _check_steps(steps):
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0 (the number of tokens to generate), got {steps!r}.")
-    return int(steps)
+    return check_scalar(steps, "steps", int, min_val=0, hint="the number of tokens to generate")
 
 
 def _check_sampling(temperature, top_k):
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, numbers.Real)
-        or not math.isfinite(temperature)
-        or temperature < 0
-    ):
-        raise ValueError(
-            f"temperature must be a number >= 0 (0 is greedy, 1 samples the model's distribution), got {temperature!r}."
-        )
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 1):
-        raise ValueError(f"top_k must be a positive integer or None (no restriction), got {top_k!r}.")
-    return float(temperature), (None if top_k is None else int(top_k))
+    check_scalar(temperature, "temperature", float, min_val=0, hint="0 is greedy, 1 samples the model's distribution")
+    return float(temperature), check_scalar(top_k, "top_k", int, min_val=1, or_none="no restriction")

@@ -5,17 +5,27 @@ subclassed models that define their layers in `__init__` and the computation in 
 `Sequential` is a model too. Every model is a `torch.nn.Module` whose submodules are its layers,
 registered under their names (`state_dict()` keys such as `lstm.cell.kernel`).
 """
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import torch
 
 from ..layers.base import Layer, is_text, set_mask
 from ..layers.bidirectional import Bidirectional
+from ..layers.plan import Plan, explain_call
 from ..layers.rnn import RNN
 from ..engine.nest import flatten, map_structure
 from ..storage import storage
 from ..train.trainer import TrainingMixin
 from .summary import print_summary
 from .symbolic import takes_token_ids
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 
 class Model(TrainingMixin, Layer):
@@ -48,7 +58,7 @@ class Model(TrainingMixin, Layer):
             return super().__new__(Functional)
         return super().__new__(cls)
 
-    def __init__(self, *args, name=None, trainable=True, dtype=None, **kwargs):
+    def __init__(self, *args, name: str | None = None, trainable: bool = True, dtype: Any = None, **kwargs) -> None:
         if args or "inputs" in kwargs or "outputs" in kwargs:
             raise TypeError(
                 f"{type(self).__name__}: a subclass of Model defines its layers in __init__ and its "
@@ -59,7 +69,7 @@ class Model(TrainingMixin, Layer):
         self._observed_shapes = {}
 
     @property
-    def assets(self):
+    def assets(self) -> dict[str, Any]:
         """A JSON-serializable dict that travels with the model in its `.rnnkit` file (and in every
         checkpoint): the preprocessing a saved model needs to be used alone, such as a vocabulary,
         label names or scaler statistics. Empty unless set.
@@ -72,13 +82,13 @@ class Model(TrainingMixin, Layer):
         return self.__dict__.setdefault("_assets", {})
 
     @assets.setter
-    def assets(self, value):
+    def assets(self, value: dict[str, Any]) -> None:
         if not isinstance(value, dict):
             raise ValueError(f"model.assets must be a dict, got {type(value).__name__}.")
         self.__dict__["_assets"] = value
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Model:
         if cls is Model and "input_layers" in config:
             from .functional import Functional
 
@@ -87,7 +97,7 @@ class Model(TrainingMixin, Layer):
 
     # ------------------------------------------------------------------------------------ layers
     @property
-    def layers(self):
+    def layers(self) -> list[Layer]:
         """The model's layers, in order (for subclassed models: in the order they were assigned)."""
         found = []
 
@@ -101,7 +111,7 @@ class Model(TrainingMixin, Layer):
         collect(self)
         return found
 
-    def get_layer(self, name=None, index=None):
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """The layer called `name`, or at position `index` of `layers`."""
         layers = self.layers
         if index is not None:
@@ -115,7 +125,7 @@ class Model(TrainingMixin, Layer):
             f"Model '{self.name}' has no layer named {name!r}; its layers are {[l.name for l in layers]}."
         )
 
-    def token_id_inputs(self):
+    def token_id_inputs(self) -> list[bool]:
         """For each model input, whether it is integer token ids (it feeds an Embedding). A
         subclassed model is taken to feed its input to its first layer."""
         layers = self.layers
@@ -131,19 +141,19 @@ class Model(TrainingMixin, Layer):
         return weights + [w for w in self.parameters() if id(w) not in in_layers and wanted(w)]
 
     @property
-    def weights(self):
+    def weights(self) -> list[torch.nn.Parameter]:
         """Every weight, in Keras's order: the layers' weights, layer by layer."""
         return self._collect("weights", lambda w: True)
 
     @property
-    def trainable_weights(self):
+    def trainable_weights(self) -> list[torch.nn.Parameter]:
         return self._collect("trainable_weights", lambda w: w.requires_grad)
 
     @property
-    def non_trainable_weights(self):
+    def non_trainable_weights(self) -> list[torch.nn.Parameter]:
         return self._collect("non_trainable_weights", lambda w: not w.requires_grad)
 
-    def count_params(self):
+    def count_params(self) -> int:
         unbuilt = [layer.name for layer in self.layers if not layer.built]
         if unbuilt or not self.layers and not self.built:
             raise ValueError(
@@ -169,14 +179,14 @@ class Model(TrainingMixin, Layer):
         walk(self)
         return found
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         """Clears the states of every stateful layer: the next call starts from zeros."""
         for layer in self._stateful_layers():
             layer.reset_state()
 
     reset_states = reset_state
 
-    def get_states(self):
+    def get_states(self) -> list[Any]:
         """The states of the stateful layers: one entry per layer, in layer order, each a list of
         tensors (for a Bidirectional: forward states, then backward), or None before the first call."""
         return [
@@ -184,7 +194,7 @@ class Model(TrainingMixin, Layer):
             for layer in self._stateful_layers()
         ]
 
-    def set_states(self, states):
+    def set_states(self, states: Sequence[Any]) -> None:
         """Sets the states of the stateful layers from `get_states()`'s format (tensors or numpy
         arrays; None resets that layer)."""
         layers = self._stateful_layers()
@@ -201,24 +211,27 @@ class Model(TrainingMixin, Layer):
                 _assign_states(layer, value)
 
     # ------------------------------------------------------------------------------------ saving
-    def save(self, filepath, include_optimizer=False):
+    def save(self, filepath: str | os.PathLike, include_optimizer: bool = False) -> None:
         """Saves the model to one `.rnnkit` file (architecture, weights, compile settings, and the
         optimizer state with `include_optimizer=True`), or to a Keras 3 `.keras` file (architecture
         and weights), atomically; see `rnnkit.save_model`."""
         storage("save_model")(self, filepath, include_optimizer=include_optimizer)
 
-    def save_weights(self, filepath):
+    def save_weights(self, filepath: str | os.PathLike) -> None:
         """Saves the weights to a `.weights.safetensors` file, or to a Keras 3 `.weights.h5` file,
         atomically; see `rnnkit.io.save_weights`."""
         storage("save_weights")(self, filepath)
 
-    def load_weights(self, filepath):
+    def load_weights(self, filepath: str | os.PathLike) -> Model:
         """Loads weights from a `.weights.safetensors`, `.rnnkit` or Keras `.weights.h5` file into
         this built model; see `rnnkit.io.load_weights`."""
         return storage("load_weights")(self, filepath)
 
     # -------------------------------------------------------------------------------- generation
-    def generate(self, prompt_ids, steps, temperature=1.0, top_k=None, seed=None, on_token=None):
+    def generate(
+        self, prompt_ids: npt.ArrayLike | torch.Tensor, steps: int, temperature: float = 1.0, top_k: int | None = None,
+        seed: int | None = None, on_token: Callable[[np.ndarray], Any] | None = None,
+    ) -> np.ndarray:
         """Continues token-id prompts one token at a time, carrying the recurrent states (the
         prompt runs once); for models mapping ids (batch, time) to logits. Returns the new ids as
         numpy, (steps,) for one prompt or (batch, steps). See `rnnkit.models.generation.generate`
@@ -231,13 +244,37 @@ class Model(TrainingMixin, Layer):
 
         return generate(self, prompt_ids, steps, temperature=temperature, top_k=top_k, seed=seed, on_token=on_token)
 
+    def explain(self, x: Any, training: bool = False,
+                print_fn: Callable[[str], Any] = print) -> list[tuple[str, Plan]]:
+        """Runs the model once on `x` under no_grad and prints, per recurrent layer call, the path it
+        takes and why a faster one was not (`layers.plan.Plan`); for a model of token ids, also
+        whether greedy generation runs the compiled greedy decoder. Returns [(layer name, Plan)].
+
+        Example:
+            >>> model = Sequential([Embedding(66, 32), GRU(64, return_sequences=True), Dense(66)])
+            >>> plans = model.explain(np.zeros((8, 100), dtype="int64"))
+            gru: compiled (float32, Embedding folded into the input projection, time loop on one thread)
+            greedy generation: the compiled greedy decoder
+        """
+        from .generation import greedy_decoder_plan
+
+        if not self.built:
+            with torch.no_grad():  # the first call builds the model, probing its layers on zeros
+                self(x, training=training)
+        plans = explain_call(lambda: self(x, training=training), print_fn)
+        if any(self.token_id_inputs()):
+            compiled, reason = greedy_decoder_plan(self)
+            print_fn("greedy generation: " + ("the compiled greedy decoder" if compiled else
+                                              f"one model call per token ({reason})"))
+        return plans
+
     # ------------------------------------------------------------------------------------- calls
-    def call(self, inputs, training=False):
+    def call(self, inputs: Any, training: bool = False) -> Any:
         raise NotImplementedError(
             f"{type(self).__name__} subclasses Model: define call(self, inputs, training=False)."
         )
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args, **kwargs) -> Any:
         for key in ("training", "mask"):
             if key in kwargs and key not in self._call_takes:
                 kwargs.pop(key)
@@ -260,7 +297,7 @@ class Model(TrainingMixin, Layer):
         summary()); graph models know their shapes already."""
         return _ShapeRecorder(self)
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
         """Builds a subclassed model by calling it once on zeros of `input_shape` (batch first;
         None sizes become 1). Models whose input is token ids are built by calling them on data."""
         shape = tuple(1 if d is None else d for d in input_shape)
@@ -279,7 +316,10 @@ class Model(TrainingMixin, Layer):
         return map_structure(convert, inputs)
 
     # ----------------------------------------------------------------------------------- summary
-    def summary(self, line_length=None, positions=None, print_fn=None):
+    def summary(
+        self, line_length: int | None = None, positions: Sequence[float] | None = None,
+        print_fn: Callable[[str], Any] | None = None,
+    ) -> None:
         """Prints the Keras summary: one row per layer ("Layer (type)", "Output Shape", "Param #",
         and "Connected to" for functional models that are not a plain chain), then the total,
         trainable and non-trainable parameter counts with their size in memory.
@@ -291,7 +331,7 @@ class Model(TrainingMixin, Layer):
         """
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn)
 
-    def summary_rows(self):
+    def summary_rows(self) -> tuple[list[tuple[Layer, str, str | None]], bool]:
         """(layer, output shape text, "Connected to" text or None) per row of `summary()`, and
         whether the "Connected to" column is shown."""
         return [(layer, self._observed_shapes.get(layer.name, "?"), None) for layer in self.layers], False
@@ -325,18 +365,18 @@ class NumpyReadable(torch.Tensor):
         array = self.numpy()
         return array if dtype is None else array.astype(dtype, copy=False)
 
-    def numpy(self, *, force=False):
+    def numpy(self, *, force: bool = False) -> np.ndarray:
         return self.detach().as_subclass(torch.Tensor).cpu().numpy(force=force)
 
     def __float__(self):  # float(loss), without PyTorch's warning about a tensor that requires grad
         return float(self.numpy())
 
 
-def format_batch_free(shape):
+def format_batch_free(shape: Sequence[int | None]) -> str:
     return "(" + ", ".join(["None"] + [str(d) for d in shape[1:]]) + ")"
 
 
-def with_mask(tensor, mask):
+def with_mask(tensor: Any, mask: npt.ArrayLike | torch.Tensor | None) -> Any:
     """A view of `tensor` carrying `mask`, leaving the caller's tensor untouched."""
     if mask is None or not isinstance(tensor, torch.Tensor):
         return tensor

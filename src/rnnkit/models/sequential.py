@@ -1,8 +1,14 @@
 """`Sequential`: a plain stack of layers, each feeding the next."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import torch
 
 from ..layers.base import Layer
+from ..layers.plan import model_fold
 from ..layers.serialization import deserialize_layer, register_serializable, serialize_layer
 from .functional import _register
 from .model import Model, with_mask
@@ -37,7 +43,10 @@ class Sequential(Model):
     # that overrides call() does not inherit the promise, as it is read from this class's own dict).
     calls_layers_in_order = True
 
-    def __init__(self, layers=None, name=None, trainable=True, dtype=None):
+    def __init__(
+        self, layers: Sequence[Layer | KerasTensor] | None = None, name: str | None = None, trainable: bool = True,
+        dtype: Any = None,
+    ) -> None:
         super().__init__(name=name, trainable=trainable, dtype=dtype)
         self._layers = []
         self._input = None  # the symbolic input, once the input shape is known
@@ -48,29 +57,29 @@ class Sequential(Model):
             self.trainable = False  # freezes the layers too
 
     @property
-    def layers(self):
+    def layers(self) -> list[Layer]:
         return list(self._layers)
 
     @property
-    def inputs(self):
+    def inputs(self) -> list[KerasTensor] | None:
         return [self._input] if self._input is not None else None
 
     @property
-    def outputs(self):
+    def outputs(self) -> list[KerasTensor] | None:
         return [self._symbolic_outputs[-1]] if self._symbolic_outputs else None
 
     @property
-    def input_shape(self):
+    def input_shape(self) -> tuple[int | None, ...] | None:
         return self._input.shape if self._input is not None else None
 
     @property
-    def output_shape(self):
+    def output_shape(self) -> tuple[int | None, ...] | None:
         return self._symbolic_outputs[-1].shape if self._symbolic_outputs else None
 
-    def token_id_inputs(self):
+    def token_id_inputs(self) -> list[bool]:
         return [bool(self._layers) and takes_token_ids(self._layers[0])]
 
-    def add(self, layer):
+    def add(self, layer: Layer | KerasTensor) -> None:
         """Appends a layer (or, first, an `Input`). With the input shape known, the layer is built
         at once."""
         if isinstance(layer, InputLayer):
@@ -103,7 +112,7 @@ class Sequential(Model):
                 del self._modules[layer.name]
                 raise
 
-    def pop(self):
+    def pop(self) -> Layer:
         """Removes and returns the last layer."""
         if not self._layers:
             raise ValueError(f"Sequential '{self.name}' has no layers to pop.")
@@ -112,7 +121,7 @@ class Sequential(Model):
         del self._symbolic_outputs[len(self._layers):]
         return layer
 
-    def build(self, input_shape=None):
+    def build(self, input_shape: tuple[int | None, ...] | None = None) -> None:
         """Builds every layer for inputs of `input_shape`, batch dimension first (None where unknown)."""
         if self._input is None:
             if input_shape is None:
@@ -123,7 +132,7 @@ class Sequential(Model):
             self._input = Input(batch_shape=tuple(input_shape))
         self._build_graph()
 
-    def build_for_symbolic_input(self, x):
+    def build_for_symbolic_input(self, x: Any) -> None:
         """Called on a symbolic first call: an unbuilt model takes that input's shape and dtype."""
         if self._input is None and isinstance(x, KerasTensor):
             self._input = Input(batch_shape=x.shape, dtype=x.dtype)
@@ -147,7 +156,9 @@ class Sequential(Model):
         self._symbolic_outputs.append(y)
         self.built = True
 
-    def call(self, inputs, training=None, mask=None):
+    def call(
+        self, inputs: torch.Tensor, training: bool | None = None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         if not self._layers:
             raise ValueError(f"Sequential '{self.name}' has no layers: add() some before calling it.")
         if not isinstance(inputs, (torch.Tensor, np.ndarray)):  # NumPy: strings, for a TextVectorization
@@ -161,8 +172,14 @@ class Sequential(Model):
                 f"got {tuple(inputs.shape)}."
             )
         x = with_mask(inputs, mask)
-        for layer in self._layers:
-            x = layer(x, training=training) if training is not None and "training" in layer._call_takes else layer(x)
+        fold = None  # an Embedding's lookup, handed to the recurrent layer right after it
+        for layer, following in zip(self._layers, self._layers[1:] + [None]):
+            kwargs = {} if fold is None else {"_fold": fold}
+            if training is not None and "training" in layer._call_takes:
+                kwargs["training"] = training
+            y = layer(x, **kwargs)
+            fold = model_fold(layer, x, y, following)
+            x = y
         if len(self._symbolic_outputs) < len(self._layers):
             # Built by this first call (weights made on the data's device); the graph gives summary() its shapes.
             if self._input is None:
@@ -171,13 +188,13 @@ class Sequential(Model):
         return x
 
     # ------------------------------------------------------------------------------------ summary
-    def summary_rows(self):
+    def summary_rows(self) -> tuple[list[tuple[Layer, str, str | None]], bool]:
         shapes = [format_shape(y.shape) for y in self._symbolic_outputs]
         shapes += ["?"] * (len(self._layers) - len(shapes))
         return [(layer, shape, None) for layer, shape in zip(self._layers, shapes)], False
 
     # ------------------------------------------------------------------------------------- config
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         layers = [serialize_layer(layer) for layer in self._layers]
         config = {"name": self.name, "trainable": self.trainable, "dtype": self._dtype}
         if self._input is not None:
@@ -187,7 +204,7 @@ class Sequential(Model):
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
         layers = [deserialize_layer(spec) for spec in config.get("layers", [])]
         model = cls(layers, name=config.get("name"), trainable=config.get("trainable", True), dtype=config.get("dtype"))
         if model._input is None and config.get("build_input_shape") is not None:

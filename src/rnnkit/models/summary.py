@@ -12,10 +12,17 @@
 
 Sizes are Keras's: bytes of the weights (each counted once) in powers of 1024, two decimals.
 """
+from __future__ import annotations
+
 import shutil
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .model import Model
 
 
-def readable_memory_size(size):
+def readable_memory_size(size: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if size / 1024 < 1:
             return f"{size:.2f} {unit}"
@@ -65,7 +72,7 @@ def _params_text(layer):
     return f"{layer.count_params():,}"
 
 
-def summary_text(model, line_length=None, positions=None):
+def summary_text(model: Model, line_length: int | None = None, positions: Sequence[float] | None = None) -> str:
     rows, connected = model.summary_rows()
     if connected:
         default_length, positions = 108, positions or [0.3, 0.56, 0.74, 1.0]
@@ -105,6 +112,9 @@ def summary_text(model, line_length=None, positions=None):
     return "\n".join(lines)
 
 
-def print_summary(model, line_length=None, positions=None, print_fn=None):
+def print_summary(
+    model: Model, line_length: int | None = None, positions: Sequence[float] | None = None,
+    print_fn: Callable[[str], Any] | None = None,
+) -> None:
     text = summary_text(model, line_length=line_length, positions=positions)
     (print_fn or print)(text)

@@ -13,8 +13,11 @@ that differs between the two runs is unknown (None) in the output. The inputs of
 `Input`'s dtype. As in Keras, this builds the layer; the states of stateful layers and the activity
 penalties are restored afterwards, and `training` is False for the probe runs.
 """
+from __future__ import annotations
+
 import contextlib
 import itertools
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,11 +36,11 @@ _node_order = itertools.count()
 STRING = "string"
 
 
-def dtype_name(dtype):
+def dtype_name(dtype: torch.dtype | str) -> str:
     return str(dtype).replace("torch.", "")
 
 
-def parse_dtype(dtype):
+def parse_dtype(dtype: Any) -> torch.dtype | str:
     """None (float32, Keras's default), a torch dtype, a name such as "int32", or "string" (also
     NumPy's str, bytes and object dtypes) for text."""
     if dtype is None:
@@ -52,7 +55,7 @@ def parse_dtype(dtype):
     return resolved
 
 
-def format_shape(shape):
+def format_shape(shape: tuple[int | None, ...]) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
@@ -62,7 +65,10 @@ class KerasTensor:
 
     Calling an rnnkit layer on it records the call instead of computing (see `graph_call`)."""
 
-    def __init__(self, shape, dtype, node, index=0, mask_ndim=None):
+    def __init__(
+        self, shape: tuple[int | None, ...], dtype: torch.dtype | str, node: Node, index: int = 0,
+        mask_ndim: int | None = None,
+    ) -> None:
         self.shape = tuple(shape)
         self.dtype = dtype
         self.node = node
@@ -70,14 +76,14 @@ class KerasTensor:
         self.mask_ndim = mask_ndim  # the value carries a Keras mask of shape shape[:mask_ndim]
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return len(self.shape)
 
     @property
-    def name(self):
+    def name(self) -> str:
         return self.node.layer.name if self.node.is_input else f"{self.node.layer.name}/{self.index}"
 
-    def graph_call(self, layer, args, kwargs):
+    def graph_call(self, layer: Layer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Called by `Layer.__call__` when this tensor is (part of) the first argument."""
         return symbolic_call(layer, args, kwargs)
 
@@ -91,7 +97,7 @@ class Node:
     `inputs` are those tensors in `flatten((args, kwargs))` order; `outputs` the structure of
     symbolic outputs the call returned, `flat_outputs` the same flattened."""
 
-    def __init__(self, layer, args, kwargs):
+    def __init__(self, layer: Layer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         self.layer = layer
         self.args = tuple(args)
         self.kwargs = dict(kwargs)
@@ -101,10 +107,10 @@ class Node:
         self.order = next(_node_order)
 
     @property
-    def is_input(self):
+    def is_input(self) -> bool:
         return isinstance(self.layer, InputLayer)
 
-    def set_outputs(self, outputs):
+    def set_outputs(self, outputs: Any) -> None:
         self.outputs = outputs
         self.flat_outputs = [leaf for leaf in flatten(outputs) if isinstance(leaf, KerasTensor)]
 
@@ -122,8 +128,11 @@ class InputLayer(Layer):
         name: optional name (default `input_layer`, `input_layer_1`, ...).
     """
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None, sparse=False,
-                 ragged=False, optional=False, **kwargs):
+    def __init__(
+        self, shape: int | tuple[int | None, ...] | None = None, batch_size: int | None = None, dtype: Any = None,
+        batch_shape: tuple[int | None, ...] | None = None, name: str | None = None, sparse: bool = False,
+        ragged: bool = False, optional: bool = False, **kwargs,
+    ) -> None:
         super().__init__(name=name, **kwargs)
         if sparse or ragged or optional:
             raise ValueError(f"InputLayer '{self.name}': sparse, ragged and optional inputs are not supported.")
@@ -151,14 +160,17 @@ class InputLayer(Layer):
         node.set_outputs(KerasTensor(batch_shape, self.input_dtype, node))
         self.output = node.outputs
 
-    def call(self, inputs):
+    def call(self, inputs: Any) -> None:
         raise TypeError(f"InputLayer '{self.name}' is not called: its output is the symbolic input.")
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"batch_shape": list(self.batch_shape), "dtype": dtype_name(self.input_dtype), "name": self.name}
 
 
-def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
+def Input(
+    shape: int | tuple[int | None, ...] | None = None, batch_size: int | None = None, dtype: Any = None,
+    name: str | None = None, batch_shape: tuple[int | None, ...] | None = None,
+) -> KerasTensor:
     """A symbolic input for a functional `Model` (or the first entry of a `Sequential`).
 
     Args:
@@ -180,11 +192,11 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None):
     return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape, name=name).output
 
 
-def is_symbolic(value):
+def is_symbolic(value: Any) -> bool:
     return isinstance(value, KerasTensor)
 
 
-def symbolic_call(layer, args, kwargs):
+def symbolic_call(layer: Layer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Records `layer(*args, **kwargs)` as a `Node` and returns its symbolic outputs."""
     leaves = flatten((tuple(args), dict(kwargs)))
     if any(isinstance(leaf, torch.Tensor) for leaf in leaves):
@@ -207,7 +219,7 @@ def symbolic_call(layer, args, kwargs):
 
 
 # ----------------------------------------------------------------------------- shape inference
-def takes_token_ids(layer):
+def takes_token_ids(layer: Any) -> bool:
     """Whether `layer`'s first input is integer token ids: an Embedding, or a wrapper or model
     whose first input goes to one."""
     if isinstance(layer, Embedding):

@@ -14,16 +14,19 @@ coverage of the model's prediction intervals is counted.
 """
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from ..checks import check_scalar
 from ..data.tables import Table, write_csv
 from ..data.timeseries import diebold_mariano, mae, mase, persistence_forecast, rmse, seasonal_naive_forecast, smape
 from ..files import write_text_atomically
 from ..train.plotting import pyplot, save_figure
 from .baselines import statistical_forecasts
-from .forecast import Forecaster, _label, _number, _p_value, _verdict, as_table, train_forecaster
+from .forecast import Forecaster, SeriesData, _label, _number, _p_value, _verdict, as_table, train_forecaster
 from .outputs import _jsonable
 
 __all__ = ["BacktestResult", "backtest_forecaster", "plot_backtest"]
@@ -59,7 +62,7 @@ class BacktestResult:
     training: object
     files: dict = field(default_factory=dict)
 
-    def report(self):
+    def report(self) -> str:
         """Per fold and overall scores of every contender, the interval coverage and a plain verdict."""
         m = self.metrics
         lines = [f"backtest: {m['folds']} folds of {m['horizon']} step(s) of {m['target']!r}, from row "
@@ -85,8 +88,11 @@ class BacktestResult:
         return "\n".join(lines)
 
 
-def backtest_forecaster(data, target=None, features=(), *, folds=5, horizon=1, season=None, interval=0.8,
-                        out=None, verbose=0, **settings):
+def backtest_forecaster(data: SeriesData, target: str | int | Sequence[str | int] | None = None,
+                        features: Sequence[str | int] = (), *, folds: int = 5, horizon: int = 1,
+                        season: int | None = None, interval: float | None = 0.8,
+                        out: str | os.PathLike[str] | None = None, verbose: int | str = 0,
+                        **settings: Any) -> BacktestResult:
     """Rolling-origin evaluation of `train_forecaster`'s recipe (see the module docstring).
 
     Args:
@@ -111,12 +117,10 @@ def backtest_forecaster(data, target=None, features=(), *, folds=5, horizon=1, s
         >>> result = backtest_forecaster(np.sin(np.arange(400) * 0.2), folds=4, horizon=10, season=31)
         >>> result.metrics["overall"]["model"]["mase"], result.metrics["coverage"]
     """
-    if not isinstance(folds, (int, np.integer)) or isinstance(folds, bool) or folds < 1:
-        raise ValueError(f"folds must be a positive integer, got {folds!r}.")
-    if not isinstance(horizon, (int, np.integer)) or isinstance(horizon, bool) or horizon < 1:
-        raise ValueError(f"horizon must be a positive integer, got {horizon!r}.")
-    if interval is not None and not 0 < interval < 1:
-        raise ValueError(f"the interval level must be in (0, 1), e.g. 0.8, got {interval}.")
+    check_scalar(folds, "folds", int, min_val=1)
+    check_scalar(horizon, "horizon", int, min_val=1)
+    check_scalar(interval, "the interval level", float, min_val=0, max_val=1, include_boundaries="neither",
+                 hint="e.g. 0.8", or_none="no intervals")
     table = as_table(data)
     if isinstance(target, (list, tuple)):
         if len(target) != 1:
@@ -186,7 +190,7 @@ def backtest_forecaster(data, target=None, features=(), *, folds=5, horizon=1, s
     return result
 
 
-def plot_backtest(result, path, context=3):
+def plot_backtest(result: BacktestResult, path: str | os.PathLike[str], context: int = 3) -> str:
     """Writes a PNG of the backtest: the series (from `context` fold lengths before the first fold),
     each fold's model forecast with its interval band, and the best baseline's forecasts. Returns the path."""
     plt = pyplot()

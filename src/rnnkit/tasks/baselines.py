@@ -17,7 +17,7 @@ STATISTICAL = ("AutoETS", "AutoARIMA")
 LONGEST_SEASON = 24
 
 
-def statistical_available():
+def statistical_available() -> bool:
     """Whether statsforecast is installed (the `forecast` extra)."""
     try:
         import statsforecast  # noqa: F401
@@ -26,7 +26,8 @@ def statistical_available():
     return True
 
 
-def statistical_forecasts(series, origins, horizon, season=None):
+def statistical_forecasts(series: np.ndarray, origins: np.ndarray, horizon: int,
+                          season: int | None = None) -> dict[str, np.ndarray]:
     """AutoETS and AutoARIMA forecasts of one series from several origins.
 
     Each model is chosen and fitted once, on the rows before the first origin, then applied with

@@ -14,20 +14,22 @@ vectorizer and class names in `model.assets`, so it classifies raw text by itsel
     [('1', 0.97...)]
 """
 import os
-import time
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from .. import Input, Sequential, layers, optimizers
+from .. import Input, Model, Sequential, layers, optimizers
+from ..checks import check_scalar
 from ..data.labelled import LabelledTexts
 from ..data.text import TextVectorization
 from ..files import write_atomically
 from ..io.saving import load_model
 from ..train import distributed
-from ..utils import set_random_seed
-from .outputs import RunDirectory
+from ..train.callbacks import History
 from .rows import plot_confusion_matrix
+from .runner import TaskRunner
 
 __all__ = ["ClassifyResult", "LengthBatches", "TextClassifier", "build_text_classifier", "classification_metrics",
            "format_classify_report", "plot_label_counts", "split_train_test", "train_classifier"]
@@ -45,14 +47,16 @@ class ClassifyResult:
         history: the `History` of `fit` (its validation curves are on the test part).
         metrics: accuracy, per-class precision/recall/F1, confusion matrix, sizes and timing
             (as written to metrics.json).
+        files: the files written, by name (empty without `out`; see `TaskRunner.finish`).
     """
 
-    classifier: object
-    history: object
+    classifier: "TextClassifier"
+    history: History
     metrics: dict
+    files: dict = field(default_factory=dict)
 
     @property
-    def model(self):
+    def model(self) -> Model:
         """The trained model (`classifier.model`)."""
         return self.classifier.model
 
@@ -74,7 +78,7 @@ class TextClassifier:
         [('0', 0.93...), ('1', 0.98...)]
     """
 
-    def __init__(self, model):
+    def __init__(self, model: Model) -> None:
         assets = model.assets
         if assets.get("task") != TASK or "vectorizer" not in assets or "labels" not in assets:
             raise ValueError(
@@ -89,7 +93,7 @@ class TextClassifier:
         self.names = list(labels)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path: str | os.PathLike[str]) -> "TextClassifier":
         """The classifier saved in the .rnnkit file `path`.
 
         Raises:
@@ -106,7 +110,7 @@ class TextClassifier:
             )
         return classifier
 
-    def predict_proba(self, texts, batch_size=256):
+    def predict_proba(self, texts: str | Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Class probabilities, an array of shape (len(texts), classes); column `i` is `names[i]`.
 
         Each batch is padded only to its own longest text; the mask makes the result the same as
@@ -120,14 +124,14 @@ class TextClassifier:
             parts.append(self.model.predict_on_batch(_ids(self.vectorizer, texts[start:start + batch_size])))
         return _class_probabilities(np.concatenate(parts), len(self.names))
 
-    def predict(self, texts, batch_size=256):
+    def predict(self, texts: str | Sequence[str], batch_size: int = 256) -> list[tuple[str, float]]:
         """The most probable class of each text, as a list of (name, probability)."""
         probabilities = self.predict_proba(texts, batch_size)
         best = probabilities.argmax(axis=1)
         return [(self.names[index], float(row[index])) for index, row in zip(best, probabilities)]
 
 
-def split_train_test(count, test_size=0.2, seed=0):
+def split_train_test(count: int, test_size: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Shuffled indices of a training part and a test part.
 
     Args:
@@ -146,8 +150,8 @@ def split_train_test(count, test_size=0.2, seed=0):
         >>> len(train), len(test)
         (2400, 600)
     """
-    if not 0 < test_size < 1:
-        raise ValueError(f"test_size must be a fraction between 0 and 1, got {test_size!r}.")
+    check_scalar(test_size, "test_size", float, min_val=0, max_val=1, include_boundaries="neither",
+                 hint="a fraction between 0 and 1 held out")
     tests = max(1, int(round(count * test_size)))
     if count - tests < 2:
         raise ValueError(f"{count} samples are too few to split into training and test parts; give more texts.")
@@ -155,8 +159,8 @@ def split_train_test(count, test_size=0.2, seed=0):
     return order[tests:], order[:tests]
 
 
-def build_text_classifier(vocabulary_size, classes, embedding_dim=64, units=64, dropout=0.5, learning_rate=1e-3,
-                          decay_steps=None):
+def build_text_classifier(vocabulary_size: int, classes: int, embedding_dim: int = 64, units: int = 64,
+                          dropout: float = 0.5, learning_rate: float = 1e-3, decay_steps: int | None = None) -> Model:
     """The default model, compiled: Embedding(mask_zero=True) + Bidirectional(LSTM) + Dropout + Dense.
 
     Two classes end in Dense(1, sigmoid) with binary cross-entropy (as the seed), more in
@@ -199,10 +203,11 @@ def build_text_classifier(vocabulary_size, classes, embedding_dim=64, units=64, 
     return model
 
 
-def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None, embedding_dim=64, units=64,
-                     dropout=0.5, epochs=10, batch_size=32, learning_rate=1e-3, schedule="cosine", seed=0, out=None,
-                     resume=False,
-                     verbose="auto"):
+def train_classifier(data: LabelledTexts, test_size: float = 0.2, max_tokens: int = 10000,
+                     sequence_length: int | None = None, embedding_dim: int = 64, units: int = 64, dropout: float = 0.5,
+                     epochs: int = 10, batch_size: int = 32, learning_rate: float = 1e-3, schedule: str = "cosine",
+                     seed: int = 0, out: str | os.PathLike[str] | None = None, resume: bool = False,
+                     verbose: int | str = "auto") -> ClassifyResult:
     """Trains the default text classifier on a shuffled split of `data` and evaluates it.
 
     Args:
@@ -238,7 +243,6 @@ def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None
         raise ValueError(f"unknown learning-rate schedule {schedule!r}; choose from {', '.join(SCHEDULES)}.")
     data, duplicates = data.distinct()
     _refuse_lone_classes(data)
-    run = RunDirectory(out, resume=resume) if out is not None else None
     train, test = split_train_test(len(data), test_size, seed)
     texts = np.array(data.texts, dtype=object)
     y_train, y_test = data.labels[train], data.labels[test]
@@ -249,8 +253,7 @@ def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None
             f"the shuffled split left no training text of class {[data.names[i] for i in missing]}; give more "
             "texts of it or use a smaller test size."
         )
-    if run and run.writes:
-        plot_label_counts(data.names, y_train, y_test, run.file("labels.png"))
+    runner = TaskRunner(out, resume=resume, seed=seed)
 
     vectorizer = TextVectorization(max_tokens=max_tokens, output_sequence_length=sequence_length)
     vectorizer.adapt(texts[train])
@@ -260,15 +263,11 @@ def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None
     else:  # under torchrun the trainer shards array data across the processes
         training_data = {"x": x_train, "y": y_train, "batch_size": batch_size}
 
-    set_random_seed(seed)
     decay_steps = epochs * -(-len(train) // batch_size) if schedule == "cosine" else None
     model = build_text_classifier(vectorizer.vocabulary_size(), classes, embedding_dim, units, dropout, learning_rate,
                                   decay_steps)
     model.assets.update({"task": TASK, "vectorizer": vectorizer.get_config(), "labels": list(data.names)})
-    start = time.perf_counter()
-    history = model.fit(**training_data, epochs=epochs, validation_data=(x_test, y_test),
-                        callbacks=run.training_callbacks() if run else None, verbose=verbose)
-    seconds = time.perf_counter() - start
+    history = runner.fit(model, **training_data, epochs=epochs, validation_data=(x_test, y_test), verbose=verbose)
 
     classifier = TextClassifier(model)
     predicted = classifier.predict_proba(texts[test]).argmax(axis=1)
@@ -283,19 +282,17 @@ def train_classifier(data, test_size=0.2, max_tokens=10000, sequence_length=None
                   "sequence_length": sequence_length, "parameters": model.count_params()},
         **classification_metrics(y_test, predicted, data.names),
         "majority_class_accuracy": float(np.mean(y_test == np.bincount(y_train).argmax())),
-        "train_seconds": seconds,
+        "train_seconds": runner.seconds,
         "note": "rows of the confusion matrix are true classes, columns predicted; the validation curves in "
                 "history.csv are on the test part, which no training decision uses",
     }
-    if run:
-        run.save_model(model)
-        run.write_history(history)
-        run.plot_history(history, title="text classifier: learning curves")
-        if run.writes:
-            plot_confusion_matrix(metrics["confusion_matrix"], data.names, run.file("confusion_matrix.png"),
-                                  title=f"test accuracy {metrics['test_accuracy']:.1%} ({len(test)} texts)")
-        run.write_metrics(metrics)
-    return ClassifyResult(classifier, history, metrics)
+    title = f"test accuracy {metrics['test_accuracy']:.1%} ({len(test)} texts)"
+    files = runner.finish(model, history, metrics, title="text classifier: learning curves", plots={
+        "confusion_matrix": ("confusion_matrix.png", lambda path: plot_confusion_matrix(
+            metrics["confusion_matrix"], data.names, path, title=title)),
+        "labels": ("labels.png", lambda path: plot_label_counts(data.names, y_train, y_test, path)),
+    })
+    return ClassifyResult(classifier, history, metrics, files)
 
 
 def _refuse_lone_classes(data):
@@ -311,7 +308,7 @@ def _refuse_lone_classes(data):
         )
 
 
-def classification_metrics(y_true, y_pred, names):
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str]) -> dict:
     """Accuracy, per-class precision, recall, F1 and support, their macro averages, and the
     confusion matrix (rows true classes, columns predicted) of class-id arrays.
 
@@ -343,7 +340,7 @@ def classification_metrics(y_true, y_pred, names):
     }
 
 
-def format_classify_report(metrics):
+def format_classify_report(metrics: Mapping[str, Any]) -> str:
     """The one-screen text report of `train_classifier`'s metrics: accuracy beside the majority
     class, a precision/recall/F1 table and the confusion matrix."""
     names = list(metrics["per_class"])
@@ -369,7 +366,8 @@ def format_classify_report(metrics):
     return "\n".join(lines)
 
 
-def plot_label_counts(names, y_train, y_test, path):
+def plot_label_counts(names: Sequence[str], y_train: np.ndarray, y_test: np.ndarray,
+                      path: str | os.PathLike[str]) -> str:
     """Writes a count plot of the classes (training and test parts stacked), the seed's look at the
     label distribution before training; returns the path."""
     import matplotlib
@@ -415,14 +413,14 @@ class LengthBatches:
 
     POOL = 20
 
-    def __init__(self, ids, labels, batch_size):
+    def __init__(self, ids: np.ndarray, labels: np.ndarray, batch_size: int) -> None:
         self.ids, self.labels, self.batch_size = ids, labels, batch_size
         self.lengths = np.count_nonzero(ids, axis=1)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return -(-len(self.ids) // self.batch_size)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         rng = np.random.default_rng(np.random.randint(2**31))
         order = rng.permutation(len(self.ids))
         pool = self.POOL * self.batch_size

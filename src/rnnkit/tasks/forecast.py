@@ -15,12 +15,14 @@ average of the past, which on a trending series like a stock price is what separ
 forecast from one far off the mark. Everything needed to use the model again (columns, window,
 scalers) is saved in `model.assets["forecast"]`.
 """
-import time
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .. import Input, Model, Sequential, optimizers
+from ..checks import check_scalar
 from ..models import InputLayer
 from ..data.tables import Table, write_csv
 from ..engine.native import one_thread
@@ -30,9 +32,8 @@ from ..io.saving import load_model
 from ..layers import GRU, LSTM, Concatenate, Dense, Dropout, SimpleRNN
 from ..train.callbacks import EarlyStopping
 from ..train.plotting import pyplot, save_figure
-from ..utils import set_random_seed
 from .baselines import statistical_forecasts
-from .outputs import RunDirectory
+from .runner import TaskRunner
 
 __all__ = ["CELLS", "METHODS", "PREDICT", "SCALERS", "ForecastResult", "Forecaster", "as_table", "build_forecaster",
            "choose_defaults", "forecast", "plot_forecast", "plot_test_predictions", "train_forecaster",
@@ -53,9 +54,12 @@ FORECAST_PLOT = "forecast.png"
 # divides an error by zero nor draws a zero-width interval.
 POOLED_ERRORS = 20
 SCALE_FLOOR = 0.1
+# What the forecasting functions take as a series: a Table, columns by name, or an array (time,) or
+# (time, columns)
+SeriesData = Table | Mapping[str, np.ndarray] | np.ndarray
 
 
-def as_table(data, what="data", names=None):
+def as_table(data: SeriesData, what: str = "data", names: Sequence[str] | None = None) -> Table:
     """`data` as a `Table`: a Table as is, a dict of name -> 1-D array, or a NumPy array (1-D: one
     column; 2-D: rows x columns) whose columns are called `names` (default "value" for a 1-D array,
     "0", "1", ... for a 2-D one)."""
@@ -88,7 +92,7 @@ class Forecaster:
         (['Open'], 60, 1)
     """
 
-    def __init__(self, model):
+    def __init__(self, model: Model | str | os.PathLike[str]) -> None:
         if not hasattr(model, "assets"):
             model = load_model(model, compile=False)
         settings = model.assets.get("forecast")
@@ -116,11 +120,11 @@ class Forecaster:
         self.residual_scales = None if scales is None else np.asarray(scales, dtype=np.float64)
 
     @property
-    def lookback(self):
+    def lookback(self) -> int:
         """Rows of history one forecast needs: the window, or a season for seasonal anchors."""
         return max(self.window, self.season) if self.predict == "seasonal_change" else self.window
 
-    def network_inputs(self, values, origins):
+    def network_inputs(self, values: np.ndarray, origins: np.ndarray) -> np.ndarray:
         """The network's input windows for `origins`: scaled globally, or with the "window" scaler each
         window minus its own last row, divided by the column's typical step, so that a level the
         training rows never reached looks like any other. (time, inputs) -> float32 (N, window, inputs)."""
@@ -129,7 +133,7 @@ class Forecaster:
             return ((x - x[:, -1:, :]) / self.input_scaler.scale).astype(np.float32)
         return input_windows(self.input_scaler.transform(values), self.window, origins)
 
-    def predict_at(self, values, origins):
+    def predict_at(self, values: np.ndarray, origins: np.ndarray) -> np.ndarray:
         """Forecasts from the windows ending just before `origins` (the median of the ensemble's members).
 
         Args:
@@ -150,7 +154,7 @@ class Forecaster:
             outputs = outputs + self._scaled_anchors(values, origins)
         return self.target_scaler.inverse_transform(outputs)
 
-    def training_targets(self, values, origins):
+    def training_targets(self, values: np.ndarray, origins: np.ndarray) -> np.ndarray:
         """What the network learns to output for `origins`: the scaled targets, or their standardized
         changes from the anchors (the last known values, or the values one season earlier).
         (time, inputs) -> (len(origins), horizon * targets)."""
@@ -161,7 +165,7 @@ class Forecaster:
         flat = scaled.reshape(len(origins), self.horizon * len(self.targets))
         return flat if self.change_scaler is None else self.change_scaler.transform(flat)
 
-    def local_scales(self, values, origins):
+    def local_scales(self, values: np.ndarray, origins: np.ndarray) -> np.ndarray:
         """The volatility each forecast's errors are measured in: per target, the mean absolute step
         over the input window ending just before each origin (1 for a window of one row, which has no
         step). (time, inputs) in data units -> (len(origins), targets)."""
@@ -171,7 +175,8 @@ class Forecaster:
         windows = input_windows(values[:, self._target_positions()], self.window, origins, dtype=np.float64)
         return np.mean(np.abs(np.diff(windows, axis=1)), axis=1)
 
-    def interval_at(self, predicted, level, history=None):
+    def interval_at(self, predicted: np.ndarray, level: float,
+                    history: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Normalised conformal prediction intervals around `predicted` from the out-of-sample errors
         the model made on its validation and test parts (one forecast from every row). Each error is
         divided by the volatility of its input window (`local_scales`); per step ahead, the split-conformal
@@ -193,8 +198,8 @@ class Forecaster:
             ValueError: a level outside (0, 1), a history shorter than the window, or a model that kept
                 no errors (trained without validation and test parts, or saved before intervals existed).
         """
-        if not 0 < level < 1:
-            raise ValueError(f"the interval level must be in (0, 1), e.g. 0.8, got {level}.")
+        check_scalar(level, "the interval level", float, min_val=0, max_val=1, include_boundaries="neither",
+                     hint="e.g. 0.8")
         if self.residuals is None or not len(self.residuals):
             raise ValueError("this model kept no out-of-sample errors to draw intervals from; train it again with "
                              "a validation or test part (rnnkit forecast train --val-size ... --test-size ...).")
@@ -237,12 +242,11 @@ class Forecaster:
     def _target_positions(self):
         return [self.inputs.index(name) for name in self.targets]
 
-    def forecast(self, data, steps, method="auto", interval=None):
+    def forecast(self, data: SeriesData, steps: int, method: str = "auto", interval: float | None = None) -> Table:
         """Forecasts `steps` rows past the end of `data`; see the module function `forecast`."""
         if method not in METHODS:
             raise ValueError(f"unknown forecasting method {method!r}; choose from {', '.join(METHODS)}.")
-        if not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise ValueError(f"steps must be a positive integer, got {steps!r}.")
+        check_scalar(steps, "steps", int, min_val=1)
         table = as_table(data, names=self.inputs)
         table.require(self.inputs)
         if len(table) < self.lookback:
@@ -285,7 +289,8 @@ class Forecaster:
         return np.concatenate(predicted)[:steps]
 
 
-def forecast(model, data, steps, method="auto", interval=None):
+def forecast(model: Forecaster | Model | str | os.PathLike[str], data: SeriesData, steps: int, method: str = "auto",
+             interval: float | None = None) -> Table:
     """Forecasts `steps` rows past the end of `data` with a model trained by `train_forecaster`.
 
     Args:
@@ -317,7 +322,8 @@ def forecast(model, data, steps, method="auto", interval=None):
     return forecaster.forecast(data, steps, method=method, interval=interval)
 
 
-def build_forecaster(window, inputs, outputs, cell="lstm", units=32, layers=1, dropout=0.0, members=1):
+def build_forecaster(window: int, inputs: int, outputs: int, cell: str = "lstm", units: int = 32, layers: int = 1,
+                     dropout: float = 0.0, members: int = 1) -> Model:
     """The forecasting network: `layers` stacked recurrent layers of `units` units (each followed by
     Dropout when `dropout` > 0, as in the seed tutorial) and a Dense layer of `outputs` values; with
     `members` > 1, that many such networks side by side on the same input, their outputs concatenated
@@ -335,10 +341,8 @@ def build_forecaster(window, inputs, outputs, cell="lstm", units=32, layers=1, d
     if cell not in CELLS:
         raise ValueError(f"unknown recurrent layer {cell!r}; choose from {', '.join(CELLS)}.")
     for name, value in (("units", units), ("layers", layers), ("members", members)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
+        check_scalar(value, name, int, min_val=1)
+    check_scalar(dropout, "dropout", float, min_val=0, max_val=1, include_boundaries="left")
 
     def network():
         stack = []
@@ -385,11 +389,11 @@ class ForecastResult:
     files: dict = field(default_factory=dict)
 
     @property
-    def beats_baselines(self):
+    def beats_baselines(self) -> bool:
         """Whether the model is significantly better (Diebold-Mariano) than every baseline, for every target."""
         return all(self.metrics["beats"].values())
 
-    def report(self):
+    def report(self) -> str:
         """The test metrics of the model beside the baselines, and a plain verdict, as text: "beats" only
         when a Diebold-Mariano test on the squared errors says the difference is not noise."""
         m = self.metrics
@@ -418,8 +422,9 @@ class ForecastResult:
         return "\n".join(lines)
 
 
-def choose_defaults(rows, horizon=1, season=None, test_rows=None, window=None, test_size=None,
-                    validation_size=None, batch_size=None):
+def choose_defaults(rows: int, horizon: int = 1, season: int | None = None, test_rows: int | None = None,
+                    window: int | None = None, test_size: int | float | None = None,
+                    validation_size: int | float | None = None, batch_size: int | None = None) -> dict:
     """The settings `train_forecaster` derives from the series when they are not given.
 
     The test and validation parts are each a tenth of the rows but at least one horizon (so each holds
@@ -462,11 +467,15 @@ def choose_defaults(rows, horizon=1, season=None, test_rows=None, window=None, t
             "batch_size": batch_size, "chosen": chosen}
 
 
-def train_forecaster(data, targets=None, features=(), *, test_data=None, window=None, horizon=1, test_size=None,
-                     validation_size=None, season=None, cell="lstm", units=32, layers=1, dropout=0.0,
-                     predict="change", scaler="window", members=5, epochs=100, patience=20, batch_size=None,
-                     learning_rate=1e-3, restore_best=True, statistical=True, seed=0, out=None, resume=False,
-                     verbose="auto"):
+def train_forecaster(data: SeriesData, targets: Sequence[str | int] | None = None, features: Sequence[str | int] = (),
+                     *, test_data: SeriesData | None = None, window: int | None = None, horizon: int = 1,
+                     test_size: int | float | None = None, validation_size: int | float | None = None,
+                     season: int | None = None, cell: str = "lstm", units: int = 32, layers: int = 1,
+                     dropout: float = 0.0, predict: str = "change", scaler: str = "window", members: int = 5,
+                     epochs: int = 100, patience: int | None = 20, batch_size: int | None = None,
+                     learning_rate: float = 1e-3, restore_best: bool = True, statistical: bool = True, seed: int = 0,
+                     out: str | os.PathLike[str] | None = None, resume: bool = False,
+                     verbose: int | str = "auto") -> ForecastResult:
     """Trains a recurrent forecaster and reports it on held-out, later data against naive baselines.
 
     The default recipe does what the best recurrent forecasters do (DeepAR, N-BEATS, the M4
@@ -522,10 +531,8 @@ def train_forecaster(data, targets=None, features=(), *, test_data=None, window=
     """
     if scaler not in SCALERS:
         raise ValueError(f"unknown scaler {scaler!r}; choose from {', '.join(SCALERS)}.")
-    if season is not None and (not isinstance(season, (int, np.integer)) or season < 1):
-        raise ValueError(f"season must be a positive integer, got {season!r}.")
-    if not isinstance(horizon, (int, np.integer)) or isinstance(horizon, bool) or horizon < 1:
-        raise ValueError(f"horizon must be a positive integer, got {horizon!r}.")
+    check_scalar(season, "season", int, min_val=1, or_none="no season")
+    check_scalar(horizon, "horizon", int, min_val=1)
     table = as_table(data)
     targets = _column_names(table, table.names if targets is None else targets, "target")
     features = _column_names(table, features, "feature")
@@ -566,7 +573,7 @@ def train_forecaster(data, targets=None, features=(), *, test_data=None, window=
         "change_scaler": None, "time_column": table.time_column, "residuals": None,
         "residual_scales": None,
     }
-    set_random_seed(seed)
+    runner = TaskRunner(out, resume=resume, seed=seed)
     model = build_forecaster(window, len(inputs), horizon * len(targets), cell, units, layers, dropout, members)
     model.assets["forecast"] = settings
     forecaster = Forecaster(model)  # with no change scaler yet: training_targets gives the raw changes
@@ -582,20 +589,17 @@ def train_forecaster(data, targets=None, features=(), *, test_data=None, window=
          for part in fitted}
 
     model.compile(optimizer=optimizers.Adam(learning_rate=learning_rate), loss="mse")
-    run = RunDirectory(out, resume=resume) if out is not None else None
-    callbacks = run.training_callbacks() if run else []
+    callbacks = []
     validation = (x["validation"], y["validation"]) if len(origins["validation"]) else None
     if validation and (restore_best or patience is not None):
         callbacks.append(EarlyStopping(monitor="val_loss", patience=epochs if patience is None else patience,
                                        restore_best_weights=restore_best))
-    start = time.perf_counter()
     # The members are small networks side by side: every op is tiny however many weights they add up
     # to, so a second thread only adds the pool's fork and join (the demo's 8 epochs: 2.7 s on one
     # thread, 236 s on two of a 2-core machine that other jobs kept busy).
     with one_thread(units <= SMALL_UNITS):
-        history = model.fit(x["train"], y["train"], batch_size=batch_size, epochs=epochs,
-                            validation_data=validation, callbacks=callbacks, verbose=verbose)
-    seconds = time.perf_counter() - start
+        history = runner.fit(model, x["train"], y["train"], batch_size=batch_size, epochs=epochs,
+                             validation_data=validation, callbacks=callbacks, verbose=verbose)
 
     test_origins = origins["test"]
     steps = test_origins[:, None] + np.arange(horizon)[None, :]
@@ -625,22 +629,16 @@ def train_forecaster(data, targets=None, features=(), *, test_data=None, window=
         rows={"train": split.train_end, "validation": split.validation_end - split.train_end,
               "test": split.rows - split.validation_end},
         samples={part: len(origins[part]) for part in split.PARTS},
-        epochs=len(history.history.get("loss", [])), train_seconds=round(seconds, 2),
+        epochs=len(history.history.get("loss", [])), train_seconds=round(runner.seconds, 2),
     )
     test_time = times[steps] if times is not None else steps
     result = ForecastResult(model, history, metrics, actual, predicted, baselines, test_time)
-    if run is not None:
-        result.files = {
-            "model": run.save_model(model),
-            "metrics": run.write_metrics(metrics),
-            "history": run.write_history(history),
-            "history_plot": run.plot_history(history, title=f"forecaster of {', '.join(targets)}"),
-            "test_plot": plot_test_predictions(result, run.file(TEST_PLOT)) if run.writes else run.file(TEST_PLOT),
-        }
+    result.files = runner.finish(model, history, metrics, title=f"forecaster of {', '.join(targets)}",
+                                 plots={"test_plot": (TEST_PLOT, lambda path: plot_test_predictions(result, path))})
     return result
 
 
-def plot_test_predictions(result, path):
+def plot_test_predictions(result: ForecastResult, path: str | os.PathLike[str]) -> str:
     """Writes a PNG of the test part: actual values, the model's forecasts and the persistence
     forecasts, one panel per target (for a horizon above 1: the first and the last step ahead).
     Returns the path."""
@@ -666,7 +664,8 @@ def plot_test_predictions(result, path):
     return save_figure(fig, path)
 
 
-def plot_forecast(history, predicted, path, targets=None, context=200):
+def plot_forecast(history: Table, predicted: Table, path: str | os.PathLike[str], targets: Sequence[str] | None = None,
+                  context: int = 200) -> str:
     """Writes a PNG of the last `context` rows of `history` (a `Table`) followed by the forecast
     `predicted` (the `Table` that `forecast` returns; its interval bounds as a band), one panel per
     target. Returns the path."""
@@ -692,7 +691,7 @@ def plot_forecast(history, predicted, path, targets=None, context=200):
     return save_figure(fig, path)
 
 
-def write_forecast(predicted, path):
+def write_forecast(predicted: Table, path: str | os.PathLike[str]) -> str:
     """Writes a forecast `Table` to a CSV file (time column first), atomically. Returns the path."""
     return write_csv(path, predicted.columns, time=predicted.time, time_column=predicted.time_column)
 

@@ -10,6 +10,8 @@ import csv
 import json
 import math
 import os
+from collections.abc import Mapping
+from typing import Any
 
 try:
     import fcntl
@@ -20,12 +22,13 @@ import numpy as np
 import torch
 
 from ..files import write_text_atomically
+from ..models import Model
 from ..train import distributed
-from ..train.callbacks import BackupAndRestore, Callback, TerminateOnNaN
+from ..train.callbacks import BackupAndRestore, Callback, History, TerminateOnNaN
 from ..train.callbacks.logging import write_history_csv
 from ..train.plotting import plot_history
 
-__all__ = ["RunDirectory"]
+__all__ = ["RunDirectory", "check_converged"]
 
 # The folders this process holds locked: {real path: the descriptor holding the lock}.
 _HELD_LOCKS = {}
@@ -61,7 +64,7 @@ class RunDirectory:
     HISTORY = "history.csv"
     BACKUP = "backup"
 
-    def __init__(self, path, resume=False):
+    def __init__(self, path: str | os.PathLike[str], resume: bool = False) -> None:
         self.path = os.fspath(path)
         self.resume = resume
         self.writes = distributed.is_main_process()
@@ -90,38 +93,32 @@ class RunDirectory:
         # The epochs an interrupted run completed, so that history.csv and the plot cover the whole run.
         self.earlier_history = self._backed_up_history() if resume else {}
 
-    def file(self, name):
+    def file(self, name: str) -> str:
         """The path of `name` inside the folder."""
         return os.path.join(self.path, name)
 
-    def has_unfinished_run(self):
+    def has_unfinished_run(self) -> bool:
         """Whether the folder holds the backup of a run that did not end."""
         return os.path.exists(os.path.join(self.file(self.BACKUP), BackupAndRestore.POINTER))
 
-    def training_callbacks(self):
+    def training_callbacks(self) -> list[Callback]:
         """The callbacks every task trains with: stop on a NaN loss, history.csv rewritten after every
         epoch, and a backup of each epoch so that an interrupted run continues with `resume` (the
         backup is removed when training ends)."""
         return [TerminateOnNaN(), _HistoryFile(self), BackupAndRestore(self.file(self.BACKUP))]
 
-    def save_model(self, model):
+    def save_model(self, model: Model) -> str:
         """Writes `model` (and its `assets`) to model.rnnkit; returns the path.
 
         Raises:
             ValueError: the weights hold NaN or inf (training diverged); model.rnnkit is left as it was.
         """
-        if not all(torch.isfinite(weight).all() for weight in model.parameters()):
-            kept = (f" The last good state is backed up in {self.file(self.BACKUP)}."
-                    if self.has_unfinished_run() else "")
-            raise ValueError(
-                f"training diverged: the model's weights hold NaN or inf, so {self.file(self.MODEL)} was not "
-                f"written.{kept} Lower the learning rate, or clip gradients, and train again."
-            )
+        check_converged(model, folder=self)
         if self.writes:
             model.save(self.file(self.MODEL))
         return self.file(self.MODEL)
 
-    def write_metrics(self, metrics):
+    def write_metrics(self, metrics: Mapping[str, Any]) -> str:
         """Writes `metrics` (a dict of numbers, strings, lists, dicts) to metrics.json; returns the path.
         NumPy values are converted; NaN and infinities are written as null."""
         text = json.dumps(_jsonable(metrics), indent=2, allow_nan=False) + "\n"
@@ -129,14 +126,14 @@ class RunDirectory:
             write_text_atomically(self.file(self.METRICS), text)
         return self.file(self.METRICS)
 
-    def whole_history(self, history):
+    def whole_history(self, history: History | Mapping[str, list[float]]) -> dict[str, list[float]]:
         """The per-epoch logs of the whole run: those of `history` (a `History` or its dict), after the
         epochs of the interrupted run when resumed."""
         curves = getattr(history, "history", history)
         names = list(self.earlier_history) + [name for name in curves if name not in self.earlier_history]
         return {name: list(self.earlier_history.get(name, [])) + list(curves.get(name, [])) for name in names}
 
-    def write_history(self, history):
+    def write_history(self, history: History | Mapping[str, list[float]]) -> str:
         """Writes the per-epoch logs of the run (see `whole_history`) to history.csv: an `epoch`
         column (1-based) and one column per quantity; returns the path."""
         curves = self.whole_history(history)
@@ -147,7 +144,7 @@ class RunDirectory:
                               [[epoch + 1] + [_cell(curves[name], epoch) for name in names] for epoch in range(epochs)])
         return self.file(self.HISTORY)
 
-    def plot_history(self, history, title=None):
+    def plot_history(self, history: History | Mapping[str, list[float]], title: str | None = None) -> str:
         """Writes the learning curves to history.png; returns the path."""
         if not self.writes:
             return self.file("history.png")
@@ -172,6 +169,38 @@ class RunDirectory:
         kept = rows[1:epochs + 1]
         return {name: [float(row[i + 1]) if row[i + 1] else float("nan") for row in kept]
                 for i, name in enumerate(names)}
+
+
+def check_converged(model: Model, history: History | Mapping[str, list[float]] | None = None,
+                    folder: RunDirectory | None = None) -> None:
+    """The one divergence check of a training task: refuses a model whose weights hold NaN or inf,
+    or whose `history` (a `History` or its dict) ends on a NaN or inf loss (`TerminateOnNaN` stops
+    training at the first one).
+
+    Args:
+        model: the trained model.
+        history: the `History` of its fit, or None to check the weights only.
+        folder: the run's `RunDirectory`, whose model.rnnkit the message says is not written (and
+            where the last good state is backed up); None for a run without a folder.
+
+    Raises:
+        ValueError: "training diverged: ...", with what was found and what to change.
+    """
+    losses = getattr(history, "history", history or {}).get("loss", [])
+    epochs = getattr(history, "epoch", None)  # a History's epoch indices count those before a resume
+    if losses and not math.isfinite(float(losses[-1])):
+        problem = f"the loss became {float(losses[-1])}" + (f" in epoch {epochs[-1] + 1}" if epochs else "")
+    elif not all(torch.isfinite(weight).all() for weight in model.parameters()):
+        problem = "the model's weights hold NaN or inf"
+    else:
+        return
+    consequence = "."
+    if folder is not None:
+        kept = (f" The last good state is backed up in {folder.file(folder.BACKUP)}."
+                if folder.has_unfinished_run() else "")
+        consequence = f", so {folder.file(folder.MODEL)} was not written.{kept}"
+    raise ValueError(f"training diverged: {problem}{consequence} Lower the learning rate, or clip gradients, "
+                     "and train again.")
 
 
 def _lock_folder(path):

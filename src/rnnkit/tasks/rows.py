@@ -8,15 +8,17 @@
     >>> result.metrics["test_accuracy"]
 """
 import math
-import time
-from dataclasses import dataclass
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import Input, Sequential, layers, optimizers
+from .. import Input, Model, Sequential, layers, optimizers
+from ..checks import check_scalar
+from ..train.callbacks import History
 from ..train.plotting import pyplot, save_figure
-from ..utils import set_random_seed
-from .outputs import RunDirectory
+from .runner import TaskRunner
 
 __all__ = ["RECIPES", "SCHEDULES", "RowsResult", "build_rows_model", "plot_confusion_matrix", "scale_images",
            "split_last", "train_rows"]
@@ -43,14 +45,16 @@ class RowsResult:
         model: the trained model; `model.assets` holds the pixel scale, the image size and the labels.
         history: the `History` of `fit` (its validation curves are on the test part).
         metrics: test accuracy, per-class accuracy, confusion matrix, sizes and timing (as metrics.json).
+        files: the files written, by name (empty without `out`; see `TaskRunner.finish`).
     """
 
-    model: object
-    history: object
+    model: Model
+    history: History
     metrics: dict
+    files: dict = field(default_factory=dict)
 
 
-def scale_images(images, scale=None):
+def scale_images(images: np.ndarray, scale: float | None = None) -> tuple[np.ndarray, float]:
     """Images as float32 sequences of rows in [0, 1].
 
     Args:
@@ -88,7 +92,8 @@ def scale_images(images, scale=None):
     return values / scale, scale
 
 
-def split_last(x, y, test_size):
+def split_last(x: np.ndarray, y: np.ndarray,
+               test_size: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Splits samples into the first part (training) and the last `test_size` (test), in file order.
 
     Raises:
@@ -99,15 +104,13 @@ def split_last(x, y, test_size):
     """
     if len(x) != len(y):
         raise ValueError(f"got {len(x)} images but {len(y)} labels; they must be as many.")
-    if not 0 < test_size < len(x):
-        raise ValueError(
-            f"the test size must be between 1 and {len(x) - 1} for {len(x)} images, got {test_size}."
-        )
+    check_scalar(test_size, "the test size", int, min_val=1, max_val=len(x) - 1, hint=f"for {len(x)} images")
     cut = len(x) - test_size
     return (x[:cut], y[:cut]), (x[cut:], y[cut:])
 
 
-def build_rows_model(recipe, rows, features, classes, learning_rate=None, decay_steps=None):
+def build_rows_model(recipe: str, rows: int, features: int, classes: int, learning_rate: float | None = None,
+                     decay_steps: int | None = None) -> Model:
     """A compiled classifier of (rows, features) sequences into `classes` classes.
 
     Args:
@@ -140,8 +143,10 @@ def build_rows_model(recipe, rows, features, classes, learning_rate=None, decay_
     return model
 
 
-def train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", epochs=20, batch_size=128,
-               learning_rate=None, schedule=None, seed=0, out=None, resume=False, verbose="auto"):
+def train_rows(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+               recipe: str = "simple_rnn", epochs: int = 20, batch_size: int = 128, learning_rate: float | None = None,
+               schedule: str | None = None, seed: int = 0, out: str | os.PathLike[str] | None = None,
+               resume: bool = False, verbose: int | str = "auto") -> RowsResult:
     """Trains a recipe on images as sequences of rows and evaluates it on the test images.
 
     Args:
@@ -174,7 +179,6 @@ def train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", epochs=20,
     schedule = RECIPES[recipe]["schedule"] if schedule is None else schedule
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown learning-rate schedule {schedule!r}; choose from {', '.join(SCHEDULES)}.")
-    run = RunDirectory(out, resume=resume) if out is not None else None
     x_train, scale = scale_images(x_train)
     x_test, _ = scale_images(x_test, scale)
     if x_test.shape[1:] != x_train.shape[1:]:
@@ -190,7 +194,7 @@ def train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", epochs=20,
     if unseen:
         raise ValueError(f"test labels {unseen[:10]} never occur in the training labels; the model cannot learn them.")
 
-    set_random_seed(seed)
+    runner = TaskRunner(out, resume=resume, seed=seed)
     rows, features = x_train.shape[1:]
     decay_steps = epochs * math.ceil(len(x_train) / batch_size) if schedule == "cosine" else None
     model = build_rows_model(recipe, rows, features, classes, learning_rate, decay_steps)
@@ -198,11 +202,8 @@ def train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", epochs=20,
         "task": "rows", "recipe": recipe, "rows": rows, "features": features, "pixel_scale": scale,
         "labels": [str(label) for label in range(classes)],
     })
-    callbacks = run.training_callbacks() if run else None
-    start = time.perf_counter()
-    history = model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, validation_data=(x_test, y_test),
-                        callbacks=callbacks, verbose=verbose)
-    seconds = time.perf_counter() - start
+    history = runner.fit(model, x_train, y_train, batch_size=batch_size, epochs=epochs,
+                         validation_data=(x_test, y_test), verbose=verbose)
 
     predicted = model.predict(x_test, batch_size=512, verbose=0).argmax(axis=-1)
     matrix = np.zeros((classes, classes), dtype=np.int64)
@@ -218,21 +219,19 @@ def train_rows(x_train, y_train, x_test, y_test, recipe="simple_rnn", epochs=20,
             str(label): float(matrix[label, label] / support[label]) for label in range(classes) if support[label]
         },
         "confusion_matrix": matrix,
-        "train_seconds": seconds,
+        "train_seconds": runner.seconds,
         "note": "rows of the confusion matrix are true labels, columns predicted; the validation curves in "
                 "history.csv are on the test images, which no training decision uses",
     }
-    if run:
-        run.save_model(model)
-        run.write_history(history)
-        run.plot_history(history, title=f"{recipe}: images as sequences of rows")
-        plot_confusion_matrix(matrix, [str(label) for label in range(classes)], run.file("confusion_matrix.png"),
-                              title=f"{recipe}: test accuracy {metrics['test_accuracy']:.2%}")
-        run.write_metrics(metrics)
-    return RowsResult(model, history, metrics)
+    title = f"{recipe}: test accuracy {metrics['test_accuracy']:.2%}"
+    files = runner.finish(model, history, metrics, title=f"{recipe}: images as sequences of rows", plots={
+        "confusion_matrix": ("confusion_matrix.png",
+                             lambda path: plot_confusion_matrix(matrix, model.assets["labels"], path, title=title))})
+    return RowsResult(model, history, metrics, files)
 
 
-def plot_confusion_matrix(matrix, labels, path, title=None):
+def plot_confusion_matrix(matrix: np.ndarray, labels: Sequence[str], path: str | os.PathLike[str],
+                          title: str | None = None) -> str:
     """Writes a PNG of a confusion matrix (rows: true labels, columns: predicted), each cell annotated
     with its count; returns the path.
 

@@ -17,15 +17,17 @@ file of source<TAB>target lines).
 import math
 import os
 import re
-import time
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from .. import Input, Sequential, layers, optimizers
+from .. import Input, Model, Sequential, layers, optimizers
+from ..checks import check_scalar
 from ..data import CharVocabulary
-from ..utils import set_random_seed
-from .outputs import RunDirectory
+from ..train.callbacks import History
+from .runner import TaskRunner
 
 __all__ = ["PAD", "Seq2SeqCodec", "Seq2SeqResult", "addition_codec", "addition_pairs", "build_seq2seq_model",
            "evaluate_pairs", "read_pairs", "split_pairs", "train_seq2seq", "translate"]
@@ -56,7 +58,8 @@ class Seq2SeqCodec:
         ['30']
     """
 
-    def __init__(self, source_vocabulary, target_vocabulary, source_length, target_length, reverse=True):
+    def __init__(self, source_vocabulary: CharVocabulary, target_vocabulary: CharVocabulary, source_length: int,
+                 target_length: int, reverse: bool = True) -> None:
         for side, vocabulary in (("source", source_vocabulary), ("target", target_vocabulary)):
             if vocabulary.characters[0] != PAD:
                 raise ValueError(f"the {side} vocabulary must have the padding character {PAD!r} as id 0.")
@@ -67,7 +70,7 @@ class Seq2SeqCodec:
         self.reverse = bool(reverse)
 
     @classmethod
-    def from_pairs(cls, pairs, reverse=True):
+    def from_pairs(cls, pairs: Iterable[tuple[str, str]], reverse: bool = True) -> "Seq2SeqCodec":
         """The codec that fits every (source, target) pair of `pairs`."""
         pairs = _checked_pairs(pairs, "pairs")
         sources, targets = zip(*pairs)
@@ -75,7 +78,7 @@ class Seq2SeqCodec:
             _vocabulary(sources), _vocabulary(targets), max(map(len, sources)), max(map(len, targets)), reverse
         )
 
-    def encode_sources(self, sources):
+    def encode_sources(self, sources: Sequence[str]) -> np.ndarray:
         """`(len(sources), source_length)` int64 ids.
 
         Raises:
@@ -84,11 +87,11 @@ class Seq2SeqCodec:
         """
         return self._encode(sources, self.source_vocabulary, self.source_length, "source", left=True)
 
-    def encode_targets(self, targets):
+    def encode_targets(self, targets: Sequence[str]) -> np.ndarray:
         """`(len(targets), target_length)` int64 ids."""
         return self._encode(targets, self.target_vocabulary, self.target_length, "target", left=False)
 
-    def decode_targets(self, ids):
+    def decode_targets(self, ids: np.ndarray) -> list[str]:
         """The strings of `(samples, target_length)` ids, each cut at its first padding character."""
         return [self.target_vocabulary.decode(row).split(PAD, 1)[0] for row in np.asarray(ids)]
 
@@ -115,7 +118,7 @@ class Seq2SeqCodec:
                     ids[row, :len(encoded)] = encoded
         return ids
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """A JSON-serializable dict (kept in `model.assets`) that `from_config` turns back into the codec."""
         return {
             "source_vocabulary": self.source_vocabulary.get_config(),
@@ -126,7 +129,7 @@ class Seq2SeqCodec:
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: Mapping[str, Any]) -> "Seq2SeqCodec":
         return cls(
             CharVocabulary.from_config(config["source_vocabulary"]),
             CharVocabulary.from_config(config["target_vocabulary"]),
@@ -144,15 +147,18 @@ class Seq2SeqResult:
         history: the `History` of `fit` (its validation curves are on the test pairs).
         metrics: exact match and character accuracy on the test pairs, sizes, settings and timing.
         examples: (source, target, prediction) of the first test pairs.
+        files: the files written, by name (empty without `out`; see `TaskRunner.finish`).
     """
 
-    model: object
-    history: object
+    model: Model
+    history: History
     metrics: dict
     examples: list
+    files: dict = field(default_factory=dict)
 
 
-def addition_pairs(train_size, test_size, digits=3, seed=0):
+def addition_pairs(train_size: int, test_size: int, digits: int = 3,
+                   seed: int = 0) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """Questions "a+b" and answers "c" of Keras's addition example, split into distinct training and
     test questions.
 
@@ -177,10 +183,8 @@ def addition_pairs(train_size, test_size, digits=3, seed=0):
         >>> len(train), len(test), all(str(eval(q)) == a for q, a in train + test)
         (3, 1, True)
     """
-    if digits < 1 or train_size < 1 or test_size < 1:
-        raise ValueError(
-            f"expected digits, train_size and test_size of at least 1, got {digits}, {train_size}, {test_size}."
-        )
+    for name, value in (("digits", digits), ("train_size", train_size), ("test_size", test_size)):
+        check_scalar(value, name, int, min_val=1)
     numbers = 10 ** digits
     available = numbers * (numbers + 1) // 2 // 2
     wanted = train_size + test_size
@@ -204,7 +208,7 @@ def addition_pairs(train_size, test_size, digits=3, seed=0):
     return pairs[:train_size], pairs[train_size:]
 
 
-def addition_codec(digits=3, reverse=True):
+def addition_codec(digits: int = 3, reverse: bool = True) -> Seq2SeqCodec:
     """The codec of the addition task: questions of up to `2 * digits + 1` characters ("a+b"),
     answers of up to `digits + 1`, whatever numbers a particular draw holds.
 
@@ -216,7 +220,7 @@ def addition_codec(digits=3, reverse=True):
                         2 * digits + 1, digits + 1, reverse)
 
 
-def read_pairs(path):
+def read_pairs(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
     """Reads source<TAB>target lines (UTF-8) into a list of (source, target) pairs.
 
     Blank lines are skipped and columns after the second are ignored (so the sentence-pair files
@@ -253,7 +257,8 @@ def read_pairs(path):
     return pairs
 
 
-def split_pairs(pairs, test_fraction=0.1, seed=0):
+def split_pairs(pairs: Iterable[tuple[str, str]], test_fraction: float = 0.1,
+                seed: int = 0) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """Splits pairs into training and test parts, keeping all pairs of one source on the same side,
     so that no test source is seen in training.
 
@@ -268,8 +273,7 @@ def split_pairs(pairs, test_fraction=0.1, seed=0):
         >>> train, test = split_pairs(read_pairs("pairs.tsv"), test_fraction=0.2)
     """
     pairs = _checked_pairs(pairs, "pairs")
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be between 0 and 1 (exclusive), got {test_fraction}.")
+    check_scalar(test_fraction, "test_fraction", float, min_val=0, max_val=1, include_boundaries="neither")
     sources = list(dict.fromkeys(source for source, _ in pairs))
     if len(sources) < 2:
         raise ValueError(f"need at least 2 distinct sources to hold some out for testing, got {len(sources)}.")
@@ -281,7 +285,8 @@ def split_pairs(pairs, test_fraction=0.1, seed=0):
     return ([p for p in shuffled if p[0] not in test_sources], [p for p in shuffled if p[0] in test_sources])
 
 
-def build_seq2seq_model(codec, units=128, layer="lstm", embedding_dim=32, learning_rate=0.001, decay_steps=None):
+def build_seq2seq_model(codec: Seq2SeqCodec, units: int = 128, layer: str = "lstm", embedding_dim: int = 32,
+                        learning_rate: float = 0.001, decay_steps: int | None = None) -> Model:
     """Encoder RNN -> RepeatVector -> decoder RNN -> TimeDistributed(Dense(softmax)), compiled with
     Adam, sparse categorical cross-entropy and per-character accuracy.
 
@@ -322,7 +327,7 @@ def build_seq2seq_model(codec, units=128, layer="lstm", embedding_dim=32, learni
     return model
 
 
-def translate(model, sources, batch_size=256):
+def translate(model: Model, sources: str | Sequence[str], batch_size: int = 256) -> list[str]:
     """Greedy decoding of `sources` (strings) with a model from `train_seq2seq` or `load_model`.
 
     Raises:
@@ -347,7 +352,8 @@ def translate(model, sources, batch_size=256):
     return codec.decode_targets(probabilities.argmax(axis=-1))
 
 
-def evaluate_pairs(model, pairs, batch_size=256):
+def evaluate_pairs(model: Model, pairs: Iterable[tuple[str, str]],
+                   batch_size: int = 256) -> tuple[float, float, list[str]]:
     """Exact match and character accuracy of the model on (source, target) pairs.
 
     Returns:
@@ -369,9 +375,12 @@ def evaluate_pairs(model, pairs, batch_size=256):
     return exact, float(np.mean(predicted_ids == expected)), predicted
 
 
-def train_seq2seq(train_pairs, test_pairs, *, reverse=True, units=128, layer="lstm", embedding_dim=32,
-                  epochs=40, batch_size=32, learning_rate=0.001, schedule="cosine", seed=0, out=None, resume=False,
-                  verbose="auto", codec=None, settings=None):
+def train_seq2seq(train_pairs: Iterable[tuple[str, str]], test_pairs: Iterable[tuple[str, str]], *,
+                  reverse: bool = True, units: int = 128, layer: str = "lstm", embedding_dim: int = 32,
+                  epochs: int = 40, batch_size: int = 32, learning_rate: float = 0.001, schedule: str = "cosine",
+                  seed: int = 0,
+                  out: str | os.PathLike[str] | None = None, resume: bool = False, verbose: int | str = "auto",
+                  codec: Seq2SeqCodec | None = None, settings: Mapping[str, Any] | None = None) -> Seq2SeqResult:
     """Trains a character-level seq2seq model on `train_pairs` and scores it on `test_pairs`.
 
     Unless `codec` is given, the vocabularies and lengths come from both parts (a test character
@@ -400,25 +409,20 @@ def train_seq2seq(train_pairs, test_pairs, *, reverse=True, units=128, layer="ls
     """
     if schedule not in ("cosine", "constant"):
         raise ValueError(f"unknown learning-rate schedule {schedule!r}; choose cosine or constant.")
-    run = RunDirectory(out, resume=resume) if out is not None else None
     train_pairs = _checked_pairs(train_pairs, "training pairs")
     test_pairs = _checked_pairs(test_pairs, "test pairs")
     codec = codec or Seq2SeqCodec.from_pairs(train_pairs + test_pairs, reverse=reverse)
     sources, targets = zip(*train_pairs)
     test_sources, test_targets = zip(*test_pairs)
 
-    set_random_seed(seed)
+    runner = TaskRunner(out, resume=resume, seed=seed)
     decay_steps = epochs * math.ceil(len(train_pairs) / batch_size) if schedule == "cosine" else None
     model = build_seq2seq_model(codec, units, layer, embedding_dim, learning_rate, decay_steps)
     model.assets.update(settings or {})
-    callbacks = run.training_callbacks() if run else None
-    start = time.perf_counter()
-    history = model.fit(
-        codec.encode_sources(sources), codec.encode_targets(targets), batch_size=batch_size, epochs=epochs,
-        validation_data=(codec.encode_sources(test_sources), codec.encode_targets(test_targets)),
-        callbacks=callbacks, verbose=verbose,
+    history = runner.fit(
+        model, codec.encode_sources(sources), codec.encode_targets(targets), batch_size=batch_size, epochs=epochs,
+        validation_data=(codec.encode_sources(test_sources), codec.encode_targets(test_targets)), verbose=verbose,
     )
-    seconds = time.perf_counter() - start
 
     exact, characters, predicted = evaluate_pairs(model, test_pairs)
     metrics = {
@@ -428,17 +432,13 @@ def train_seq2seq(train_pairs, test_pairs, *, reverse=True, units=128, layer="ls
         "source_length": codec.source_length, "target_length": codec.target_length,
         "source_characters": len(codec.source_vocabulary) - 1, "target_characters": len(codec.target_vocabulary) - 1,
         "reverse": codec.reverse, "layer": layer, "units": units, "embedding_dim": embedding_dim, "epochs": epochs,
-        "batch_size": batch_size, "learning_rate": learning_rate, "schedule": schedule, "train_seconds": seconds,
+        "batch_size": batch_size, "learning_rate": learning_rate, "schedule": schedule, "train_seconds": runner.seconds,
         "note": "no test source occurs in training; character accuracy counts the padded target positions; the "
                 "validation curves in history.csv are on the test pairs, which no training decision uses",
     }
     examples = [(s, t, p) for (s, t), p in zip(test_pairs[:10], predicted[:10])]
-    if run:
-        run.save_model(model)
-        run.write_history(history)
-        run.plot_history(history, title=f"seq2seq {layer}({units}): exact match {exact:.2%}")
-        run.write_metrics(metrics)
-    return Seq2SeqResult(model, history, metrics, examples)
+    files = runner.finish(model, history, metrics, title=f"seq2seq {layer}({units}): exact match {exact:.2%}")
+    return Seq2SeqResult(model, history, metrics, examples, files)
 
 
 def _check_questions(questions, digits):

@@ -17,21 +17,25 @@ alone: `sample(load_model("model.rnnkit"), "ROMEO:", 500)`.
 """
 import dataclasses
 import math
+import os
 import time
+from collections.abc import Iterator, Sequence
+from typing import TextIO
 
+import numpy as np
 import torch
 
+from ..checks import check_scalar
 from ..data import CharVocabulary
 from ..layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN
-from ..models import Sequential
+from ..models import Model, Sequential
 from ..train import callbacks as callbacks_module
 from ..train import distributed
 from ..train.losses import SparseCategoricalCrossentropy
 from ..train.optimizers import AdamW
-from ..utils import set_random_seed
-from .outputs import RunDirectory
+from .runner import TaskRunner
 
-__all__ = ["CELLS", "CharWindows", "TextgenRun", "TrainingClock", "build_model", "read_text", "sample", "train",
+__all__ = ["CELLS", "CharWindows", "TextgenRun", "TrainingClock", "build_model", "read_text", "sample", "train_text_model",
            "vocabulary_of", "windows"]
 
 CELLS = {"gru": GRU, "lstm": LSTM, "simple_rnn": SimpleRNN}
@@ -39,7 +43,7 @@ CHECKPOINT = "checkpoint.rnnkit"
 
 
 # ------------------------------------------------------------------------------------------ data
-def read_text(path):
+def read_text(path: str | os.PathLike[str]) -> str:
     """The contents of the UTF-8 text file `path`.
 
     Raises:
@@ -59,7 +63,7 @@ def read_text(path):
         ) from None
 
 
-def windows(ids, seq_len, offset=0):
+def windows(ids: np.ndarray, seq_len: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Non-overlapping windows of `seq_len` ids starting at `offset`: inputs `x` (n, seq_len) and
     targets `y`, each input shifted by one character (views of `ids`, no copy)."""
     count = (len(ids) - 1 - offset) // seq_len
@@ -85,15 +89,15 @@ class CharWindows:
         torch.Size([8, 10])
     """
 
-    def __init__(self, ids, seq_len, batch_size):
+    def __init__(self, ids: np.ndarray, seq_len: int, batch_size: int) -> None:
         self.ids, self.seq_len, self.batch_size = ids, seq_len, batch_size
         # Windows at the largest offset: every epoch has at least this many, and exactly len(self) batches.
         self.count = len(windows(ids, seq_len, seq_len - 1)[0])
 
-    def __len__(self):
+    def __len__(self) -> int:
         return math.ceil(self.count / self.batch_size)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         offset = int(torch.randint(0, self.seq_len, ()).item())
         x, y = windows(self.ids, self.seq_len, offset)
         order = torch.randperm(len(x))[: self.count].numpy()
@@ -103,7 +107,8 @@ class CharWindows:
 
 
 # ----------------------------------------------------------------------------------------- model
-def build_model(vocabulary_size, units=(512,), cell="gru", embedding_dim=64, dropout=0.2, input_dropout=0.05):
+def build_model(vocabulary_size: int, units: Sequence[int] = (512,), cell: str = "gru", embedding_dim: int = 64,
+                dropout: float = 0.2, input_dropout: float = 0.05) -> Model:
     """The character model: Embedding -> Dropout -> recurrent layers (one per entry of `units`,
     each returning sequences) -> Dropout -> Dense logits over the vocabulary.
 
@@ -130,7 +135,7 @@ def build_model(vocabulary_size, units=(512,), cell="gru", embedding_dim=64, dro
     return Sequential(stack, name="char_model")
 
 
-def vocabulary_of(model):
+def vocabulary_of(model: Model) -> CharVocabulary:
     """The CharVocabulary stored in a character model's assets."""
     config = model.assets.get("vocabulary")
     if config is None:
@@ -159,40 +164,41 @@ class TrainingClock(callbacks_module.Callback):
         warmup_steps, final_fraction: shape of the schedule.
     """
 
-    def __init__(self, peak, total_steps, minutes=None, warmup_steps=100, final_fraction=0.03):
+    def __init__(self, peak: float, total_steps: int, minutes: float | None = None, warmup_steps: int = 100,
+                 final_fraction: float = 0.03) -> None:
         super().__init__()
         self.peak, self.total_steps, self.minutes = peak, total_steps, minutes
         self.warmup_steps, self.final_fraction = warmup_steps, final_fraction
         self.out_of_time = False
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
         self.start = time.perf_counter()
 
-    def elapsed_minutes(self):
+    def elapsed_minutes(self) -> float:
         return (time.perf_counter() - self.start) / 60
 
-    def progress(self, step):
+    def progress(self, step: int) -> float:
         done = step / self.total_steps
         if self.minutes is not None:
             done = max(done, self.elapsed_minutes() / self.minutes)
         return min(done, 1.0)
 
-    def learning_rate(self, step):
+    def learning_rate(self, step: int) -> float:
         """The learning rate for optimizer step `step` (0-based)."""
         warm = min(1.0, (step + 1) / self.warmup_steps)
         cosine = 0.5 * (1 + math.cos(math.pi * self.progress(step)))
         return self.peak * warm * (self.final_fraction + (1 - self.final_fraction) * cosine)
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         optimizer = self.model.optimizer
         optimizer.learning_rate = self.learning_rate(optimizer.iterations)
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.minutes is not None and self.elapsed_minutes() >= self.minutes:
             self.out_of_time = True
             self.model.stop_training = True
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is None:
             return
         for key in ("loss", "val_loss"):
@@ -205,40 +211,42 @@ class TrainingClock(callbacks_module.Callback):
 @dataclasses.dataclass
 class TextgenRun:
     """What `train` returns: the trained model, its vocabulary, the History, the metrics written to
-    metrics.json, the sample text, and the output folder."""
+    metrics.json, the sample text, the output folder, and the files written in it, by name (see
+    `TaskRunner.finish`)."""
 
-    model: object
+    model: Model
     vocabulary: CharVocabulary
-    history: object
+    history: callbacks_module.History
     metrics: dict
     sample: str
     out: str
+    files: dict = dataclasses.field(default_factory=dict)
 
 
 def train_text_model(
-    text,
-    out,
-    seq_len=100,
-    units=(512,),
-    cell="gru",
-    embedding_dim=64,
-    dropout=0.2,
-    input_dropout=0.05,
-    batch_size=32,
-    epochs=30,
-    minutes=None,
-    learning_rate=4e-3,
-    weight_decay=0.05,
-    clipnorm=5.0,
-    validation_fraction=0.1,
-    validation_seq_len=1000,
-    seed=0,
-    resume=False,
-    verbose="auto",
-    sample_length=300,
-    sample_prompt=None,
-    sample_temperature=0.8,
-):
+    text: str,
+    out: str | os.PathLike[str],
+    seq_len: int = 100,
+    units: Sequence[int] = (512,),
+    cell: str = "gru",
+    embedding_dim: int = 64,
+    dropout: float = 0.2,
+    input_dropout: float = 0.05,
+    batch_size: int = 32,
+    epochs: int = 30,
+    minutes: float | None = None,
+    learning_rate: float = 4e-3,
+    weight_decay: float = 0.05,
+    clipnorm: float = 5.0,
+    validation_fraction: float = 0.1,
+    validation_seq_len: int = 1000,
+    seed: int = 0,
+    resume: bool = False,
+    verbose: int | str = "auto",
+    sample_length: int = 300,
+    sample_prompt: str | None = None,
+    sample_temperature: float = 0.8,
+) -> TextgenRun:
     """Trains a character model on `text` and writes it to the folder `out`.
 
     Args:
@@ -285,8 +293,7 @@ def train_text_model(
             "--nproc or torchrun."
         )
     _check_settings(seq_len, validation_seq_len, batch_size, epochs, minutes, validation_fraction)
-    run_directory = RunDirectory(out, resume=resume)
-    set_random_seed(seed)
+    runner = TaskRunner(out, resume=resume, seed=seed)
 
     vocabulary = CharVocabulary.from_text(text)
     ids = vocabulary.encode(text)
@@ -313,16 +320,9 @@ def train_text_model(
     )
     total_steps = epochs * len(batches)
     clock = TrainingClock(learning_rate, total_steps, minutes=minutes, warmup_steps=min(100, 1 + total_steps // 20))
-    checkpoint = callbacks_module.ModelCheckpoint(run_directory.file(CHECKPOINT))
-    history = model.fit(
-        batches,
-        epochs=epochs,
-        validation_data=(val_x, val_y),
-        validation_batch_size=64,
-        callbacks=[clock, *run_directory.training_callbacks(), checkpoint],
-        verbose=verbose,
-    )
-    run_directory.save_model(model)
+    checkpoint = callbacks_module.ModelCheckpoint(runner.file(CHECKPOINT))
+    history = runner.fit(model, batches, epochs=epochs, validation_data=(val_x, val_y), validation_batch_size=64,
+                         callbacks=[clock, checkpoint], verbose=verbose)
     short_x, short_y = windows(val_ids, seq_len)
     val_loss_short = model.evaluate(short_x, short_y, batch_size=256, verbose=0)
 
@@ -346,21 +346,18 @@ def train_text_model(
         prompt = sample_prompt if sample_prompt is not None else _first_line(text)
         text_sample = prompt + sample(model, prompt, sample_length, temperature=sample_temperature, seed=seed)
         metrics["sample"] = text_sample
-    run_directory.write_metrics(metrics)
-    run_directory.write_history(history)
-    run_directory.plot_history(history, title=f"{cell.upper()} {list(units)} character model")
-    return TextgenRun(model, vocabulary, history, metrics, text_sample, run_directory.path)
+    files = runner.finish(model, history, metrics, title=f"{cell.upper()} {list(units)} character model")
+    files["checkpoint"] = checkpoint.filepath
+    return TextgenRun(model, vocabulary, history, metrics, text_sample, runner.folder.path, files)
 
 
 def _check_settings(seq_len, validation_seq_len, batch_size, epochs, minutes, validation_fraction):
     named = {"seq_len": seq_len, "validation_seq_len": validation_seq_len, "batch_size": batch_size, "epochs": epochs}
     for name, value in named.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    if minutes is not None and not (isinstance(minutes, (int, float)) and minutes > 0):
-        raise ValueError(f"minutes must be a positive number or None (no time limit), got {minutes!r}.")
-    if not 0 < validation_fraction < 1:
-        raise ValueError(f"validation_fraction must be between 0 and 1 (exclusive), got {validation_fraction!r}.")
+        check_scalar(value, name, int, min_val=1)
+    check_scalar(minutes, "minutes", float, min_val=0, include_boundaries="neither", or_none="no time limit")
+    check_scalar(validation_fraction, "validation_fraction", float, min_val=0, max_val=1,
+                 include_boundaries="neither")
 
 
 def _first_line(text, limit=40):
@@ -369,7 +366,8 @@ def _first_line(text, limit=40):
 
 
 # -------------------------------------------------------------------------------------- sampling
-def sample(model, prompt, length, temperature=1.0, top_k=None, seed=None, stream=None):
+def sample(model: Model, prompt: str, length: int, temperature: float = 1.0, top_k: int | None = None,
+           seed: int | None = None, stream: TextIO | None = None) -> str:
     """Continues `prompt` with `length` characters from a trained character model.
 
     Args:

@@ -4,17 +4,25 @@ Arrays (numpy, torch, nested lists of numbers) and lists/tuples/dicts of them fo
 are validated once here (lengths agree, no NaN or inf in floating training data, a positive batch
 size) and then sliced per batch; Python generators, iterables and `torch.utils.data.DataLoader`
 yield `(x, y)` or `(x, y, sample_weight)` tuples themselves."""
+from __future__ import annotations
+
 import math
 import numbers
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import torch
 
+from ..checks import check_scalar
 from ..engine.nest import flatten, map_structure
 from ..layers.base import is_text
 
 
-def to_tensor(value, device=None, float_dtype=None, name=None):
+def to_tensor(
+    value: Any, device: torch.device | str | None = None, float_dtype: torch.dtype | None = None,
+    name: str | None = None,
+) -> torch.Tensor | np.ndarray:
     """A numpy array, nested list or tensor as a tensor: floating data as `float_dtype` (the model's;
     default float32, Keras's floatx; a float tensor too, where `float_dtype` is given, as Keras casts
     inputs to the model's dtype); integers stay integers (token ids, sparse labels). Arrays of
@@ -47,7 +55,10 @@ def to_tensor(value, device=None, float_dtype=None, name=None):
     return tensor if device is None else tensor.to(device)
 
 
-def to_tensors(structure, device=None, float_dtype=None, name=None):
+def to_tensors(
+    structure: Any, device: torch.device | str | None = None, float_dtype: torch.dtype | None = None,
+    name: str | None = None,
+) -> Any:
     if structure is None:
         return None
     return map_structure(lambda v: to_tensor(v, device, float_dtype, name), _as_structure(structure))
@@ -70,12 +81,12 @@ def _numbers_only(data):
     return isinstance(data, (numbers.Number, str, bytes, np.generic))
 
 
-def is_array_data(x):
+def is_array_data(x: Any) -> bool:
     leaves = flatten(_as_structure(x))
     return bool(leaves) and all(isinstance(v, (np.ndarray, torch.Tensor, list, tuple)) for v in leaves)
 
 
-def sample_count(name, data):
+def sample_count(name: str, data: Any) -> int:
     """The number of samples in `data`, checking that every array in it has that many."""
     counts = {tuple(np.shape(v))[:1] for v in flatten(data)}
     if len(counts) != 1 or counts == {()}:
@@ -84,7 +95,7 @@ def sample_count(name, data):
     return counts.pop()[0]
 
 
-def check_finite(name, data):
+def check_finite(name: str, data: Any) -> None:
     """Raises for NaN or inf in floating data, naming the first offending sample."""
     for leaf in flatten(data):
         if isinstance(leaf, torch.Tensor) and leaf.is_floating_point():
@@ -99,10 +110,11 @@ def check_finite(name, data):
 class ArrayBatches:
     """Batches over in-memory arrays: x, y and sample_weight sliced by the same (shuffled) indices."""
 
-    def __init__(self, x, y=None, sample_weight=None, batch_size=32, shuffle=False, steps=None, device=None,
-                 float_dtype=None):
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    def __init__(
+        self, x: Any, y: Any = None, sample_weight: Any = None, batch_size: int = 32, shuffle: bool = False,
+        steps: int | None = None, device: torch.device | str | None = None, float_dtype: torch.dtype | None = None,
+    ) -> None:
+        batch_size = check_scalar(batch_size, "batch_size", int, min_val=1)
         self.x, self.y, self.sample_weight = (to_tensors(d, device, float_dtype, name)
                                               for d, name in ((x, "x"), (y, "y"), (sample_weight, "sample_weight")))
         self.count = sample_count("x", self.x)
@@ -118,7 +130,7 @@ class ArrayBatches:
         self.batch_size, self.shuffle = batch_size, shuffle
         self.steps = steps or math.ceil(self.count / batch_size)
 
-    def first(self):
+    def first(self) -> tuple[Any, Any, Any]:
         """A batch to build the model on (iteration is unaffected)."""
         return next(iter(self))
 
@@ -137,11 +149,10 @@ class ArrayBatches:
                 for data in (self.x, self.y, self.sample_weight)
             )
 
-    def split(self, fraction):
+    def split(self, fraction: float) -> list[list[Any]]:
         """(training part, validation part): Keras takes the validation samples from the end, before
         any shuffling."""
-        if not 0.0 < fraction < 1.0:
-            raise ValueError(f"validation_split must be in (0, 1), got {fraction!r}.")
+        check_scalar(fraction, "validation_split", float, min_val=0, max_val=1, include_boundaries="neither")
         cut = int(self.count * (1.0 - fraction))
         if cut == 0 or cut == self.count:
             raise ValueError(
@@ -160,13 +171,16 @@ class IterableBatches:
     A DataLoader (or any re-iterable) starts over each epoch; a generator is consumed across epochs,
     `steps` batches at a time, as Keras does."""
 
-    def __init__(self, source, steps=None, device=None, float_dtype=None):
+    def __init__(
+        self, source: Iterable[Any], steps: int | None = None, device: torch.device | str | None = None,
+        float_dtype: torch.dtype | None = None,
+    ) -> None:
         self.source, self.steps, self.device, self.float_dtype = source, steps, device, float_dtype
         self._iterator = None
         self._reiterable = not hasattr(source, "__next__")
         self._peeked = None  # a generator's item taken by first(), yielded again before the rest
 
-    def first(self):
+    def first(self) -> tuple[Any, Any, Any]:
         """The first batch, without consuming it: the next iteration still yields it (as Keras
         peeks at a generator to build the model)."""
         if self._reiterable:
@@ -212,7 +226,9 @@ def _on_device_of(index, data):
     return index.to(data.device) if isinstance(data, torch.Tensor) else index.numpy()
 
 
-def unpack(item, device=None, float_dtype=None):
+def unpack(
+    item: Any, device: torch.device | str | None = None, float_dtype: torch.dtype | None = None
+) -> tuple[Any, Any, Any]:
     """(x, y, sample_weight) tensors from what a generator yields: as Keras, a 2- or 3-tuple (or
     list) is (x, y[, sample_weight]); anything else is x alone."""
     if isinstance(item, (list, tuple)) and len(item) in (2, 3):
@@ -222,8 +238,10 @@ def unpack(item, device=None, float_dtype=None):
     return tuple(to_tensors(p, device, float_dtype) for p in parts)
 
 
-def batches_for(x, y=None, sample_weight=None, batch_size=32, shuffle=False, steps=None, device=None,
-                float_dtype=None):
+def batches_for(
+    x: Any, y: Any = None, sample_weight: Any = None, batch_size: int = 32, shuffle: bool = False,
+    steps: int | None = None, device: torch.device | str | None = None, float_dtype: torch.dtype | None = None,
+) -> ArrayBatches | IterableBatches:
     """Array data -> ArrayBatches; generators, iterables and DataLoaders -> IterableBatches."""
     if x is None:
         raise ValueError("x is None: pass the input data (arrays, a generator or a DataLoader).")

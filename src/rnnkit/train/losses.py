@@ -14,20 +14,28 @@ They validate shapes once, at the boundary, with messages that say what was expe
 Probability inputs (`from_logits=False`) are clipped to [1e-7, 1 - 1e-7] before the logarithm, as Keras does;
 logit inputs go through log-softmax / log-sigmoid and stay finite, with finite gradients, for any logits.
 """
+from __future__ import annotations
+
 import difflib
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from ..checks import check_scalar
 from ..layers.base import snake_case
 from ..layers.serialization import ConfigObject
+from ..ops import ArrayLike
 
 EPSILON = 1e-7
 REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "mean_with_sample_weight", "none", None)
 
 
 # ------------------------------------------------------------------------------------- tensors and shapes
-def as_float_tensor(x, device=None, dtype=None):
+def as_float_tensor(
+    x: ArrayLike, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+) -> torch.Tensor:
     """`x` (array, list, number or tensor) as a floating tensor: `dtype` when given, else its own floating
     dtype, else torch's default; on `device` when given."""
     x = torch.as_tensor(x, device=device)
@@ -36,7 +44,9 @@ def as_float_tensor(x, device=None, dtype=None):
     return x if x.is_floating_point() else x.to(torch.get_default_dtype())
 
 
-def squeeze_or_expand_to_same_rank(x1, x2, expand_rank_1=True):
+def squeeze_or_expand_to_same_rank(
+    x1: torch.Tensor, x2: torch.Tensor, expand_rank_1: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Keras's rank alignment: when the ranks differ by one and the longer tensor ends in a size-1 axis, that
     axis is dropped, or, when the shorter tensor is 1-D (and `expand_rank_1`), the shorter one gains it.
     `(batch,)` labels against `(batch, 1)` predictions therefore compare sample by sample."""
@@ -61,7 +71,7 @@ def _broadcastable(shape_a, shape_b):
     return True
 
 
-def sample_weight_error(name, weight_shape, values_shape):
+def sample_weight_error(name: str, weight_shape: Sequence[int], values_shape: Sequence[int]) -> ValueError:
     """The ValueError for a sample_weight that fits no axis of the per-sample values."""
     values_shape = tuple(values_shape)
     expected = [values_shape] + ([values_shape[:1]] if len(values_shape) > 1 else [])
@@ -71,7 +81,7 @@ def sample_weight_error(name, weight_shape, values_shape):
     )
 
 
-def broadcast_weight(weight, shape, name):
+def broadcast_weight(weight: torch.Tensor, shape: Sequence[int], name: str) -> torch.Tensor:
     """`weight` broadcast against values of `shape`, aligned from the left: a `(batch,)` weight applies to
     every entry of its sample in `(batch, time)` values. Raises ValueError, headed by `name`, if it cannot."""
     original = tuple(weight.shape)
@@ -82,7 +92,7 @@ def broadcast_weight(weight, shape, name):
     return weight
 
 
-def align_pair(y_true, y_pred, name, same_shape):
+def align_pair(y_true: ArrayLike, y_pred: ArrayLike, name: str, same_shape: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """y_true and y_pred as floating tensors of one dtype and device, ranks aligned the Keras way, checked to
     fit: equal shapes when `same_shape`, else shapes that broadcast. `name` (the loss or metric) heads the
     error message."""
@@ -102,7 +112,7 @@ def align_pair(y_true, y_pred, name, same_shape):
     return y_true, y_pred
 
 
-def sparse_labels(y_true, y_pred, name):
+def sparse_labels(y_true: ArrayLike, y_pred: ArrayLike, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Integer class labels of shape `y_pred.shape[:-1]` (a trailing size-1 axis is dropped), on y_pred's
     device, checked against the shape of y_pred. Values are not checked here; see `check_label_range`."""
     y_pred = as_float_tensor(y_pred)
@@ -124,7 +134,7 @@ def sparse_labels(y_true, y_pred, name):
     return labels.long(), y_pred  # float labels are truncated, as Keras does
 
 
-def check_label_range(labels, num_classes, name, valid=None):
+def check_label_range(labels: torch.Tensor, num_classes: int, name: str, valid: torch.Tensor | None = None) -> None:
     """Raises ValueError unless every label (where `valid`, if given) lies in [0, num_classes).
 
     Costs one device-to-host transfer of two numbers. Out-of-range labels would otherwise be an IndexError on
@@ -145,7 +155,7 @@ def check_label_range(labels, num_classes, name, valid=None):
         )
 
 
-def divide_no_nan(numerator, denominator):
+def divide_no_nan(numerator: torch.Tensor, denominator: torch.Tensor | float) -> torch.Tensor:
     """numerator / denominator, and 0 where the denominator is 0 (an empty batch, all weights zero).
     A Python-number denominator is decided on the host; a tensor one on its device, without a sync."""
     if not isinstance(denominator, torch.Tensor):
@@ -154,7 +164,10 @@ def divide_no_nan(numerator, denominator):
     return torch.where(zero, torch.zeros_like(numerator), numerator / torch.where(zero, 1.0, denominator))
 
 
-def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum_over_batch_size", name="loss"):
+def reduce_weighted_values(
+    values: torch.Tensor, sample_weight: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+    reduction: str = "sum_over_batch_size", name: str = "loss",
+) -> torch.Tensor:
     """Keras's loss reduction of per-sample `values` with optional `sample_weight` and boolean `mask`.
 
     Masked-out entries weigh 0; with the mean reductions the valid entries are scaled by total/valid, so the
@@ -188,32 +201,34 @@ def reduce_weighted_values(values, sample_weight=None, mask=None, reduction="sum
 
 
 # ----------------------------------------------------------------------------------- per-sample functions
-def mean_squared_error(y_true, y_pred):
+def mean_squared_error(y_true: ArrayLike, y_pred: ArrayLike) -> torch.Tensor:
     """Mean over the last axis of (y_true - y_pred)^2: one loss per sample (per step for sequences)."""
     y_true, y_pred = align_pair(y_true, y_pred, "mean_squared_error", same_shape=False)
     return (y_true - y_pred).square().mean(dim=-1)
 
 
-def mean_absolute_error(y_true, y_pred):
+def mean_absolute_error(y_true: ArrayLike, y_pred: ArrayLike) -> torch.Tensor:
     """Mean over the last axis of |y_true - y_pred|."""
     y_true, y_pred = align_pair(y_true, y_pred, "mean_absolute_error", same_shape=False)
     return (y_true - y_pred).abs().mean(dim=-1)
 
 
-def mean_absolute_percentage_error(y_true, y_pred):
+def mean_absolute_percentage_error(y_true: ArrayLike, y_pred: ArrayLike) -> torch.Tensor:
     """100 * mean over the last axis of |y_true - y_pred| / max(|y_true|, 1e-7)."""
     y_true, y_pred = align_pair(y_true, y_pred, "mean_absolute_percentage_error", same_shape=False)
     return 100.0 * ((y_true - y_pred) / y_true.abs().clamp_min(EPSILON)).abs().mean(dim=-1)
 
 
-def huber(y_true, y_pred, delta=1.0):
+def huber(y_true: ArrayLike, y_pred: ArrayLike, delta: float = 1.0) -> torch.Tensor:
     """Mean over the last axis of the Huber loss: e^2 / 2 where |e| <= delta, else delta * (|e| - delta / 2)."""
     y_true, y_pred = align_pair(y_true, y_pred, "huber", same_shape=False)
     y_true, y_pred = torch.broadcast_tensors(y_true, y_pred)
     return F.huber_loss(y_pred, y_true, reduction="none", delta=delta).mean(dim=-1)
 
 
-def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
+def binary_crossentropy(
+    y_true: ArrayLike, y_pred: ArrayLike, from_logits: bool = False, label_smoothing: float = 0.0
+) -> torch.Tensor:
     """Mean over the last axis of -(y log p + (1 - y) log(1 - p)).
 
     With `from_logits` p = sigmoid(y_pred), computed as log-sigmoid; else y_pred is clipped to
@@ -229,7 +244,9 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
     return elementwise.mean(dim=-1)
 
 
-def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):
+def categorical_crossentropy(
+    y_true: ArrayLike, y_pred: ArrayLike, from_logits: bool = False, label_smoothing: float = 0.0
+) -> torch.Tensor:
     """-sum over the class axis (last) of y * log p, for one-hot (or soft) y_true of y_pred's shape.
 
     With `from_logits` log p = log_softmax(y_pred); else y_pred is renormalised to sum to 1 and clipped to
@@ -244,7 +261,9 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     return -(y_true * log_p).sum(dim=-1)
 
 
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None):
+def sparse_categorical_crossentropy(
+    y_true: ArrayLike, y_pred: ArrayLike, from_logits: bool = False, ignore_class: int | None = None
+) -> torch.Tensor:
     """-log p[label] for integer labels of shape `y_pred.shape[:-1]` (or with a trailing 1).
 
     Labels must lie in [0, classes); positions labelled `ignore_class` get loss 0 (the loss objects also leave
@@ -286,27 +305,27 @@ class Loss(ConfigObject):
         1.0
     """
 
-    def __init__(self, name=None, reduction="sum_over_batch_size"):
+    def __init__(self, name: str | None = None, reduction: str = "sum_over_batch_size") -> None:
         if reduction not in REDUCTIONS:
             raise ValueError(f"Expected reduction to be one of {REDUCTIONS}, got {reduction!r}.")
         self.name = name or snake_case(type(self).__name__)
         self.reduction = reduction
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def __call__(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None) -> torch.Tensor:
         values, mask = self.call_with_mask(y_true, y_pred)
         if sample_weight is not None:
             sample_weight = as_float_tensor(sample_weight, device=values.device, dtype=values.dtype)
         return reduce_weighted_values(values, sample_weight, mask, self.reduction, self.name)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: ArrayLike, y_pred: ArrayLike) -> torch.Tensor:
         """Per-sample losses: y_pred's shape without its last axis."""
         raise NotImplementedError
 
-    def call_with_mask(self, y_true, y_pred):
+    def call_with_mask(self, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Per-sample losses and a boolean mask of the entries that count (None: all of them)."""
         return self.call(y_true, y_pred), None
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor arguments, so that `type(loss)(**loss.get_config())` rebuilds the loss."""
         return {"name": self.name, "reduction": self.reduction}
 
@@ -319,19 +338,21 @@ class LossFunctionWrapper(Loss):
         fn: the function. name: defaults to fn's name. reduction: as for `Loss`. **kwargs: passed to fn.
     """
 
-    def __init__(self, fn, name=None, reduction="sum_over_batch_size", **kwargs):
+    def __init__(
+        self, fn: Callable[..., torch.Tensor], name: str | None = None, reduction: str = "sum_over_batch_size", **kwargs
+    ) -> None:
         super().__init__(name=name or getattr(fn, "__name__", None) or type(fn).__name__, reduction=reduction)
         self.fn = fn
         self.fn_kwargs = kwargs
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: ArrayLike, y_pred: ArrayLike) -> torch.Tensor:
         """fn's per-sample losses, y_true and y_pred first aligned in rank the Keras way."""
         y_pred = as_float_tensor(y_pred)
         y_true = as_float_tensor(y_true, device=y_pred.device, dtype=y_pred.dtype)
         y_true, y_pred = squeeze_or_expand_to_same_rank(y_true, y_pred)
         return self.fn(y_true, y_pred, **self.fn_kwargs)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """Name and reduction; the function itself cannot be written into a config."""
         return {**super().get_config(), **self.fn_kwargs}
 
@@ -348,10 +369,10 @@ class MeanSquaredError(Loss):
         0.5
     """
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error"):
+    def __init__(self, reduction: str = "sum_over_batch_size", name: str = "mean_squared_error") -> None:
         super().__init__(name=name, reduction=reduction)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: ArrayLike, y_pred: ArrayLike) -> torch.Tensor:
         """Per-sample mean squared error over the last axis."""
         return mean_squared_error(y_true, y_pred)
 
@@ -363,10 +384,10 @@ class MeanAbsoluteError(Loss):
         reduction, name: as for `Loss`.
     """
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error"):
+    def __init__(self, reduction: str = "sum_over_batch_size", name: str = "mean_absolute_error") -> None:
         super().__init__(name=name, reduction=reduction)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: ArrayLike, y_pred: ArrayLike) -> torch.Tensor:
         """Per-sample mean absolute error over the last axis."""
         return mean_absolute_error(y_true, y_pred)
 
@@ -378,10 +399,10 @@ class MeanAbsolutePercentageError(Loss):
         reduction, name: as for `Loss`.
     """
 
-    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error"):
+    def __init__(self, reduction: str = "sum_over_batch_size", name: str = "mean_absolute_percentage_error") -> None:
         super().__init__(name=name, reduction=reduction)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: ArrayLike, y_pred: ArrayLike) -> torch.Tensor:
         """Per-sample mean absolute percentage error over the last axis."""
         return mean_absolute_percentage_error(y_true, y_pred)
 
@@ -394,15 +415,15 @@ class Huber(Loss):
         reduction, name: as for `Loss`.
     """
 
-    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
+    def __init__(self, delta: float = 1.0, reduction: str = "sum_over_batch_size", name: str = "huber_loss") -> None:
         super().__init__(name=name, reduction=reduction)
         self.delta = delta
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: ArrayLike, y_pred: ArrayLike) -> torch.Tensor:
         """Per-sample Huber loss averaged over the last axis."""
         return huber(y_true, y_pred, self.delta)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """Constructor arguments."""
         return {**super().get_config(), "delta": self.delta}
 
@@ -422,18 +443,18 @@ class BinaryCrossentropy(Loss):
         0.8655
     """
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
-                 name="binary_crossentropy"):
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, reduction: str = "sum_over_batch_size",
+                 name: str = "binary_crossentropy") -> None:
         super().__init__(name=name, reduction=reduction)
         _check_label_smoothing(label_smoothing)
         self.from_logits = from_logits
         self.label_smoothing = label_smoothing
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: ArrayLike, y_pred: ArrayLike) -> torch.Tensor:
         """Per-sample binary cross-entropy averaged over the last axis."""
         return binary_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """Constructor arguments."""
         return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
@@ -448,18 +469,18 @@ class CategoricalCrossentropy(Loss):
         reduction, name: as for `Loss`.
     """
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
-                 name="categorical_crossentropy"):
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, reduction: str = "sum_over_batch_size",
+                 name: str = "categorical_crossentropy") -> None:
         super().__init__(name=name, reduction=reduction)
         _check_label_smoothing(label_smoothing)
         self.from_logits = from_logits
         self.label_smoothing = label_smoothing
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: ArrayLike, y_pred: ArrayLike) -> torch.Tensor:
         """Per-sample categorical cross-entropy over the class axis."""
         return categorical_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """Constructor arguments."""
         return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
@@ -483,17 +504,17 @@ class SparseCategoricalCrossentropy(Loss):
         1.1769
     """
 
-    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
-                 name="sparse_categorical_crossentropy"):
+    def __init__(self, from_logits: bool = False, ignore_class: int | None = None,
+                 reduction: str = "sum_over_batch_size", name: str = "sparse_categorical_crossentropy") -> None:
         super().__init__(name=name, reduction=reduction)
         self.from_logits = from_logits
         self.ignore_class = ignore_class
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: ArrayLike, y_pred: ArrayLike) -> torch.Tensor:
         """Per-sample losses; 0 at ignored positions."""
         return sparse_categorical_crossentropy(y_true, y_pred, self.from_logits, self.ignore_class)
 
-    def call_with_mask(self, y_true, y_pred):
+    def call_with_mask(self, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Per-sample losses and, with `ignore_class`, the mask of the positions that count."""
         losses = self.call(y_true, y_pred)
         if self.ignore_class is None:
@@ -501,14 +522,13 @@ class SparseCategoricalCrossentropy(Loss):
         labels, _ = sparse_labels(y_true, y_pred, self.name)
         return losses, labels != self.ignore_class
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """Constructor arguments."""
         return {**super().get_config(), "from_logits": self.from_logits, "ignore_class": self.ignore_class}
 
 
 def _check_label_smoothing(label_smoothing):
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"Expected label_smoothing in [0, 1], got {label_smoothing!r}.")
+    check_scalar(label_smoothing, "label_smoothing", float, min_val=0, max_val=1)
 
 
 # ---------------------------------------------------------------------------------------------- lookup
@@ -536,12 +556,12 @@ _LOSS_NAMES = {
 }
 
 
-def names():
+def names() -> list[str]:
     """Every name `get_loss` accepts."""
     return sorted(_LOSS_NAMES)
 
 
-def get_loss(identifier):
+def get_loss(identifier: Loss | str | dict[str, Any] | type | Callable[..., torch.Tensor] | None) -> Loss | None:
     """A loss object from a Keras name ("mse", "mean_squared_error", "huber", "binary_crossentropy",
     "categorical_crossentropy", "sparse_categorical_crossentropy", class names, ...), a config dict
     `{"class_name": ..., "config": {...}}`, a `Loss` (returned as is) or class, or a callable

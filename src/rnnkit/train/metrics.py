@@ -9,12 +9,18 @@ Mean-style metrics (accuracies, mae, mse, mape) average one value per sample: a 
 of shape `(batch, ...)`, each sample's values are averaged, and samples are weighted by `sample_weight`, as
 Keras's `MeanMetricWrapper` does. Precision, Recall and AUC accumulate weighted confusion counts.
 """
+from __future__ import annotations
+
 import difflib
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
+from ..checks import check_scalar
 from ..layers.base import snake_case
 from ..layers.serialization import ConfigObject
+from ..ops import ArrayLike
 from . import losses
 from .losses import align_pair, as_float_tensor, divide_no_nan, squeeze_or_expand_to_same_rank
 
@@ -31,11 +37,11 @@ class Metric(ConfigObject):
         name: the metric's name (the key in training logs).
     """
 
-    def __init__(self, name=None):
+    def __init__(self, name: str | None = None) -> None:
         self.name = name or snake_case(type(self).__name__)
         self._state_names = []
 
-    def add_state(self, name, shape=()):
+    def add_state(self, name: str, shape: tuple[int, ...] = ()) -> None:
         """Creates a zero accumulator `self.<name>` of `shape`."""
         setattr(self, name, torch.zeros(shape, dtype=STATE_DTYPE))
         self._state_names.append(name)
@@ -46,25 +52,25 @@ class Metric(ConfigObject):
             for name in self._state_names:
                 setattr(self, name, getattr(self, name).to(device))
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
+    def update_state(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
         """Accumulates the statistics of one batch."""
         raise NotImplementedError
 
-    def result(self):
+    def result(self) -> torch.Tensor:
         """The metric over everything accumulated since the last reset, as a 0-d tensor."""
         raise NotImplementedError
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         """Zeroes the accumulators (start of an epoch)."""
         for name in self._state_names:
             getattr(self, name).zero_()
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args, **kwargs) -> torch.Tensor:
         """Updates with one batch and returns the result so far."""
         self.update_state(*args, **kwargs)
         return self.result()
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The constructor arguments, so that `type(metric)(**metric.get_config())` rebuilds the metric."""
         return {"name": self.name}
 
@@ -88,13 +94,13 @@ class Mean(Metric):
         2.0
     """
 
-    def __init__(self, name="mean"):
+    def __init__(self, name: str = "mean") -> None:
         super().__init__(name=name)
         self.add_state("total")
         self.add_state("count")
 
     @torch.no_grad()
-    def update_state(self, values, sample_weight=None):
+    def update_state(self, values: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
         """Adds the batch's weighted per-sample means to the total and its weight (or size) to the count."""
         values = as_float_tensor(values).detach().to(STATE_DTYPE)
         self._move_state_to(values.device)
@@ -120,7 +126,7 @@ class Mean(Metric):
         self.total += values.sum()
         self.count += weight.sum()
 
-    def result(self):
+    def result(self) -> torch.Tensor:
         """total / count (0 before any update)."""
         return divide_no_nan(self.total, self.count)
 
@@ -132,40 +138,40 @@ class MeanMetricWrapper(Mean):
         fn: the per-sample function. name: defaults to fn's name. **kwargs: passed to fn.
     """
 
-    def __init__(self, fn, name=None, **kwargs):
+    def __init__(self, fn: Callable[..., torch.Tensor], name: str | None = None, **kwargs) -> None:
         super().__init__(name=name or getattr(fn, "__name__", None) or type(fn).__name__)
         self.fn = fn
         self.fn_kwargs = kwargs
 
     @torch.no_grad()
-    def update_state(self, y_true, y_pred, sample_weight=None):
+    def update_state(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
         """Accumulates fn's values for one batch."""
         super().update_state(self.fn(y_true, y_pred, **self.fn_kwargs), sample_weight)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """The name and fn's keyword arguments (the function itself cannot be written into a config)."""
         return {**super().get_config(), **self.fn_kwargs}
 
 
-def accuracy(y_true, y_pred):
+def accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> torch.Tensor:
     """1 where y_pred equals y_true, else 0 (element by element)."""
     y_true, y_pred = align_pair(y_true, y_pred, "accuracy", same_shape=False)
     return (y_true == y_pred).to(STATE_DTYPE)
 
 
-def binary_accuracy(y_true, y_pred, threshold=0.5):
+def binary_accuracy(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 0.5) -> torch.Tensor:
     """1 where (y_pred > threshold) equals the 0/1 label, else 0."""
     y_true, y_pred = align_pair(y_true, y_pred, "binary_accuracy", same_shape=False)
     return (y_true == (y_pred > threshold).to(y_true.dtype)).to(STATE_DTYPE)
 
 
-def categorical_accuracy(y_true, y_pred):
+def categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> torch.Tensor:
     """1 where the arg-max class of y_pred is that of the one-hot y_true, per sample (per step)."""
     y_true, y_pred = align_pair(y_true, y_pred, "categorical_accuracy", same_shape=True)
     return (y_true.argmax(dim=-1) == y_pred.argmax(dim=-1)).to(STATE_DTYPE)
 
 
-def sparse_categorical_accuracy(y_true, y_pred):
+def sparse_categorical_accuracy(y_true: ArrayLike, y_pred: ArrayLike) -> torch.Tensor:
     """1 where the arg-max class of y_pred is the integer label, per sample (per step). Labels outside the
     classes never match."""
     labels, y_pred = losses.sparse_labels(y_true, y_pred, "sparse_categorical_accuracy")
@@ -185,7 +191,7 @@ class Accuracy(MeanMetricWrapper):
         0.75
     """
 
-    def __init__(self, name="accuracy"):
+    def __init__(self, name: str = "accuracy") -> None:
         super().__init__(accuracy, name=name)
 
 
@@ -203,7 +209,7 @@ class BinaryAccuracy(MeanMetricWrapper):
         0.75
     """
 
-    def __init__(self, name="binary_accuracy", threshold=0.5):
+    def __init__(self, name: str = "binary_accuracy", threshold: float = 0.5) -> None:
         super().__init__(binary_accuracy, name=name, threshold=threshold)
         self.threshold = threshold
 
@@ -221,7 +227,7 @@ class CategoricalAccuracy(MeanMetricWrapper):
         0.5
     """
 
-    def __init__(self, name="categorical_accuracy"):
+    def __init__(self, name: str = "categorical_accuracy") -> None:
         super().__init__(categorical_accuracy, name=name)
 
 
@@ -239,21 +245,21 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
         0.5
     """
 
-    def __init__(self, name="sparse_categorical_accuracy"):
+    def __init__(self, name: str = "sparse_categorical_accuracy") -> None:
         super().__init__(sparse_categorical_accuracy, name=name)
 
 
 class MeanSquaredError(MeanMetricWrapper):
     """Mean squared error over samples. Args: name."""
 
-    def __init__(self, name="mean_squared_error"):
+    def __init__(self, name: str = "mean_squared_error") -> None:
         super().__init__(losses.mean_squared_error, name=name)
 
 
 class MeanAbsoluteError(MeanMetricWrapper):
     """Mean absolute error over samples. Args: name."""
 
-    def __init__(self, name="mean_absolute_error"):
+    def __init__(self, name: str = "mean_absolute_error") -> None:
         super().__init__(losses.mean_absolute_error, name=name)
 
 
@@ -261,7 +267,7 @@ class MeanAbsolutePercentageError(MeanMetricWrapper):
     """Mean absolute percentage error, `100 * |y_true - y_pred| / max(|y_true|, 1e-7)`, over samples.
     Args: name."""
 
-    def __init__(self, name="mean_absolute_percentage_error"):
+    def __init__(self, name: str = "mean_absolute_percentage_error") -> None:
         super().__init__(losses.mean_absolute_percentage_error, name=name)
 
 
@@ -278,16 +284,16 @@ class RootMeanSquaredError(Mean):
         0.707107
     """
 
-    def __init__(self, name="root_mean_squared_error"):
+    def __init__(self, name: str = "root_mean_squared_error") -> None:
         super().__init__(name=name)
 
     @torch.no_grad()
-    def update_state(self, y_true, y_pred, sample_weight=None):
+    def update_state(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
         """Accumulates the batch's squared errors."""
         y_true, y_pred = align_pair(y_true, y_pred, self.name, same_shape=False)
         super().update_state((y_pred - y_true).square(), sample_weight)
 
-    def result(self):
+    def result(self) -> torch.Tensor:
         """sqrt(total / count)."""
         return super().result().sqrt()
 
@@ -327,7 +333,9 @@ class _ThresholdMetric(Metric):
     """Weighted true-positive, false-positive and false-negative counts at each of `thresholds`, a prediction
     being positive when strictly above the threshold. The base of Precision and Recall."""
 
-    def __init__(self, thresholds=None, class_id=None, name=None):
+    def __init__(
+        self, thresholds: float | Sequence[float] | None = None, class_id: int | None = None, name: str | None = None
+    ) -> None:
         super().__init__(name=name)
         self.init_thresholds = thresholds
         self.thresholds = _parse_thresholds(thresholds, self.name)
@@ -337,7 +345,7 @@ class _ThresholdMetric(Metric):
             self.add_state(count, (len(self.thresholds),))
 
     @torch.no_grad()
-    def update_state(self, y_true, y_pred, sample_weight=None):
+    def update_state(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
         """Accumulates the batch's confusion counts at every threshold."""
         labels, y_pred, weight = _classification_pair(y_true, y_pred, self.name, sample_weight, self.class_id)
         self._move_state_to(y_pred.device)
@@ -353,7 +361,7 @@ class _ThresholdMetric(Metric):
     def _per_threshold(self, values):
         return values[0] if len(self.thresholds) == 1 else values
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """Constructor arguments."""
         return {**super().get_config(), "thresholds": self.init_thresholds, "class_id": self.class_id}
 
@@ -373,10 +381,12 @@ class Precision(_ThresholdMetric):
         0.6667
     """
 
-    def __init__(self, thresholds=None, class_id=None, name="precision"):
+    def __init__(
+        self, thresholds: float | Sequence[float] | None = None, class_id: int | None = None, name: str = "precision"
+    ) -> None:
         super().__init__(thresholds, class_id, name)
 
-    def result(self):
+    def result(self) -> torch.Tensor:
         """TP / (TP + FP), 0 where nothing was predicted positive."""
         return self._per_threshold(divide_no_nan(self.true_positives, self.true_positives + self.false_positives))
 
@@ -396,10 +406,12 @@ class Recall(_ThresholdMetric):
         0.6667
     """
 
-    def __init__(self, thresholds=None, class_id=None, name="recall"):
+    def __init__(
+        self, thresholds: float | Sequence[float] | None = None, class_id: int | None = None, name: str = "recall"
+    ) -> None:
         super().__init__(thresholds, class_id, name)
 
-    def result(self):
+    def result(self) -> torch.Tensor:
         """TP / (TP + FN), 0 where there were no positive labels."""
         return self._per_threshold(divide_no_nan(self.true_positives, self.true_positives + self.false_negatives))
 
@@ -427,11 +439,11 @@ class AUC(Metric):
         0.75
     """
 
-    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name="auc",
-                 from_logits=False):
+    def __init__(self, num_thresholds: int = 200, curve: str = "ROC", summation_method: str = "interpolation",
+                 name: str = "auc", from_logits: bool = False) -> None:
         super().__init__(name=name)
-        if not isinstance(num_thresholds, int) or num_thresholds <= 1:
-            raise ValueError(f"{name}: expected num_thresholds to be an integer > 1, got {num_thresholds!r}.")
+        num_thresholds = check_scalar(num_thresholds, f"{name}: num_thresholds", int, min_val=1,
+                                      include_boundaries="neither")
         curve, summation_method = str(curve).upper(), str(summation_method).lower()
         if curve not in ("ROC", "PR"):
             raise ValueError(f"{name}: expected curve 'ROC' or 'PR', got {curve!r}.")
@@ -448,7 +460,7 @@ class AUC(Metric):
             self.add_state(count, (num_thresholds,))
 
     @torch.no_grad()
-    def update_state(self, y_true, y_pred, sample_weight=None):
+    def update_state(self, y_true: ArrayLike, y_pred: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
         """Accumulates the batch's confusion counts at every threshold, in one pass over the predictions."""
         labels, y_pred, weight = _classification_pair(y_true, y_pred, self.name, sample_weight)
         self._move_state_to(y_pred.device)
@@ -468,7 +480,7 @@ class AUC(Metric):
         self.true_negatives += negative_weight.sum() - false_positives
         self.false_negatives += positive_weight.sum() - true_positives
 
-    def result(self):
+    def result(self) -> torch.Tensor:
         """The area under the curve over everything accumulated since the last reset."""
         tp, fp, tn, fn = self.true_positives, self.false_positives, self.true_negatives, self.false_negatives
         if self.curve == "PR" and self.summation_method == "interpolation":
@@ -499,7 +511,7 @@ class AUC(Metric):
         p_ratio = torch.where(both_positive, divide_no_nan(p[:-1], p[1:].clamp_min(0)), torch.ones_like(p[1:]))
         return divide_no_nan(slope * (dtp + intercept * p_ratio.log()), (tp[1:] + fn[1:]).clamp_min(0)).sum()
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """Constructor arguments."""
         return {**super().get_config(), "num_thresholds": self.num_thresholds, "curve": self.curve,
                 "summation_method": self.summation_method, "from_logits": self.from_logits}
@@ -522,12 +534,12 @@ _METRIC_NAMES = {
 _ACCURACY_NAMES = ("accuracy", "acc")
 
 
-def metric_names():
+def metric_names() -> list[str]:
     """Every name `get_metric` accepts."""
     return sorted(set(_METRIC_NAMES) | set(_ACCURACY_NAMES))
 
 
-def get_metric(identifier, loss=None):
+def get_metric(identifier: Metric | str | type | Callable[..., torch.Tensor], loss: Any = None) -> Metric:
     """A metric object from a Keras name, a `Metric` (returned as is) or class, or a callable
     `fn(y_true, y_pred)` returning per-sample values (averaged by `MeanMetricWrapper`).
 

@@ -23,14 +23,20 @@ Learning rate and weight decay live in the torch param groups, as in torch: `tor
 works on these optimizers, and a param group with `weight_decay=0.0` is how to exclude parameters from
 decay (Keras's `exclude_from_weight_decay`).
 """
+from __future__ import annotations
+
 import bisect
 import difflib
 import inspect
 import math
 import numbers
 import types
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Union
 
 import torch
+
+from ..checks import check_scalar
 
 __all__ = [
     "LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "CosineDecay", "InverseTimeDecay",
@@ -47,15 +53,15 @@ class LearningRateSchedule:
     `optimizer.iterations`). Subclasses implement `__call__` and `get_config`.
     """
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         raise NotImplementedError
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """Returns the constructor arguments as a JSON-able dict."""
         raise NotImplementedError
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> LearningRateSchedule:
         """Rebuilds a schedule from `get_config()`'s output."""
         return cls(**config)
 
@@ -64,9 +70,12 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
+# What `learning_rate=` takes: a float, or a schedule (any callable of the step count).
+LearningRate = Union[float, LearningRateSchedule, Callable[[int], float]]
+
+
 def _check_decay_steps(decay_steps):
-    if not decay_steps > 0:
-        raise ValueError(f"Argument `decay_steps` must be > 0, got decay_steps={decay_steps!r}.")
+    check_scalar(decay_steps, "Argument `decay_steps`", float, min_val=0, include_boundaries="neither")
 
 
 class ExponentialDecay(LearningRateSchedule):
@@ -85,7 +94,10 @@ class ExponentialDecay(LearningRateSchedule):
         (0.1, 0.1, 0.05)
     """
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
+    def __init__(
+        self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False,
+        name: str = "ExponentialDecay",
+    ) -> None:
         _check_decay_steps(decay_steps)
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
@@ -93,13 +105,13 @@ class ExponentialDecay(LearningRateSchedule):
         self.staircase = staircase
         self.name = name
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         p = float(step) / self.decay_steps
         if self.staircase:
             p = math.floor(p)
         return self.initial_learning_rate * self.decay_rate**p
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "initial_learning_rate": self.initial_learning_rate,
             "decay_steps": self.decay_steps,
@@ -126,7 +138,7 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         (1.0, 0.5, 0.1)
     """
 
-    def __init__(self, boundaries, values, name="PiecewiseConstant"):
+    def __init__(self, boundaries: Sequence[int], values: Sequence[float], name: str = "PiecewiseConstant") -> None:
         boundaries, values = list(boundaries), list(values)
         if len(boundaries) != len(values) - 1:
             raise ValueError(
@@ -139,11 +151,11 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         self.values = values
         self.name = name
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         # bisect_left counts the boundaries strictly below step: a boundary step still uses the rate before it
         return self.values[bisect.bisect_left(self.boundaries, float(step))]
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
 
 
@@ -171,8 +183,10 @@ class CosineDecay(LearningRateSchedule):
         (0.1, 0.0)
     """
 
-    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None,
-                 warmup_steps=0):
+    def __init__(
+        self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0, name: str = "CosineDecay",
+        warmup_target: float | None = None, warmup_steps: int = 0,
+    ) -> None:
         _check_decay_steps(decay_steps)
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
@@ -181,7 +195,7 @@ class CosineDecay(LearningRateSchedule):
         self.warmup_target = warmup_target
         self.warmup_steps = warmup_steps
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         step = float(step)
         if self.warmup_target is None:
             return self._decayed(min(step, self.decay_steps), self.initial_learning_rate)
@@ -195,7 +209,7 @@ class CosineDecay(LearningRateSchedule):
         cosine = 0.5 * (1.0 + math.cos(math.pi * step / self.decay_steps))
         return start * ((1.0 - self.alpha) * cosine + self.alpha)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "initial_learning_rate": self.initial_learning_rate,
             "decay_steps": self.decay_steps,
@@ -221,7 +235,10 @@ class InverseTimeDecay(LearningRateSchedule):
         0.05
     """
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
+    def __init__(
+        self, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False,
+        name: str = "InverseTimeDecay",
+    ) -> None:
         _check_decay_steps(decay_steps)
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps
@@ -229,13 +246,13 @@ class InverseTimeDecay(LearningRateSchedule):
         self.staircase = staircase
         self.name = name
 
-    def __call__(self, step):
+    def __call__(self, step: int) -> float:
         p = float(step) / self.decay_steps
         if self.staircase:
             p = math.floor(p)
         return self.initial_learning_rate / (1.0 + self.decay_rate * p)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "initial_learning_rate": self.initial_learning_rate,
             "decay_steps": self.decay_steps,
@@ -300,9 +317,12 @@ class Optimizer(torch.optim.Optimizer):
     # Optimizer-wide values that `state_dict()` carries besides the per-parameter state
     _scalar_state = ("iterations",)
 
-    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
-                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
-                 gradient_accumulation_steps=None, name=None):
+    def __init__(
+        self, learning_rate: LearningRate, weight_decay: float | None = None, clipnorm: float | None = None,
+        clipvalue: float | None = None, global_clipnorm: float | None = None, use_ema: bool = False,
+        ema_momentum: float = 0.99, ema_overwrite_frequency: int | None = None, loss_scale_factor: float | None = None,
+        gradient_accumulation_steps: int | None = None, name: str | None = None,
+    ) -> None:
         clip_options = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
         if sum(value is not None for value in clip_options.values()) > 1:
             raise ValueError(
@@ -341,7 +361,7 @@ class Optimizer(torch.optim.Optimizer):
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # ----------------------------------------------------------------------------- torch side
-    def build(self, params):
+    def build(self, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]]) -> Optimizer:
         """Attaches the parameters and returns `self`, now a working `torch.optim.Optimizer`.
 
         Args:
@@ -365,7 +385,7 @@ class Optimizer(torch.optim.Optimizer):
         return self
 
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
         """Applies the gradients in `.grad` to the parameters, as Keras's `apply_gradients`.
 
         In order: the learning rate from the schedule at `self.iterations`, then `clip_gradients`
@@ -399,7 +419,7 @@ class Optimizer(torch.optim.Optimizer):
         return loss
 
     @torch.no_grad()
-    def clip_gradients(self, params):
+    def clip_gradients(self, params: Iterable[torch.Tensor]) -> None:
         """Clips the `.grad` of `params` in place with this optimizer's clipnorm, global_clipnorm or clipvalue.
 
         `step()` already calls this on all its parameters; call it yourself only to clip without stepping.
@@ -439,13 +459,13 @@ class Optimizer(torch.optim.Optimizer):
     def _slots(self, params, name):
         return [self.state[p][name] for p in params]
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """torch's `state_dict()` plus the step count (and any other optimizer-wide value)."""
         state = super().state_dict()
         state.update({name: getattr(self, name) for name in self._scalar_state})
         return state
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restores what `state_dict()` returned, the step count included."""
         super().load_state_dict(state_dict)
         for name in self._scalar_state:
@@ -465,7 +485,7 @@ class Optimizer(torch.optim.Optimizer):
 
     # ------------------------------------------------------------------------------ Keras side
     @property
-    def learning_rate(self):
+    def learning_rate(self) -> float:
         """The learning rate of the next step (a float).
 
         Setting a float updates every param group (as ReduceLROnPlateau does in Keras); setting a
@@ -479,7 +499,7 @@ class Optimizer(torch.optim.Optimizer):
         return self._learning_rate
 
     @learning_rate.setter
-    def learning_rate(self, learning_rate):
+    def learning_rate(self, learning_rate: LearningRate) -> None:
         learning_rate = _check_learning_rate(learning_rate)
         if not callable(learning_rate) and callable(self._learning_rate):
             raise TypeError(
@@ -492,7 +512,7 @@ class Optimizer(torch.optim.Optimizer):
             for group in self.param_groups:
                 group["lr"] = current
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         """Returns the constructor arguments (Keras's keys) as a JSON-able dict; `from_config` inverts it.
 
         A float learning rate is saved at its current value; a `LearningRateSchedule` as
@@ -523,7 +543,7 @@ class Optimizer(torch.optim.Optimizer):
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
         """Creates an (unbuilt) optimizer from `get_config()`'s output or a Keras optimizer config."""
         config = dict(config)
         if isinstance(config.get("learning_rate"), dict):
@@ -581,11 +601,13 @@ class SGD(Optimizer):
         tensor([0.8000])
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, clipnorm=None,
-                 clipvalue=None, global_clipnorm=None, **kwargs):
+    def __init__(
+        self, learning_rate: LearningRate = 0.01, momentum: float = 0.0, nesterov: bool = False,
+        weight_decay: float | None = None, clipnorm: float | None = None, clipvalue: float | None = None,
+        global_clipnorm: float | None = None, **kwargs,
+    ) -> None:
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, **kwargs)
-        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
-            raise ValueError(f"Argument `momentum` must be a float in [0, 1], got momentum={momentum!r}.")
+        check_scalar(momentum, "Argument `momentum`", float, min_val=0, max_val=1)
         self.momentum = momentum
         self.nesterov = nesterov
 
@@ -605,7 +627,7 @@ class SGD(Optimizer):
         else:
             torch._foreach_add_(params, m)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"momentum": self.momentum, "nesterov": self.nesterov})
         return config
@@ -634,8 +656,11 @@ class Adam(Optimizer):
         1
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, **kwargs):
+    def __init__(
+        self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
+        amsgrad: bool = False, weight_decay: float | None = None, clipnorm: float | None = None,
+        clipvalue: float | None = None, global_clipnorm: float | None = None, **kwargs,
+    ) -> None:
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, **kwargs)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
@@ -674,7 +699,7 @@ class Adam(Optimizer):
         torch._foreach_add_(denominator, self.epsilon)
         torch._foreach_addcdiv_(params, m, denominator, value=-alpha)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
                        "amsgrad": self.amsgrad})
@@ -697,8 +722,11 @@ class AdamW(Adam):
         0.004
     """
 
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 amsgrad=False, clipnorm=None, clipvalue=None, global_clipnorm=None, **kwargs):
+    def __init__(
+        self, learning_rate: LearningRate = 0.001, weight_decay: float | None = 0.004, beta_1: float = 0.9,
+        beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False, clipnorm: float | None = None,
+        clipvalue: float | None = None, global_clipnorm: float | None = None, **kwargs,
+    ) -> None:
         if weight_decay is None:
             raise ValueError("Argument `weight_decay` of AdamW must be a float, got weight_decay=None.")
         super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay, clipnorm, clipvalue,
@@ -726,8 +754,11 @@ class RMSprop(Optimizer):
         RMSprop(learning_rate=0.01, centered=True)
     """
 
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
-                 weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, **kwargs):
+    def __init__(
+        self, learning_rate: LearningRate = 0.001, rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7,
+        centered: bool = False, weight_decay: float | None = None, clipnorm: float | None = None,
+        clipvalue: float | None = None, global_clipnorm: float | None = None, **kwargs,
+    ) -> None:
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, **kwargs)
         self.rho = rho
         self.momentum = momentum
@@ -762,7 +793,7 @@ class RMSprop(Optimizer):
         else:
             torch._foreach_addcdiv_(params, grads, denominator, value=-lr)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
                        "centered": self.centered})
@@ -786,8 +817,11 @@ class Adagrad(Optimizer):
         Adagrad(learning_rate=0.01, clipvalue=0.5)
     """
 
-    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, weight_decay=None,
-                 clipnorm=None, clipvalue=None, global_clipnorm=None, **kwargs):
+    def __init__(
+        self, learning_rate: LearningRate = 0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
+        weight_decay: float | None = None, clipnorm: float | None = None, clipvalue: float | None = None,
+        global_clipnorm: float | None = None, **kwargs,
+    ) -> None:
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, **kwargs)
         self.initial_accumulator_value = initial_accumulator_value
         self.epsilon = epsilon
@@ -802,7 +836,7 @@ class Adagrad(Optimizer):
         torch._foreach_sqrt_(denominator)
         torch._foreach_addcdiv_(params, grads, denominator, value=-lr)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"initial_accumulator_value": self.initial_accumulator_value, "epsilon": self.epsilon})
         return config
@@ -831,8 +865,11 @@ class Nadam(Optimizer):
 
     _scalar_state = ("iterations", "u_product")
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None,
-                 clipnorm=None, clipvalue=None, global_clipnorm=None, **kwargs):
+    def __init__(
+        self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
+        weight_decay: float | None = None, clipnorm: float | None = None, clipvalue: float | None = None,
+        global_clipnorm: float | None = None, **kwargs,
+    ) -> None:
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, **kwargs)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
@@ -862,7 +899,7 @@ class Nadam(Optimizer):
         torch._foreach_addcdiv_(params, m, denominator, value=-lr * u_next / (1 - u_product_next))
         torch._foreach_addcdiv_(params, grads, denominator, value=-lr * (1 - u_t) / (1 - self.u_product))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon})
         return config
@@ -892,15 +929,16 @@ class LossScaleOptimizer(Optimizer):
         tensor([0.5000, 0.5000])
     """
 
-    def __init__(self, inner_optimizer, initial_scale=2.0**15, dynamic_growth_steps=2000, name=None):
+    def __init__(
+        self, inner_optimizer: Optimizer, initial_scale: float = 2.0**15, dynamic_growth_steps: int = 2000,
+        name: str | None = None,
+    ) -> None:
         if not isinstance(inner_optimizer, Optimizer) or isinstance(inner_optimizer, LossScaleOptimizer):
             raise TypeError(
                 f"LossScaleOptimizer wraps an rnnkit optimizer such as rnnkit.optimizers.Adam(), got {inner_optimizer!r}."
             )
-        if not isinstance(initial_scale, numbers.Real) or not math.isfinite(initial_scale) or initial_scale <= 0:
-            raise ValueError(f"initial_scale must be a positive finite number, got {initial_scale!r}.")
-        if not isinstance(dynamic_growth_steps, int) or dynamic_growth_steps < 1:
-            raise ValueError(f"dynamic_growth_steps must be a positive integer, got {dynamic_growth_steps!r}.")
+        check_scalar(initial_scale, "initial_scale", float, min_val=0, include_boundaries="neither")
+        dynamic_growth_steps = check_scalar(dynamic_growth_steps, "dynamic_growth_steps", int, min_val=1)
         self.inner_optimizer = inner_optimizer
         self.initial_scale = float(initial_scale)
         self.dynamic_growth_steps = dynamic_growth_steps
@@ -909,7 +947,7 @@ class LossScaleOptimizer(Optimizer):
         self.name = name or "loss_scale_optimizer"
         self.built = False
 
-    def build(self, params):
+    def build(self, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]]) -> Optimizer:
         """Builds the inner optimizer on `params` and shares its param groups and state."""
         inner = self.inner_optimizer.build(params)
         if not self.built:
@@ -919,12 +957,12 @@ class LossScaleOptimizer(Optimizer):
         self.param_groups, self.state = inner.param_groups, inner.state
         return self
 
-    def scale_loss(self, loss):
+    def scale_loss(self, loss: torch.Tensor) -> torch.Tensor:
         """The loss times the current scale: call backward() on this."""
         return loss * self.dynamic_scale
 
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
         """Unscales the gradients and steps the inner optimizer if all are finite (then maybe doubles
         the scale), else skips the step and halves the scale."""
         loss = None
@@ -947,26 +985,26 @@ class LossScaleOptimizer(Optimizer):
         return loss
 
     @property
-    def iterations(self):
+    def iterations(self) -> int:
         return self.inner_optimizer.iterations
 
     @property
-    def learning_rate(self):
+    def learning_rate(self) -> float:
         return self.inner_optimizer.learning_rate
 
     @learning_rate.setter
-    def learning_rate(self, learning_rate):
+    def learning_rate(self, learning_rate: LearningRate) -> None:
         self.inner_optimizer.learning_rate = learning_rate
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         return {"inner": self.inner_optimizer.state_dict(), "dynamic_scale": self.dynamic_scale,
                 "step_counter": self.step_counter}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.inner_optimizer.load_state_dict(state_dict["inner"])
         self.dynamic_scale, self.step_counter = state_dict["dynamic_scale"], state_dict["step_counter"]
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         inner = self.inner_optimizer
         return {
             "name": self.name,
@@ -976,7 +1014,7 @@ class LossScaleOptimizer(Optimizer):
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> LossScaleOptimizer:
         config = dict(config)
         inner = config.pop("inner_optimizer")
         return cls(_optimizer_class(inner["class_name"]).from_config(inner.get("config", {})), **config)
@@ -988,7 +1026,10 @@ class LossScaleOptimizer(Optimizer):
 _OPTIMIZERS = {cls.__name__.lower(): cls for cls in (SGD, Adam, RMSprop, AdamW, Adagrad, Nadam, LossScaleOptimizer)}
 
 
-def get_optimizer(identifier, params):
+def get_optimizer(
+    identifier: Optimizer | torch.optim.Optimizer | str | dict[str, Any] | type,
+    params: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
+) -> torch.optim.Optimizer:
     """Resolves what `compile(optimizer=...)` accepts into a `torch.optim.Optimizer` over `params`.
 
     Args:

@@ -1,8 +1,20 @@
 """Learning curves of a training run as a PNG."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
 from ..files import write_atomically
 
+if TYPE_CHECKING:
+    from .callbacks.logging import History
 
-def plot_history(history, path, title=None):
+
+def plot_history(
+    history: History | Mapping[str, Sequence[float]], path: str | os.PathLike, title: str | None = None
+) -> str | os.PathLike:
     """Writes a PNG of the learning curves in `history` (a `History` or its `.history` dict): one
     panel per quantity (loss, each metric, gradient norms), training and validation curves side by
     side. The file is written atomically, so an existing plot is replaced whole.
@@ -33,7 +45,7 @@ def plot_history(history, path, title=None):
     return save_figure(fig, path)
 
 
-def pyplot():
+def pyplot() -> ModuleType:
     """`matplotlib.pyplot` on the Agg backend, which draws to files and needs no display."""
     import matplotlib
 
@@ -43,7 +55,7 @@ def pyplot():
     return plt
 
 
-def save_figure(fig, path):
+def save_figure(fig: Any, path: str | os.PathLike) -> str | os.PathLike:
     """Writes the matplotlib figure `fig` to `path` as a PNG, atomically, and closes it; returns `path`."""
     try:
         write_atomically(path, lambda file: fig.savefig(file, format="png", dpi=100))

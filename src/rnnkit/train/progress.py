@@ -12,9 +12,13 @@ the epoch, as Keras's does. Redraws are throttled to one per `interval` seconds 
 the epoch), and a skipped update costs one clock read: batch logs may hold 0-d tensors, which are
 converted to floats only when a line is drawn, so training does not wait on the device every batch.
 """
+from __future__ import annotations
+
 import math
 import sys
 import time
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .callbacks.base import Callback
 
@@ -24,7 +28,7 @@ __all__ = ["ProgressBar", "ProgbarLogger", "resolve_verbose"]
 _clock = time.monotonic
 
 
-def resolve_verbose(verbose):
+def resolve_verbose(verbose: int | str | None) -> int:
     """Returns the verbosity `fit` runs with: 0, 1 or 2.
 
     Args:
@@ -88,7 +92,9 @@ class ProgressBar:
             bar.update(step, {"loss": 1.0 / step})   # prints "3/3 - 0s - 5us/step - loss: 0.3333"
     """
 
-    def __init__(self, target, verbose=1, width=20, interval=0.1, unit_name="step"):
+    def __init__(
+        self, target: int | None, verbose: int = 1, width: int = 20, interval: float = 0.1, unit_name: str = "step"
+    ) -> None:
         self.target = target
         self.verbose = verbose
         self.width = width
@@ -100,7 +106,10 @@ class ProgressBar:
         self._time_after_first_step = None
         self._previous_width = 0
 
-    def update(self, current, values=None, finalize=None):
+    def update(
+        self, current: int, values: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
+        finalize: bool | None = None,
+    ) -> None:
         """Reports that `current` steps are done; draws if `interval` has passed or when finalizing.
 
         Args:
@@ -189,7 +198,7 @@ class ProgbarLogger(Callback):
 
     main_process_only = True  # under torchrun the first process shows progress for all
 
-    def __init__(self, verbose=None, interval=0.1):
+    def __init__(self, verbose: int | str | None = None, interval: float = 0.1) -> None:
         super().__init__()
         self.verbose = None if verbose is None else resolve_verbose(verbose)
         self._requested_verbose = verbose
@@ -200,7 +209,7 @@ class ProgbarLogger(Callback):
         self.progbar = None
         self._called_in_fit = False
 
-    def set_params(self, params):
+    def set_params(self, params: dict[str, Any]) -> None:
         """Takes epochs, steps and (when not given to the constructor) verbose from `params`."""
         super().set_params(params)
         params = params or {}
@@ -228,41 +237,41 @@ class ProgbarLogger(Callback):
             self.progbar.target = self.seen
         self.progbar.update(self.target, logs, finalize=True)
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._called_in_fit = True
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._called_in_fit = False
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._new_bar()
         if self.verbose and self.epochs is not None and self.epochs > 1:
             sys.stdout.write(f"Epoch {epoch + 1}/{self.epochs}\n")
             sys.stdout.flush()
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._update(batch, logs)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._finalize(logs)
 
-    def on_test_begin(self, logs=None):
+    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
         if not self._called_in_fit:
             self._new_bar()
 
-    def on_test_batch_end(self, batch, logs=None):
+    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if not self._called_in_fit:
             self._update(batch, logs)
 
-    def on_test_end(self, logs=None):
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
         if not self._called_in_fit:
             self._finalize(logs)
 
-    def on_predict_begin(self, logs=None):
+    def on_predict_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._new_bar()
 
-    def on_predict_batch_end(self, batch, logs=None):
+    def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._update(batch, None)  # predictions are not metrics
 
-    def on_predict_end(self, logs=None):
+    def on_predict_end(self, logs: dict[str, Any] | None = None) -> None:
         self._finalize(None)

@@ -10,20 +10,26 @@ Beyond Keras: `fit(..., bptt_steps=k)` trains with truncated backpropagation thr
 `fit(..., log_grad_norm=True)` records gradient norms, the two tools the seed tutorials point to
 for long sequences and for vanishing or exploding gradients.
 """
+from __future__ import annotations
+
 import contextlib
 import math
 import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+import numpy as np
 import torch
 
+from ..checks import check_scalar
 from ..layers.bidirectional import Bidirectional
-from ..layers.rnn import RNN, carrying_states
+from ..layers.rnn import RNN, carrying_active, carrying_states
 from ..engine.native import one_thread
 from ..engine.nest import flatten
 from . import distributed
 from . import losses as losses_module
 from . import metrics as metrics_module
-from .callbacks import CallbackList
+from .callbacks import Callback, CallbackList, History
 from .data_adapter import ArrayBatches, batches_for, check_finite, to_tensors
 from .fast_step import WholeStep
 from .optimizers import LossScaleOptimizer, Optimizer, get_optimizer
@@ -38,7 +44,7 @@ from .progress import resolve_verbose
 SMALL_STEP_WORK = 2_000_000
 
 
-def one_thread_for_small_steps(x, optimizer):
+def one_thread_for_small_steps(x: Any, optimizer: torch.optim.Optimizer) -> contextlib.AbstractContextManager:
     """Runs the block with one intra-op thread when the step on batch `x` is small (below
     SMALL_STEP_WORK) and on the CPU; leaves the thread count alone otherwise, and restores it."""
     first = flatten(x)[0]
@@ -109,7 +115,10 @@ class TrainingMixin:
     # During fit under torchrun: the DataParallel (rnnkit.train.distributed) the steps go through
     _parallel = None
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
+    def compile(
+        self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
+        loss_weights: Sequence[float] | Mapping[str, float] | None = None,
+    ) -> None:
         """Configures training.
 
         Args:
@@ -223,12 +232,13 @@ class TrainingMixin:
         return table.to(labels.device)[labels.long()]
 
     # ------------------------------------------------------------------------------------- steps
-    def train_step(self, x, y, sample_weight=None):
+    def train_step(self, x: Any, y: Any, sample_weight: Any = None) -> torch.Tensor:
         """One optimisation step on one batch; returns the batch loss (a 0-d tensor). A step too
         small to split across threads runs on one (see `one_thread_for_small_steps`). The models
         `WholeStep` covers train in one function, without the layer-by-layer path."""
         with one_thread_for_small_steps(x, self.optimizer):
-            whole_step = WholeStep.of(self, x, y, sample_weight)
+            # WholeStep starts from zero states: not for the chunks of truncated BPTT, which carry them.
+            whole_step = None if carrying_active() else WholeStep.of(self, x, y, sample_weight)
             if whole_step is not None:
                 loss, outputs = whole_step.run(x, y)
                 self._update_metrics(loss, [y], [outputs], sample_weight)
@@ -314,7 +324,7 @@ class TrainingMixin:
         with carrying_states(layers, restore=False):
             yield
 
-    def test_step(self, x, y, sample_weight=None):
+    def test_step(self, x: Any, y: Any, sample_weight: Any = None) -> torch.Tensor:
         with torch.no_grad():
             outputs = self(x, training=False)
             loss, targets, outputs = self._compute_loss(y, outputs, sample_weight)
@@ -323,26 +333,13 @@ class TrainingMixin:
 
     # --------------------------------------------------------------------------------------- fit
     def fit(
-        self,
-        x=None,
-        y=None,
-        batch_size=None,
-        epochs=1,
-        verbose="auto",
-        callbacks=None,
-        validation_split=0.0,
-        validation_data=None,
-        shuffle=True,
-        class_weight=None,
-        sample_weight=None,
-        initial_epoch=0,
-        steps_per_epoch=None,
-        validation_steps=None,
-        validation_batch_size=None,
-        validation_freq=1,
-        bptt_steps=None,
-        log_grad_norm=False,
-    ):
+        self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1, verbose: int | str = "auto",
+        callbacks: Sequence[Callback] | None = None, validation_split: float = 0.0, validation_data: Any = None,
+        shuffle: bool = True, class_weight: Mapping[int, float] | None = None, sample_weight: Any = None,
+        initial_epoch: int = 0, steps_per_epoch: int | None = None, validation_steps: int | None = None,
+        validation_batch_size: int | None = None, validation_freq: int = 1, bptt_steps: int | None = None,
+        log_grad_norm: bool = False,
+    ) -> History:
         """Trains the model; returns a `History` whose `.history` maps "loss", each metric and
         their "val_" forms to per-epoch values. Arguments as Keras's `Model.fit`, plus:
 
@@ -357,10 +354,8 @@ class TrainingMixin:
                 large or growing norms.
         """
         self._require_compiled("fit")
-        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
-            raise ValueError(f"epochs must be a whole number >= 0, got {epochs!r}.")
-        if bptt_steps is not None and (not isinstance(bptt_steps, int) or bptt_steps <= 0):
-            raise ValueError(f"bptt_steps must be a positive integer, got {bptt_steps!r}.")
+        epochs = check_scalar(epochs, "epochs", int, min_val=0)
+        bptt_steps = check_scalar(bptt_steps, "bptt_steps", int, min_val=1, or_none="whole sequences")
         if bptt_steps is not None and any(layer.stateful for layer in self._recurrent_layers()):
             shuffle = False  # a stateful model's batch i+1 continues batch i's sequences
         device = self._device()
@@ -397,40 +392,44 @@ class TrainingMixin:
         self.stop_training = False
         # Under torchrun: DistributedDataParallel, and each process trains on its shard of the data
         self._parallel = distributed.DataParallel.start(self, training=True, callbacks=callbacks)
-        if self._parallel is not None:
-            train, val = self._parallel.shard(train, training=True), self._parallel.shard(val, training=False)
-        verbose = resolve_verbose(verbose)
-        callback_list = CallbackList(
-            callbacks, model=self, add_history=True, add_progbar=verbose != 0, verbose=verbose,
-            epochs=epochs, steps=len(train) or None,
-        )
-        callback_list.on_train_begin()
-        # BackupAndRestore, having restored a backup, says where to continue.
-        initial_epoch = max(initial_epoch, getattr(self, "_resume_epoch", 0))
-        self._resume_epoch = 0
-        for epoch in range(initial_epoch, epochs):
-            self._reset_metrics()
-            callback_list.on_epoch_begin(epoch)
-            for step, (bx, by, bw) in enumerate(train):
-                callback_list.on_train_batch_begin(step)
-                if bptt_steps is None:
-                    self.train_step(bx, by, bw)
-                else:
-                    self._bptt_train_step(bx, by, bw, bptt_steps)
-                callback_list.on_train_batch_end(step, self._logs(training=True))
-                if distributed.stop_requested(self, within_epoch=True):
+        try:
+            if self._parallel is not None:
+                train, val = self._parallel.shard(train, training=True), self._parallel.shard(val, training=False)
+            verbose = resolve_verbose(verbose)
+            callback_list = CallbackList(
+                callbacks, model=self, add_history=True, add_progbar=verbose != 0, verbose=verbose,
+                epochs=epochs, steps=len(train) or None,
+            )
+            callback_list.on_train_begin()
+            # BackupAndRestore, having restored a backup, says where to continue.
+            initial_epoch = max(initial_epoch, getattr(self, "_resume_epoch", 0))
+            self._resume_epoch = 0
+            for epoch in range(initial_epoch, epochs):
+                self._reset_metrics()
+                callback_list.on_epoch_begin(epoch)
+                for step, (bx, by, bw) in enumerate(train):
+                    callback_list.on_train_batch_begin(step)
+                    if bptt_steps is None:
+                        self.train_step(bx, by, bw)
+                    else:
+                        self._bptt_train_step(bx, by, bw, bptt_steps)
+                    callback_list.on_train_batch_end(step, self._logs(training=True))
+                    if distributed.stop_requested(self, within_epoch=True):
+                        break
+                epoch_logs = self._final_logs(self._parallel, training=True)
+                if val is not None and (epoch + 1) % validation_freq == 0:
+                    val_logs = self._run_evaluation(val, callback_list, self._parallel)
+                    epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+                callback_list.on_epoch_end(epoch, epoch_logs)
+                if distributed.stop_requested(self):
                     break
-            epoch_logs = self._final_logs(self._parallel, training=True)
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._run_evaluation(val, callback_list, self._parallel)
-                epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
-            callback_list.on_epoch_end(epoch, epoch_logs)
-            if distributed.stop_requested(self):
-                break
-        callback_list.on_train_end()
-        self._grad_norm_trackers = []
-        self._parallel = None
-        return callback_list.history
+            callback_list.on_train_end()
+            return callback_list.history
+        finally:
+            # Also when a callback or an interrupt ends the fit: a DistributedDataParallel wrapper kept on
+            # the model would hold the process group past its destruction (distributed._shut_down).
+            self._grad_norm_trackers = []
+            self._parallel = None
 
     def _validation_batches(self, data, batch_size, steps, device, float_dtype):
         if isinstance(data, (list, tuple)) and len(data) in (2, 3) and all(
@@ -459,9 +458,10 @@ class TrainingMixin:
 
     # ---------------------------------------------------------------------------------- evaluate
     def evaluate(
-        self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None, callbacks=None,
-        return_dict=False,
-    ):
+        self, x: Any = None, y: Any = None, batch_size: int | None = None, verbose: int | str = "auto",
+        sample_weight: Any = None, steps: int | None = None, callbacks: Sequence[Callback] | None = None,
+        return_dict: bool = False,
+    ) -> float | list[float] | dict[str, float]:
         """Loss and metrics on the given data: a float, a list [loss, *metrics], or a dict with
         return_dict=True, as Keras."""
         self._require_compiled("evaluate")
@@ -480,7 +480,10 @@ class TrainingMixin:
         return values[0] if len(values) == 1 else values
 
     # ----------------------------------------------------------------------------------- predict
-    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+    def predict(
+        self, x: Any, batch_size: int | None = None, verbose: int | str = "auto", steps: int | None = None,
+        callbacks: Sequence[Callback] | None = None,
+    ) -> np.ndarray | list[np.ndarray] | dict[str, np.ndarray]:
         """Outputs for x, batch by batch under torch.inference_mode: numpy in, numpy out (a list or
         dict of arrays for several outputs)."""
         batches = batches_for(x, None, None, 32 if batch_size is None else batch_size, False, steps,
@@ -500,7 +503,10 @@ class TrainingMixin:
         return arrays[0] if len(arrays) == 1 else arrays
 
     # ----------------------------------------------------------------------------- on_batch calls
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+    def train_on_batch(
+        self, x: Any, y: Any = None, sample_weight: Any = None, class_weight: Mapping[int, float] | None = None,
+        return_dict: bool = False,
+    ) -> float | list[float] | dict[str, float]:
         """One training step on one batch; returns the loss and metrics (of this batch only)."""
         self._require_compiled("train_on_batch")
         # Asked once: each is a walk over the weights, which costs a small model's step ~10%.
@@ -514,7 +520,9 @@ class TrainingMixin:
         self.train_step(x, y, sample_weight)
         return self._batch_result(return_dict)
 
-    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+    def test_on_batch(
+        self, x: Any, y: Any = None, sample_weight: Any = None, return_dict: bool = False
+    ) -> float | list[float] | dict[str, float]:
         """Loss and metrics of one batch, without training."""
         self._require_compiled("test_on_batch")
         x, y, sample_weight = (to_tensors(d, self._device(), self._float_dtype()) for d in (x, y, sample_weight))
@@ -523,7 +531,7 @@ class TrainingMixin:
         self.test_step(x, y, sample_weight)
         return self._batch_result(return_dict)
 
-    def predict_on_batch(self, x):
+    def predict_on_batch(self, x: Any) -> np.ndarray | list[np.ndarray] | dict[str, np.ndarray]:
         """Outputs for one batch, as numpy."""
         with torch.inference_mode():
             outputs = _outputs_list(self(to_tensors(x, self._device(), self._float_dtype()), training=False))

@@ -1,8 +1,16 @@
 """`CallbackList`: what the fit loop talks to."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 from .. import distributed
 from ..progress import ProgbarLogger
 from .base import Callback, _python_logs
 from .logging import History
+
+if TYPE_CHECKING:
+    from ...models.model import Model
 
 
 class CallbackList(Callback):
@@ -28,8 +36,10 @@ class CallbackList(Callback):
         {'loss': [0.5]}
     """
 
-    def __init__(self, callbacks=None, model=None, add_history=False, add_progbar=False, verbose=1,
-                 epochs=None, steps=None):
+    def __init__(
+        self, callbacks: Sequence[Callback] | None = None, model: Model | None = None, add_history: bool = False,
+        add_progbar: bool = False, verbose: int = 1, epochs: int | None = None, steps: int | None = None,
+    ) -> None:
         super().__init__()
         if callbacks is None:
             callbacks = []
@@ -59,7 +69,7 @@ class CallbackList(Callback):
         if model is not None:
             self.set_model(model)
 
-    def set_model(self, model):
+    def set_model(self, model: Model) -> None:
         """Gives `model` to every callback; with a History, also sets `model.history` (as Keras)."""
         super().set_model(model)
         if self.history is not None:
@@ -67,7 +77,7 @@ class CallbackList(Callback):
         for callback in self.callbacks:
             callback.set_model(model)
 
-    def set_params(self, params):
+    def set_params(self, params: dict[str, Any]) -> None:
         """Gives `params` to every callback."""
         super().set_params(params)
         for callback in self.callbacks:
@@ -77,44 +87,44 @@ class CallbackList(Callback):
         for callback in self.callbacks:
             getattr(callback, hook)(*args)
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._dispatch("on_train_begin", _python_logs(logs))
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._dispatch("on_train_end", _python_logs(logs))
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._dispatch("on_epoch_begin", epoch, _python_logs(logs))
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._dispatch("on_epoch_end", epoch, _python_logs(logs))
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._dispatch("on_train_batch_begin", batch, {} if logs is None else logs)
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._dispatch("on_train_batch_end", batch, {} if logs is None else logs)
 
-    def on_test_begin(self, logs=None):
+    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._dispatch("on_test_begin", _python_logs(logs))
 
-    def on_test_end(self, logs=None):
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
         self._dispatch("on_test_end", _python_logs(logs))
 
-    def on_test_batch_begin(self, batch, logs=None):
+    def on_test_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._dispatch("on_test_batch_begin", batch, {} if logs is None else logs)
 
-    def on_test_batch_end(self, batch, logs=None):
+    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._dispatch("on_test_batch_end", batch, {} if logs is None else logs)
 
-    def on_predict_begin(self, logs=None):
+    def on_predict_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._dispatch("on_predict_begin", _python_logs(logs))
 
-    def on_predict_end(self, logs=None):
+    def on_predict_end(self, logs: dict[str, Any] | None = None) -> None:
         self._dispatch("on_predict_end", _python_logs(logs))
 
-    def on_predict_batch_begin(self, batch, logs=None):
+    def on_predict_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._dispatch("on_predict_batch_begin", batch, {} if logs is None else logs)
 
-    def on_predict_batch_end(self, batch, logs=None):
+    def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._dispatch("on_predict_batch_end", batch, {} if logs is None else logs)

@@ -1,5 +1,7 @@
 """Callbacks that save training to disk: `ModelCheckpoint` (the model) and `BackupAndRestore` (all of
 training, to resume an interrupted run)."""
+from __future__ import annotations
+
 import base64
 import contextlib
 import json
@@ -8,6 +10,8 @@ import os
 import random
 import re
 import warnings
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import safetensors
@@ -58,8 +62,11 @@ class ModelCheckpoint(_MonitorCallback):
     main_process_only = True
     resumable_state = ("best", "last_saved", "_batches_since_save")
 
-    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
-                 mode="auto", save_freq="epoch", initial_value_threshold=None):
+    def __init__(
+        self, filepath: str | os.PathLike, monitor: str = "val_loss", verbose: int = 0, save_best_only: bool = False,
+        save_weights_only: bool = False, mode: str = "auto", save_freq: str | int = "epoch",
+        initial_value_threshold: float | None = None,
+    ) -> None:
         super().__init__(monitor, mode, baseline=initial_value_threshold, needs_direction=save_best_only)
         if save_freq != "epoch" and not (isinstance(save_freq, int) and not isinstance(save_freq, bool)
                                          and save_freq > 0):
@@ -73,10 +80,10 @@ class ModelCheckpoint(_MonitorCallback):
         self._batches_since_save = 0
         self.last_saved = None
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._current_epoch = epoch
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self.save_freq == "epoch":
             return
         self._batches_since_save += 1
@@ -84,7 +91,7 @@ class ModelCheckpoint(_MonitorCallback):
             self._batches_since_save = 0
             self._save(self._current_epoch, batch, _python_logs(logs))
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self.save_freq == "epoch":
             self._save(epoch, None, logs or {})
 
@@ -178,7 +185,7 @@ class BackupAndRestore(Callback):
     # The names of the files this callback writes, and of their temporary files while being written
     _BACKUP_NAME = re.compile(r"\.?(training\.json|epoch_\d{6}\.(rnnkit|callbacks\.safetensors))(\.\d+-[0-9a-f]{16}\.tmp)?")
 
-    def __init__(self, backup_dir, delete_checkpoint=True):
+    def __init__(self, backup_dir: str | os.PathLike, delete_checkpoint: bool = True) -> None:
         super().__init__()
         if not backup_dir:
             raise ValueError("BackupAndRestore needs a backup_dir.")
@@ -189,14 +196,14 @@ class BackupAndRestore(Callback):
         self._diverged = False
         self._created_dir = False
 
-    def set_siblings(self, callbacks):
+    def set_siblings(self, callbacks: Sequence[Callback]) -> None:
         """Keeps the run's other callbacks, whose resumable states each backup holds."""
         self.siblings = list(callbacks)
 
     def _pointer_path(self):
         return os.path.join(self.backup_dir, self.POINTER)
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._backed_up_epoch = None
         self._diverged = False
         distributed.barrier()  # under torchrun: the first process's writes are done before all read
@@ -288,7 +295,7 @@ class BackupAndRestore(Callback):
             )
         return record
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         problem = _divergence(self.model, logs)
         if problem is not None:
             self._diverged = True
@@ -349,7 +356,7 @@ class BackupAndRestore(Callback):
             return set()
         return {self.POINTER, record["model"]} | ({record["callback_arrays"]} if record.get("callback_arrays") else set())
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         # A run that ends, early stopping included, needs no backup; a diverged one keeps its last good state.
         if self.delete_checkpoint and distributed.is_main_process() and os.path.isdir(self.backup_dir) and not self._diverged:
             self._remove(self._backup_files() | self._stale_files())

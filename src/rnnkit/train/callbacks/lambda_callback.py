@@ -1,4 +1,9 @@
 """`LambdaCallback`: a callback made of functions."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 from .base import HOOKS, Callback
 
 
@@ -16,8 +21,12 @@ class LambdaCallback(Callback):
         >>> record = LambdaCallback(on_epoch_end=lambda epoch, logs: losses.append(logs["loss"]))
     """
 
-    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
-                 on_train_batch_begin=None, on_train_batch_end=None, **other_hooks):
+    def __init__(
+        self, on_epoch_begin: Callable[..., Any] | None = None, on_epoch_end: Callable[..., Any] | None = None,
+        on_train_begin: Callable[..., Any] | None = None, on_train_end: Callable[..., Any] | None = None,
+        on_train_batch_begin: Callable[..., Any] | None = None, on_train_batch_end: Callable[..., Any] | None = None,
+        **other_hooks,
+    ) -> None:
         super().__init__()
         unknown = sorted(set(other_hooks) - set(HOOKS) - {"on_batch_begin", "on_batch_end"})
         if unknown:

@@ -1,8 +1,12 @@
 """Callbacks that record the epoch-level logs: `History` (in memory) and `CSVLogger` (a CSV file), and
 `write_history_csv`, the writer of every per-epoch CSV file (CSVLogger's and a task's history.csv)."""
+from __future__ import annotations
+
 import csv
 import io
 import os
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -10,7 +14,10 @@ from ...files import write_text_atomically
 from .base import Callback, _python_logs
 
 
-def write_history_csv(path, header, rows, separator=",", before=""):
+def write_history_csv(
+    path: str | os.PathLike, header: Sequence[str] | None, rows: Sequence[Sequence[Any]], separator: str = ",",
+    before: str = "",
+) -> None:
     """Writes a table of one row per epoch to the CSV file `path`, whole and atomically (a new file renamed
     over the old one), so that a process killed at any moment leaves the file as it was, never a torn row.
 
@@ -52,15 +59,15 @@ class History(Callback):
     new one each time).
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.history = {}
         self.epoch = []
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.epoch = []
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.epoch.append(epoch)
         for name, value in _python_logs(logs).items():
             self.history.setdefault(name, []).append(value)
@@ -88,7 +95,7 @@ class CSVLogger(Callback):
 
     main_process_only = True
 
-    def __init__(self, filename, separator=",", append=False):
+    def __init__(self, filename: str | os.PathLike, separator: str = ",", append: bool = False) -> None:
         super().__init__()
         self.filename = os.fspath(filename)
         self.sep = separator
@@ -97,7 +104,7 @@ class CSVLogger(Callback):
         self._before = ""
         self._rows = []
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         # The file's content so far is kept in memory, to be written whole after each epoch
         self._before = ""
         if self.append and os.path.exists(self.filename):
@@ -106,7 +113,7 @@ class CSVLogger(Callback):
         self.keys = None
         self._rows = []
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = _python_logs(logs)
         if self.keys is None:
             self.keys = sorted(logs)
@@ -116,7 +123,7 @@ class CSVLogger(Callback):
         header = None if self._before else ["epoch"] + self.keys
         write_history_csv(self.filename, header, self._rows, separator=self.sep, before=self._before)
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._before = ""
         self._rows = []
 

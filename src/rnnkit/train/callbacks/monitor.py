@@ -1,4 +1,6 @@
 """What the callbacks that watch one logged quantity for improvement share."""
+from __future__ import annotations
+
 import warnings
 
 from .base import Callback
@@ -26,7 +28,9 @@ class _MonitorCallback(Callback):
     Keras. A value improves on a reference when it is better by more than `min_delta`.
     """
 
-    def __init__(self, monitor, mode, min_delta=0, baseline=None, needs_direction=True):
+    def __init__(
+        self, monitor: str, mode: str, min_delta: float = 0, baseline: float | None = None, needs_direction: bool = True
+    ) -> None:
         super().__init__()
         if mode not in ("auto", "min", "max"):
             warnings.warn(f"{type(self).__name__} mode '{mode}' is unknown, fallback to auto mode.",

@@ -1,6 +1,10 @@
 """Callbacks that set the learning rate: `ReduceLROnPlateau` and `LearningRateScheduler`."""
+from __future__ import annotations
+
 import inspect
 import numbers
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -48,8 +52,10 @@ class ReduceLROnPlateau(_MonitorCallback):
 
     resumable_state = ("best", "wait", "cooldown_counter")
 
-    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
-                 cooldown=0, min_lr=0.0):
+    def __init__(
+        self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, verbose: int = 0, mode: str = "auto",
+        min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0,
+    ) -> None:
         super().__init__(monitor, mode, min_delta=min_delta)
         if factor >= 1.0:
             raise ValueError(f"ReduceLROnPlateau does not support a factor >= 1.0. Received factor={factor}")
@@ -61,16 +67,16 @@ class ReduceLROnPlateau(_MonitorCallback):
         self.cooldown_counter = 0
         self.wait = 0
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.best = None
         self.cooldown_counter = 0
         self.wait = 0
 
-    def in_cooldown(self):
+    def in_cooldown(self) -> bool:
         """Whether the last reduction is less than `cooldown` epochs ago."""
         return self.cooldown_counter > 0
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = {} if logs is None else logs
         logs["learning_rate"] = _get_learning_rate(self.model.optimizer)
         current = self._monitor_value(logs, "Learning rate reduction")
@@ -116,7 +122,7 @@ class LearningRateScheduler(Callback):
         >>> scheduler = LearningRateScheduler(schedule)
     """
 
-    def __init__(self, schedule, verbose=0):
+    def __init__(self, schedule: Callable[..., float], verbose: int = 0) -> None:
         super().__init__()
         if not callable(schedule):
             raise TypeError(f"Expected schedule to be a function (epoch, lr) -> lr, got {schedule!r}.")
@@ -124,7 +130,7 @@ class LearningRateScheduler(Callback):
         self.verbose = verbose
         self._takes_lr = _accepts_two_arguments(schedule)
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         optimizer = self.model.optimizer
         if self._takes_lr:
             learning_rate = self.schedule(epoch, _get_learning_rate(optimizer))
@@ -142,7 +148,7 @@ class LearningRateScheduler(Callback):
         if self.verbose > 0:
             _print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {learning_rate}.")
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if logs is not None:
             logs["learning_rate"] = _get_learning_rate(self.model.optimizer)
 

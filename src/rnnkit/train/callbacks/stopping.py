@@ -1,5 +1,8 @@
 """Callbacks that end training: `EarlyStopping` (no more improvement) and `TerminateOnNaN` (divergence)."""
+from __future__ import annotations
+
 import math
+from typing import Any
 
 import numpy as np
 
@@ -31,8 +34,10 @@ class EarlyStopping(_MonitorCallback):
 
     resumable_state = ("wait", "stopped_epoch", "best", "best_epoch", "best_weights")
 
-    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto", baseline=None,
-                 restore_best_weights=False, start_from_epoch=0):
+    def __init__(
+        self, monitor: str = "val_loss", min_delta: float = 0, patience: int = 0, verbose: int = 0, mode: str = "auto",
+        baseline: float | None = None, restore_best_weights: bool = False, start_from_epoch: int = 0,
+    ) -> None:
         super().__init__(monitor, mode, min_delta=min_delta)
         self.patience = patience
         self.verbose = verbose
@@ -44,7 +49,7 @@ class EarlyStopping(_MonitorCallback):
         self.best_weights = None
         self.best_epoch = 0
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         # The instance may be reused across fit calls
         self.wait = 0
         self.stopped_epoch = 0
@@ -56,7 +61,7 @@ class EarlyStopping(_MonitorCallback):
         # get_weights() may return views of live tensors: keep copies of the best ones
         return [np.array(weight, copy=True) for weight in self.model.get_weights()]
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         current = self._monitor_value(logs, "Early stopping")
         if current is None or epoch < self.start_from_epoch:
             return
@@ -78,7 +83,7 @@ class EarlyStopping(_MonitorCallback):
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if self.stopped_epoch > 0 and self.verbose > 0:
             _print(f"Epoch {self.stopped_epoch + 1}: early stopping")
         if self.restore_best_weights and self.best_weights is not None:
@@ -98,15 +103,15 @@ class TerminateOnNaN(Callback):
     device; without it, nothing does.
     """
 
-    def __init__(self, raise_error=False):
+    def __init__(self, raise_error: bool = False) -> None:
         super().__init__()
         self.raise_error = raise_error
         self._epoch = 0
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch
 
-    def on_batch_end(self, batch, logs=None):
+    def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         loss = (logs or {}).get("loss")
         if loss is None:
             return
