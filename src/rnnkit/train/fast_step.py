@@ -24,6 +24,11 @@ Equations (B batch, T steps, F features, U units, G = gates * U, D outputs), MSE
     dWd = h^T dy^   dbd = sum dy^   dh = dy^ Wd^T
     dxp, dU = scan_backward(dh at the outputs)     dW = x^T dxp   db = sum dxp
 """
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
 import torch
 
 from ..engine.native import native_kernels
@@ -76,7 +81,7 @@ class WholeStep:
     the model alone is decided once per compile() and kept on the compiled configuration; the
     flags a user may still flip on layers afterwards, and the batch, are checked at every step."""
 
-    def __init__(self, model, rnn, dense, kind, native, loss_weight):
+    def __init__(self, model: Any, rnn: RNN, dense: Dense, kind: str, native: ModuleType, loss_weight: float) -> None:
         self.model = model
         self.rnn, self.cell, self.dense = rnn, rnn.cell, dense
         self.kind = kind
@@ -86,7 +91,7 @@ class WholeStep:
         self._no_bias = torch.empty(0)  # the kernel's "Dense without bias"
 
     @classmethod
-    def of(cls, model, x, y, sample_weight):
+    def of(cls, model: Any, x: Any, y: Any, sample_weight: Any) -> WholeStep | None:
         """The whole step for this model and batch, or None where it does not apply."""
         compiled = model._compiled
         if compiled.losses is None:  # resolved by the first (ordinary) step
@@ -143,7 +148,7 @@ class WholeStep:
         return isinstance(y, torch.Tensor) and y.dtype == torch.float32 and tuple(y.shape) == out_shape
 
     @torch.no_grad()
-    def run(self, x, y):
+    def run(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Forward, loss, backward and the optimizer update on (x, y); returns (loss, outputs)."""
         cell, dense = self.cell, self.dense
         code = NATIVE_ACTIVATIONS[cell.activation.name] if self.kind == "simple_rnn" else 0
