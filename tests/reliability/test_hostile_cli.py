@@ -192,7 +192,10 @@ def test_an_interrupted_command_ends_with_one_line_and_code_130_and_can_resume(f
     out = tmp_path / "run"
     command = [sys.executable, "-m", "rnnkit", "classify", "train", "--data", str(files / "texts.txt"), "--out",
                str(out), "--epochs", "1000000", "--units", "4", "--embedding-dim", "4", "--batch-size", "8"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A test run started in the background by a shell inherits SIGINT ignored, and so would the command
+    # (Python keeps an ignored SIGINT ignored): give it the default disposition a terminal gives.
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     backup = out / "backup" / "training.json"
     deadline = time.monotonic() + 120
     while not backup.exists() and time.monotonic() < deadline and process.poll() is None:
