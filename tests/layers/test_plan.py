@@ -79,6 +79,12 @@ def test_plan_names_the_path_and_reason_and_the_call_runs_that_path(cell, case, 
     assert (reason is None and plan.reasons == ()) or any(reason in r for r in plan.reasons)
 
 
+def test_every_reason_against_the_compiled_kernel_is_named_at_once(ran):
+    (plan,) = explain(layers.LSTM(H, recurrent_dropout=0.2, activation="elu"), x_of(), training=True)
+    assert plan.path == "torch_ops"
+    assert "recurrent_dropout=0.2 has no compiled kernel" in plan.reasons[0] and "activation='elu'" in plan.reasons[0]
+
+
 def test_gru_reset_before_runs_the_pytorch_op_kernel(ran):
     (plan,) = explain(layers.GRU(H, reset_after=False), x_of())
     assert (plan.path, ran, plan.reasons) == ("torch_ops", ["torch_ops"], ("reset_after=False has no compiled kernel",))

@@ -200,13 +200,19 @@ def _dtype_name(dtype: torch.dtype) -> str:
 
 
 def _cell_reason(cell: RecurrentCell, training: bool) -> Tuple[Optional[str], Optional[str]]:
-    """(why the compiled kernel cannot run `cell` in this call, what the user can do), or (None, None)."""
+    """(why the compiled kernel cannot run `cell` in this call, what the user can do), or (None, None);
+    every reason at once, so that fixing one does not reveal the next."""
+    found = []
     if training and cell.recurrent_dropout:
-        return (f"recurrent_dropout={cell.recurrent_dropout:g} has no compiled kernel",
-                "recurrent_dropout=0 runs compiled (dropout= on the inputs does too)")
+        found.append((f"recurrent_dropout={cell.recurrent_dropout:g} has no compiled kernel",
+                      "recurrent_dropout=0 runs compiled (dropout= on the inputs does too)"))
     reason = cell.compiled_kernel_reason()
-    return (reason, "the defaults (activation='tanh', recurrent_activation='sigmoid', reset_after=True) "
-                    "run compiled") if reason else (None, None)
+    if reason:
+        found.append((reason, "the defaults (activation='tanh', recurrent_activation='sigmoid', reset_after=True) "
+                              "run compiled"))
+    if not found:
+        return None, None
+    return "; ".join(r for r, _ in found), "; ".join(f for _, f in found)
 
 
 def _fold_refusal(fold: Fold, cell: RecurrentCell, x: torch.Tensor, training: bool) -> Optional[str]:
