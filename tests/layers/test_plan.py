@@ -236,3 +236,71 @@ def test_plan_str_lists_the_path_facts_and_reasons():
     plan = plan_module.Plan("gru", "torch_ops", ("recurrent_dropout=0.2 has no compiled kernel",), "float32",
                             one_thread=True)
     assert str(plan) == "gru: torch_ops (float32, time loop on one thread)\n  - recurrent_dropout=0.2 has no compiled kernel"
+
+
+def _quiet(line):
+    pass
+
+
+@pytest.mark.parametrize("wrap", [lambda layer: layer, layers.Bidirectional], ids=["direct", "bidirectional"])
+@pytest.mark.parametrize("warm", [True, False], ids=["carried", "fresh"])
+def test_layer_explain_leaves_a_stateful_layers_states_as_they_were(wrap, warm):
+    layer = wrap(layers.GRU(H, stateful=True))
+    x = x_of()
+    if warm:
+        layer(x)
+    before = None if layer.states is None else [s.clone() for s in layer.states]
+    layer.explain(x_of(), print_fn=_quiet)
+    if before is None:
+        assert layer.states is None
+    else:
+        assert all(torch.equal(a, b) for a, b in zip(before, layer.states))
+
+
+def test_model_explain_leaves_a_stateful_layers_states_as_they_were():
+    model = rnnkit.Sequential([layers.LSTM(H, stateful=True, return_sequences=True), layers.Dense(1)])
+    x = x_of()
+    model(x)
+    before = [s.clone() for s in model.layers[0].states]
+    model.explain(x_of(), print_fn=_quiet)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.layers[0].states))
+
+
+def test_layer_explain_in_training_leaves_the_dropout_masks_of_the_next_call_unchanged():
+    layer = layers.LSTM(H, dropout=0.3, recurrent_dropout=0.3)
+    x = x_of()
+    layer(x)
+    torch.manual_seed(1)
+    expected = layer(x, training=True)
+    torch.manual_seed(1)
+    layer.explain(x, training=True, print_fn=_quiet)
+    torch.testing.assert_close(layer(x, training=True), expected, atol=0, rtol=0)
+
+
+def test_model_explain_in_training_leaves_moving_statistics_and_dropout_unchanged():
+    model = rnnkit.Sequential([layers.GRU(H, return_sequences=True), layers.BatchNormalization(),
+                               layers.Dropout(0.5), layers.Dense(1)])
+    x = x_of()
+    model(x)
+    weights = model.get_weights()
+    torch.manual_seed(1)
+    expected = model(x, training=True)
+    model.set_weights(weights)  # the training call moved BatchNormalization's statistics
+    torch.manual_seed(1)
+    model.explain(x, training=True, print_fn=_quiet)
+    assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights()))
+    torch.testing.assert_close(model(x, training=True), expected, atol=0, rtol=0)
+
+
+def test_layer_explain_takes_a_numpy_mask():
+    layer = layers.LSTM(H)
+    mask = RIGHT_PADDED.numpy()
+    (plan,) = [p for _, p in layer.explain(x_of().numpy(), mask=mask, print_fn=_quiet)]
+    assert plan.path == "compiled_nested"
+
+
+def test_explain_of_an_unbuilt_model_in_training_builds_it_without_moving_its_statistics():
+    model = rnnkit.Sequential([layers.GRU(H, return_sequences=True), layers.BatchNormalization()])
+    model.explain(x_of(), training=True, print_fn=_quiet)
+    norm = model.layers[1]
+    assert torch.equal(norm.moving_mean, torch.zeros(H)) and torch.equal(norm.moving_variance, torch.ones(H))

@@ -92,7 +92,7 @@ class Bidirectional(Layer):
                 print_fn: Callable[[str], Any] = print) -> List[Tuple[str, Plan]]:
         """Runs the layer once on `x` (B, T, F) under no_grad and prints the path each direction's
         call takes and why (`layers.plan.Plan`); returns [(layer name, Plan)], forward first."""
-        return explain_call(lambda: self(x, mask=mask, training=training), print_fn)
+        return explain_call(self, lambda: self(x, mask=mask, training=training), print_fn)
 
     def validate_input(self, sequences: Any) -> None:
         self.forward_layer.validate_input(sequences)

@@ -263,16 +263,29 @@ def recorded(layer: Layer, layer_plan: Plan) -> bool:
     return True
 
 
-def explain_call(run: Callable[[], Any], print_fn: Callable[[str], Any] = print) -> List[Tuple[str, Plan]]:
+def explain_call(owner: torch.nn.Module, run: Callable[[], Any],
+                 print_fn: Callable[[str], Any] = print) -> List[Tuple[str, Plan]]:
     """Runs `run()` once under no_grad, recording the plan of every recurrent call it makes;
-    prints each plan with `print_fn` and returns [(layer name, Plan)] in call order."""
+    prints each plan with `print_fn` and returns [(layer name, Plan)] in call order.
+
+    The call leaves `owner` (the layer or model `run` calls) and the random generators as it found
+    them: its recurrent layers' carried states, its non-trainable weights (BatchNormalization's
+    moving statistics) and the generators that draw dropout masks, so the next real call computes
+    what it would have without explain."""
     plans = []
+    carried = [(module, module.states) for module in owner.modules() if hasattr(module, "carries_states")]
+    fixed = [(t, t.detach().clone()) for t in (*owner.buffers(), *(p for p in owner.parameters() if not p.requires_grad))]
     token = _RECORDING.set(plans)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), torch.random.fork_rng(devices=range(torch.cuda.device_count())):
             run()
     finally:
         _RECORDING.reset(token)
+        for module, states in carried:
+            module.states = states
+        with torch.no_grad():
+            for tensor, saved in fixed:
+                tensor.copy_(saved)
     for _, layer_plan in plans:
         print_fn(str(layer_plan))
     return plans

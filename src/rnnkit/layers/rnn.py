@@ -382,6 +382,8 @@ class RNN(Layer):
 
     def call(self, sequences: Any, initial_state: Optional[Any] = None, mask: Optional[torch.Tensor] = None,
              training: bool = False, _fold: Optional[Fold] = None) -> Any:
+        if mask is not None:
+            mask = torch.as_tensor(mask)  # a NumPy array or nested lists, as Keras takes
         self._check_inputs(sequences, mask)
         first = flatten(sequences)[0]
         if mask is not None:
@@ -418,7 +420,7 @@ class RNN(Layer):
             lstm: torch_ops (float32)
               - recurrent_dropout=0.2 has no compiled kernel
         """
-        return explain_call(lambda: self(x, mask=mask, training=training), print_fn)
+        return explain_call(self, lambda: self(x, mask=mask, training=training), print_fn)
 
     def _run(self, call_plan, sequences, states, mask, training, fold):
         """Executes `call_plan` over the (already reversed, for go_backwards) sequence: returns

@@ -260,8 +260,8 @@ class Model(TrainingMixin, Layer):
 
         if not self.built:
             with torch.no_grad():  # the first call builds the model, probing its layers on zeros
-                self(x, training=training)
-        plans = explain_call(lambda: self(x, training=training), print_fn)
+                self(x, training=False)
+        plans = explain_call(self, lambda: self(x, training=training), print_fn)
         if any(self.token_id_inputs()):
             compiled, reason = greedy_decoder_plan(self)
             print_fn("greedy generation: " + ("the compiled greedy decoder" if compiled else
