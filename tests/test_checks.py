@@ -117,3 +117,16 @@ def test_public_functions_refuse_bad_scalars_with_the_helpers_message(call, mess
 def test_a_numpy_integer_is_taken_for_a_layer_size_and_the_config_holds_a_python_int():
     layer = rnnkit.layers.LSTM(np.int64(3))
     assert layer.units == 3 and type(layer.get_config()["units"]) is int
+
+
+def test_a_float_target_refuses_an_integer_too_large_for_a_float():
+    with pytest.raises(ValueError, match=r"^lr must be a number, got 1000"):
+        check_scalar(10 ** 400, "lr", float)
+    with pytest.raises(ValueError, match=r"^rate must be in \[0, 1\], got -1000"):
+        check_scalar(-10 ** 400, "rate", float, min_val=0, max_val=1)
+
+
+@pytest.mark.parametrize("target_type", [int, float])
+def test_an_integer_past_pythons_digit_limit_for_str_is_shown_by_its_size(target_type):
+    with pytest.raises(ValueError, match=r"^units must be (an integer|a number) <= 8, got an integer of 16610 bits\.$"):
+        check_scalar(10 ** 5000, "units", target_type, max_val=8)

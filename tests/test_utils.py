@@ -47,3 +47,9 @@ def test_plot_model_without_graphviz_says_to_install_it(tmp_path, monkeypatch):
     model = rnnkit.Sequential([rnnkit.Input((3, 2)), rnnkit.layers.LSTM(2)])
     with pytest.raises(ImportError, match="install Graphviz"):
         utils.plot_model(model, to_file=tmp_path / "m.png")
+
+
+@pytest.mark.parametrize("seed", [-1, 2 ** 32])
+def test_set_random_seed_refuses_a_seed_numpy_cannot_take_naming_the_range(seed):
+    with pytest.raises(ValueError, match=r"^seed must be an integer in \[0, 4294967295\], got "):
+        utils.set_random_seed(seed)

@@ -76,17 +76,34 @@ def check_scalar(value: object, name: str, target_type: type, *, min_val: float 
     low_in = include_boundaries in ("both", "left")
     high_in = include_boundaries in ("both", "right")
     expected = _expected(integer, min_val, max_val, low_in, high_in, or_none, hint)
-    shown = repr(value) if len(repr(value)) <= _SHOWN else repr(value)[:_SHOWN - 3] + "..."
+    shown = _shown(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral if integer else numbers.Real):
         raise ScalarTypeError(f"{name} must be {expected}, got {shown} ({type(value).__name__}).")
     in_range = (
-        (integer or math.isfinite(value))
+        (integer or _finite(value))
         and (min_val is None or (value >= min_val if low_in else value > min_val))
         and (max_val is None or (value <= max_val if high_in else value < max_val))
     )
     if not in_range:
         raise ValueError(f"{name} must be {expected}, got {shown}.")
     return int(value) if integer else value
+
+
+def _shown(value):
+    """The received value as the message shows it: its repr, cut to _SHOWN characters."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's limit on digits for str (sys.get_int_max_str_digits)
+        return f"an integer of {value.bit_length()} bits"
+    return text if len(text) <= _SHOWN else text[:_SHOWN - 3] + "..."
+
+
+def _finite(value):
+    """Whether the real `value` is a finite float: an int or Fraction too large for a float is not."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _expected(integer, min_val, max_val, low_in, high_in, or_none, hint):

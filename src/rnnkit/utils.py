@@ -24,7 +24,7 @@ def set_random_seed(seed: int) -> None:
     """Seeds Python's, NumPy's and PyTorch's generators, so that two runs with the same seed build
     the same weights, draw the same dropout masks and shuffle the same way (as Keras's
     `keras.utils.set_random_seed`)."""
-    seed = check_scalar(seed, "seed", int)
+    seed = check_scalar(seed, "seed", int, min_val=0, max_val=2**32 - 1)  # NumPy's range
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
