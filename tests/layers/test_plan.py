@@ -304,3 +304,41 @@ def test_explain_of_an_unbuilt_model_in_training_builds_it_without_moving_its_st
     model.explain(x_of(), training=True, print_fn=_quiet)
     norm = model.layers[1]
     assert torch.equal(norm.moving_mean, torch.zeros(H)) and torch.equal(norm.moving_variance, torch.ones(H))
+
+
+@pytest.mark.parametrize("explain", [
+    lambda kwargs: layers.GRU(H).explain(x_of(), **kwargs),
+    lambda kwargs: layers.Bidirectional(layers.GRU(H)).explain(x_of(), **kwargs),
+    lambda kwargs: rnnkit.Sequential([layers.GRU(H)]).explain(x_of(), **kwargs),
+], ids=["layer", "bidirectional", "model"])
+@pytest.mark.parametrize("kwargs, message", [
+    ({"training": "no"}, r"^explain: training must be True or False, got 'no' \(str\)\.$"),
+    ({"print_fn": "log.txt"}, r"^explain: print_fn must be callable \(e\.g\. print or a list's append\), got 'log.txt' \(str\)\.$"),
+], ids=["training", "print_fn"])
+def test_explain_refuses_a_training_flag_or_print_fn_of_the_wrong_type(explain, kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        explain(kwargs)
+
+
+def test_a_recurrent_layer_refuses_a_mask_that_is_not_an_array_naming_it():
+    with pytest.raises(TypeError, match=r"^Layer 'gru\w*' expects a boolean mask of shape \(batch, time\), got str\.$"):
+        layers.GRU(H)(x_of(), mask="all")
+
+
+@pytest.mark.parametrize("used", [True, False], ids=["used", "unused"])
+def test_explain_in_training_leaves_seeded_dropout_generators_as_they_were(used):
+    def make():
+        return rnnkit.Sequential([layers.GRU(H, dropout=0.3, seed=1, return_sequences=True), layers.Dropout(0.5, seed=2)])
+
+    explained, fresh = make(), make()
+    x = x_of()
+    explained(x)
+    fresh(x)
+    fresh.set_weights(explained.get_weights())
+    if used:  # the generators exist (they are made on a layer's first call in training)
+        explained(x, training=True)
+        fresh(x, training=True)
+    explained.explain(x, training=True, print_fn=_quiet)
+    expected = fresh(x, training=True)
+    torch.testing.assert_close(explained(x, training=True), expected, atol=0, rtol=0)
+    assert not torch.equal(expected, fresh(x, training=True))  # the generators do advance between calls

@@ -4,7 +4,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 
 from .base import Layer
-from .plan import Fold, Plan, explain_call
+from .plan import Fold, Plan, check_explain_arguments, explain_call
 from .rnn import RNN
 from .serialization import deserialize_layer, serialize_layer
 
@@ -92,6 +92,7 @@ class Bidirectional(Layer):
                 print_fn: Callable[[str], Any] = print) -> List[Tuple[str, Plan]]:
         """Runs the layer once on `x` (B, T, F) under no_grad and prints the path each direction's
         call takes and why (`layers.plan.Plan`); returns [(layer name, Plan)], forward first."""
+        check_explain_arguments(training, print_fn)
         return explain_call(self, lambda: self(x, mask=mask, training=training), print_fn)
 
     def validate_input(self, sequences: Any) -> None:

@@ -263,6 +263,16 @@ def recorded(layer: Layer, layer_plan: Plan) -> bool:
     return True
 
 
+def check_explain_arguments(training: Any, print_fn: Any) -> None:
+    """Refuses an `explain` call's `training` that is not a bool (a truthy string would silently
+    explain training) and a `print_fn` that cannot be called, before anything runs."""
+    if not isinstance(training, bool):
+        raise TypeError(f"explain: training must be True or False, got {training!r} ({type(training).__name__}).")
+    if not callable(print_fn):
+        raise TypeError(f"explain: print_fn must be callable (e.g. print or a list's append), got {print_fn!r} "
+                        f"({type(print_fn).__name__}).")
+
+
 def explain_call(owner: torch.nn.Module, run: Callable[[], Any],
                  print_fn: Callable[[str], Any] = print) -> List[Tuple[str, Plan]]:
     """Runs `run()` once under no_grad, recording the plan of every recurrent call it makes;
@@ -270,11 +280,15 @@ def explain_call(owner: torch.nn.Module, run: Callable[[], Any],
 
     The call leaves `owner` (the layer or model `run` calls) and the random generators as it found
     them: its recurrent layers' carried states, its non-trainable weights (BatchNormalization's
-    moving statistics) and the generators that draw dropout masks, so the next real call computes
-    what it would have without explain."""
+    moving statistics) and the generators that draw dropout masks (torch's and those of layers
+    given a seed), so the next real call computes what it would have without explain."""
     plans = []
     carried = [(module, module.states) for module in owner.modules() if hasattr(module, "carries_states")]
     fixed = [(t, t.detach().clone()) for t in (*owner.buffers(), *(p for p in owner.parameters() if not p.requires_grad))]
+    # A layer given seed= draws its dropout masks from a generator of its own (created on first use).
+    seeded = [(module, generator, generator and generator.get_state()) for module in owner.modules()
+              if getattr(module, "seed", None) is not None
+              for generator in [getattr(module, "_generator", None)]]
     token = _RECORDING.set(plans)
     try:
         with torch.no_grad(), torch.random.fork_rng(devices=range(torch.cuda.device_count())):
@@ -283,6 +297,10 @@ def explain_call(owner: torch.nn.Module, run: Callable[[], Any],
         _RECORDING.reset(token)
         for module, states in carried:
             module.states = states
+        for module, generator, state in seeded:
+            module._generator = generator
+            if generator is not None:
+                generator.set_state(state)
         with torch.no_grad():
             for tensor, saved in fixed:
                 tensor.copy_(saved)

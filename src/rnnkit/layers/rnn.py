@@ -18,7 +18,7 @@ from ..engine.generic import cell_scan
 from ..engine.native import KernelChoice
 from ..engine.nest import flatten, is_nested, map_structure
 from .base import Layer, _is_shape, _leaf_shapes, _map_shapes, _unique_name, snake_case
-from .plan import CELL_LOOP, CUDNN, Fold, Plan, explain_call, plan, recorded, warn_if_slow
+from .plan import CELL_LOOP, CUDNN, Fold, Plan, check_explain_arguments, explain_call, plan, recorded, warn_if_slow
 from .recurrent_cell import DropoutRNNCell, RecurrentCell, check_cell_arguments
 from .serialization import deserialize_layer, serialize_layer
 
@@ -383,7 +383,11 @@ class RNN(Layer):
     def call(self, sequences: Any, initial_state: Optional[Any] = None, mask: Optional[torch.Tensor] = None,
              training: bool = False, _fold: Optional[Fold] = None) -> Any:
         if mask is not None:
-            mask = torch.as_tensor(mask)  # a NumPy array or nested lists, as Keras takes
+            try:
+                mask = torch.as_tensor(mask)  # a NumPy array or nested lists, as Keras takes
+            except (TypeError, ValueError, RuntimeError):
+                raise TypeError(f"Layer '{self.name}' expects a boolean mask of shape (batch, time), "
+                                f"got {type(mask).__name__}.") from None
         self._check_inputs(sequences, mask)
         first = flatten(sequences)[0]
         if mask is not None:
@@ -420,6 +424,7 @@ class RNN(Layer):
             lstm: torch_ops (float32)
               - recurrent_dropout=0.2 has no compiled kernel
         """
+        check_explain_arguments(training, print_fn)
         return explain_call(self, lambda: self(x, mask=mask, training=training), print_fn)
 
     def _run(self, call_plan, sequences, states, mask, training, fold):

@@ -16,7 +16,7 @@ import torch
 
 from ..layers.base import Layer, is_text, set_mask
 from ..layers.bidirectional import Bidirectional
-from ..layers.plan import Plan, explain_call
+from ..layers.plan import Plan, check_explain_arguments, explain_call
 from ..layers.rnn import RNN
 from ..engine.nest import flatten, map_structure
 from ..storage import storage
@@ -258,6 +258,7 @@ class Model(TrainingMixin, Layer):
         """
         from .generation import greedy_decoder_plan
 
+        check_explain_arguments(training, print_fn)
         if not self.built:
             with torch.no_grad():  # the first call builds the model, probing its layers on zeros
                 self(x, training=False)
