@@ -92,3 +92,19 @@ def test_a_task_that_diverges_is_refused_before_its_model_and_metrics_are_writte
         train_rows(images[:16], labels[:16], images[16:], labels[16:], recipe="lstm", epochs=3, batch_size=8,
                    learning_rate=1e30, out=tmp_path / "run", verbose=0)
     assert os.listdir(tmp_path / "run") == ["history.csv"]  # the curve up to the divergence, nothing else
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"out": 5}, r"^out must be a folder path \(str or os\.PathLike\) or None, got 5 \(int\)\.$"),
+    ({"out": None, "resume": "no"}, r"^resume must be True or False, got 'no' \(str\)\.$"),
+], ids=["out", "resume"])
+def test_the_runner_refuses_an_out_or_resume_of_the_wrong_type_naming_it(kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        TaskRunner(**kwargs)
+
+
+def test_check_converged_refuses_a_history_that_is_not_one():
+    from rnnkit.tasks.outputs import check_converged
+
+    with pytest.raises(TypeError, match=r"^history must be a History, a dict of lists or None, got list\.$"):
+        check_converged(small_model(), [1.0, float("nan")])

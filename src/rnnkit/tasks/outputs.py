@@ -184,9 +184,13 @@ def check_converged(model: Model, history: History | Mapping[str, list[float]] |
             where the last good state is backed up); None for a run without a folder.
 
     Raises:
+        TypeError: `history` is none of the kinds above.
         ValueError: "training diverged: ...", with what was found and what to change.
     """
-    losses = getattr(history, "history", history or {}).get("loss", [])
+    logs = getattr(history, "history", history or {})
+    if not isinstance(logs, Mapping):
+        raise TypeError(f"history must be a History, a dict of lists or None, got {type(history).__name__}.")
+    losses = logs.get("loss", [])
     epochs = getattr(history, "epoch", None)  # a History's epoch indices count those before a resume
     if losses and not math.isfinite(float(losses[-1])):
         problem = f"the loss became {float(losses[-1])}" + (f" in epoch {epochs[-1] + 1}" if epochs else "")

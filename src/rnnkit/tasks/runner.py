@@ -37,7 +37,9 @@ class TaskRunner:
             that the model built next and its training are the same for the same seed.
 
     Raises:
-        ValueError: the folder cannot be used (see `RunDirectory`).
+        TypeError: `out` is not a path, or `resume` not a bool.
+        ValueError: the folder cannot be used (see `RunDirectory`), or `seed` is outside NumPy's
+            [0, 2**32 - 1].
 
     Attributes:
         folder: the `RunDirectory`, or None without `out`.
@@ -50,6 +52,11 @@ class TaskRunner:
     """
 
     def __init__(self, out: str | os.PathLike[str] | None, *, resume: bool = False, seed: int = 0) -> None:
+        if out is not None and not isinstance(out, (str, os.PathLike)):
+            raise TypeError(f"out must be a folder path (str or os.PathLike) or None, got {out!r} "
+                            f"({type(out).__name__}).")
+        if not isinstance(resume, bool):  # a truthy string such as "no" would resume
+            raise TypeError(f"resume must be True or False, got {resume!r} ({type(resume).__name__}).")
         self.folder = RunDirectory(out, resume=resume) if out is not None else None
         self.seconds: float | None = None
         set_random_seed(seed)
