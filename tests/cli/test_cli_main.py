@@ -79,3 +79,28 @@ def test_debug_shows_the_traceback(tmp_path):
     bad.write_text("hello")
     with pytest.raises(ValueError, match="is not an rnnkit model file"):
         main(["info", str(bad), "--debug"])
+
+
+class _HalfBuilt:
+    """Fails in __del__ when its constructor was interrupted, as zipfile.ZipFile does (no `_writing`)."""
+
+    def __init__(self):
+        raise KeyboardInterrupt
+
+    def __del__(self):
+        self._writing  # noqa: B018 - the attribute the interrupted constructor never set
+
+
+def test_an_interrupt_ends_with_one_line_even_when_it_left_an_object_half_built(monkeypatch, capsys):
+    def run(args):
+        half_built = _HalfBuilt()  # noqa: F841
+        return 0
+
+    parser = argparse.ArgumentParser()
+    parser.set_defaults(run=run, debug=False)
+    monkeypatch.setattr(rnnkit.cli, "build_parser", lambda: parser)
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    assert main([]) == 130
+    assert capsys.readouterr().err == "rnnkit: interrupted\n"
+    assert unraisable == [] and sys.unraisablehook == unraisable.append  # silenced only while freeing

@@ -6,8 +6,10 @@ One module per subcommand, each with `register(subcommands, common)` that adds i
 report. Bad input ends with a one-line error and exit code 2 (the full traceback with `--debug`).
 """
 import argparse
+import gc
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 import torch
@@ -62,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # the first process reports for all
     try:
         return args.run(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        _release_interrupted(interrupt)
         print("rnnkit: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
@@ -78,6 +81,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(error).strip().splitlines())
         print(f"rnnkit: error: {message}", file=sys.stderr)
         return 2
+
+
+def _release_interrupted(interrupt):
+    """Frees what the interrupted frames held, with errors in finalizers silenced: an object the
+    interrupt caught in its constructor (a ZipFile without its `_writing` yet, while a checkpoint was
+    being written) raises in `__del__`, which would print a traceback after the one line."""
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        traceback.clear_frames(interrupt.__traceback__)
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
 
 
 def _silence_stdout():
