@@ -28,6 +28,7 @@ from ..layers.time_distributed import TimeDistributed
 from ..models.model import Model
 from ..models.sequential import Sequential
 from .keras_import import _NESTED_LAYER_KEYS, _is_spec, _keras_layer_order, _snake_case, _unique_key
+from .saving import _check_built
 
 __all__ = ["save_keras", "save_keras_weights"]
 
@@ -68,13 +69,7 @@ def save_keras(model: Model, path: str | os.PathLike) -> None:
         >>> model.save("model.keras")
         >>> keras.saving.load_model("model.keras").predict(x)
     """
-    path = os.fspath(path)
-    _check_model(model, "save_keras")
-    if not str(path).endswith(".keras"):
-        raise ValueError(f"Keras model files end with '.keras', got {path!r}.")
-    config = _keras_spec(serialize_layer(model), model)
-    _check_built(model)
-    weights = _weights_bytes(model, _keras_layer_order(model, config))
+    path, config, weights = _keras_parts(model, path, "save_keras", ".keras", "model")
     metadata = {"keras_version": KERAS_VERSION,
                 "date_saved": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d@%H:%M:%S")}
 
@@ -100,29 +95,22 @@ def save_keras_weights(model: Model, path: str | os.PathLike) -> None:
         ValueError: `path` does not end with `.weights.h5`, the model is not built, or it holds a
             layer Keras does not have.
     """
-    path = os.fspath(path)
-    _check_model(model, "save_keras_weights")
-    if not str(path).endswith(".weights.h5"):
-        raise ValueError(f"Keras weight files end with '.weights.h5', got {path!r}.")
-    config = _keras_spec(serialize_layer(model), model)
-    _check_built(model)
-    weights = _weights_bytes(model, _keras_layer_order(model, config))
+    path, _, weights = _keras_parts(model, path, "save_keras_weights", ".weights.h5", "weight")
     write_atomically(path, lambda file: file.write(weights))
 
 
 # ------------------------------------------------------------------------------------ the config
-def _check_model(model, caller):
+def _keras_parts(model, path, caller, suffix, kind):
+    """What both Keras files are made of, the arguments checked: (path as a string, the Keras config,
+    the weights file's bytes)."""
+    path = os.fspath(path)
     if not isinstance(model, Model):
         raise ValueError(f"{caller} expects an rnnkit model, got {type(model).__name__}.")
-
-
-def _check_built(model):
-    unbuilt = [layer.name for layer in model.layers if not layer.built]
-    if not model.built or unbuilt:
-        raise ValueError(
-            f"Model '{model.name}' is not built (unbuilt layers: {unbuilt}): call it on data or give it an "
-            "Input before saving it as a Keras file."
-        )
+    if not str(path).endswith(suffix):
+        raise ValueError(f"Keras {kind} files end with '{suffix}', got {path!r}.")
+    config = _keras_spec(serialize_layer(model), model)
+    _check_built(model, "write a Keras file of")
+    return path, config, _weights_bytes(model, _keras_layer_order(model, config))
 
 
 def _keras_spec(spec, model):

@@ -320,7 +320,7 @@ def _check_built(model, action):
     if unbuilt or not model.built:
         raise ValueError(
             f"Cannot {action} model '{model.name}': it is not built (unbuilt layers: {unbuilt}), so it has "
-            "no weights yet. Call it on data, or give it an input shape (an Input, or build())."
+            "no weights yet. Call it on data, or give it an Input (or build() it with an input shape)."
         )
 
 
