@@ -147,3 +147,28 @@ def test_a_stale_build_lock_left_by_a_killed_build_does_not_hang_the_next_run(na
     code = "from rnnkit.engine.native import native_kernels; assert native_kernels() is not None"
     # Before the fix this waited forever; another rnnkit process may legitimately hold the lock after.
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.parametrize("B", [1, 3, 4, 9])
+@pytest.mark.parametrize("K, N", [(1, 1), (7, 33), (16, 64), (33, 130), (256, 65)])
+def test_panel_products_equal_the_float32_product_for_every_shape(native, B, K, N):
+    """Panels of 64 columns, a last panel of any width, rows four at a time and the rest one by one."""
+    torch.manual_seed(K * N + B)
+    a, w, addend = torch.randn(B, K), torch.randn(K, N), torch.randn(N)
+    out = torch.full((B, N), float("nan"))
+    native.panel_addmm(out, addend, a, native.pack_panels(w, False))
+    torch.testing.assert_close(out, torch.addmm(addend, a, w), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("B", [1, 5])
+@pytest.mark.parametrize("K, N", [(7, 33), (256, 65)])
+def test_bfloat16_panel_products_equal_a_bfloat16_product_rounded_to_bfloat16(native, B, K, N):
+    if not native.panel_bfloat16:
+        pytest.skip("the kernels were built without AVX512-BF16")
+    torch.manual_seed(K * N + B)
+    a, w = torch.randn(B, K), torch.randn(K, N)
+    out = torch.empty(B, N)
+    native.panel_addmm(out, torch.Tensor(), a, native.pack_panels(w, True))
+    expected = (a.bfloat16() @ w.bfloat16()).float()
+    assert out.bfloat16().float().equal(out)  # rounded to bfloat16, as a bfloat16 GEMM's output
+    torch.testing.assert_close(out, expected, rtol=2 ** -7, atol=1e-3)  # one bfloat16 step: summation order

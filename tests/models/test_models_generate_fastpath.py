@@ -87,10 +87,11 @@ def test_models_outside_the_compiled_loop_take_the_python_loop(model):
 
 
 
-@pytest.mark.skipif(not rnnkit.layers.dtype_policy.cpu_runs_bfloat16(), reason="this CPU has no bfloat16 GEMMs")
-def test_compiled_greedy_loop_under_mixed_bfloat16_runs_its_products_in_bfloat16_from_two_prompts_on(monkeypatch):
+@pytest.mark.skipif(not native_kernels().panel_bfloat16, reason="the kernels were built without AVX512-BF16")
+@pytest.mark.parametrize("prompts", [[[3, 7, 1], [2, 2, 9]], [[3, 7, 1]]], ids=["two_prompts", "one_prompt"])
+def test_compiled_greedy_loop_under_mixed_bfloat16_runs_its_products_in_bfloat16(prompts, monkeypatch):
     """Checked against the same arithmetic written out: float32 input table and states, the recurrent
-    and output products from bfloat16 operands rounded to bfloat16; one prompt keeps float32 weights."""
+    and output products from bfloat16 operands rounded to bfloat16, for one prompt as for several."""
     rnnkit.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
         model = sharp_model(layers.SimpleRNN(16, use_bias=False))
@@ -100,16 +101,14 @@ def test_compiled_greedy_loop_under_mixed_bfloat16_runs_its_products_in_bfloat16
     dtypes = []
     real = native.greedy_decode
     monkeypatch.setattr(native, "greedy_decode", lambda *a: dtypes.append((a[3].dtype, a[7].dtype)) or real(*a))
-    prompts = [[3, 7, 1], [2, 2, 9]]
     fast = model.generate(prompts, 12, temperature=0)
-    model.generate(prompts[0], 12, temperature=0)
-    assert dtypes == [(torch.bfloat16, torch.bfloat16), (torch.float32, torch.float32)]
+    assert dtypes == [(torch.bfloat16, torch.bfloat16)]
 
     embedding, recurrent, dense = model.layers
     table = embedding.embeddings.detach() @ recurrent.cell.kernel.detach()
     U, K = (w.detach().to(torch.bfloat16) for w in (recurrent.cell.recurrent_kernel, dense.kernel))
     bias = dense.bias.detach()  # added in float32 to the rounded product
-    h = torch.zeros(2, 16)
+    h = torch.zeros(len(prompts), 16)
     tokens = torch.tensor(prompts)
     for t in range(3):
         h = torch.tanh(table[tokens[:, t]] + (h.to(torch.bfloat16) @ U).float())
@@ -120,4 +119,27 @@ def test_compiled_greedy_loop_under_mixed_bfloat16_runs_its_products_in_bfloat16
         h = torch.tanh(table[token] + (h.to(torch.bfloat16) @ U).float())
     expected = torch.stack(expected, dim=1)
     assert len(set(expected[0].tolist())) >= 3
+    assert fast.reshape(expected.shape).tolist() == expected.tolist()
+
+
+def test_compiled_greedy_loop_follows_weights_changed_in_place(monkeypatch):
+    """The packed weights are kept between calls, and packed again when a weight changes (an
+    optimizer step, a load): the tokens then follow the new weights."""
+    model = sharp_model(layers.GRU(16, return_sequences=True))
+    model.generate([3, 7, 1], 20, temperature=0)
+    with torch.no_grad():
+        model.layers[1].cell.recurrent_kernel.mul_(-3.0)
+        model.layers[2].kernel.copy_(model.layers[2].kernel.flip(1))
+    fast = model.generate([3, 7, 1], 20, temperature=0)
+    expected = python_loop_tokens(model, [3, 7, 1], 20, monkeypatch)
     assert fast.tolist() == expected.tolist()
+
+
+def test_the_decoder_plan_names_a_policy_it_does_not_compute_in():
+    rnnkit.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = sharp_model(layers.GRU(16))
+    finally:
+        rnnkit.mixed_precision.set_global_policy("float32")
+    compiled, reason = generation.greedy_decoder_plan(model)
+    assert not compiled and "float16" in reason

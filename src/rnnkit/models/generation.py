@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 import torch
+from torch.utils.weak import WeakIdKeyDictionary
 
 from ..checks import check_scalar
 from ..layers.base import Layer
@@ -108,7 +109,8 @@ def greedy_decoder_plan(model: Layer) -> Tuple[bool, Optional[str]]:
     (`_compiled_greedy_decoder`): (True, None), else (False, why not, in words to act on).
 
     It does for Embedding (without mask_zero) -> one SimpleRNN/LSTM/GRU -> Dense (no activation),
-    float32 on the CPU, with the activations the compiled kernels have."""
+    float32 on the CPU, with the activations the compiled kernels have, computing in float32 or (a
+    mixed_bfloat16 policy) bfloat16."""
     layers = model.layers
     if len(layers) != 3 or type(layers[0]) is not Embedding or type(layers[2]) is not Dense:
         return False, "the model is not Embedding -> one SimpleRNN/LSTM/GRU -> Dense"
@@ -124,8 +126,14 @@ def greedy_decoder_plan(model: Layer) -> Tuple[bool, Optional[str]]:
     reason = recurrent.cell.compiled_kernel_reason()
     if reason is not None:
         return False, reason
-    if native_kernels() is None:
+    native = native_kernels()
+    if native is None:
         return False, "the compiled kernels could not be built here (or RNNKIT_NATIVE=0)"
+    compute = recurrent._mixed_compute(recurrent.cell.kernel)
+    if compute not in (None, torch.bfloat16):
+        return False, f"the dtype policy computes in {compute}; the compiled decoder runs float32 or bfloat16"
+    if compute is torch.bfloat16 and not native.panel_bfloat16:
+        return False, "the compiled kernels were built without AVX512-BF16, which its bfloat16 products need"
     return True, None
 
 
@@ -137,7 +145,9 @@ def _compiled_greedy_decoder(model):
 
     The Embedding folds into the recurrent layer's input projection (a (vocabulary, gates * units)
     table, embeddings W + b, made once), so a step is the recurrent product, the gate arithmetic,
-    the output layer and an argmax, with no Python in between."""
+    the output layer and an argmax, with no Python in between. The two products read their weights
+    packed in column panels (`_panels`), in bfloat16 under a mixed_bfloat16 policy as the layers'
+    own kernels compute (states, gates and logits stay float32)."""
     if not greedy_decoder_plan(model)[0]:
         return None
     embedding, recurrent, dense = model.layers
@@ -153,25 +163,34 @@ def _compiled_greedy_decoder(model):
     table = embedding.embeddings @ cell.kernel if b_in is None else torch.addmm(b_in, embedding.embeddings, cell.kernel)
     empty = table.new_empty(0)
     states = [s.clone().contiguous() for s in recurrent.states]
-
-    def in_compute_dtype(layer, weight, batch):
-        # Under a mixed policy the recurrent and output products read bfloat16 copies of their weights,
-        # as the layers' own kernels do (states, gates and logits stay float32), from two prompts on:
-        # for one prompt, a matrix-vector product, bfloat16 measured 1.6x slower than float32 (GRU(1024),
-        # AVX512-BF16), for 2 / 4 / 16 prompts 1.1x / 2.1x / 3.1x faster.
-        compute = layer._mixed_compute(table)
-        return weight if compute is None or batch < 2 else weight.to(compute)
+    bfloat16 = recurrent._mixed_compute(table) is torch.bfloat16
+    recurrent_panels, output_panels = _panels(cell.recurrent_kernel, bfloat16), _panels(dense.kernel, bfloat16)
 
     def decode(first, steps):
-        batch = first.shape[0]
         return native.greedy_decode(
-            cell_code, activation, table, in_compute_dtype(cell, cell.recurrent_kernel, batch).contiguous(),
-            empty if b_rec is None else b_rec.contiguous(), states[0], states[1] if cell_code == 1 else empty,
-            in_compute_dtype(dense, dense.kernel, batch).contiguous(), empty if dense.bias is None else dense.bias,
-            first.contiguous(), steps,
+            cell_code, activation, table, recurrent_panels, empty if b_rec is None else b_rec.contiguous(), states[0],
+            states[1] if cell_code == 1 else empty, output_panels, empty if dense.bias is None else dense.bias,
+            dense.units, first.contiguous(), steps,
         )
 
     return decode
+
+
+# weight -> ((its version, storage and bfloat16 or not when packed), its panels)
+_packed: WeakIdKeyDictionary = WeakIdKeyDictionary()
+
+
+def _panels(weight: torch.Tensor, bfloat16: bool) -> torch.Tensor:
+    """`weight` (K, N) packed for the compiled decoder's products (the native `pack_panels`), kept
+    while the weight lives and is unchanged: packing GRU(1024)'s recurrent matrix takes ~20 ms, the
+    cost of ~100 generated characters, and an interactive caller generates a few characters a call.
+    An optimizer step or a load changes the weight's version counter or storage: it is packed again."""
+    key = (weight._version, weight.data_ptr(), bfloat16)
+    kept = _packed.get(weight)
+    if kept is None or kept[0] != key:
+        kept = (key, native_kernels().pack_panels(weight.detach().contiguous(), bfloat16))
+        _packed[weight] = kept
+    return kept[1]
 
 
 def _pick(scores, temperature, top_k, generator):
