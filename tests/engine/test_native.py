@@ -34,15 +34,15 @@ def _mask(kind):
     return mask
 
 
-def _run(kind, mask, use_native, **options):
+def _run(kind, mask, use_native, units=H, **options):
     choice = KernelChoice("compiled" if use_native else "torch_ops")
     g = torch.Generator().manual_seed(1)
     gates = {"simple_rnn": 1, "lstm": 4, "gru": 3}[kind]
-    xp = torch.randn(B, T, gates * H, generator=g).requires_grad_()
-    U = (0.5 * torch.randn(H, gates * H, generator=g)).requires_grad_()
-    h0 = torch.randn(B, H, generator=g).requires_grad_()
-    extra = torch.randn(B, H, generator=g).requires_grad_()  # c0 for LSTM
-    b_rec = torch.randn(gates * H, generator=g).requires_grad_()
+    xp = torch.randn(B, T, gates * units, generator=g).requires_grad_()
+    U = (0.5 * (H / units) ** 0.5 * torch.randn(units, gates * units, generator=g)).requires_grad_()
+    h0 = torch.randn(B, units, generator=g).requires_grad_()
+    extra = torch.randn(B, units, generator=g).requires_grad_()  # c0 for LSTM
+    b_rec = torch.randn(gates * units, generator=g).requires_grad_()
     if kind == "simple_rnn":
         outs, leaves = [simple_rnn_module.simple_rnn_scan(xp, U, h0, mask, choice=choice, **options)], [xp, U, h0]
     elif kind == "lstm":
@@ -55,9 +55,12 @@ def _run(kind, mask, use_native, **options):
 
 @pytest.mark.parametrize("kind", ["simple_rnn", "lstm", "gru"])
 @pytest.mark.parametrize("mask_kind", [None, "random_with_empty_sample"])
-def test_native_kernel_matches_the_pytorch_op_kernel_forward_and_backward(kind, mask_kind):
+@pytest.mark.parametrize("units", [H, 130], ids=["small_products", "panel_products"])
+def test_native_kernel_matches_the_pytorch_op_kernel_forward_and_backward(kind, mask_kind, units):
+    """130 units: U has more than 16384 entries (130 x 130 for SimpleRNN), so the step products run
+    on packed panels (four rows at a time and a remainder with 5 samples) rather than small_addmm."""
     mask = _mask(mask_kind)
-    for a, b in zip(_run(kind, mask, True), _run(kind, mask, False)):
+    for a, b in zip(_run(kind, mask, True, units), _run(kind, mask, False, units)):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
