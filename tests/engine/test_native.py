@@ -55,10 +55,10 @@ def _run(kind, mask, use_native, units=H, **options):
 
 @pytest.mark.parametrize("kind", ["simple_rnn", "lstm", "gru"])
 @pytest.mark.parametrize("mask_kind", [None, "random_with_empty_sample"])
-@pytest.mark.parametrize("units", [H, 130], ids=["small_products", "panel_products"])
+@pytest.mark.parametrize("units", [H, 130], ids=["one_panel", "several_panels"])
 def test_native_kernel_matches_the_pytorch_op_kernel_forward_and_backward(kind, mask_kind, units):
-    """130 units: U has more than 16384 entries (130 x 130 for SimpleRNN), so the step products run
-    on packed panels (four rows at a time and a remainder with 5 samples) rather than small_addmm."""
+    """The step products run on packed panels of 64 columns: 6 units fit one (16 wide), 130 need
+    three (64 + 64 + 16 wide); 5 samples are four rows at a time and one alone."""
     mask = _mask(mask_kind)
     for a, b in zip(_run(kind, mask, True, units), _run(kind, mask, False, units)):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)

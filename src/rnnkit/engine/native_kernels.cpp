@@ -90,21 +90,45 @@ constexpr bool kPanelBfloat16 = false;
 inline int64_t panel_width(int64_t N, int64_t p) { return std::min<int64_t>(PANEL, (N - p * PANEL + 15) / 16 * 16); }
 
 // W (K, N), float32 or bfloat16, any strides -> its panels, float32 (K rows) or bfloat16 (ceil(K/2)
-// row pairs), flat.
+// row pairs, rounded to nearest even), flat; one pass, so that packing a small weight costs about
+// what one of its products does.
+template <typename In, typename Out>
+void pack_into(Out* out, const In* w, int64_t K, int64_t N, int64_t sK, int64_t sN, int64_t depth) {
+    const int64_t pairs = (K + depth - 1) / depth;
+    for (int64_t p = 0; p * PANEL < N; ++p) {
+        const int64_t width = panel_width(N, p);
+        Out* panel = out + p * PANEL * pairs * depth;
+        for (int64_t k2 = 0; k2 < pairs; ++k2) {
+            for (int64_t d = 0; d < depth; ++d) {
+                const int64_t k = k2 * depth + d;
+                for (int64_t j = 0; j < width; ++j) {
+                    const int64_t column = p * PANEL + j;
+                    const float value = k < K && column < N ? static_cast<float>(w[k * sK + column * sN]) : 0.f;
+                    panel[(k2 * width + j) * depth + d] = static_cast<Out>(value);
+                }
+            }
+        }
+    }
+}
+
 torch::Tensor pack_panels(const torch::Tensor& W, bool bfloat16) {
     TORCH_CHECK(W.dim() == 2 && (W.scalar_type() == at::kFloat || W.scalar_type() == at::kBFloat16),
                 "pack_panels: W must be a 2-D float32 or bfloat16 tensor");
     TORCH_CHECK(!bfloat16 || kPanelBfloat16, "pack_panels: bfloat16 panels need AVX512-BF16");
-    const int64_t K = W.size(0), N = W.size(1), pairs = bfloat16 ? (K + 1) / 2 : K, depth = bfloat16 ? 2 : 1;
-    auto padded = torch::zeros({pairs * depth, (N + 15) / 16 * 16}, W.options().dtype(bfloat16 ? at::kBFloat16 : at::kFloat));
-    padded.narrow(0, 0, K).narrow(1, 0, N).copy_(W);
-    std::vector<torch::Tensor> panels;
-    for (int64_t p = 0; p * PANEL < N; ++p) {
-        // (pairs, depth, width) -> (pairs, width, depth): rows k and k+1 of a column side by side
-        auto panel = padded.narrow(1, p * PANEL, panel_width(N, p)).reshape({pairs, depth, -1}).permute({0, 2, 1});
-        panels.push_back(panel.reshape({-1}));
-    }
-    return torch::cat(panels);
+    const int64_t K = W.size(0), N = W.size(1), depth = bfloat16 ? 2 : 1;
+    auto packed = torch::empty({(K + depth - 1) / depth * depth * ((N + 15) / 16 * 16)},
+                               W.options().dtype(bfloat16 ? at::kBFloat16 : at::kFloat));
+    AT_DISPATCH_SWITCH(W.scalar_type(), "pack_panels",
+        AT_DISPATCH_CASE(at::kFloat, [&] {
+            bfloat16 ? pack_into(packed.data_ptr<at::BFloat16>(), W.data_ptr<float>(), K, N, W.stride(0), W.stride(1), 2)
+                     : pack_into(packed.data_ptr<float>(), W.data_ptr<float>(), K, N, W.stride(0), W.stride(1), 1);
+        })
+        AT_DISPATCH_CASE(at::kBFloat16, [&] {
+            const auto* w = W.data_ptr<at::BFloat16>();
+            bfloat16 ? pack_into(packed.data_ptr<at::BFloat16>(), w, K, N, W.stride(0), W.stride(1), 2)
+                     : pack_into(packed.data_ptr<float>(), w, K, N, W.stride(0), W.stride(1), 1);
+        }));
+    return packed;
 }
 
 // Where R rows of a product go: out (row stride ldo) = add (row stride ldadd, 0 for one row shared by
@@ -207,31 +231,19 @@ void panel_product(const Destination& to, int64_t N, const A* a, int64_t lda, in
     });
 }
 
-// Rows of a 2-D float32 tensor (or a 1-D one shared by all rows): data and row stride.
-inline int64_t row_stride(const torch::Tensor& t, const char* name) {
-    TORCH_CHECK(t.scalar_type() == at::kFloat && t.stride(-1) == 1, "panel_addmm: ", name,
-                " must be float32 with contiguous rows");
-    return t.dim() == 1 ? 0 : t.stride(0);
-}
-
-// out (B, N) = addend + a (B, K) @ W for W packed by pack_panels (float32 or bfloat16 panels). out,
-// a and a 2-D addend may be row views of larger tensors (rows contiguous); the addend may be out
-// itself, (N) for one row added to all, or empty (or undefined) for none.
-void panel_addmm(torch::Tensor out, const torch::Tensor& addend, const torch::Tensor& a, const torch::Tensor& panels) {
-    const int64_t B = a.size(0), K = a.size(1), N = out.size(1), lda = row_stride(a, "a");
-    const bool add = addend.defined() && addend.numel() > 0;
-    const Destination to{out.data_ptr<float>(), row_stride(out, "out"), add ? addend.data_ptr<float>() : nullptr,
-                         add ? row_stride(addend, "addend") : 0};
+// to = B rows of a (row stride lda, K columns) @ W (N columns) for W packed by pack_panels (float32
+// or bfloat16 panels).
+void panel_rows_product(const Destination& to, const float* a, int64_t lda, int64_t B, int64_t K, int64_t N,
+                        const torch::Tensor& panels) {
     if (panels.scalar_type() == at::kFloat) {
-        panel_product(to, N, a.data_ptr<float>(), lda, B, panels.data_ptr<float>(), K);
+        panel_product(to, N, a, lda, B, panels.data_ptr<float>(), K);
         return;
     }
 #if defined(__AVX512BF16__)
     const int64_t pairs = (K + 1) / 2;
     std::vector<uint32_t> rounded(B * pairs);  // a's rows as bfloat16 pairs
-    const float* a_p = a.data_ptr<float>();
     for (int64_t b = 0; b < B; ++b) {
-        const float* row = a_p + b * lda;
+        const float* row = a + b * lda;
         for (int64_t k = 0; k < pairs; ++k) {
             const float second = 2 * k + 1 < K ? row[2 * k + 1] : 0.f;
             const __m128bh both = _mm_cvtneps_pbh(_mm_set_ps(0.f, 0.f, second, row[2 * k]));
@@ -244,11 +256,29 @@ void panel_addmm(torch::Tensor out, const torch::Tensor& addend, const torch::Te
 #endif
 }
 
+// Rows of a 2-D float32 tensor (or a 1-D one shared by all rows): their stride.
+inline int64_t row_stride(const torch::Tensor& t, const char* name) {
+    TORCH_CHECK(t.scalar_type() == at::kFloat && t.stride(-1) == 1, "panel_addmm: ", name,
+                " must be float32 with contiguous rows");
+    return t.dim() == 1 ? 0 : t.stride(0);
+}
+
+// out (B, N) = addend + a (B, K) @ W for W packed by pack_panels (float32 or bfloat16 panels). out,
+// a and a 2-D addend may be row views of larger tensors (rows contiguous); the addend may be out
+// itself, (N) for one row added to all, or empty (or undefined) for none.
+void panel_addmm(torch::Tensor out, const torch::Tensor& addend, const torch::Tensor& a, const torch::Tensor& panels) {
+    const bool add = addend.defined() && addend.numel() > 0;
+    const Destination to{out.data_ptr<float>(), row_stride(out, "out"), add ? addend.data_ptr<float>() : nullptr,
+                         add ? row_stride(addend, "addend") : 0};
+    panel_rows_product(to, a.data_ptr<float>(), row_stride(a, "a"), a.size(0), a.size(1), out.size(1), panels);
+}
+
 // Mixed precision: every sequence kernel takes the recurrent matrix U either in float32 (exact
 // float32 products, as always) or in a lower precision (bfloat16 under a mixed policy, cast once
-// per call). In the second case each GEMM rounds its float32 operands to U's type and runs there
-// (oneDNN's bfloat16 GEMM accumulates in float32; ~4x the float32 rate on AVX512-BF16); its result,
-// rounded to U's type, is added into float32, so the gate arithmetic and the states stay float32.
+// per call). In the second case each product rounds its float32 operands to U's type and runs there,
+// accumulating in float32 (the panel product's vdpbf16ps; torch's GEMM where the CPU lacks
+// AVX512-BF16 and for the weight gradients: oneDNN); its result, rounded to U's type, is added into
+// float32, so the gate arithmetic and the states stay float32.
 
 // Rows of a low-precision weight-gradient GEMM per block: the operands are converted one block at
 // a time, so that no full-size low-precision copy of them exists at once and the peak memory of a
@@ -290,18 +320,10 @@ torch::Tensor recurrent_weight_gradient(const torch::Tensor& h0, const torch::Te
     return dU;
 }
 
-// Recurrent products this small (the K x N weights fit in 64 KB, e.g. LSTM(32): 32 x 128) cost less
-// than the GEMM library's per-call overhead (a few us, paid at every step), so they run here: each
-// output row in blocks of 64 columns kept in registers while k runs over the weights' rows.
-constexpr int64_t SMALL_PRODUCT = 16384;
-
-// Float32 only: weights in a lower precision (a mixed policy) go through product_out.
-inline bool small_product(const torch::Tensor& w) { return w.scalar_type() == at::kFloat && w.numel() <= SMALL_PRODUCT; }
-
-// A weight the sequence kernels multiply by at every step: packed in panels when panel_addmm runs
-// it (float32, or bfloat16 where the CPU has AVX512-BF16), else as it is for torch's GEMM (float16,
-// bfloat16 without AVX512-BF16, and small float32 weights, which the kernels multiply in small_addmm). Packed once per kernel call: ~3 ms for GRU(1024)'s 12.6 MB, over
-// its 100 steps of 2.2 ms products.
+// A weight the sequence kernels multiply by at every step: packed in panels where the panel product
+// runs it (float32; bfloat16 where the CPU has AVX512-BF16), else as it is for torch's GEMM (float16,
+// bfloat16 without AVX512-BF16). Packed once per kernel call, in one pass: ~3 ms for GRU(1024)'s
+// 12.6 MB (its 100 steps take 2.2 ms each), ~1 us for LSTM(32)'s 32 x 128.
 struct StepWeight {
     torch::Tensor plain;   // (K, N), possibly a transposed view
     torch::Tensor panels;  // pack_panels(plain), or undefined
@@ -309,72 +331,28 @@ struct StepWeight {
 
 StepWeight step_weight(const torch::Tensor& W) {
     const bool bfloat16 = W.scalar_type() == at::kBFloat16;
-    if ((W.scalar_type() == at::kFloat && !small_product(W)) || (bfloat16 && kPanelBfloat16)) {
-        return {W, pack_panels(W, bfloat16)};
-    }
+    if (W.scalar_type() == at::kFloat || (bfloat16 && kPanelBfloat16)) return {W, pack_panels(W, bfloat16)};
     return {W, torch::Tensor()};
 }
 
-// out = addend + a b (no addend: out = a b), b in float32 or in the low precision (see above).
+// The rows of a step's product for a packed weight, given by pointers: out rows = add rows + B rows of
+// a (row stride lda) @ W. The kernels call this at every step, where making tensor views of the rows
+// would cost more than a small product (LSTM(32), batch 32: ~4 us of arithmetic).
+void packed_product(const StepWeight& w, const Destination& to, const float* a, int64_t lda, int64_t B) {
+    panel_rows_product(to, a, lda, B, w.plain.size(0), w.plain.size(1), w.panels);
+}
+
+// out = addend + a b (no addend: out = a b) for rows given as tensor views; b packed, or in a low
+// precision torch's GEMM runs (see above).
 void product_out(torch::Tensor out, const torch::Tensor& addend, const torch::Tensor& a, const StepWeight& b) {
     if (b.panels.defined()) {
         panel_addmm(out, addend, a, b.panels);
-    } else if (b.plain.scalar_type() == out.scalar_type()) {
-        addend.defined() ? at::addmm_out(out, addend, a, b.plain) : at::mm_out(out, a, b.plain);
-    } else if (addend.defined()) {
-        at::add_out(out, addend, at::mm(a.to(b.plain.scalar_type()), b.plain));
-    } else {
-        out.copy_(at::mm(a.to(b.plain.scalar_type()), b.plain));
+        return;
     }
+    auto product = at::mm(a.to(b.plain.scalar_type()), b.plain);
+    addend.defined() ? at::add_out(out, addend, product) : out.copy_(product);
 }
 
-
-// Rows b0 .. b0 + R, columns j0 .. j0 + width of out = init + a @ w. R rows share each load of w, and
-// their R x width accumulators (constant sizes: the compiler unrolls and keeps them in vector
-// registers) are independent chains of fused multiply-adds, so the loop is not bound by their latency.
-template <int64_t R, int64_t W>
-inline void product_block(float* out, int64_t ldo, const float* init, int64_t ldi, const float* a, int64_t lda,
-                          const float* __restrict w, int64_t K, int64_t N, int64_t b0, int64_t j0, int64_t width = W) {
-    float acc[R][W];
-    for (int64_t r = 0; r < R; ++r) {
-        for (int64_t jj = 0; jj < width; ++jj) acc[r][jj] = init[(b0 + r) * ldi + j0 + jj];
-    }
-    for (int64_t k = 0; k < K; ++k) {
-        const float* __restrict wk = w + k * N + j0;
-        for (int64_t r = 0; r < R; ++r) {
-            const float s = a[(b0 + r) * lda + k];
-            for (int64_t jj = 0; jj < width; ++jj) acc[r][jj] += s * wk[jj];
-        }
-    }
-    for (int64_t r = 0; r < R; ++r) {
-        for (int64_t jj = 0; jj < width; ++jj) out[(b0 + r) * ldo + j0 + jj] = acc[r][jj];
-    }
-}
-
-template <int64_t R>
-inline void product_rows(float* out, int64_t ldo, const float* init, int64_t ldi, const float* a, int64_t lda,
-                         const float* w, int64_t K, int64_t N, int64_t b0) {
-    int64_t j0 = 0;
-    for (; j0 + 32 <= N; j0 += 32) product_block<R, 32>(out, ldo, init, ldi, a, lda, w, K, N, b0, j0);
-    if (j0 < N) product_block<R, 32>(out, ldo, init, ldi, a, lda, w, K, N, b0, j0, N - j0);
-}
-
-// out[b] = init[b] + a[b] @ w for b < B: rows of out, init and a at strides ldo, ldi, lda; w (K, N)
-// row-major. out may be init (in place), not a or w.
-void small_addmm(float* out, int64_t ldo, const float* init, int64_t ldi, const float* a, int64_t lda,
-                 const float* w, int64_t B, int64_t K, int64_t N) {
-    const int64_t groups = (B + 3) / 4;
-    at::parallel_for(0, groups, std::max<int64_t>(1, 16384 / (K * N)), [&](int64_t g0, int64_t g1) {
-        for (int64_t g = g0; g < g1; ++g) {
-            const int64_t b0 = 4 * g;
-            if (b0 + 4 <= B) {
-                product_rows<4>(out, ldo, init, ldi, a, lda, w, K, N, b0);
-            } else {
-                for (int64_t b = b0; b < B; ++b) product_rows<1>(out, ldo, init, ldi, a, lda, w, K, N, b);
-            }
-        }
-    });
-}
 
 // tanh as a clamped rational function (the odd 13/6 approximation used by Eigen): libm's tanhf
 // does not vectorise here and costs ~20 ns a call. Within 4e-7 of tanh everywhere, and
@@ -472,17 +450,14 @@ std::vector<torch::Tensor> lstm_forward(torch::Tensor xp, torch::Tensor U, torch
     float* c_p = cs.data_ptr<float>();
     const float* h0_p = h0.data_ptr<float>();
     const float* c0_p = c0.data_ptr<float>();
-    const bool small = small_product(U);
-    xp = xp.contiguous();  // small_addmm reads rows by pointer arithmetic
-    U = U.contiguous();
+    xp = xp.contiguous();  // the packed product reads rows by pointer arithmetic
     const float* xp_p = xp.data_ptr<float>();
-    const float* U_p = small ? U.data_ptr<float>() : nullptr;
     const StepWeight Uw = step_weight(U);
     torch::Tensor h = h0;
     for (int64_t t = 0; t < T; ++t) {
-        if (small) {
-            small_addmm(g_p + t * 4 * H, T * 4 * H, xp_p + t * 4 * H, T * 4 * H, t == 0 ? h0_p : h_p + (t - 1) * H,
-                        t == 0 ? H : T * H, U_p, B, H, 4 * H);
+        if (Uw.panels.defined()) {
+            packed_product(Uw, {g_p + t * 4 * H, T * 4 * H, xp_p + t * 4 * H, T * 4 * H},
+                           t == 0 ? h0_p : h_p + (t - 1) * H, t == 0 ? H : T * H, B);
         } else {
             auto z = gates.select(1, t);
             product_out(z, xp.select(1, t), h, Uw);
@@ -508,9 +483,7 @@ std::vector<torch::Tensor> lstm_backward(torch::Tensor d_hs, torch::Tensor d_c_l
     const int64_t B = hs.size(0), T = hs.size(1), H = hs.size(2);
     d_hs = d_hs.contiguous();
     auto d_gates = reusable_empty(gates.sizes(), gates.options());
-    const bool small = small_product(U);
     const StepWeight Ut = step_weight(U.t());
-    auto Ut_rows = small ? U.t().contiguous() : U;  // (4H, H) row-major for small_addmm
     auto gc = d_c_last.clone().contiguous();
     auto gc_prev = torch::empty({B, H}, hs.options());
     auto h_carry = torch::empty({B, H}, hs.options());
@@ -536,9 +509,8 @@ std::vector<torch::Tensor> lstm_backward(torch::Tensor d_hs, torch::Tensor d_c_l
                              kept(keep_p, b * T + t));
             }
         });
-        if (small) {
-            small_addmm(gh_next.data_ptr<float>(), H, hc_p, H, dz_p + t * 4 * H, T * 4 * H, Ut_rows.data_ptr<float>(), B,
-                        4 * H, H);
+        if (Ut.panels.defined()) {
+            packed_product(Ut, {gh_next.data_ptr<float>(), H, hc_p, H}, dz_p + t * 4 * H, T * 4 * H, B);
         } else {
             product_out(gh_next, h_carry, d_gates.select(1, t), Ut);
         }
@@ -764,16 +736,14 @@ torch::Tensor simple_rnn_forward(torch::Tensor xp, torch::Tensor U, torch::Tenso
     const bool* keep_p = keep_data(keep);
     float* h_p = hs.data_ptr<float>();
     const float* h0_p = h0.data_ptr<float>();
-    const bool small = small_product(U);
-    xp = xp.contiguous();  // small_addmm reads rows by pointer arithmetic
-    U = U.contiguous();
+    xp = xp.contiguous();  // the packed product reads rows by pointer arithmetic
     const float* xp_p = xp.data_ptr<float>();
     const StepWeight Uw = step_weight(U);
     torch::Tensor h = h0;
     for (int64_t t = 0; t < T; ++t) {
-        if (small) {
-            small_addmm(h_p + t * H, T * H, xp_p + t * H, T * H, t == 0 ? h0_p : h_p + (t - 1) * H, t == 0 ? H : T * H,
-                        U.data_ptr<float>(), B, H, H);
+        if (Uw.panels.defined()) {
+            packed_product(Uw, {h_p + t * H, T * H, xp_p + t * H, T * H}, t == 0 ? h0_p : h_p + (t - 1) * H,
+                           t == 0 ? H : T * H, B);
         } else {
             product_out(hs.select(1, t), xp.select(1, t), h, Uw);
         }
@@ -799,9 +769,7 @@ std::vector<torch::Tensor> simple_rnn_backward(torch::Tensor d_hs, torch::Tensor
     const int64_t B = hs.size(0), T = hs.size(1), H = hs.size(2);
     d_hs = d_hs.contiguous();
     auto d_pre = reusable_empty(hs.sizes(), hs.options());
-    const bool small = small_product(U);
     const StepWeight Ut = step_weight(U.t());
-    auto Ut_rows = small ? U.t().contiguous() : U;  // (H, H) row-major for small_addmm
     auto g_next = torch::zeros({B, H}, hs.options());
     auto g_in = torch::empty({B, H}, hs.options());
     auto carry = torch::empty({B, H}, hs.options());
@@ -823,8 +791,8 @@ std::vector<torch::Tensor> simple_rnn_backward(torch::Tensor d_hs, torch::Tensor
                 }
             }
         });
-        if (small) {
-            small_addmm(g_next.data_ptr<float>(), H, c_p, H, da_p + t * H, T * H, Ut_rows.data_ptr<float>(), B, H, H);
+        if (Ut.panels.defined()) {
+            packed_product(Ut, {g_next.data_ptr<float>(), H, c_p, H}, da_p + t * H, T * H, B);
         } else {
             product_out(g_next, carry, d_pre.select(1, t), Ut);
         }
@@ -1083,16 +1051,14 @@ std::vector<torch::Tensor> simple_rnn_forward_nested(torch::Tensor xp, torch::Te
     float* y_p = states.data_ptr<float>();
     float* hp_p = h_prev.data_ptr<float>();
     float* h_p = h.data_ptr<float>();
-    const bool small = small_product(U);  // as simple_rnn_forward: the same rounding on the same rows
-    U = U.contiguous();
     const StepWeight Uw = step_weight(U);
     int64_t offset = 0;
     for (int64_t t = 0; t < T; ++t) {
         const int64_t n = n_p[t];
         if (n > 0) {
             gather_rows(x_p, order_p, n, t, T, H, y_p + offset * H);
-            if (small) {
-                small_addmm(y_p + offset * H, H, y_p + offset * H, H, h_p, H, U.data_ptr<float>(), n, H, H);
+            if (Uw.panels.defined()) {  // as simple_rnn_forward: the same rounding on the same rows
+                packed_product(Uw, {y_p + offset * H, H, y_p + offset * H, H}, h_p, H, n);
             } else {
                 product_out(states.narrow(0, offset, n), states.narrow(0, offset, n), h.narrow(0, 0, n), Uw);
             }
@@ -1133,10 +1099,7 @@ std::vector<torch::Tensor> simple_rnn_backward_nested(torch::Tensor d_hs, torch:
     auto da = torch::empty({S, H}, states.options());
     auto g = torch::zeros({B, H}, states.options());
     auto carry = torch::empty({B, H}, states.options());  // the row function's bypass output: 0 when kept
-    const bool small = small_product(U);  // as simple_rnn_backward, whose addend is 0 on kept rows
     const StepWeight Ut = step_weight(U.t());
-    auto Ut_rows = small ? U.t().contiguous() : U;
-    auto no_addend = torch::zeros({H}, states.options());  // one zero row, read at stride 0
     const float* y_p = states.data_ptr<float>();
     const float* dh_p = d_hs.data_ptr<float>();
     float* dx_p = d_xp.data_ptr<float>();
@@ -1164,8 +1127,8 @@ std::vector<torch::Tensor> simple_rnn_backward_nested(torch::Tensor d_hs, torch:
                 for (int64_t j = 0; j < H; ++j) dxb[j] = da_p[row * H + j];
             }
         });
-        if (n > 0 && small) {
-            small_addmm(gr_p, H, no_addend.data_ptr<float>(), 0, da_p + offset * H, H, Ut_rows.data_ptr<float>(), n, H, H);
+        if (n > 0 && Ut.panels.defined()) {  // as simple_rnn_backward, whose addend is 0 on kept rows
+            packed_product(Ut, {gr_p, H, nullptr, 0}, da_p + offset * H, H, n);
         } else if (n > 0) {
             product_out(g.narrow(0, 0, n), {}, da.narrow(0, offset, n), Ut);
         }
