@@ -1,5 +1,5 @@
 """Flattening and rebuilding nested inputs and states (lists, tuples, dicts of tensors)."""
-from typing import Any, Callable, Iterable, List
+from typing import Any, Callable, Iterable, Iterator, List
 
 
 def flatten(structure: Any) -> List[Any]:
@@ -12,16 +12,18 @@ def flatten(structure: Any) -> List[Any]:
 
 def pack_as(structure: Any, leaves: Iterable[Any]) -> Any:
     """Rebuilds `structure`'s nesting with `leaves` (in `flatten` order)."""
-    it = iter(leaves)
+    return _build(structure, iter(leaves))
 
-    def build(s):
-        if isinstance(s, dict):
-            return {key: build(s[key]) for key in sorted(s)}
-        if isinstance(s, (list, tuple)):
-            return type(s)(build(item) for item in s)
-        return next(it)
 
-    return build(structure)
+def _build(structure: Any, leaves: Iterator[Any]) -> Any:
+    # A module-level function rather than a closure that calls itself: such a closure is a reference
+    # cycle (function -> cell -> function) that keeps `leaves`, the tensors of a training step,
+    # alive until the cyclic garbage collector runs, raising the next step's peak memory.
+    if isinstance(structure, dict):
+        return {key: _build(structure[key], leaves) for key in sorted(structure)}
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_build(item, leaves) for item in structure)
+    return next(leaves)
 
 
 def map_structure(fn: Callable[[Any], Any], structure: Any) -> Any:
