@@ -52,7 +52,7 @@ class SgemmProbe:
     def describe(self):
         ms = [t * 1e3 for t in self.samples]
         return (
-            f"{'sgemm' if self.dtype == torch.float32 else 'bf16 gemm'} peak ({self.n}^3 "
+            f"{'torch sgemm (MKL)' if self.dtype == torch.float32 else 'bf16 gemm'} peak ({self.n}^3 "
             f"{str(self.dtype).replace('torch.', '')} matmul, median of {len(ms)} samples taken between the steps): "
             f"{self.gflops():.1f} GFLOP/s; sample spread {min(ms):.0f}..{max(ms):.0f} ms "
             "(a wide spread means other processes disturbed this run)"

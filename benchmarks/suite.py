@@ -45,8 +45,10 @@ divided by its steps, median over `--repeats` calls taken A B C A B C ... after 
 Columns:
     ratio    torch s/step / this s/step: > 1 means faster than plain PyTorch.
     GFLOP/s  (GEMM-bound workloads) matmul flops of one step (forward, backward counted twice) /
-             median step time; %peak: that rate over this machine's sgemm rate measured in the
+             median step time; %peak: that rate over torch's 2048^3 matmul rate measured in the
              same run between the steps (bf16 rows: over the bf16 GEMM rate, measured likewise).
+             torch's float32 matmul is MKL's, which runs its AVX2 code on AMD CPUs: there rnnkit's
+             AVX-512 panel products can pass 100%.
     RSS MB   peak resident memory of a child process that imports the library, builds the model,
              and runs two training steps; +step MB is that peak minus the RSS just before the
              first step (the step's own memory, library import excluded).
