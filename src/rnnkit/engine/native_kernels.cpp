@@ -280,58 +280,50 @@ void panel_addmm(torch::Tensor out, const torch::Tensor& addend, const torch::Te
 // AVX512-BF16 and for the weight gradients: oneDNN); its result, rounded to U's type, is added into
 // float32, so the gate arithmetic and the states stay float32.
 
-// Rows of a low-precision weight-gradient GEMM per block: the operands are converted one block at
-// a time, so that no full-size low-precision copy of them exists at once and the peak memory of a
-// mixed-precision step stays below float32's; 1024 rows keep each GEMM's depth large enough for
-// full speed. Each block's product is rounded to U's type before the float32 sum.
+// Weight gradients a^T d (a (n, H): the layer's inputs or previous states over all steps, d (n, G):
+// the gate gradients) are summed over blocks of this many rows: each block's operands are transposed
+// or converted on their own, so that no full-size copy of them exists at once (the peak memory of a
+// step stays that of its activations), and 1024 rows keep each block's product deep enough for full
+// speed.
 constexpr int64_t kWeightGradientRows = 1024;
 
-// dU += a^T d for the float32 blocks a (n, H) and d (n, G), as a GEMM in `low`.
-void add_low_precision_product_(torch::Tensor& dU, const torch::Tensor& a, const torch::Tensor& d, at::ScalarType low) {
-    dU.add_(a.to(low).t().mm(d.to(low)));
-}
-
-// a^T d for float32 a (n, H) and d (n, G), on the panel product (see above: MKL's GEMM runs at half
-// the speed here): a transposed once, d packed kWeightGradientRows rows at a time (each panel of a
-// chunk, 256 KB, stays in the core's cache while all of a^T's rows pass over it), the chunks'
-// products summed into the result in place.
-torch::Tensor transposed_product(const torch::Tensor& a, const torch::Tensor& d) {
-    const int64_t n = a.size(0), H = a.size(1), G = d.size(1);
-    auto a_t = a.t().contiguous();  // (H, n)
-    auto out = torch::zeros({H, G}, a.options());
-    float* out_p = out.data_ptr<float>();
-    for (int64_t r = 0; r < n; r += kWeightGradientRows) {
-        const int64_t m = std::min(kWeightGradientRows, n - r);
-        panel_rows_product({out_p, G, out_p, G}, a_t.data_ptr<float>() + r, n, H, m, G, pack_panels(d.narrow(0, r, m), false));
+// dU += a^T d for the float32 blocks a (n, H) and d (n, G): in float32 on the panel product (a
+// transposed, d packed: each of its panels, 256 KB for 1024 rows, stays in the core's cache while a^T's
+// rows pass over it); in U's low precision `type` as torch's GEMM, its product rounded to it.
+void add_block_product_(torch::Tensor& dU, const torch::Tensor& a, const torch::Tensor& d, at::ScalarType type) {
+    if (type != at::kFloat) {
+        dU.add_(a.to(type).t().mm(d.to(type)));
+        return;
     }
-    return out;
+    auto a_t = a.t().contiguous();  // (H, n)
+    float* dU_p = dU.data_ptr<float>();
+    const int64_t n = a.size(0), G = d.size(1);
+    panel_rows_product({dU_p, G, dU_p, G}, a_t.data_ptr<float>(), n, a.size(1), n, G, pack_panels(d, false));
 }
 
-// The weight gradient a^T d (float32) of U, as products in U's precision.
+// The weight gradient a^T d (float32) of U, in U's precision.
 torch::Tensor weight_product(const torch::Tensor& a, const torch::Tensor& d, const torch::Tensor& U) {
-    if (U.scalar_type() == a.scalar_type()) return transposed_product(a, d);
     auto dU = torch::zeros({a.size(1), d.size(1)}, a.options());
     for (int64_t r = 0; r < a.size(0); r += kWeightGradientRows) {
         const int64_t n = std::min(kWeightGradientRows, a.size(0) - r);
-        add_low_precision_product_(dU, a.narrow(0, r, n), d.narrow(0, r, n), U.scalar_type());
+        add_block_product_(dU, a.narrow(0, r, n), d.narrow(0, r, n), U.scalar_type());
     }
     return dU;
 }
 
-// dU = sum over steps of h_{t-1}^T d_t: one GEMM over all (batch, time) rows (in the low
-// precision: blocks of whole sequences, each block's h_{t-1} built on its own).
+// dU = sum over steps of h_{t-1}^T d_t, over blocks of whole sequences, each block's h_{t-1} built on
+// its own.
 torch::Tensor recurrent_weight_gradient(const torch::Tensor& h0, const torch::Tensor& hs, const torch::Tensor& d,
                                         const torch::Tensor& U) {
     const int64_t B = hs.size(0), T = hs.size(1), H = hs.size(2), G = d.size(2);
     auto previous = [&](int64_t b, int64_t n) {  // (n T, H): h_{t-1} of samples b..b+n
         return torch::cat({h0.narrow(0, b, n).unsqueeze(1), hs.narrow(0, b, n).narrow(1, 0, T - 1)}, 1).reshape({n * T, H});
     };
-    if (U.scalar_type() == hs.scalar_type()) return transposed_product(previous(0, B), d.reshape({B * T, G}));
     auto dU = torch::zeros({H, G}, hs.options());
     const int64_t per_block = std::max<int64_t>(1, kWeightGradientRows / T);
     for (int64_t b = 0; b < B; b += per_block) {
         const int64_t n = std::min(per_block, B - b);
-        add_low_precision_product_(dU, previous(b, n), d.narrow(0, b, n).reshape({n * T, G}), U.scalar_type());
+        add_block_product_(dU, previous(b, n), d.narrow(0, b, n).reshape({n * T, G}), U.scalar_type());
     }
     return dU;
 }
