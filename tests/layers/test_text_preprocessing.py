@@ -92,7 +92,7 @@ def test_functional_model_takes_a_string_input():
 
 def test_model_called_on_a_python_list_of_strings_says_to_pass_an_array_and_predict_takes_the_list():
     model = _text_classifier()
-    with pytest.raises(ValueError, match=r"^Sequential '\w+' takes one array or tensor, got a Python list of strings; "
+    with pytest.raises(ValueError, match=r"^Sequential '\w+' takes arrays or tensors, got a Python list of strings; "
                                          r"pass np\.array\(\[\.\.\.\]\) \(predict\(\) and fit\(\) convert"):
         model(["the cat", "a dog"])
     np.testing.assert_allclose(model.predict(["the cat", "a dog"], verbose=0),

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..checks import check_weight_shape
-from ..engine.nest import map_structure
+from ..engine.nest import flatten, map_structure
 from ..ops import _dtype as torch_dtype
 
 from . import dtype_policy as dtype_policies
@@ -427,6 +427,7 @@ class Layer(nn.Module):
         """Raises ValueError for inputs this layer can never take (checked before building)."""
 
     def forward(self, inputs: Any, *args, **kwargs) -> Any:
+        check_not_python_values(self, inputs)
         # As Keras's Layer.__call__: `training` and `mask` are accepted by every layer and passed on
         # only to a call() that takes them.
         for key in ("training", "mask"):
@@ -496,6 +497,24 @@ def _from_numpy(inputs, float_dtype):
         return inputs
     tensor = torch.as_tensor(inputs)
     return tensor.to(float_dtype()) if tensor.is_floating_point() else tensor
+
+
+def check_not_python_values(layer: Layer, inputs: Any) -> None:
+    """Refuses a (nested) Python list or tuple of plain numbers or strings as a call's input, as Keras
+    does, with a message saying to pass an array (a text layer takes a list of strings)."""
+    if not isinstance(inputs, (list, tuple)) or not inputs:
+        return
+    leaves = flatten(inputs)
+    if not leaves or not all(isinstance(v, (str, bytes, int, float, bool, np.generic)) for v in leaves):
+        return
+    strings = all(isinstance(v, (str, bytes)) for v in leaves)
+    if strings and layer.takes_text:
+        return
+    raise ValueError(
+        f"{type(layer).__name__} '{layer.name}' takes arrays or tensors, got a Python {type(inputs).__name__} of "
+        f"{'strings' if strings else 'numbers'}; pass np.array([...]) (predict() and fit() convert such a list "
+        "themselves)."
+    )
 
 
 def is_text(value: Any) -> bool:

@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..engine.nest import flatten
 from ..layers.base import Layer
 from ..layers.plan import model_fold
 from ..layers.serialization import deserialize_layer, register_serializable, serialize_layer
@@ -162,12 +161,6 @@ class Sequential(Model):
     ) -> torch.Tensor:
         if not self._layers:
             raise ValueError(f"Sequential '{self.name}' has no layers: add() some before calling it.")
-        if isinstance(inputs, (list, tuple)) and inputs and all(isinstance(v, (str, bytes)) for v in flatten(inputs)):
-            # Keras refuses a list in a call too; predict() and fit() take it, as one array.
-            raise ValueError(
-                f"Sequential '{self.name}' takes one array or tensor, got a Python {type(inputs).__name__} of "
-                "strings; pass np.array([...]) (predict() and fit() convert such a list themselves)."
-            )
         if not isinstance(inputs, (torch.Tensor, np.ndarray)):  # NumPy: strings, for a TextVectorization
             raise ValueError(
                 f"Sequential '{self.name}' takes one tensor, got {type(inputs).__name__}; use a functional "
