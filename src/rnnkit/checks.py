@@ -12,6 +12,7 @@ This module imports nothing of rnnkit, so that every layer of the package may us
 """
 import math
 import numbers
+from collections.abc import Sequence
 
 __all__ = ["ScalarTypeError", "check_scalar", "check_weight_shape"]
 
@@ -92,7 +93,7 @@ def check_scalar(value: object, name: str, target_type: type, *, min_val: float 
     return int(value) if integer else value
 
 
-def check_weight_shape(shape, name: str, itemsize: int = 2) -> None:
+def check_weight_shape(shape: Sequence[int], name: str, itemsize: int = 2) -> None:
     """Refuses a weight no machine can hold: more than 2**63 - 1 bytes at `itemsize` bytes per element
     (by default 2, the smallest floating weight: float16 or bfloat16). Layers call it at
     construction for the weights their size arguments fix, so that `LSTM(10**30)` fails there, as

@@ -19,7 +19,7 @@ from torch import nn
 
 from ..checks import check_weight_shape
 from ..engine.nest import flatten, map_structure
-from ..ops import _dtype as torch_dtype
+from ..ops import _dtype as _torch_dtype
 
 from . import dtype_policy as dtype_policies
 from .dtype_policy import DTypePolicy, DTypePolicyLike
@@ -161,7 +161,7 @@ class Layer(nn.Module):
                              f"pass the name as a keyword: add_weight(shape=..., name={shape!r}).")
         shape = tuple(shape) if shape is not None else ()
         where = {**self._factory, **self._placement}
-        dtype = torch_dtype(dtype) or where.get("dtype") or self._resolved_dtype()
+        dtype = _torch_dtype(dtype) or where.get("dtype") or self._resolved_dtype()
         if initializer is None:
             initializer = "glorot_uniform" if dtype.is_floating_point else "zeros"
         if name is None:
