@@ -61,8 +61,9 @@ class NestedCell(layers.Layer):
         # input_shapes: [(batch, i1), (batch, i2, i3)]
         i1 = input_shapes[0][1]
         i2, i3 = input_shapes[1][1], input_shapes[1][2]
-        self.kernel_1 = self.add_weight("kernel_1", (i1, self.unit_1), initializer="uniform")
-        self.kernel_2_3 = self.add_weight("kernel_2_3", (i2, i3, self.unit_2, self.unit_3), initializer="uniform")
+        self.kernel_1 = self.add_weight(shape=(i1, self.unit_1), initializer="uniform", name="kernel_1")
+        self.kernel_2_3 = self.add_weight(shape=(i2, i3, self.unit_2, self.unit_3), initializer="uniform",
+                                          name="kernel_2_3")
 
     def call(self, inputs, states):
         input_1, input_2 = inputs

@@ -130,3 +130,14 @@ def test_a_float_target_refuses_an_integer_too_large_for_a_float():
 def test_an_integer_past_pythons_digit_limit_for_str_is_shown_by_its_size(target_type):
     with pytest.raises(ValueError, match=r"^units must be (an integer|a number) <= 8, got an integer of 16610 bits\.$"):
         check_scalar(10 ** 5000, "units", target_type, max_val=8)
+
+
+def test_check_weight_shape_refuses_only_more_bytes_than_a_64_bit_count_holds():
+    from rnnkit.checks import check_weight_shape
+
+    check_weight_shape((2**31 - 1, 2**31 - 1), "x")  # 2**63 - 2**33 bytes at 2 per element: could exist
+    with pytest.raises(ValueError, match=r"^x is too large: it makes a weight of shape \(2147483648, 2147483648\), "
+                                         r"over 2\*\*63 - 1 bytes, which no machine can hold\.$"):
+        check_weight_shape((2**31, 2**31), "x")
+    with pytest.raises(ValueError, match="over 2"):
+        check_weight_shape((2**31 - 1, 2**31 - 1), "x", itemsize=4)

@@ -15,7 +15,8 @@ class DoublingCell(rnnkit.layers.Layer):
         self.state_size = units
 
     def build(self, input_shape):
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), "glorot_uniform")
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="glorot_uniform",
+                                      name="kernel")
 
     def call(self, inputs, states):
         h = rnnkit.ops.matmul(inputs, self.kernel) + 2.0 * states[0]

@@ -28,7 +28,7 @@ def load_idx(name, offset):
 
 images = load_idx("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 28, 28)
 labels = load_idx("t10k-labels-idx1-ubyte.gz", 8)
-count = 400 if QUICK else len(images)
+count = 1000 if QUICK else len(images)
 (x_train, y_train), (x_test, y_test) = ((images[:count * 4 // 5], labels[:count * 4 // 5]),
                                         (images[count * 4 // 5:count], labels[count * 4 // 5:count]))
 x_train, x_test = x_train / 255.0, x_test / 255.0
@@ -41,7 +41,7 @@ model = keras.Sequential([
 ])
 model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
 model.summary()
-model.fit(x_train, y_train, batch_size=128, epochs=1 if QUICK else 5, validation_split=0.1)
+model.fit(x_train, y_train, batch_size=128, epochs=2 if QUICK else 5, validation_split=0.1)
 score = model.evaluate(x_test, y_test, verbose=0)
 print("Test loss:", score[0])
 print("Test accuracy:", score[1])

@@ -6,7 +6,8 @@ texts and placed inside the model, Embedding(mask_zero=True), Bidirectional(LSTM
 with BinaryCrossentropy(from_logits=True), predicting raw strings, the padding check, the stacked
 variant, and the accuracy/loss plots. The IMDB download (tensorflow_datasets) is replaced by the
 local labelled review sentences in ../shared/data/sentiment (1000 IMDB + 1000 Yelp sentences);
-written for rnnkit in our own words, not a copy of the tutorial.
+written for rnnkit in our own words, not a copy of the tutorial. Under Keras 3 this code needs
+TensorFlow installed: Keras's TextVectorization is backed by tf.data (rnnkit's is not).
 
     KERAS_TUTORIAL_QUICK=1 python examples/keras_tutorials/text_classification_rnn.py
 """

@@ -7,7 +7,8 @@ Model (Embedding, GRU with return_sequences and return_state, Dense) whose call 
 the GRU state, SparseCategoricalCrossentropy(from_logits=True), and a OneStep model that samples
 one character at a time while masking "[UNK]". tf.strings / tf.data steps are NumPy here, and
 the Shakespeare download is the local copy in ../shared/data; written for rnnkit in our own
-words, not a copy of the tutorial.
+words, not a copy of the tutorial. Under Keras 3 this code needs TensorFlow installed: Keras's
+StringLookup is backed by tf.data (rnnkit's is not).
 
     KERAS_TUTORIAL_QUICK=1 python examples/keras_tutorials/text_generation.py
 """

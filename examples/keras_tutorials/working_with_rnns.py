@@ -8,6 +8,10 @@ inputs trained with fit. Written for rnnkit in our own words (not a copy of the 
 where the guide calls TensorFlow (tf.nest, tf.einsum, tf.TensorShape, tf.device) it uses
 keras.ops and plain shapes. MNIST is replaced by random images of the same shape (no download).
 
+With its imports swapped back, the sections up to the nested cell run under Keras 3 too; the
+NestedCell section fails in Keras 3 itself (IndexError in the cell's build: Keras's RNN builds it with
+the first input's shape alone; keras-team/keras-io issue #2142), and runs here as written.
+
     KERAS_TUTORIAL_QUICK=1 python examples/keras_tutorials/working_with_rnns.py
 """
 import os

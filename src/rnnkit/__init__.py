@@ -20,6 +20,11 @@ from . import models
 # Keras's names for code that lives elsewhere in rnnkit: `rnnkit.layers.Input`, `rnnkit.models.load_model`.
 # The higher package registers them, so layers/ and models/ never import from above.
 layers.Input, layers.InputLayer = Input, InputLayer
+# Keras 3's top-level classes (`class MinimalRNNCell(keras.Layer)` in Keras's RNN documentation).
+Layer, KerasTensor = layers.Layer, models.KerasTensor
+Initializer, Regularizer = initializers.Initializer, regularizers.Regularizer
+Loss, Metric, Optimizer = losses.Loss, metrics.Metric, optimizers.Optimizer
+DTypePolicy = mixed_precision.DTypePolicy
 models.load_model, models.save_model = load_model, save_model
 # `import rnnkit.callbacks` and `from rnnkit.losses import ...` find the modules where the code lives.
 for _module in (callbacks, losses, metrics, optimizers, initializers, regularizers, constraints):

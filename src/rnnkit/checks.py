@@ -12,10 +12,14 @@ This module imports nothing of rnnkit, so that every layer of the package may us
 """
 import math
 import numbers
+from collections.abc import Sequence
 
-__all__ = ["ScalarTypeError", "check_scalar"]
+__all__ = ["ScalarTypeError", "check_scalar", "check_weight_shape"]
 
 BOUNDARIES = ("both", "left", "right", "neither")
+# The most bytes one tensor can hold: PyTorch counts a storage's bytes in a signed 64-bit integer, and
+# no machine addresses more.
+MAX_TENSOR_BYTES = 2**63 - 1
 # The longest repr of a received value a message shows (an array passed by mistake is not printed whole)
 _SHOWN = 80
 
@@ -87,6 +91,26 @@ def check_scalar(value: object, name: str, target_type: type, *, min_val: float 
     if not in_range:
         raise ValueError(f"{name} must be {expected}, got {shown}.")
     return int(value) if integer else value
+
+
+def check_weight_shape(shape: Sequence[int], name: str, itemsize: int = 2) -> None:
+    """Refuses a weight no machine can hold: more than 2**63 - 1 bytes at `itemsize` bytes per element
+    (by default 2, the smallest floating weight: float16 or bfloat16). Layers call it at
+    construction for the weights their size arguments fix, so that `LSTM(10**30)` fails there, as
+    Keras refuses `units=0` there, rather than deep inside the first call.
+
+    Args:
+        shape: the weight's shape (positive ints).
+        name: what made the shape, as the message names it, e.g. "LSTM 'lstm': units".
+        itemsize: bytes per element (the weight's dtype); 2 where it is not known yet.
+
+    Raises:
+        ValueError: `name` makes a weight of more than 2**63 - 1 bytes.
+    """
+    if math.prod(shape) * itemsize > MAX_TENSOR_BYTES:
+        shown = ", ".join(_shown(int(dim)) for dim in shape)
+        raise ValueError(f"{name} is too large: it makes a weight of shape ({shown}), over 2**63 - 1 bytes, "
+                         "which no machine can hold.")
 
 
 def _shown(value):

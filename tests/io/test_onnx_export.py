@@ -175,7 +175,7 @@ def test_custom_cell_refused(tmp_path):
         state_size = 3
 
         def build(self, input_shape):
-            self.add_weight("kernel", (input_shape[-1], 3), "glorot_uniform")
+            self.add_weight(shape=(input_shape[-1], 3), initializer="glorot_uniform", name="kernel")
 
         def call(self, inputs, states):
             h = torch.tanh(inputs @ self.kernel + states[0])

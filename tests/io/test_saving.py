@@ -29,8 +29,10 @@ class SavingTestCell(L.Layer):
         self.state_size = units
 
     def build(self, input_shape):
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), "glorot_uniform")
-        self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, self.units), "orthogonal")
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="glorot_uniform",
+                                      name="kernel")
+        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), initializer="orthogonal",
+                                                name="recurrent_kernel")
 
     def call(self, inputs, states):
         output = inputs @ self.kernel + states[0] @ self.recurrent_kernel

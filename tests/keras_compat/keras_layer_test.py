@@ -76,8 +76,9 @@ class OneStateRNNCell(layers.Layer):
         self.state_size = state_size if state_size else units
 
     def build(self, input_shape):
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), "ones")
-        self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, self.units), "ones")
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="ones", name="kernel")
+        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), initializer="ones",
+                                                name="recurrent_kernel")
 
     def call(self, inputs, states):
         output = inputs @ self.kernel + states[0] @ self.recurrent_kernel
@@ -95,9 +96,11 @@ class TwoStatesRNNCell(layers.Layer):
         self.output_size = units
 
     def build(self, input_shape):
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), "ones")
-        self.recurrent_kernel_1 = self.add_weight("recurrent_kernel_1", (self.units, self.units), "ones")
-        self.recurrent_kernel_2 = self.add_weight("recurrent_kernel_2", (self.units, self.units), "ones")
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="ones", name="kernel")
+        self.recurrent_kernel_1 = self.add_weight(shape=(self.units, self.units), initializer="ones",
+                                                  name="recurrent_kernel_1")
+        self.recurrent_kernel_2 = self.add_weight(shape=(self.units, self.units), initializer="ones",
+                                                  name="recurrent_kernel_2")
 
     def call(self, inputs, states):
         h = inputs @ self.kernel

@@ -17,8 +17,9 @@ class RNNCellWithDropout(layers.Layer, layers.DropoutRNNCell):
         self.recurrent_dropout = recurrent_dropout
 
     def build(self, input_shape):
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), "ones")
-        self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, self.units), "ones")
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="ones", name="kernel")
+        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), initializer="ones",
+                                                name="recurrent_kernel")
 
     def call(self, inputs, states, training=False):
         if training:

@@ -88,3 +88,13 @@ def test_legacy_implementation_argument_in_a_config_is_accepted():
     config["implementation"] = 0
     layer = layers.GRU.from_config(config)
     assert_close(layer(arange(3, 6, 4)), per_unit(FORWARD, 3), atol=1e-5, rtol=1e-5)
+
+
+def test_stateful_backward_twice_through_the_carried_state():
+    # Keras's test_stateful_backward (#23462): the carried state must not be a tensor that a later
+    # in-place update invalidates for backward. Its cuDNN spy is CUDA-only; the behaviour holds here.
+    layer = layers.GRU(5, stateful=True)
+    x = torch.randn(2, 3, 4)
+    for _ in range(2):
+        layer(x, training=True).sum().backward()
+    assert layer.cell.kernel.grad is not None and not layer.states[0].requires_grad

@@ -29,9 +29,14 @@ def test_mask_reaches_the_next_layers_call():
             seen.append(mask)
             return inputs
 
-    rnnkit.Sequential([layers.Masking(mask_value=0.0), RecordMask()])(X)
-    # The call on the data (Sequential's later shape-inference pass is the keras-surface branch's fix).
+    model = rnnkit.Sequential([layers.Masking(mask_value=0.0), RecordMask()])
+    model(X)
     assert seen[0].tolist() == EXPECTED_MASK
+    # Sequential's shape inference after that first call passes a mask too: a layer never gets None.
+    assert len(seen) > 1 and all(mask is not None for mask in seen)
+    seen.clear()
+    model(X)
+    assert [mask.tolist() for mask in seen] == [EXPECTED_MASK]
 
 
 def test_masking_before_an_lstm_saves_and_loads(tmp_path):

@@ -18,7 +18,7 @@ class SumCell(layers.Layer):
         self.bare_initial_state = bare_initial_state
 
     def build(self, input_shape):
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), "ones")
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="ones", name="kernel")
 
     def get_initial_state(self, batch_size=None):
         rows = torch.arange(1, batch_size + 1, dtype=torch.float32).unsqueeze(1)

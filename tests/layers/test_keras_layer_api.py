@@ -92,3 +92,59 @@ def test_subclass_with_its_own_get_config_keeps_it():
             return {**super().get_config(), "units": self.units}
 
     assert Own(torch.ones(1)).get_config()["units"].shape == (1,)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: layers.LSTM(10**30), r"^LSTM 'lstm\w*': units is too large: it makes a weight of shape \(10{30}, 10{30}\)"),
+    (lambda: layers.SimpleRNN(2**31), r"^SimpleRNN 'simple_rnn\w*': units is too large"),
+    (lambda: layers.GRUCell(2**40), r"^GRUCell 'gru_cell\w*': units is too large"),
+    (lambda: layers.Dense(10**30), r"^Dense 'dense\w*': units is too large"),
+    (lambda: layers.Embedding(10**30, 2), r"^Embedding 'embedding\w*': `input_dim` x `output_dim` is too large"),
+], ids=["LSTM", "SimpleRNN", "GRUCell", "Dense", "Embedding"])
+def test_a_size_no_machine_can_hold_is_refused_at_construction_naming_layer_and_argument(make, message):
+    with pytest.raises(ValueError, match=message + r".*over 2\*\*63 - 1 bytes, which no machine can hold\.$"):
+        make()
+
+
+def test_big_sizes_a_machine_could_hold_are_accepted_until_built():
+    assert layers.SimpleRNN(2**31 - 1).units == 2**31 - 1
+    assert layers.Dense(2**40).units == 2**40 and layers.Embedding(2**33, 2).input_dim == 2**33
+
+
+def test_a_weight_too_large_for_its_input_is_refused_at_build_naming_the_layer_and_weight():
+    with pytest.raises(ValueError, match=r"^Dense 'big': weight 'kernel' is too large: it makes a weight of shape "
+                                         r"\(8, 2305843009213693952\)"):
+        layers.Dense(2**61, name="big")(torch.ones(1, 8))
+
+
+class KerasStyleWeights(layers.Layer):
+    """A custom layer written against Keras 3's add_weight: shape first, no name, default initializer."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], 64))
+        self.b = self.add_weight((64,), "zeros")
+        self.steps = self.add_weight(shape=(), dtype="int64", trainable=False)
+
+    def call(self, inputs):
+        return inputs @ self.w + self.b
+
+
+def test_add_weight_takes_keras_3_arguments_and_names_unnamed_weights():
+    layer = KerasStyleWeights()
+    layer(torch.ones(2, 64))
+    assert [name for name, _ in layer.named_parameters()] == ["variable", "variable_1", "variable_2"]
+    assert layer.b.shape == (64,) and layer.steps.dtype == torch.int64 and not layer.steps.requires_grad
+
+
+def test_add_weight_without_initializer_is_glorot_uniform_for_floats_and_zeros_otherwise_as_keras():
+    layer = KerasStyleWeights()
+    layer(torch.ones(2, 64))
+    limit = (6 / (64 + 64)) ** 0.5  # Keras's glorot_uniform limit for a 64 x 64 kernel
+    assert layer.w.abs().max() <= limit and layer.w.std() > limit / 3  # not zeros: Keras never starts there
+    assert int(layer.steps) == 0
+
+
+def test_add_weight_with_the_name_first_says_to_pass_it_as_a_keyword():
+    with pytest.raises(ValueError, match=r"add_weight takes the shape first, as Keras 3; pass the name as a keyword: "
+                                         r"add_weight\(shape=\.\.\., name='kernel'\)\.$"):
+        layers.Dense(2).add_weight("kernel", (2, 2))

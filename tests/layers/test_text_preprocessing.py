@@ -88,3 +88,12 @@ def test_functional_model_takes_a_string_input():
     text = rnnkit.Input(shape=(1,), dtype="string")
     model = rnnkit.Model(text, layers.GRU(2)(layers.Embedding(4, 3, mask_zero=True)(encoder(text))))
     assert model.predict(np.array([["hello cat"], ["cat"]]), verbose=0).shape == (2, 2)
+
+
+def test_model_called_on_a_python_list_of_strings_says_to_pass_an_array_and_predict_takes_the_list():
+    model = _text_classifier()
+    with pytest.raises(ValueError, match=r"^Sequential '\w+' takes arrays or tensors, got a Python list of strings; "
+                                         r"pass np\.array\(\[\.\.\.\]\) \(predict\(\) and fit\(\) convert"):
+        model(["the cat", "a dog"])
+    np.testing.assert_allclose(model.predict(["the cat", "a dog"], verbose=0),
+                               model.predict(np.array(["the cat", "a dog"]), verbose=0))

@@ -108,3 +108,21 @@ def test_check_converged_refuses_a_history_that_is_not_one():
 
     with pytest.raises(TypeError, match=r"^history must be a History, a dict of lists or None, got list\.$"):
         check_converged(small_model(), [1.0, float("nan")])
+
+
+@pytest.mark.parametrize("argument, value, message", [
+    ("model", None, r"^finish: model must be an rnnkit Model, got NoneType\.$"),
+    ("history", None, r"^finish: history must be the History that fit returned \(or its dict of lists\), "
+                      r"got NoneType\.$"),
+    ("metrics", [0.5], r"^finish: metrics must be a dict of the run's results, got list\.$"),
+    ("title", 3, r"^finish: title must be a string, got int\.$"),
+    ("plots", {"extra": "extra.png"}, r"^finish: plots must be a dict of \{key: \(file name, function drawing"),
+], ids=["model", "history", "metrics", "title", "plots"])
+def test_finish_refuses_an_argument_of_the_wrong_kind_naming_it_before_writing(argument, value, message, tmp_path):
+    runner = TaskRunner(tmp_path / "run", seed=0)
+    model = small_model()
+    history = runner.fit(model, *data(), epochs=1, verbose=0)
+    arguments = {"model": model, "history": history, "metrics": {}, "title": "t", "plots": None, argument: value}
+    with pytest.raises(TypeError, match=message):
+        runner.finish(arguments.pop("model"), arguments.pop("history"), arguments.pop("metrics"), **arguments)
+    assert not os.path.exists(tmp_path / "run" / "model.rnnkit")

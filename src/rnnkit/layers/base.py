@@ -17,7 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..engine.nest import map_structure
+from ..checks import check_weight_shape
+from ..engine.nest import flatten, map_structure
+from ..ops import _dtype as _torch_dtype
 
 from . import dtype_policy as dtype_policies
 from .dtype_policy import DTypePolicy, DTypePolicyLike
@@ -128,22 +130,48 @@ class Layer(nn.Module):
     # ----------------------------------------------------------------------------------- weights
     def add_weight(
         self,
-        name: str,
-        shape: Sequence[int],
-        initializer: InitializerLike = "zeros",
-        regularizer: RegularizerLike = None,
+        shape: Sequence[int] | None = None,
+        initializer: InitializerLike = None,
+        dtype: Any = None,
         trainable: bool = True,
+        regularizer: RegularizerLike = None,
         constraint: ConstraintLike = None,
+        name: str | None = None,
     ) -> nn.Parameter:
-        """Creates, initialises and registers a parameter named `name` (Keras weight order is the
-        order of creation). `regularizer` adds to `losses`; `constraint` is applied by
-        `apply_constraints()`."""
+        """Creates, initialises and registers a weight, as Keras 3's `Layer.add_weight` (Keras weight
+        order is the order of creation).
+
+        Args:
+            shape: the weight's shape; `()` (a scalar) when None.
+            initializer: an initializer name, object or callable; None gives Keras's default,
+                "glorot_uniform" for a floating weight and "zeros" for any other.
+            dtype: the weight's dtype ("float32", a torch dtype, ...); None for the layer's.
+            trainable: whether training updates it (False: e.g. BatchNormalization's moving statistics).
+            regularizer: adds its penalty to `losses`.
+            constraint: applied by `apply_constraints()` after each update.
+            name: the attribute name the weight is registered under; None gives "variable",
+                "variable_1", ...
+
+        Raises:
+            ValueError: the name is passed first, as rnnkit and Keras 2 took it (Keras 3 takes the shape
+                first: pass name=), or the weight is larger than any machine can hold.
+        """
+        if isinstance(shape, str):
+            raise ValueError(f"{type(self).__name__} '{self.name}': add_weight takes the shape first, as Keras 3; "
+                             f"pass the name as a keyword: add_weight(shape=..., name={shape!r}).")
+        shape = tuple(shape) if shape is not None else ()
         where = {**self._factory, **self._placement}
-        dtype = where.get("dtype") or self._resolved_dtype()
+        dtype = _torch_dtype(dtype) or where.get("dtype") or self._resolved_dtype()
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype.is_floating_point else "zeros"
+        if name is None:
+            name = next(f"variable{f'_{i}' if i else ''}" for i in range(len(self._parameters) + 1)
+                        if not hasattr(self, f"variable{f'_{i}' if i else ''}"))
+        check_weight_shape(shape, f"{type(self).__name__} '{self.name}': weight '{name}'", dtype.itemsize)
         # A first call under predict()'s inference mode must not make inference-only weights: those
         # could never be trained afterwards (Keras lets predict() come before fit()).
         with torch.inference_mode(False), torch.no_grad():
-            value = torch.empty(tuple(shape), dtype=dtype, device=where.get("device"))
+            value = torch.empty(shape, dtype=dtype, device=where.get("device"))
             get_initializer(initializer)(value)
             param = nn.Parameter(value, requires_grad=trainable and self._trainable)
         self.register_parameter(name, param)
@@ -399,6 +427,7 @@ class Layer(nn.Module):
         """Raises ValueError for inputs this layer can never take (checked before building)."""
 
     def forward(self, inputs: Any, *args, **kwargs) -> Any:
+        check_not_python_values(self, inputs)
         # As Keras's Layer.__call__: `training` and `mask` are accepted by every layer and passed on
         # only to a call() that takes them.
         for key in ("training", "mask"):
@@ -468,6 +497,24 @@ def _from_numpy(inputs, float_dtype):
         return inputs
     tensor = torch.as_tensor(inputs)
     return tensor.to(float_dtype()) if tensor.is_floating_point() else tensor
+
+
+def check_not_python_values(layer: Layer, inputs: Any) -> None:
+    """Refuses a (nested) Python list or tuple of plain numbers or strings as a call's input, as Keras
+    does, with a message saying to pass an array (a text layer takes a list of strings)."""
+    if not isinstance(inputs, (list, tuple)) or not inputs:
+        return
+    leaves = flatten(inputs)
+    if not leaves or not all(isinstance(v, (str, bytes, int, float, bool, np.generic)) for v in leaves):
+        return
+    strings = all(isinstance(v, (str, bytes)) for v in leaves)
+    if strings and layer.takes_text:
+        return
+    raise ValueError(
+        f"{type(layer).__name__} '{layer.name}' takes arrays or tensors, got a Python {type(inputs).__name__} of "
+        f"{'strings' if strings else 'numbers'}; pass np.array([...]) (predict() and fit() convert such a list "
+        "themselves)."
+    )
 
 
 def is_text(value: Any) -> bool:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-from ..checks import check_scalar
+from ..checks import check_scalar, check_weight_shape
 from ..engine.activations import activation_names, get_activation
 from .base import Layer, Shape
 from .constraints import ConstraintLike, get_constraint, serialize_constraint
@@ -76,6 +76,7 @@ class Dense(Layer):
     ) -> None:
         super().__init__(name=name, **kwargs)
         units = check_scalar(units, f"Dense '{self.name}': units", int, min_val=1)
+        check_weight_shape((1, units), f"Dense '{self.name}': units")  # the kernel: units per input feature
         self.units = units
         self.activation = get_activation(activation)
         self.use_bias = bool(use_bias)
@@ -87,11 +88,12 @@ class Dense(Layer):
         self.bias_constraint = get_constraint(bias_constraint)
 
     def build(self, input_shape: Shape) -> None:
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
-                                      self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
+                                      name="kernel")
         self.bias = (
-            self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
-                            constraint=self.bias_constraint)
+            self.add_weight(shape=(self.units,), initializer=self.bias_initializer,
+                            regularizer=self.bias_regularizer, constraint=self.bias_constraint, name="bias")
             if self.use_bias
             else None
         )
@@ -176,6 +178,7 @@ class Embedding(Layer):
         super().__init__(name=name, **kwargs)
         input_dim, output_dim = (check_scalar(value, f"Embedding '{self.name}': `{arg}`", int, min_val=1)
                                  for arg, value in (("input_dim", input_dim), ("output_dim", output_dim)))
+        check_weight_shape((input_dim, output_dim), f"Embedding '{self.name}': `input_dim` x `output_dim`")
         self.input_dim = input_dim
         self.output_dim = output_dim
         self.embeddings_initializer = embeddings_initializer
@@ -189,9 +192,10 @@ class Embedding(Layer):
             self.set_weights(weights if isinstance(weights, list) and len(weights) == 1 else [weights])
 
     def build(self, input_shape: Optional[Tuple[Optional[int], ...]] = None) -> None:
-        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                                          self.embeddings_initializer, self.embeddings_regularizer,
-                                          constraint=self.embeddings_constraint)
+        self.embeddings = self.add_weight(shape=(self.input_dim, self.output_dim),
+                                          initializer=self.embeddings_initializer,
+                                          regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint, name="embeddings")
 
     def compute_output_shape(self, input_shape: Tuple[Optional[int], ...]) -> Tuple[Optional[int], ...]:
         return tuple(input_shape) + (self.output_dim,)

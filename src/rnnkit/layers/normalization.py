@@ -154,20 +154,21 @@ class BatchNormalization(Layer):
             )
         shape = (features,)
         self.gamma = (
-            self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer,
-                            constraint=self.gamma_constraint)
+            self.add_weight(shape=shape, initializer=self.gamma_initializer, regularizer=self.gamma_regularizer,
+                            constraint=self.gamma_constraint, name="gamma")
             if self.scale
             else None
         )
         self.beta = (
-            self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer,
-                            constraint=self.beta_constraint)
+            self.add_weight(shape=shape, initializer=self.beta_initializer, regularizer=self.beta_regularizer,
+                            constraint=self.beta_constraint, name="beta")
             if self.center
             else None
         )
-        self.moving_mean = self.add_weight("moving_mean", shape, self.moving_mean_initializer, trainable=False)
-        self.moving_variance = self.add_weight("moving_variance", shape, self.moving_variance_initializer,
-                                               trainable=False)
+        self.moving_mean = self.add_weight(shape=shape, initializer=self.moving_mean_initializer, trainable=False,
+                                           name="moving_mean")
+        self.moving_variance = self.add_weight(shape=shape, initializer=self.moving_variance_initializer,
+                                               trainable=False, name="moving_variance")
 
     def validate_input(self, inputs: torch.Tensor) -> None:
         _normalized_axes(self._label, [self.axis], inputs.shape)
@@ -336,14 +337,14 @@ class LayerNormalization(Layer):
                 f"{self._label}: expected known sizes on axis {self.axis}, got input shape {tuple(input_shape)}."
             )
         self.gamma = (
-            self.add_weight("gamma", self.normalized_shape, self.gamma_initializer, self.gamma_regularizer,
-                            constraint=self.gamma_constraint)
+            self.add_weight(shape=self.normalized_shape, initializer=self.gamma_initializer,
+                            regularizer=self.gamma_regularizer, constraint=self.gamma_constraint, name="gamma")
             if self.scale
             else None
         )
         self.beta = (
-            self.add_weight("beta", self.normalized_shape, self.beta_initializer, self.beta_regularizer,
-                            constraint=self.beta_constraint)
+            self.add_weight(shape=self.normalized_shape, initializer=self.beta_initializer,
+                            regularizer=self.beta_regularizer, constraint=self.beta_constraint, name="beta")
             if self.center
             else None
         )

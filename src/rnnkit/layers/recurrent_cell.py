@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Un
 
 import torch
 
-from ..checks import check_scalar
+from ..checks import check_scalar, check_weight_shape
 from ..engine.activations import Activation, get_activation
 from ..engine.embedding_projection import embedding_projection
 from ..engine.native import KernelChoice
@@ -27,6 +27,7 @@ def check_cell_arguments(label: str, units: int, dropout: float = 0.0, recurrent
     """Validates a cell's arguments, naming `label` (the cell, or the layer that owns it) in errors;
     returns the two activations."""
     check_scalar(units, f"{label}: units", int, min_val=1)
+    check_weight_shape((units, units), f"{label}: units")  # the recurrent kernel holds units x units at least
     for arg, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
         check_scalar(rate, f"{label}: {arg}", float, min_val=0, max_val=1, include_boundaries="left")
     try:
@@ -149,18 +150,14 @@ class RecurrentCell(DropoutRNNCell, Layer):
             )
         self.input_dim = input_shape[-1]
         width = self.gate_count * self.units
-        self.add_weight(
-            "kernel", (self.input_dim, width), self.kernel_initializer, self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.add_weight(
-            "recurrent_kernel", (self.units, width), self.recurrent_initializer, self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
+        self.add_weight(shape=(self.input_dim, width), initializer=self.kernel_initializer,
+                        regularizer=self.kernel_regularizer, constraint=self.kernel_constraint, name="kernel")
+        self.add_weight(shape=(self.units, width), initializer=self.recurrent_initializer,
+                        regularizer=self.recurrent_regularizer, constraint=self.recurrent_constraint,
+                        name="recurrent_kernel")
         if self.use_bias:
-            bias = self.add_weight(
-                "bias", self.bias_shape(), "zeros", self.bias_regularizer, constraint=self.bias_constraint
-            )
+            bias = self.add_weight(shape=self.bias_shape(), initializer="zeros", regularizer=self.bias_regularizer,
+                                   constraint=self.bias_constraint, name="bias")
             with torch.no_grad():
                 self.init_bias_(bias)
         else:

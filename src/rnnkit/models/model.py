@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from ..layers.base import Layer, is_text, set_mask
+from ..layers.base import Layer, check_not_python_values, is_text, set_mask
 from ..layers.bidirectional import Bidirectional
 from ..layers.plan import Plan, check_explain_arguments, explain_call
 from ..layers.rnn import RNN
@@ -276,6 +276,8 @@ class Model(TrainingMixin, Layer):
         )
 
     def forward(self, *args, **kwargs) -> Any:
+        if args:
+            check_not_python_values(self, args[0])
         for key in ("training", "mask"):
             if key in kwargs and key not in self._call_takes:
                 kwargs.pop(key)

@@ -100,7 +100,14 @@ class TaskRunner:
             {"model", "metrics", "history", "history_plot", then each plot's key: path}; an empty
             dict without a folder. Under torchrun the other processes get the same paths and write
             nothing.
+
+        Raises:
+            TypeError: an argument of the wrong kind (checked first, with or without a folder, so that
+                nothing is half written): `model` not an rnnkit Model, `history` neither the History
+                `fit` returned nor its dict, `metrics` not a dict, `title` not a string, or `plots` not
+                a dict of (file name, callable) pairs.
         """
+        _check_finish_arguments(model, history, metrics, title, plots)
         if self.folder is None:
             return {}
         files = {"model": self.folder.save_model(model)}
@@ -113,3 +120,20 @@ class TaskRunner:
         files["metrics"] = self.folder.write_metrics(metrics)
         order = ("model", "metrics", "history", "history_plot")
         return {key: files[key] for key in order} | {key: path for key, path in files.items() if key not in order}
+
+
+def _check_finish_arguments(model, history, metrics, title, plots):
+    if not isinstance(model, Model):
+        raise TypeError(f"finish: model must be an rnnkit Model, got {type(model).__name__}.")
+    if not isinstance(history, (History, Mapping)):
+        raise TypeError(f"finish: history must be the History that fit returned (or its dict of lists), "
+                        f"got {type(history).__name__}.")
+    if not isinstance(metrics, Mapping):
+        raise TypeError(f"finish: metrics must be a dict of the run's results, got {type(metrics).__name__}.")
+    if not isinstance(title, str):
+        raise TypeError(f"finish: title must be a string, got {type(title).__name__}.")
+    if plots is not None and not (isinstance(plots, Mapping) and all(
+            isinstance(plot, tuple) and len(plot) == 2 and isinstance(plot[0], str) and callable(plot[1])
+            for plot in plots.values())):
+        raise TypeError(f"finish: plots must be a dict of {{key: (file name, function drawing to a path)}}, "
+                        f"got {plots!r}.")
