@@ -69,7 +69,7 @@ inline const float* previous_row(const float* initial, const float* states, int6
 // takes its AVX2 code on AMD CPUs (~100 GFLOP/s and ~70 GB/s on one thread of this AMD EPYC, whose
 // AVX-512 units do twice that); packed once into panels of 64 columns, each panel's K rows
 // contiguous, the same product runs here as AVX-512 code the compiler emits from 16-float vectors:
-// R rows of `a` share each load of the panel, their R x 64 sums stay in registers, and the panel (a
+// 4 rows of `a` share each load of the panel, their 4 x 64 sums stay in registers, and the panel (a
 // few hundred KB) stays in the core's cache while all rows pass over it. In bfloat16 (a mixed
 // policy) a panel holds the rows in pairs, (k, k+1) interleaved per column, the operand layout of
 // AVX512-BF16's dot product (vdpbf16ps: two products per lane summed into float32): half the
@@ -77,8 +77,15 @@ inline const float* previous_row(const float* initial, const float* states, int6
 // thread: 64 x 1024 x 3072 in 2.2 ms float32 (MKL 4.7) and 0.86 ms bfloat16 (torch 1.1); one row
 // (generation) 126 us float32 (MKL 171) and 60 us bfloat16 (torch 217). The last panel is as wide as
 // the columns left (a multiple of 16), so a 65-column output layer is 64 + 16 wide, not 128.
-constexpr int64_t PANEL = 64;
-typedef float f32x16 __attribute__((vector_size(64), aligned(4)));  // 16 floats, loaded unaligned
+// Without AVX-512 (16 vector registers of 8 floats) the block is 2 rows x 32 columns: the AVX-512
+// block spills there, 10x slower than MKL.
+#if defined(__AVX512F__)
+constexpr int64_t LANES = 16, ROWS = 4;
+#else
+constexpr int64_t LANES = 8, ROWS = 2;
+#endif
+constexpr int64_t PANEL = 4 * LANES;
+typedef float fvec __attribute__((vector_size(LANES * sizeof(float)), aligned(4)));  // loaded unaligned
 
 #if defined(__AVX512BF16__)
 constexpr bool kPanelBfloat16 = true;
@@ -87,7 +94,9 @@ constexpr bool kPanelBfloat16 = false;
 #endif
 
 // Panel p starts after p full panels of PANEL columns.
-inline int64_t panel_width(int64_t N, int64_t p) { return std::min<int64_t>(PANEL, (N - p * PANEL + 15) / 16 * 16); }
+inline int64_t panel_width(int64_t N, int64_t p) {
+    return std::min<int64_t>(PANEL, (N - p * PANEL + LANES - 1) / LANES * LANES);
+}
 
 // W (K, N), float32 or bfloat16, any strides -> its panels, float32 (K rows) or bfloat16 (ceil(K/2)
 // row pairs, rounded to nearest even), flat; one pass, so that packing a small weight costs about
@@ -116,7 +125,7 @@ torch::Tensor pack_panels(const torch::Tensor& W, bool bfloat16) {
                 "pack_panels: W must be a 2-D float32 or bfloat16 tensor");
     TORCH_CHECK(!bfloat16 || kPanelBfloat16, "pack_panels: bfloat16 panels need AVX512-BF16");
     const int64_t K = W.size(0), N = W.size(1), depth = bfloat16 ? 2 : 1;
-    auto packed = torch::empty({(K + depth - 1) / depth * depth * ((N + 15) / 16 * 16)},
+    auto packed = torch::empty({(K + depth - 1) / depth * depth * ((N + LANES - 1) / LANES * LANES)},
                                W.options().dtype(bfloat16 ? at::kBFloat16 : at::kFloat));
     AT_DISPATCH_SWITCH(W.scalar_type(), "pack_panels",
         AT_DISPATCH_CASE(at::kFloat, [&] {
@@ -156,10 +165,9 @@ struct Destination {
 template <int R, int V>
 inline void panel_rows(const Destination& to, const float* a, int64_t lda, const float* panel, int64_t K,
                        int64_t stride, int64_t columns) {
-    f32x16 acc[R][V] = {};
+    fvec acc[R][V] = {};
     for (int64_t k = 0; k < K; ++k) {
-        f32x16 w[V];
-        for (int v = 0; v < V; ++v) __builtin_memcpy(&w[v], panel + k * stride + 16 * v, sizeof(f32x16));
+        const fvec* w = reinterpret_cast<const fvec*>(panel + k * stride);
         for (int r = 0; r < R; ++r) {
             const float s = a[r * lda + k];
             for (int v = 0; v < V; ++v) acc[r][v] += s * w[v];
@@ -167,7 +175,7 @@ inline void panel_rows(const Destination& to, const float* a, int64_t lda, const
     }
     for (int r = 0; r < R; ++r) {
         float row[PANEL];
-        for (int v = 0; v < V; ++v) __builtin_memcpy(row + 16 * v, &acc[r][v], sizeof(f32x16));
+        for (int v = 0; v < V; ++v) *reinterpret_cast<fvec*>(row + LANES * v) = acc[r][v];
         to.store(r, row, columns);
     }
 }
@@ -198,13 +206,15 @@ inline void panel_rows(const Destination& to, const uint32_t* a, int64_t lda, co
 }
 #endif
 
-// All B rows of a over one panel: four at a time (each load of the panel serves four rows), then
-// one at a time.
+// All B rows of a over one panel: ROWS at a time (each load of the panel serves them all), then one
+// at a time.
 template <int V, typename A, typename P>
 inline void panel_column(const Destination& to, const A* a, int64_t lda, int64_t B, const P* panel, int64_t rows,
                          int64_t stride, int64_t columns) {
     int64_t b = 0;
-    for (; b + 4 <= B; b += 4) panel_rows<4, V>(to.shifted(b, 0), a + b * lda, lda, panel, rows, stride, columns);
+    for (; b + ROWS <= B; b += ROWS) {
+        panel_rows<ROWS, V>(to.shifted(b, 0), a + b * lda, lda, panel, rows, stride, columns);
+    }
     for (; b < B; ++b) panel_rows<1, V>(to.shifted(b, 0), a + b * lda, lda, panel, rows, stride, columns);
 }
 
@@ -221,7 +231,7 @@ void panel_product(const Destination& to, int64_t N, const A* a, int64_t lda, in
             const int64_t width = panel_width(N, p), columns = std::min(width, N - p * PANEL);
             const P* panel = panels + p * PANEL * rows * depth;
             const Destination d = to.shifted(0, p * PANEL);
-            switch (width / 16) {
+            switch (width / LANES) {
                 case 4: panel_column<4>(d, a, lda, B, panel, rows, width, columns); break;
                 case 3: panel_column<3>(d, a, lda, B, panel, rows, width, columns); break;
                 case 2: panel_column<2>(d, a, lda, B, panel, rows, width, columns); break;
