@@ -3,7 +3,8 @@ import argparse
 
 from ..data import read_idx_pair
 from ..tasks.rows import RECIPES, SCHEDULES, split_last, train_rows
-from .options import UsageError, add_training_options, existing_file, learning_rate, one_of, positive_int
+from .options import (UsageError, add_training_options, existing_file, learning_rate, one_of, positive_int,
+                      refuse_overwriting_inputs)
 from .output import print_written
 
 EXAMPLES = """examples:
@@ -18,6 +19,7 @@ def train(args: argparse.Namespace) -> int:
         raise UsageError("--test-images and --test-labels go together; pass both, or neither and --test-size.")
     if args.test_images is not None and args.test_size is not None:
         raise UsageError("pass either --test-images/--test-labels or --test-size, not both.")
+    refuse_overwriting_inputs([args.images, args.labels, args.test_images, args.test_labels], [args.out])
     x, y = _read_images(args.images, args.labels)
     if args.test_images is not None:
         x_train, y_train = x, y

@@ -298,6 +298,14 @@ def _parse_times(cells, lines, path, column):
         times = np.array([float(cell) for cell in cells])
     except ValueError:
         times = _parse_dates(cells, lines, path, column)
+    else:
+        # NaN compares false with its neighbours, so it would pass the order check below; a time
+        # near float64's limit passes it too, and then breaks the plots' axes after training.
+        beyond = np.flatnonzero(~(np.abs(times) <= MAX_MAGNITUDE))
+        if beyond.size:
+            i = int(beyond[0])
+            raise ValueError(f"{path}, line {lines[i]}, time column {column!r}: {_excerpt(cells[i])} is not a time; "
+                             f"numeric times must be finite and within +-{MAX_MAGNITUDE:.1e}.")
     if len(times) > 1:
         not_later = np.diff(times) <= np.zeros((), np.diff(times).dtype)
         if np.any(not_later):
