@@ -281,10 +281,11 @@ class Forecaster:
                 f"{extra}, which it does not predict; use --method direct with a model trained with "
                 f"--horizon >= the steps wanted.")
         history = values[-self.lookback:]
-        predicted = []
-        while sum(len(block) for block in predicted) < steps:
+        predicted, count = [], 0
+        while count < steps:  # a running count: summing the blocks each time made long forecasts quadratic
             block = self.predict_at(history, [len(history)])[0]
             predicted.append(block)
+            count += len(block)
             history = np.concatenate([history, block])[-self.lookback:]
         return np.concatenate(predicted)[:steps]
 
@@ -839,7 +840,10 @@ def _check_series(values, times, inputs, targets, source):
     times that are not strictly increasing (unordered or repeated rows)."""
     _check_magnitude(values, source)
     for position, name in enumerate(inputs):
-        if name in targets and np.all(values[:, position] == values[0, position]):
+        # compared as the network sees them: values differing only below float32's resolution
+        # (-0 and 1e-320, say) are one constant to it
+        column = values[:, position].astype(np.float32)
+        if name in targets and np.all(column == column[0]):
             raise ValueError(f"the target {name!r} of {source} is constant ({values[0, position]:g} in every row): "
                              "there is nothing to learn, its forecast is that value.")
     if times is not None and len(times) > 1:
