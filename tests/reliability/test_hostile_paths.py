@@ -186,3 +186,41 @@ def test_a_long_recursive_forecast_takes_time_linear_in_its_steps(forecaster):
     predicted = model.forecast(np.ones((80, 1)), 50_000, method="recursive")
     assert len(predicted) == 50_000
     assert time.perf_counter() - start < 10  # summing the blocks at each step took minutes
+
+
+def test_the_training_file_given_again_as_test_csv_is_refused_before_training(tmp_path):
+    (tmp_path / "series.csv").write_text(SERIES)
+    (tmp_path / "copy.csv").write_text(SERIES)
+    for test_file in ("series.csv", "copy.csv"):  # without a time column nothing else tells them apart
+        assert_refused(run(["forecast", "train", "--csv", tmp_path / "series.csv", "--test-csv", tmp_path / test_file,
+                            "--target", "v", "--out", tmp_path / "run"] + TINY_FORECASTER), "the same rows")
+    assert not (tmp_path / "run" / "model.rnnkit").exists()
+
+
+def test_rows_refuses_test_images_that_are_the_training_images_and_a_file_without_images(tmp_path):
+    idx_file(tmp_path / "images.idx", np.arange(12 * 16).reshape(12, 4, 4) % 251)
+    idx_file(tmp_path / "labels.idx", np.arange(12) % 3)
+    idx_file(tmp_path / "none.idx", np.zeros((0, 4, 4), np.uint8))
+    idx_file(tmp_path / "no_labels.idx", np.zeros(0, np.uint8))
+    same = ["--test-images", tmp_path / "images.idx", "--test-labels", tmp_path / "labels.idx"]
+    assert_refused(run(["rows", "train", "--images", tmp_path / "images.idx", "--labels", tmp_path / "labels.idx",
+                        "--out", tmp_path / "run"] + same), "the same images")
+    assert_refused(run(["rows", "train", "--images", tmp_path / "none.idx", "--labels", tmp_path / "no_labels.idx",
+                        "--out", tmp_path / "run"]), "none.idx", "holds no images")
+    assert not (tmp_path / "run" / "model.rnnkit").exists()
+
+
+def test_forecast_predict_prints_the_interval_level_as_typed(forecaster, tmp_path):
+    (tmp_path / "data.csv").write_text(SERIES)
+    code, printed, errors = run(["forecast", "predict", forecaster, "--csv", tmp_path / "data.csv", "--steps", "1",
+                                 "--interval", "0.9999", "--out", tmp_path])
+    assert code == 0, errors
+    assert "99.99% intervals" in printed and "100%" not in printed
+
+
+@pytest.mark.parametrize("line_end", ["\r", "\r\n"])
+def test_a_csv_with_carriage_return_line_ends_is_read_row_by_row(tmp_path, line_end):
+    path = tmp_path / "series.csv"
+    path.write_bytes(SERIES.replace("\n", line_end).encode())
+    table = read_csv(path, time_column="t")
+    assert len(table) == 80 and table["v"][1] == pytest.approx(np.sin(1 / 3) + 0.01, abs=1e-4)

@@ -112,7 +112,7 @@ def predict(args: argparse.Namespace) -> int:
              plot_forecast(history, predicted, written[1], targets=forecaster.targets,
                            context=4 * forecaster.window)]
     method = args.method if args.method != "auto" else ("direct" if args.steps <= forecaster.horizon else "recursive")
-    interval = f", {args.interval:.0%} intervals" if args.interval else ""
+    interval = f", {100 * args.interval:.6g}% intervals" if args.interval else ""  # as typed: 0.9999 is not 100%
     print(f"rnnkit forecast: {args.steps} steps past the end of {args.csv} ({len(history):,} rows), {method}{interval}")
     _print_forecast(predicted)
     print("wrote " + ", ".join(files))

@@ -146,7 +146,7 @@ def read_csv(
     Header names are stripped of surrounding spaces. Numbers may carry thousands separators
     ("7,380,500", quoted as CSV requires). The time column is parsed as numbers or as dates (ISO
     "2017-01-03", with an optional time, or US "1/3/2017") and must increase from row to row.
-    Blank lines are skipped.
+    Blank lines are skipped; lines may end in LF, CRLF or (old Mac files) CR alone.
 
     Args:
         path: the CSV file (UTF-8, with or without a byte-order mark).
@@ -182,6 +182,8 @@ def read_csv(
         line = text.count("\n", 0, text.index("\0")) + 1
         raise ValueError(f"{path}, line {line}: a NUL byte; the file is binary or in another encoding (UTF-16?), "
                          "not UTF-8 text.")
+    if "\r" in text and "\n" not in text:  # old Mac line ends, which the csv module takes for a broken field
+        text = text.replace("\r", "\n")
     rows = _numbered_rows(text, delimiter)
     try:
         header_line, header = next(rows)

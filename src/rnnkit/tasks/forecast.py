@@ -723,6 +723,9 @@ def _series_and_split(table, inputs, test_data, test_size, validation_size):
         return values, times, ChronologicalSplit.from_sizes(len(values), test_size, validation_size)
     test = as_table(test_data, "test data", names=table.names)
     test.require(inputs)
+    if np.array_equal(test.values(inputs), values):  # without times, nothing else would tell
+        raise ValueError(f"the test data {test.source} holds the same rows as {table.source}: its scores would "
+                         f"measure recall, not forecasting; test on the rows that follow {table.source} in time.")
     if times is not None and test.time is not None:
         if test.time.dtype != times.dtype and not (np.issubdtype(test.time.dtype, np.datetime64)
                                                    and np.issubdtype(times.dtype, np.datetime64)):
