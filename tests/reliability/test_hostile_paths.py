@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from rnnkit.cli import build_parser  # noqa: E402
-from rnnkit.data.tables import read_csv  # noqa: E402
+from rnnkit.data.tables import Table, read_csv  # noqa: E402
 from rnnkit.tasks.forecast import Forecaster, train_forecaster  # noqa: E402
 from rnnkit.tasks.seq2seq import read_pairs  # noqa: E402
 from rnnkit.tasks.textgen import read_text  # noqa: E402
@@ -224,3 +224,15 @@ def test_a_csv_with_carriage_return_line_ends_is_read_row_by_row(tmp_path, line_
     path.write_bytes(SERIES.replace("\n", line_end).encode())
     table = read_csv(path, time_column="t")
     assert len(table) == 80 and table["v"][1] == pytest.approx(np.sin(1 / 3) + 0.01, abs=1e-4)
+
+
+@pytest.mark.parametrize("data, named", [
+    (np.arange(60) * (1 + 1j), "data holds complex numbers"),
+    ({"v": np.arange(60) * 1j}, "column 'v' of data holds complex numbers"),
+    (Table.from_array, "the array holds complex numbers"),
+])
+def test_a_complex_series_is_refused_not_cast_to_its_real_part(data, named):
+    call = (lambda: data(np.arange(60) * (1 + 1j))) if callable(data) else (
+        lambda: train_forecaster(data, horizon=1, epochs=1, members=1))
+    with pytest.raises(ValueError, match=named):
+        call()

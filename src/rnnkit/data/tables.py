@@ -69,6 +69,7 @@ class Table:
             raise ValueError(f"a table needs at least one column; {source} has none.")
         self.columns = {}
         for name, values in columns.items():
+            check_real(values, f"column {name!r} of {source}")
             values = np.asarray(values, dtype=np.float64)
             if values.ndim != 1:
                 raise ValueError(f"column {name!r} of {source} must be 1-D, got shape {values.shape}.")
@@ -90,6 +91,7 @@ class Table:
     ) -> Table:
         """A table of the columns of `array` (1-D: one column; 2-D: rows x columns), named `names`
         (default "value" for a 1-D array, "0", "1", ... for the columns of a 2-D one)."""
+        check_real(array, "the array")
         array = np.asarray(array, dtype=np.float64)
         if array.ndim == 1:
             array = array[:, None]
@@ -136,6 +138,13 @@ class Table:
 
     def __repr__(self):
         return f"Table({len(self)} rows, columns={self.names}, time_column={self.time_column!r})"
+
+
+def check_real(values: npt.ArrayLike, what: str) -> None:
+    """Raises ValueError naming `what` when `values` are complex: a cast to float would drop their
+    imaginary parts silently (NumPy only warns)."""
+    if np.iscomplexobj(values):
+        raise ValueError(f"{what} holds complex numbers; give real ones (the imaginary parts would be dropped).")
 
 
 def read_csv(

@@ -24,7 +24,7 @@ import numpy as np
 from .. import Input, Model, Sequential, optimizers
 from ..checks import check_scalar
 from ..models import InputLayer
-from ..data.tables import Table, write_csv
+from ..data.tables import Table, check_real, write_csv
 from ..engine.native import one_thread
 from ..data.timeseries import (ChronologicalSplit, StandardScaler, diebold_mariano, forecast_metrics, get_scaler,
                                input_windows, persistence_forecast, scaler_from_config, seasonal_naive_forecast)
@@ -67,6 +67,7 @@ def as_table(data: SeriesData, what: str = "data", names: Sequence[str] | None =
         return data
     if isinstance(data, dict):
         return Table(data, source=what)
+    check_real(data, what)
     try:
         array = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError):
