@@ -236,3 +236,10 @@ def test_a_complex_series_is_refused_not_cast_to_its_real_part(data, named):
         lambda: train_forecaster(data, horizon=1, epochs=1, members=1))
     with pytest.raises(ValueError, match=named):
         call()
+
+
+def test_a_labelled_file_of_only_tabs_and_blanks_says_so(tmp_path):
+    path = tmp_path / "texts.txt"
+    path.write_text("\t\t\n \t\n" * 5)
+    assert_refused(run(["classify", "train", "--data", path, "--out", tmp_path / "run"]), str(path),
+                   "only spaces, tabs and line breaks")
