@@ -14,6 +14,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+import rnnkit  # noqa: E402
 from rnnkit.cli import build_parser  # noqa: E402
 from rnnkit.data.tables import Table, read_csv  # noqa: E402
 from rnnkit.tasks.forecast import Forecaster, train_forecaster  # noqa: E402
@@ -243,3 +244,13 @@ def test_a_labelled_file_of_only_tabs_and_blanks_says_so(tmp_path):
     path.write_text("\t\t\n \t\n" * 5)
     assert_refused(run(["classify", "train", "--data", path, "--out", tmp_path / "run"]), str(path),
                    "only spaces, tabs and line breaks")
+
+
+@pytest.mark.parametrize("load", ["load_model", "load_keras"])
+@pytest.mark.parametrize("kind, error, named", [("folder", IsADirectoryError, "is a folder"),
+                                                ("device", OSError, "not a regular file")])
+def test_a_folder_or_device_given_to_a_model_loader_is_named_as_such(tmp_path, load, kind, error, named):
+    path = tmp_path if kind == "folder" else "/dev/null"
+    loader = rnnkit.load_model if load == "load_model" else rnnkit.io.load_keras
+    with pytest.raises(error, match=named):
+        loader(path)
