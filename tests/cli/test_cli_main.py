@@ -2,6 +2,7 @@
 import argparse
 import contextlib
 import io
+import shlex
 import subprocess
 import sys
 
@@ -13,7 +14,7 @@ from rnnkit.cli import main
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
+    out = tmp_path_factory.mktemp("demo") / "my demo's run"  # the printed commands must quote it
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         code = main(["demo", "--epochs", "1", "--quiet", "--out", str(out)])
@@ -34,6 +35,14 @@ def test_demo_writes_the_model_plots_and_a_forecast_of_the_generated_series(demo
         assert (folder / name).stat().st_size > 0
     assert main(["forecast", "predict", str(folder / "model.rnnkit"), "--csv", str(folder / "series.csv"),
                  "--steps", "3", "--out", str(folder / "next")]) == 0
+
+
+def test_demo_prints_its_try_next_commands_shell_quoted(demo_run):
+    _, out, folder = demo_run
+    predict = next(line for line in out.splitlines() if line.strip().startswith("rnnkit forecast predict"))
+    backtest = next(line for line in out.splitlines() if line.strip().startswith("rnnkit forecast backtest"))
+    assert shlex.split(predict)[3:6] == [str(folder / "model.rnnkit"), "--csv", str(folder / "series.csv")]
+    assert shlex.split(backtest)[3:5] == ["--csv", str(folder / "series.csv")]
 
 
 def test_demo_rejects_zero_epochs_with_a_one_line_error(capsys):

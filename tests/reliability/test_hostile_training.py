@@ -63,6 +63,22 @@ def test_backup_and_restore_beside_model_checkpoint_keeps_every_checkpoint(tmp_p
     assert rnnkit.load_model(folder / "epoch_03.rnnkit").count_params() > 0
 
 
+def test_backup_and_restore_never_writes_over_a_checkpoint_named_as_its_backups(tmp_path):
+    """ModelCheckpoint runs first: its epoch N+1 file is named as the backup of (0-based) epoch N+1,
+    which the backup wrote over one epoch later and then deleted."""
+    folder = tmp_path / "checkpoints"
+    user_files(folder)
+    pattern = "epoch_{epoch:06d}.rnnkit"
+    callbacks = [rnnkit.callbacks.BackupAndRestore(folder), rnnkit.callbacks.ModelCheckpoint(str(folder / pattern))]
+    model = classifier()
+    model.fit(X, Y, epochs=3, verbose=0, callbacks=callbacks)
+    checkpoints = [folder / pattern.format(epoch=epoch) for epoch in (1, 2, 3)]
+    assert all(path.exists() for path in checkpoints)
+    assert not (folder / "training.json").exists()
+    last = rnnkit.load_model(checkpoints[-1])
+    assert all(np.array_equal(a, b) for a, b in zip(last.get_weights(), model.get_weights()))
+
+
 def test_backup_and_restore_removes_the_folder_it_made_when_training_ends(tmp_path):
     classifier().fit(X, Y, epochs=2, verbose=0, callbacks=[rnnkit.callbacks.BackupAndRestore(tmp_path / "made")])
     assert not (tmp_path / "made").exists()

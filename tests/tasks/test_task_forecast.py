@@ -10,7 +10,7 @@ from rnnkit.data import Table
 from rnnkit.tasks.backtest import backtest_forecaster
 from rnnkit.tasks.baselines import statistical_available
 from rnnkit.tasks.forecast import (ForecastResult, Forecaster, build_forecaster, choose_defaults, forecast,
-                                   train_forecaster)
+                                   plot_forecast, train_forecaster)
 
 FAST = dict(window=8, units=4, epochs=2, batch_size=64, members=2, statistical=False, verbose=0)
 
@@ -364,3 +364,21 @@ def test_the_training_report_adds_autoets_and_autoarima_when_statsforecast_is_in
     result = train_forecaster(wave(120), season=21, horizon=3, units=2, epochs=1, members=1, verbose=0)
     assert {"AutoETS", "AutoARIMA"} <= set(result.metrics["test"]["value"])
     assert "AutoETS" in result.report()
+
+
+def test_the_forecast_plot_draws_the_interval_as_a_band_between_the_bounds(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    drawn = []
+    real = matplotlib.axes.Axes.fill_between
+
+    def fill_between(ax, x, low, high, **options):
+        drawn.append((list(x), list(low), list(high)))
+        return real(ax, x, low, high, **options)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "fill_between", fill_between)
+    history = Table({"y": np.arange(10.0)}, time=np.arange(10), time_column="t")
+    predicted = Table({"y": [10.0, 11.0], "y_lower": [9.0, 9.5], "y_upper": [11.0, 12.5]}, time=np.array([10, 11]),
+                      time_column="t")
+    plot_forecast(history, predicted, tmp_path / "forecast.png")
+    assert drawn == [([10, 11], [9.0, 9.5], [11.0, 12.5])] and (tmp_path / "forecast.png").stat().st_size > 0

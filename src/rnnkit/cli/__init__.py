@@ -7,6 +7,7 @@ report. Bad input ends with a one-line error and exit code 2 (the full traceback
 """
 import argparse
 import gc
+import io
 import os
 import sys
 import traceback
@@ -62,6 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return distributed.launch(args.nproc, without_option(argv, "--nproc"))
     if not distributed.is_main_process():
         sys.stdout = open(os.devnull, "w")  # the first process reports for all
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # A file name that is not UTF-8 reaches Python as lone surrogates; written back as the bytes
+        # it was made of, it prints as the shell shows it instead of failing the command after its
+        # work is done (stdout's errors are 'strict' in a UTF-8 locale other than C.UTF-8).
+        sys.stdout.reconfigure(errors="surrogateescape")
     try:
         return args.run(args)
     except KeyboardInterrupt as interrupt:

@@ -6,7 +6,7 @@ from ..data.labelled import FORMATS, read_labelled, read_lines
 from ..tasks.classify import SCHEDULES, TextClassifier, format_classify_report, train_classifier
 from .options import (
     UsageError, add_training_options, dropout_rate, existing_file, fraction, layer_size, learning_rate, one_of, positive_int,
-    whole_number,
+    refuse_overwriting_inputs, whole_number,
 )
 from .output import print_written
 
@@ -32,6 +32,7 @@ Prints one line per sentence: the predicted label, its probability, and the sent
 
 
 def train(args: argparse.Namespace) -> int:
+    refuse_overwriting_inputs(args.data, [args.out])
     data = read_labelled(args.data, text_col=args.text_col, label_col=args.label_col, format=args.format)
     data, duplicates = data.distinct()
     counts = ", ".join(f"{name} ({count:,})" for name, count in data.counts().items())
@@ -85,7 +86,7 @@ def register(subcommands: argparse._SubParsersAction, common: argparse.ArgumentP
         epilog=TRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = trainer.add_argument_group("data")
-    source.add_argument("--data", nargs="+", required=True, type=existing_file, metavar="FILE",
+    source.add_argument("--data", nargs="+", action="extend", required=True, type=existing_file, metavar="FILE",
                         help="labelled text files (concatenated)")
     source.add_argument("--text-col", help="CSV/TSV: the column of the texts (default: found by name)")
     source.add_argument("--label-col", help="CSV/TSV: the column of the labels (default: found by name)")

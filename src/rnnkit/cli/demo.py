@@ -1,6 +1,7 @@
 """`rnnkit demo`: the main job on built-in data, a forecaster of a noisy seasonal series."""
 import argparse
 import os
+import shlex
 
 import numpy as np
 
@@ -56,10 +57,10 @@ def demo(args: argparse.Namespace) -> int:
     print(f"forecast of the {steps} steps after the series ({HORIZON} at a time, with 80% prediction intervals): "
           f"{FORECAST_PLOT}")
     print_written(args.out, files)
-    model = result.files["model"]
+    model, series_file = shlex.quote(result.files["model"]), shlex.quote(files[-2])  # pasted into a shell
     print("try next:\n"
-          f"  rnnkit forecast predict {model} --csv {files[-2]} --steps 200 --interval 0.8   continue the series\n"
-          f"  rnnkit forecast backtest --csv {files[-2]} --target value --season {PERIOD} --horizon {HORIZON}   score 5 "
+          f"  rnnkit forecast predict {model} --csv {series_file} --steps 200 --interval 0.8   continue the series\n"
+          f"  rnnkit forecast backtest --csv {series_file} --target value --season {PERIOD} --horizon {HORIZON}   score 5 "
           "forecasts against the baselines\n"
           "  rnnkit forecast train --csv YOUR.csv --target COL --time-col DATE        forecast your own CSV\n"
           "  rnnkit classify --help     text classification (sentences and labels)\n"

@@ -5,11 +5,18 @@ import shlex
 
 from ..data.tables import read_csv
 from ..tasks.backtest import backtest_forecaster
+from ..tasks.outputs import check_output_folder, make_output_folder
 from ..tasks.forecast import (CELLS, FORECAST_CSV, FORECAST_PLOT, METHODS, PREDICT, SCALERS, Forecaster,
                               plot_forecast, train_forecaster, write_forecast)
-from .options import (add_training_options, dropout_rate, existing_file, fraction, learning_rate, non_negative_int, one_of,
-                      positive_int, rows_or_fraction)
+from .options import (add_training_options, dropout_rate, existing_file, fraction, layer_size, learning_rate,
+                      non_negative_int, one_of, positive_int, refuse_overwriting_inputs, rows_or_fraction, whole_number)
 from .output import print_written
+
+# Deeper stacks of plain recurrent layers do not train (the recipe has no residual connections), and
+# the median of more networks than this is no steadier: larger asks would only exhaust memory (the
+# members train side by side in one model), so they are refused as typos.
+MAX_LAYERS = 32
+MAX_MEMBERS = 100
 
 TRAIN_EXAMPLES = """examples:
   # the next 18 months at once of a monthly series with a yearly season (window, split and batch derived)
@@ -58,6 +65,7 @@ def _print_recipe(metrics):
 
 
 def train(args: argparse.Namespace) -> int:
+    refuse_overwriting_inputs([args.csv, args.test_csv], [args.out])
     train_table = read_csv(args.csv, columns=_inputs(args), time_column=args.time_col)
     test_table = read_csv(args.test_csv, columns=_inputs(args), time_column=args.time_col) if args.test_csv else None
     tested_on = f"tested on {args.test_csv} ({len(test_table):,} rows)" if test_table else "tested on its last rows"
@@ -78,6 +86,7 @@ def train(args: argparse.Namespace) -> int:
 
 
 def backtest(args: argparse.Namespace) -> int:
+    refuse_overwriting_inputs([args.csv], [args.out])
     table = read_csv(args.csv, columns=_inputs(args), time_column=args.time_col)
     print(f"rnnkit forecast backtest: {args.target[0]} from {args.csv} ({len(table):,} rows), {args.folds} folds of "
           f"{args.horizon} step(s)")
@@ -90,17 +99,20 @@ def backtest(args: argparse.Namespace) -> int:
 
 
 def predict(args: argparse.Namespace) -> int:
+    out = os.path.dirname(os.path.abspath(args.model)) if args.out is None else args.out
+    written = [os.path.join(out, FORECAST_CSV), os.path.join(out, FORECAST_PLOT)]
+    check_output_folder(out)
+    refuse_overwriting_inputs([args.csv, args.model], written)
     forecaster = Forecaster(args.model)
     time_column = forecaster.settings["time_column"] if args.time_col is None else args.time_col or None
     history = read_csv(args.csv, columns=forecaster.inputs, time_column=time_column)
     predicted = forecaster.forecast(history, args.steps, method=args.method, interval=args.interval)
-    out = os.path.dirname(os.path.abspath(args.model)) if args.out is None else args.out
-    os.makedirs(out, exist_ok=True)
-    files = [write_forecast(predicted, os.path.join(out, FORECAST_CSV)),
-             plot_forecast(history, predicted, os.path.join(out, FORECAST_PLOT), targets=forecaster.targets,
+    make_output_folder(out)
+    files = [write_forecast(predicted, written[0]),
+             plot_forecast(history, predicted, written[1], targets=forecaster.targets,
                            context=4 * forecaster.window)]
     method = args.method if args.method != "auto" else ("direct" if args.steps <= forecaster.horizon else "recursive")
-    interval = f", {args.interval:.0%} intervals" if args.interval else ""
+    interval = f", {100 * args.interval:.6g}% intervals" if args.interval else ""  # as typed: 0.9999 is not 100%
     print(f"rnnkit forecast: {args.steps} steps past the end of {args.csv} ({len(history):,} rows), {method}{interval}")
     _print_forecast(predicted)
     print("wrote " + ", ".join(files))
@@ -127,8 +139,9 @@ def _print_forecast(table, head=10, tail=5):
 def _add_series_options(parser):
     data = parser.add_argument_group("data")
     data.add_argument("--csv", required=True, type=existing_file, help="the series: a CSV file with a header row")
-    data.add_argument("--target", required=True, nargs="+", metavar="COL", help="the column(s) to forecast")
-    data.add_argument("--features", nargs="+", default=[], metavar="COL",
+    data.add_argument("--target", required=True, nargs="+", action="extend", metavar="COL",
+                      help="the column(s) to forecast (repeating the option adds columns)")
+    data.add_argument("--features", nargs="+", action="extend", default=[], metavar="COL",
                       help="other input columns, read but not forecast")
     data.add_argument("--time-col", metavar="COL", help="the time column (numbers or dates), used for plots")
     data.add_argument("--horizon", type=positive_int, default=1,
@@ -145,11 +158,12 @@ def _add_series_options(parser):
 def _add_model_options(parser):
     recipe = parser.add_argument_group("model")
     recipe.add_argument("--model", type=one_of(*CELLS), default="lstm", help=f"{', '.join(CELLS)} (default lstm)")
-    recipe.add_argument("--units", type=positive_int, default=32, help="units per recurrent layer (default 32)")
-    recipe.add_argument("--layers", type=positive_int, default=1, help="stacked recurrent layers (default 1)")
+    recipe.add_argument("--units", type=layer_size, default=32, help="units per recurrent layer (default 32)")
+    recipe.add_argument("--layers", type=whole_number(1, MAX_LAYERS), default=1,
+                        help=f"stacked recurrent layers, at most {MAX_LAYERS} (default 1)")
     recipe.add_argument("--dropout", type=dropout_rate, default=0.0, help="dropout after each recurrent layer (default 0)")
-    recipe.add_argument("--members", type=positive_int, default=5,
-                        help="networks in the ensemble, the forecast is their median (default 5)")
+    recipe.add_argument("--members", type=whole_number(1, MAX_MEMBERS), default=5,
+                        help=f"networks in the ensemble, the forecast is their median, at most {MAX_MEMBERS} (default 5)")
     recipe.add_argument("--predict", type=one_of(*PREDICT), default="change",
                         help="what the network outputs: the change from the last value, the change from one season "
                         "before, or the value itself (default change)")

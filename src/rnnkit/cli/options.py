@@ -180,7 +180,27 @@ def one_of(*choices: str) -> Callable[[str], str]:
 
 
 def existing_file(text: str) -> str:
-    """argparse type: a path to a readable file."""
+    """argparse type: a path to a regular file (a folder, a FIFO or a device such as /dev/null is
+    refused: reading one fails or blocks)."""
     if not os.path.isfile(text):
+        if os.path.isdir(text):
+            raise argparse.ArgumentTypeError(f"{text!r} is a folder, not a file")
+        if os.path.exists(text):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a regular file (a pipe or a device?)")
         raise argparse.ArgumentTypeError(f"no such file: {text!r}")
     return text
+
+
+def refuse_overwriting_inputs(inputs: Sequence[str | None], outputs: Sequence[str]) -> None:
+    """Raises UsageError when one of the command's input files (None entries skipped) is one of the
+    `outputs` it writes or lies inside one of them (a training run's --out folder, where it writes
+    its model, history, plots and backup): running would replace the data it reads."""
+    for output in outputs:
+        if not output.strip():  # a blank --out is refused, naming it, where the folder is made
+            continue
+        target = os.path.realpath(output)
+        for path in inputs:
+            real = os.path.realpath(path) if path is not None else None
+            if real is not None and (real == target or real.startswith(os.path.join(target, ""))):
+                raise UsageError(f"the input {path!r} lies in {output!r}, which this command writes and would "
+                                 "replace it; choose another --out or move the file.")

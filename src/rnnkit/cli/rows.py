@@ -1,9 +1,12 @@
 """`rnnkit rows train`: classify images read as sequences of rows (MNIST digits as 28 steps of 28 pixels)."""
 import argparse
 
+import numpy as np
+
 from ..data import read_idx_pair
 from ..tasks.rows import RECIPES, SCHEDULES, split_last, train_rows
-from .options import UsageError, add_training_options, existing_file, learning_rate, one_of, positive_int
+from .options import (UsageError, add_training_options, existing_file, learning_rate, one_of, positive_int,
+                      refuse_overwriting_inputs)
 from .output import print_written
 
 EXAMPLES = """examples:
@@ -18,10 +21,14 @@ def train(args: argparse.Namespace) -> int:
         raise UsageError("--test-images and --test-labels go together; pass both, or neither and --test-size.")
     if args.test_images is not None and args.test_size is not None:
         raise UsageError("pass either --test-images/--test-labels or --test-size, not both.")
+    refuse_overwriting_inputs([args.images, args.labels, args.test_images, args.test_labels], [args.out])
     x, y = _read_images(args.images, args.labels)
     if args.test_images is not None:
         x_train, y_train = x, y
         x_test, y_test = _read_images(args.test_images, args.test_labels)
+        if x_test.shape == x.shape and np.array_equal(x_test, x):
+            raise UsageError(f"--test-images {args.test_images} holds the same images as --images {args.images}: "
+                             "the test accuracy would measure recall; test on images held out from training.")
         test_source = f"{args.test_images}"
     else:
         test_size = args.test_size if args.test_size is not None else max(1, len(x) // 5)
@@ -52,6 +59,9 @@ def _read_images(images, labels):
     if x.ndim != 3:
         raise ValueError(f"{images!r} holds an array of shape {x.shape}; expected images (samples, rows, columns), "
                          "an idx3 file such as MNIST's '...-images-idx3-ubyte'.")
+    if not len(x):
+        raise ValueError(f"{images!r} holds no images (its header announces 0); give a file with images to learn "
+                         "from.")
     return x, y
 
 

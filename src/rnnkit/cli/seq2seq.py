@@ -8,7 +8,7 @@ from ..tasks.seq2seq import (
 )
 from .options import (
     UsageError, add_training_options, existing_file, fraction, layer_size, learning_rate, one_of, positive_int,
-    whole_number,
+    refuse_overwriting_inputs, whole_number,
 )
 from .output import print_written
 
@@ -42,6 +42,7 @@ def addition(args: argparse.Namespace) -> int:
 def train(args: argparse.Namespace) -> int:
     if args.test_pairs is not None and args.test_fraction is not None:
         raise UsageError("pass either --test-pairs or --test-fraction, not both.")
+    refuse_overwriting_inputs([args.pairs, args.test_pairs], [args.out])
     pairs = read_pairs(args.pairs)
     if args.test_pairs is not None:
         train_pairs, test_pairs = pairs, read_pairs(args.test_pairs)

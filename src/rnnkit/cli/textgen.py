@@ -6,7 +6,7 @@ from ..io.saving import load_model
 from ..tasks import textgen
 from .options import (
     UsageError, add_training_options, dropout_rate, existing_file, fraction, layer_size, learning_rate, non_negative,
-    one_of, positive_int, positive_number, seed, whole_number,
+    one_of, positive_int, positive_number, refuse_overwriting_inputs, seed, whole_number,
 )
 from .output import print_written
 
@@ -15,6 +15,7 @@ MAX_SAMPLE_LENGTH = 10**6
 
 
 def train(args: argparse.Namespace) -> int:
+    refuse_overwriting_inputs([args.text], [args.out])
     text = textgen.read_text(args.text)
     run = textgen.train_text_model(
         text,

@@ -159,7 +159,8 @@ def _read_text(path, expected):
     with open(path, "rb") as file:
         data = file.read()
     if not data.strip():
-        raise ValueError(f"{path!r} is empty; expected {expected}.")
+        blank = "; it holds only spaces, tabs and line breaks" if data else ""
+        raise ValueError(f"{path!r} is empty; expected {expected}{blank}.")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ValueError(f"{path!r} is UTF-16 text (it starts with a UTF-16 byte-order mark); save it as UTF-8.")
     try:

@@ -69,6 +69,7 @@ class Table:
             raise ValueError(f"a table needs at least one column; {source} has none.")
         self.columns = {}
         for name, values in columns.items():
+            check_real(values, f"column {name!r} of {source}")
             values = np.asarray(values, dtype=np.float64)
             if values.ndim != 1:
                 raise ValueError(f"column {name!r} of {source} must be 1-D, got shape {values.shape}.")
@@ -90,6 +91,7 @@ class Table:
     ) -> Table:
         """A table of the columns of `array` (1-D: one column; 2-D: rows x columns), named `names`
         (default "value" for a 1-D array, "0", "1", ... for the columns of a 2-D one)."""
+        check_real(array, "the array")
         array = np.asarray(array, dtype=np.float64)
         if array.ndim == 1:
             array = array[:, None]
@@ -138,6 +140,13 @@ class Table:
         return f"Table({len(self)} rows, columns={self.names}, time_column={self.time_column!r})"
 
 
+def check_real(values: npt.ArrayLike, what: str) -> None:
+    """Raises ValueError naming `what` when `values` are complex: a cast to float would drop their
+    imaginary parts silently (NumPy only warns)."""
+    if np.iscomplexobj(values):
+        raise ValueError(f"{what} holds complex numbers; give real ones (the imaginary parts would be dropped).")
+
+
 def read_csv(
     path: str | os.PathLike, columns: Sequence[str] | None = None, time_column: str | None = None, delimiter: str = ","
 ) -> Table:
@@ -146,7 +155,7 @@ def read_csv(
     Header names are stripped of surrounding spaces. Numbers may carry thousands separators
     ("7,380,500", quoted as CSV requires). The time column is parsed as numbers or as dates (ISO
     "2017-01-03", with an optional time, or US "1/3/2017") and must increase from row to row.
-    Blank lines are skipped.
+    Blank lines are skipped; lines may end in LF, CRLF or (old Mac files) CR alone.
 
     Args:
         path: the CSV file (UTF-8, with or without a byte-order mark).
@@ -182,6 +191,8 @@ def read_csv(
         line = text.count("\n", 0, text.index("\0")) + 1
         raise ValueError(f"{path}, line {line}: a NUL byte; the file is binary or in another encoding (UTF-16?), "
                          "not UTF-8 text.")
+    if "\r" in text and "\n" not in text:  # old Mac line ends, which the csv module takes for a broken field
+        text = text.replace("\r", "\n")
     rows = _numbered_rows(text, delimiter)
     try:
         header_line, header = next(rows)
@@ -298,6 +309,14 @@ def _parse_times(cells, lines, path, column):
         times = np.array([float(cell) for cell in cells])
     except ValueError:
         times = _parse_dates(cells, lines, path, column)
+    else:
+        # NaN compares false with its neighbours, so it would pass the order check below; a time
+        # near float64's limit passes it too, and then breaks the plots' axes after training.
+        beyond = np.flatnonzero(~(np.abs(times) <= MAX_MAGNITUDE))
+        if beyond.size:
+            i = int(beyond[0])
+            raise ValueError(f"{path}, line {lines[i]}, time column {column!r}: {_excerpt(cells[i])} is not a time; "
+                             f"numeric times must be finite and within +-{MAX_MAGNITUDE:.1e}.")
     if len(times) > 1:
         not_later = np.diff(times) <= np.zeros((), np.diff(times).dtype)
         if np.any(not_later):

@@ -38,7 +38,7 @@ from ..layers.time_distributed import TimeDistributed
 from ..models.model import Model
 from ..models.sequential import Sequential
 from ..models.symbolic import InputLayer
-from .saving import check_archive_members
+from .saving import check_archive_members, check_file
 
 __all__ = ["load_keras", "load_keras_weights"]
 
@@ -86,7 +86,7 @@ def load_keras(path: str | os.PathLike, safe_mode: bool = True) -> Model:
         >>> model.predict(token_ids)
     """
     path = str(path)
-    _check_exists(path)
+    check_file(path)
     if path.endswith(".weights.h5"):
         raise ValueError(
             f"{path!r} is a Keras weights file, which holds no architecture: build the same model in rnnkit "
@@ -148,7 +148,7 @@ def load_keras_weights(model: Model, path: str | os.PathLike) -> Model:
     path = str(path)
     if not isinstance(model, Model):
         raise ValueError(f"load_keras_weights expects an rnnkit model, got {type(model).__name__}.")
-    _check_exists(path)
+    check_file(path)
     if not h5py.is_hdf5(path):
         raise ValueError(f"{path!r} is not an HDF5 file; expected a Keras .weights.h5 file from model.save_weights().")
     with _open_h5(path, path) as h5:
@@ -158,11 +158,6 @@ def load_keras_weights(model: Model, path: str | os.PathLike) -> Model:
 
 
 # ------------------------------------------------------------------------------- reading the file
-def _check_exists(path):
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No such file: {path!r}.")
-
-
 def _open_h5(source, where):
     try:
         return h5py.File(source, "r")

@@ -249,7 +249,7 @@ def load_weights(model: Model, path: str | os.PathLike) -> Model:
         from .keras_import import load_keras_weights
 
         return load_keras_weights(model, path)
-    _check_file(path)
+    check_file(path)
     if zipfile.is_zipfile(path):
         tensors, metadata = _load_safetensors(_read_archive(path)[WEIGHTS], f"{path!r} (member {WEIGHTS})")
     else:
@@ -505,8 +505,14 @@ def _optimizer_record(model):
 
 
 # --------------------------------------------------------------------------------------- loading
-def _check_file(path):
+def check_file(path: str) -> None:
+    """Raises FileNotFoundError for a missing `path`, IsADirectoryError for a folder and OSError for
+    anything else that is not a regular file (a FIFO would block the read), each naming it."""
     if not os.path.isfile(path):
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"{path!r} is a folder, not a model file.")
+        if os.path.exists(path):
+            raise OSError(f"{path!r} is not a regular file (a pipe or a device?), not a model file.")
         raise FileNotFoundError(f"No such file: {path!r}.")
 
 
@@ -516,7 +522,7 @@ def _read_archive(path):
     Checks, in order: a zip; no unsafe or duplicate member names; config.json present; every
     declared size within bounds (before anything is decompressed); config.json of the rnnkit format;
     no other members than rnnkit's; every member readable (zip CRC) and matching checksums.json."""
-    _check_file(path)
+    check_file(path)
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError) as error:

@@ -24,7 +24,7 @@ import numpy as np
 from .. import Input, Model, Sequential, optimizers
 from ..checks import check_scalar
 from ..models import InputLayer
-from ..data.tables import Table, write_csv
+from ..data.tables import Table, check_real, write_csv
 from ..engine.native import one_thread
 from ..data.timeseries import (ChronologicalSplit, StandardScaler, diebold_mariano, forecast_metrics, get_scaler,
                                input_windows, persistence_forecast, scaler_from_config, seasonal_naive_forecast)
@@ -67,6 +67,7 @@ def as_table(data: SeriesData, what: str = "data", names: Sequence[str] | None =
         return data
     if isinstance(data, dict):
         return Table(data, source=what)
+    check_real(data, what)
     try:
         array = np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError):
@@ -281,10 +282,11 @@ class Forecaster:
                 f"{extra}, which it does not predict; use --method direct with a model trained with "
                 f"--horizon >= the steps wanted.")
         history = values[-self.lookback:]
-        predicted = []
-        while sum(len(block) for block in predicted) < steps:
+        predicted, count = [], 0
+        while count < steps:  # a running count: summing the blocks each time made long forecasts quadratic
             block = self.predict_at(history, [len(history)])[0]
             predicted.append(block)
+            count += len(block)
             history = np.concatenate([history, block])[-self.lookback:]
         return np.concatenate(predicted)[:steps]
 
@@ -722,6 +724,9 @@ def _series_and_split(table, inputs, test_data, test_size, validation_size):
         return values, times, ChronologicalSplit.from_sizes(len(values), test_size, validation_size)
     test = as_table(test_data, "test data", names=table.names)
     test.require(inputs)
+    if np.array_equal(test.values(inputs), values):  # without times, nothing else would tell
+        raise ValueError(f"the test data {test.source} holds the same rows as {table.source}: its scores would "
+                         f"measure recall, not forecasting; test on the rows that follow {table.source} in time.")
     if times is not None and test.time is not None:
         if test.time.dtype != times.dtype and not (np.issubdtype(test.time.dtype, np.datetime64)
                                                    and np.issubdtype(times.dtype, np.datetime64)):
@@ -839,7 +844,10 @@ def _check_series(values, times, inputs, targets, source):
     times that are not strictly increasing (unordered or repeated rows)."""
     _check_magnitude(values, source)
     for position, name in enumerate(inputs):
-        if name in targets and np.all(values[:, position] == values[0, position]):
+        # compared as the network sees them: values differing only below float32's resolution
+        # (-0 and 1e-320, say) are one constant to it
+        column = values[:, position].astype(np.float32)
+        if name in targets and np.all(column == column[0]):
             raise ValueError(f"the target {name!r} of {source} is constant ({values[0, position]:g} in every row): "
                              "there is nothing to learn, its forecast is that value.")
     if times is not None and len(times) > 1:

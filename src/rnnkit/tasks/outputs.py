@@ -28,7 +28,7 @@ from ..train.callbacks import BackupAndRestore, Callback, History, TerminateOnNa
 from ..train.callbacks.logging import write_history_csv
 from ..train.plotting import plot_history
 
-__all__ = ["RunDirectory", "check_converged"]
+__all__ = ["RunDirectory", "check_converged", "check_output_folder", "make_output_folder"]
 
 # The folders this process holds locked: {real path: the descriptor holding the lock}.
 _HELD_LOCKS = {}
@@ -68,19 +68,9 @@ class RunDirectory:
         self.path = os.fspath(path)
         self.resume = resume
         self.writes = distributed.is_main_process()
-        if not self.path.strip():
-            raise ValueError(f"output folder {self.path!r} is not a name; give --out a folder name.")
-        if os.path.islink(self.path) and not os.path.exists(self.path):
-            raise ValueError(f"output folder {self.path!r} is a symbolic link to {os.readlink(self.path)!r}, "
-                             "which does not exist; create its target or choose another --out.")
-        if os.path.exists(self.path) and not os.path.isdir(self.path):
-            raise ValueError(f"output folder {self.path!r} is a file; choose another --out.")
+        check_output_folder(self.path)
         if self.writes:
-            try:
-                os.makedirs(self.path, exist_ok=True)
-            except OSError as error:
-                raise ValueError(f"cannot create the output folder {self.path!r} ({error.strerror}); choose "
-                                 "another --out.") from None
+            make_output_folder(self.path)
             _lock_folder(self.path)
         pending = self.has_unfinished_run()
         if pending and not resume:
@@ -169,6 +159,32 @@ class RunDirectory:
         kept = rows[1:epochs + 1]
         return {name: [float(row[i + 1]) if row[i + 1] else float("nan") for row in kept]
                 for i, name in enumerate(names)}
+
+
+def check_output_folder(path: str) -> None:
+    """Raises ValueError naming `path` when it cannot be an output folder: blank, a dangling symbolic
+    link (named with its target), or a file."""
+    if not path.strip():
+        raise ValueError(f"output folder {path!r} is not a name; give --out a folder name.")
+    if os.path.islink(path) and not os.path.exists(path):
+        raise ValueError(f"output folder {path!r} is a symbolic link to {os.readlink(path)!r}, "
+                         "which does not exist; create its target or choose another --out.")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"output folder {path!r} is a file; choose another --out.")
+
+
+def make_output_folder(path: str) -> None:
+    """`check_output_folder`, then creates the folder (and its parents) if missing.
+
+    Raises:
+        ValueError: naming `path`, which `check_output_folder` refuses or which cannot be created.
+    """
+    check_output_folder(path)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"cannot create the output folder {path!r} ({error.strerror}); choose "
+                         "another --out.") from None
 
 
 def check_converged(model: Model, history: History | Mapping[str, list[float]] | None = None,

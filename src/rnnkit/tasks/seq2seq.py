@@ -221,7 +221,8 @@ def addition_codec(digits: int = 3, reverse: bool = True) -> Seq2SeqCodec:
 
 
 def read_pairs(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
-    """Reads source<TAB>target lines (UTF-8) into a list of (source, target) pairs.
+    """Reads source<TAB>target lines (UTF-8, a leading byte-order mark dropped) into a list of
+    (source, target) pairs.
 
     Blank lines are skipped and columns after the second are ignored (so the sentence-pair files
     of Tatoeba/Anki, with an attribution column, read as they are).
@@ -236,7 +237,7 @@ def read_pairs(path: str | os.PathLike[str]) -> list[tuple[str, str]]:
     """
     path = os.fspath(path)
     try:
-        with open(path, encoding="utf-8") as file:
+        with open(path, encoding="utf-8-sig") as file:
             lines = file.read().split("\n")
     except UnicodeDecodeError as error:
         raise ValueError(f"{path!r} is not UTF-8 text ({error.reason} at byte {error.start}).") from None

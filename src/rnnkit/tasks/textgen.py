@@ -44,7 +44,8 @@ CHECKPOINT = "checkpoint.rnnkit"
 
 # ------------------------------------------------------------------------------------------ data
 def read_text(path: str | os.PathLike[str]) -> str:
-    """The contents of the UTF-8 text file `path`.
+    """The contents of the UTF-8 text file `path`, without a leading byte-order mark (an editor's
+    mark, not a character of the text to learn).
 
     Raises:
         ValueError: the file is empty, or is not UTF-8 (naming the byte offset of the first bad byte).
@@ -52,15 +53,16 @@ def read_text(path: str | os.PathLike[str]) -> str:
     """
     with open(path, "rb") as file:
         data = file.read()
-    if not data:
-        raise ValueError(f"{path!r} is empty: a character model needs text to learn from.")
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ValueError(
             f"{path!r} is not UTF-8 text: byte {error.start} (0x{data[error.start]:02x}) cannot be decoded "
             f"({error.reason}); convert the file to UTF-8 (e.g. iconv -t UTF-8)."
         ) from None
+    if not text:
+        raise ValueError(f"{path!r} is empty: a character model needs text to learn from.")
+    return text
 
 
 def windows(ids: np.ndarray, seq_len: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -183,7 +184,8 @@ class BackupAndRestore(Callback):
     runs_last = True
     POINTER = "training.json"
     # The names of the files this callback writes, and of their temporary files while being written
-    _BACKUP_NAME = re.compile(r"\.?(training\.json|epoch_\d{6}\.(rnnkit|callbacks\.safetensors))(\.\d+-[0-9a-f]{16}\.tmp)?")
+    _BACKUP_NAME = re.compile(
+        r"\.?(training\.json|epoch_\d{6}(-\d+)?\.(rnnkit|callbacks\.safetensors))(\.\d+-[0-9a-f]{16}\.tmp)?")
 
     def __init__(self, backup_dir: str | os.PathLike, delete_checkpoint: bool = True) -> None:
         super().__init__()
@@ -195,6 +197,8 @@ class BackupAndRestore(Callback):
         self._backed_up_epoch = None
         self._diverged = False
         self._created_dir = False
+        self._orphans = set()  # in a folder this callback made: the files found there when training began
+        self._written = set()  # the files this callback wrote in this fit
 
     def set_siblings(self, callbacks: Sequence[Callback]) -> None:
         """Keeps the run's other callbacks, whose resumable states each backup holds."""
@@ -211,6 +215,8 @@ class BackupAndRestore(Callback):
         # and what a run killed mid-write left) was made by this callback, in that run
         self._created_dir = (os.path.isdir(self.backup_dir) and os.path.exists(self._pointer_path())
                              and all(self._BACKUP_NAME.fullmatch(name) for name in os.listdir(self.backup_dir)))
+        self._orphans = set(os.listdir(self.backup_dir)) if self._created_dir else set()
+        self._written = set()
         if not os.path.exists(self._pointer_path()):
             return
         record = self._read_pointer()
@@ -310,8 +316,9 @@ class BackupAndRestore(Callback):
             os.makedirs(self.backup_dir)
             self._created_dir = True
         earlier = self._backup_files()
-        prefix = f"epoch_{epoch:06d}."
+        prefix = self._free_prefix(epoch, earlier)
         name = prefix + "rnnkit"
+        self._written |= {name, prefix + "callbacks.safetensors"}
         self.model.save(os.path.join(self.backup_dir, name), include_optimizer=True)
         callback_states, arrays = self._sibling_states()
         record = {
@@ -330,15 +337,28 @@ class BackupAndRestore(Callback):
         self._backed_up_epoch = epoch
         self._remove(self._stale_files(earlier))
 
+    def _free_prefix(self, epoch, earlier):
+        """'epoch_N.', or 'epoch_N-2.', ... when a file of that name is there that this callback did
+        not write: a ModelCheckpoint("epoch_{epoch:06d}.rnnkit") beside it (whose epoch N+1 file it
+        would overwrite one epoch later and then delete), or the user's own."""
+        ours = set(earlier) | self._written | self._orphans
+        for copy in itertools.count(1):
+            prefix = f"epoch_{epoch:06d}{'' if copy == 1 else f'-{copy}'}."
+            if all(name in ours or not os.path.exists(os.path.join(self.backup_dir, name))
+                   for name in (prefix + "rnnkit", prefix + "callbacks.safetensors")):
+                return prefix
+
     def _stale_files(self, earlier=()):
         """What may go now: the files of the previous backup record (`earlier`) that the current one
-        does not name, and in a folder this callback made, every other file named as it names its
-        files (left by a run killed mid-write). A user's own files in the folder stay."""
+        does not name, and in a folder this callback made, the other files it wrote or found there
+        named as it names its files (left by a run killed mid-write). A user's own files in the
+        folder, and files others write into it while it trains, stay."""
         current = self._backup_files()
         stale = set(earlier) - current
         if self._created_dir:
             stale |= {name for name in os.listdir(self.backup_dir)
-                      if self._BACKUP_NAME.fullmatch(name) and name not in current}
+                      if name in self._orphans | self._written and self._BACKUP_NAME.fullmatch(name)
+                      and name not in current}
         return stale
 
     def _remove(self, names):
