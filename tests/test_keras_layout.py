@@ -3,7 +3,6 @@ import importlib
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 import rnnkit
@@ -37,30 +36,6 @@ def test_keras_module_imports_as_a_submodule_with_keras_names(module):
 ])
 def test_keras_3_top_level_class_is_rnnkits_own(name, where):
     assert getattr(rnnkit, name) is getattr(getattr(rnnkit, where), name)
-
-
-def test_keras_rnn_documentation_cell_subclassing_the_top_level_layer_trains():
-    class MinimalRNNCell(rnnkit.Layer):
-        def __init__(self, units, **kwargs):
-            super().__init__(**kwargs)
-            self.units = units
-            self.state_size = units
-
-        def build(self, input_shape):
-            self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="uniform", name="kernel")
-            self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), initializer="uniform",
-                                                    name="recurrent_kernel")
-            self.built = True
-
-        def call(self, inputs, states):
-            output = rnnkit.ops.matmul(inputs, self.kernel) + rnnkit.ops.matmul(states[0], self.recurrent_kernel)
-            return output, [output]
-
-    x = rnnkit.Input((None, 5))
-    model = rnnkit.Model(x, rnnkit.layers.RNN([MinimalRNNCell(8), MinimalRNNCell(4)])(x))
-    model.compile(optimizer="adam", loss="mse")
-    history = model.fit(np.ones((4, 3, 5), "float32"), np.zeros((4, 4), "float32"), epochs=2, verbose=0)
-    assert model.output_shape == (None, 4) and len(history.history["loss"]) == 2
 
 
 def test_submodule_is_the_module_where_the_code_lives():

@@ -88,7 +88,7 @@ def test_unknown_dtype_name_is_a_one_line_error():
 
 def test_keras_guide_minimal_rnn_cell_runs_on_rnnkit_ops():
     # The "MinimalRNNCell" of Keras's RNN layer documentation, written against keras.ops.
-    class MinimalRNNCell(rnnkit.layers.Layer):
+    class MinimalRNNCell(rnnkit.Layer):  # keras.Layer, as the documentation writes it
         def __init__(self, units, **kwargs):
             super().__init__(**kwargs)
             self.units = units
