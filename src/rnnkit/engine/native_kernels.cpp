@@ -339,17 +339,27 @@ torch::Tensor recurrent_weight_gradient(const torch::Tensor& h0, const torch::Te
 }
 
 // A weight the sequence kernels multiply by at every step: packed in panels where the panel product
-// runs it (float32; bfloat16 where the CPU has AVX512-BF16), else as it is for torch's GEMM (float16,
-// bfloat16 without AVX512-BF16). Packed once per kernel call, in one pass: ~3 ms for GRU(1024)'s
-// 12.6 MB (its 100 steps take 2.2 ms each), ~1 us for LSTM(32)'s 32 x 128.
+// runs it (float32; bfloat16 where the CPU has AVX512-BF16) and the call has enough rows to repay the
+// packing, else as it is for torch's GEMM (float16, bfloat16 without AVX512-BF16).
 struct StepWeight {
     torch::Tensor plain;   // (K, N), possibly a transposed view
     torch::Tensor panels;  // pack_panels(plain), or undefined
 };
 
-StepWeight step_weight(const torch::Tensor& W) {
+// Whether packing a weight of `elements` pays for itself over `row_steps` (batch x steps) rows of
+// products. Measured on one thread (AMD EPYC): packing costs ~0.9 ns an element (GRU(1024)'s U: 2.7 ms);
+// each row-step then saves torch's per-call cost (~2 us) and ~0.012 ns an element (one row of
+// GRU(1024): MKL 140 us, panels 102). So a 50 x 50 weight pays from 2 row-steps and GRU(1024)'s from
+// ~72; one token at a time (sampling, a stateful layer fed step by step) keeps torch's GEMM.
+inline bool packing_pays(int64_t elements, int64_t row_steps) {
+    return row_steps * (elements + 166667) > 75 * elements;  // both sides divided by 0.012 ns
+}
+
+StepWeight step_weight(const torch::Tensor& W, int64_t row_steps) {
     const bool bfloat16 = W.scalar_type() == at::kBFloat16;
-    if (W.scalar_type() == at::kFloat || (bfloat16 && kPanelBfloat16)) return {W, pack_panels(W, bfloat16)};
+    if ((W.scalar_type() == at::kFloat || (bfloat16 && kPanelBfloat16)) && packing_pays(W.numel(), row_steps)) {
+        return {W, pack_panels(W, bfloat16)};
+    }
     return {W, torch::Tensor()};
 }
 
@@ -360,11 +370,15 @@ void packed_product(const StepWeight& w, const Destination& to, const float* a, 
     panel_rows_product(to, a, lda, B, w.plain.size(0), w.plain.size(1), w.panels);
 }
 
-// out = addend + a b (no addend: out = a b) for rows given as tensor views; b packed, or in a low
-// precision torch's GEMM runs (see above).
+// out = addend + a b (no addend: out = a b) for rows given as tensor views; b packed, or as it is for
+// torch's GEMM (float32, or a low precision: see above).
 void product_out(torch::Tensor out, const torch::Tensor& addend, const torch::Tensor& a, const StepWeight& b) {
     if (b.panels.defined()) {
         panel_addmm(out, addend, a, b.panels);
+        return;
+    }
+    if (b.plain.scalar_type() == out.scalar_type()) {
+        addend.defined() ? at::addmm_out(out, addend, a, b.plain) : at::mm_out(out, a, b.plain);
         return;
     }
     auto product = at::mm(a.to(b.plain.scalar_type()), b.plain);
@@ -470,7 +484,7 @@ std::vector<torch::Tensor> lstm_forward(torch::Tensor xp, torch::Tensor U, torch
     const float* c0_p = c0.data_ptr<float>();
     xp = xp.contiguous();  // the packed product reads rows by pointer arithmetic
     const float* xp_p = xp.data_ptr<float>();
-    const StepWeight Uw = step_weight(U);
+    const StepWeight Uw = step_weight(U, B * T);
     torch::Tensor h = h0;
     for (int64_t t = 0; t < T; ++t) {
         if (Uw.panels.defined()) {
@@ -501,7 +515,7 @@ std::vector<torch::Tensor> lstm_backward(torch::Tensor d_hs, torch::Tensor d_c_l
     const int64_t B = hs.size(0), T = hs.size(1), H = hs.size(2);
     d_hs = d_hs.contiguous();
     auto d_gates = reusable_empty(gates.sizes(), gates.options());
-    const StepWeight Ut = step_weight(U.t());
+    const StepWeight Ut = step_weight(U.t(), B * T);
     auto gc = d_c_last.clone().contiguous();
     auto gc_prev = torch::empty({B, H}, hs.options());
     auto h_carry = torch::empty({B, H}, hs.options());
@@ -581,7 +595,7 @@ std::vector<torch::Tensor> lstm_forward_nested(torch::Tensor xp, torch::Tensor U
     float* hp_p = h_prev.data_ptr<float>();
     float* h_p = h.data_ptr<float>();
     float* c_p = c.data_ptr<float>();
-    const StepWeight Uw = step_weight(U);
+    const StepWeight Uw = step_weight(U, B * T);
     int64_t offset = 0;
     for (int64_t t = 0; t < T; ++t) {
         const int64_t n = n_p[t];
@@ -630,7 +644,7 @@ std::vector<torch::Tensor> lstm_backward_nested(torch::Tensor d_hs, torch::Tenso
     const int64_t* n_p = counts.data_ptr<int64_t>();
     auto d_xp = torch::empty({B, T, 4 * H}, gates.options());  // every row written below, zeros when masked
     auto dz = torch::empty({S, 4 * H}, gates.options());
-    const StepWeight Ut = step_weight(U.t());
+    const StepWeight Ut = step_weight(U.t(), B * T);
     auto gh = torch::zeros({B, H}, gates.options());  // dL/dh_t in sorted order
     auto gc = d_c_last.index_select(0, order).contiguous();
     auto gc_prev = torch::empty({B, H}, gates.options());
@@ -756,7 +770,7 @@ torch::Tensor simple_rnn_forward(torch::Tensor xp, torch::Tensor U, torch::Tenso
     const float* h0_p = h0.data_ptr<float>();
     xp = xp.contiguous();  // the packed product reads rows by pointer arithmetic
     const float* xp_p = xp.data_ptr<float>();
-    const StepWeight Uw = step_weight(U);
+    const StepWeight Uw = step_weight(U, B * T);
     torch::Tensor h = h0;
     for (int64_t t = 0; t < T; ++t) {
         if (Uw.panels.defined()) {
@@ -787,7 +801,7 @@ std::vector<torch::Tensor> simple_rnn_backward(torch::Tensor d_hs, torch::Tensor
     const int64_t B = hs.size(0), T = hs.size(1), H = hs.size(2);
     d_hs = d_hs.contiguous();
     auto d_pre = reusable_empty(hs.sizes(), hs.options());
-    const StepWeight Ut = step_weight(U.t());
+    const StepWeight Ut = step_weight(U.t(), B * T);
     auto g_next = torch::zeros({B, H}, hs.options());
     auto g_in = torch::empty({B, H}, hs.options());
     auto carry = torch::empty({B, H}, hs.options());
@@ -875,7 +889,7 @@ std::vector<torch::Tensor> gru_forward(torch::Tensor xp, torch::Tensor U, torch:
     float* in_p = inner.data_ptr<float>();
     float* h_p = hs.data_ptr<float>();
     const float* h0_p = h0.data_ptr<float>();
-    const StepWeight Uw = step_weight(U);
+    const StepWeight Uw = step_weight(U, B * T);
     torch::Tensor h = h0;
     for (int64_t t = 0; t < T; ++t) {
         product_out(u, has_bias ? b_rec : torch::Tensor(), h, Uw);
@@ -905,7 +919,7 @@ std::vector<torch::Tensor> gru_backward(torch::Tensor d_hs, torch::Tensor U, tor
     // the two (B, T, 3H) gradients share one buffer.
     auto d_xp = reusable_empty(gates.sizes(), gates.options());
     auto da_h = reusable_empty(hs.sizes(), hs.options());
-    const StepWeight Ut = step_weight(U.t());
+    const StepWeight Ut = step_weight(U.t(), B * T);
     auto g_next = torch::zeros({B, H}, hs.options());
     auto g_in = torch::empty({B, H}, hs.options());
     auto carry = torch::empty({B, H}, hs.options());
@@ -968,7 +982,7 @@ std::vector<torch::Tensor> gru_forward_nested(torch::Tensor xp, torch::Tensor U,
     float* hp_p = h_prev.data_ptr<float>();
     float* h_p = h.data_ptr<float>();
     const float* u_p = u.data_ptr<float>();
-    const StepWeight Uw = step_weight(U);
+    const StepWeight Uw = step_weight(U, B * T);
     int64_t offset = 0;
     for (int64_t t = 0; t < T; ++t) {
         const int64_t n = n_p[t];
@@ -1010,7 +1024,7 @@ std::vector<torch::Tensor> gru_backward_nested(torch::Tensor d_hs, torch::Tensor
     auto da_h_rows = torch::empty({B, H}, gates.options());
     auto g = torch::zeros({B, H}, gates.options());  // dL/dh_t in sorted order
     auto carry = torch::empty({B, H}, gates.options());
-    const StepWeight Ut = step_weight(U.t());
+    const StepWeight Ut = step_weight(U.t(), B * T);
     const float* g_p = gates.data_ptr<float>();
     const float* uh_p = u_h.data_ptr<float>();
     const float* hp_p = h_prev.data_ptr<float>();
@@ -1069,7 +1083,7 @@ std::vector<torch::Tensor> simple_rnn_forward_nested(torch::Tensor xp, torch::Te
     float* y_p = states.data_ptr<float>();
     float* hp_p = h_prev.data_ptr<float>();
     float* h_p = h.data_ptr<float>();
-    const StepWeight Uw = step_weight(U);
+    const StepWeight Uw = step_weight(U, B * T);
     int64_t offset = 0;
     for (int64_t t = 0; t < T; ++t) {
         const int64_t n = n_p[t];
@@ -1117,7 +1131,7 @@ std::vector<torch::Tensor> simple_rnn_backward_nested(torch::Tensor d_hs, torch:
     auto da = torch::empty({S, H}, states.options());
     auto g = torch::zeros({B, H}, states.options());
     auto carry = torch::empty({B, H}, states.options());  // the row function's bypass output: 0 when kept
-    const StepWeight Ut = step_weight(U.t());
+    const StepWeight Ut = step_weight(U.t(), B * T);
     const float* y_p = states.data_ptr<float>();
     const float* dh_p = d_hs.data_ptr<float>();
     float* dx_p = d_xp.data_ptr<float>();
