@@ -123,11 +123,12 @@ def test_compiled_greedy_loop_under_mixed_bfloat16_runs_its_products_in_bfloat16
 
 
 def test_compiled_greedy_loop_follows_weights_changed_in_place(monkeypatch):
-    """The packed weights are kept between calls, and packed again when a weight changes (an
-    optimizer step, a load): the tokens then follow the new weights."""
+    """The folded table and the packed weights are kept between calls, and made again when a weight
+    changes (an optimizer step, a load): the tokens then follow the new weights."""
     model = sharp_model(layers.GRU(16, return_sequences=True))
     model.generate([3, 7, 1], 20, temperature=0)
     with torch.no_grad():
+        model.layers[0].embeddings.copy_(model.layers[0].embeddings.flip(0))
         model.layers[1].cell.recurrent_kernel.mul_(-3.0)
         model.layers[2].kernel.copy_(model.layers[2].kernel.flip(1))
     fast = model.generate([3, 7, 1], 20, temperature=0)

@@ -146,8 +146,9 @@ def _compiled_greedy_decoder(model):
     The Embedding folds into the recurrent layer's input projection (a (vocabulary, gates * units)
     table, embeddings W + b, made once), so a step is the recurrent product, the gate arithmetic,
     the output layer and an argmax, with no Python in between. The two products read their weights
-    packed in column panels (`_panels`), in bfloat16 under a mixed_bfloat16 policy as the layers'
-    own kernels compute (states, gates and logits stay float32)."""
+    packed in column panels (the native `pack_panels`), in bfloat16 under a mixed_bfloat16 policy as
+    the layers' own kernels compute (states, gates and logits stay float32). The table and the panels
+    are kept between calls while their weights are unchanged (`_derived_from`)."""
     if not greedy_decoder_plan(model)[0]:
         return None
     embedding, recurrent, dense = model.layers
@@ -160,11 +161,17 @@ def _compiled_greedy_decoder(model):
     b_in, b_rec = cell.bias, None
     if cell_code == 2 and cell.bias is not None:
         b_in, b_rec = cell.bias[0], cell.bias[1]
-    table = embedding.embeddings @ cell.kernel if b_in is None else torch.addmm(b_in, embedding.embeddings, cell.kernel)
+    table = _derived_from(
+        (embedding.embeddings, cell.kernel, cell.bias), "table",
+        lambda: embedding.embeddings @ cell.kernel if b_in is None else torch.addmm(b_in, embedding.embeddings, cell.kernel),
+    )
     empty = table.new_empty(0)
     states = [s.clone().contiguous() for s in recurrent.states]
     bfloat16 = recurrent._mixed_compute(table) is torch.bfloat16
-    recurrent_panels, output_panels = _panels(cell.recurrent_kernel, bfloat16), _panels(dense.kernel, bfloat16)
+    recurrent_panels, output_panels = (
+        _derived_from((w,), f"panels {bfloat16}", lambda w=w: native.pack_panels(w.detach().contiguous(), bfloat16))
+        for w in (cell.recurrent_kernel, dense.kernel)
+    )
 
     def decode(first, steps):
         return native.greedy_decode(
@@ -176,21 +183,20 @@ def _compiled_greedy_decoder(model):
     return decode
 
 
-# weight -> ((its version, storage and bfloat16 or not when packed), its panels)
-_packed: WeakIdKeyDictionary = WeakIdKeyDictionary()
+# first weight -> {name: (the weights' versions and storages when made, what was made from them)}
+_derived: WeakIdKeyDictionary = WeakIdKeyDictionary()
 
 
-def _panels(weight: torch.Tensor, bfloat16: bool) -> torch.Tensor:
-    """`weight` (K, N) packed for the compiled decoder's products (the native `pack_panels`), kept
-    while the weight lives and is unchanged: packing GRU(1024)'s recurrent matrix takes ~20 ms, the
-    cost of ~100 generated characters, and an interactive caller generates a few characters a call.
-    An optimizer step or a load changes the weight's version counter or storage: it is packed again."""
-    key = (weight._version, weight.data_ptr(), bfloat16)
-    kept = _packed.get(weight)
-    if kept is None or kept[0] != key:
-        kept = (key, native_kernels().pack_panels(weight.detach().contiguous(), bfloat16))
-        _packed[weight] = kept
-    return kept[1]
+def _derived_from(weights: Tuple[Optional[torch.Tensor], ...], name: str, make: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """make() (a tensor computed from `weights`), kept while weights[0] lives and none of them has
+    changed: folding the char model's Embedding takes ~1 ms and packing GRU(1024)'s recurrent matrix
+    ~3 ms, the cost of ~35 generated characters, and an interactive caller generates a few characters
+    a call. An optimizer step or a load changes a weight's version counter or storage: made again."""
+    key = tuple((w._version, w.data_ptr()) for w in weights if w is not None)
+    kept = _derived.setdefault(weights[0], {})
+    if name not in kept or kept[name][0] != key:
+        kept[name] = (key, make())
+    return kept[name][1]
 
 
 def _pick(scores, temperature, top_k, generator):
