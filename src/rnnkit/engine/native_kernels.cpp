@@ -1,7 +1,7 @@
-// SimpleRNN, LSTM and GRU forward and backward through time for float32 on the CPU (GEMMs
-// optionally in bfloat16, see product_out). The
-// equations are those of simple_rnn.py, lstm.py and gru.py (default activations); what this
-// file adds is that each step is one GEMM plus one fused loop over (batch, units), instead of
+// SimpleRNN, LSTM and GRU forward and backward through time for float32 on the CPU (products
+// optionally in bfloat16: "Mixed precision" below), and greedy decoding. The equations are those of
+// simple_rnn.py, lstm.py and gru.py (default activations); what this file adds is that each step is
+// one product (the "panel products" below) plus one fused loop over (batch, units), instead of
 // several small tensor operations whose dispatch cost dominates at small sizes. The inner
 // loops are plain arithmetic on contiguous rows so that the compiler vectorises them (with
 // -ffast-math, glibc's vector expf). Masked steps carry the state through, as there.
