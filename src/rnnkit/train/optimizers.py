@@ -686,6 +686,12 @@ class Adam(Optimizer):
                 weight_decay=0.0, eps=self.epsilon / math.sqrt(1 - self.beta_2**t), amsgrad=self.amsgrad,
                 maximize=False,
             )
+            # The fused kernel writes the parameters without advancing their version counters (which
+            # every other update here does): without this, what is kept while a weight is unchanged
+            # (the greedy decoder's packed panels, autograd's saved-tensor check) would miss the step.
+            # One tensor a call: torch 2.4's increment_version takes no list.
+            for param in params:
+                torch.autograd.graph.increment_version(param)
             return
         alpha = lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         torch._foreach_lerp_(m, grads, 1 - self.beta_1)
