@@ -136,6 +136,19 @@ def test_compiled_greedy_loop_follows_weights_changed_in_place(monkeypatch):
     assert fast.tolist() == expected.tolist()
 
 
+def test_compiled_greedy_loop_follows_a_training_step(monkeypatch):
+    """model.fit with Adam (torch's fused update) between two generate calls: the kept table and
+    packed weights are made again from the trained weights."""
+    model = sharp_model(layers.SimpleRNN(16, activation="relu", return_sequences=True), seed=5)
+    model.generate([[3, 7]], 20, temperature=0)
+    g = torch.Generator().manual_seed(0)
+    model.compile(optimizer=rnnkit.optimizers.Adam(learning_rate=0.5), loss="mse")
+    model.fit(torch.randint(0, VOCAB, (8, 5), generator=g), 10 * torch.randn(8, 5, VOCAB, generator=g), batch_size=8,
+              epochs=1, verbose=0)
+    fast = model.generate([[3, 7]], 20, temperature=0)
+    assert fast.tolist() == python_loop_tokens(model, [[3, 7]], 20, monkeypatch).tolist()
+
+
 def test_the_decoder_plan_names_a_policy_it_does_not_compute_in():
     rnnkit.mixed_precision.set_global_policy("mixed_float16")
     try:

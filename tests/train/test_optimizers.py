@@ -276,6 +276,31 @@ def test_param_group_with_zero_weight_decay_is_not_decayed():
     assert torch.equal(kept.detach(), torch.ones(2))
 
 
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Nadam"])
+def test_a_step_advances_the_version_counter_of_each_parameter_it_updates(name):
+    """What is kept while a weight is unchanged (the greedy decoder's packed weights) and autograd's
+    check of saved tensors watch the version counter; Adam's fused kernel writes around it."""
+    weight, bias = torch.nn.Parameter(torch.ones(4, 3)), torch.nn.Parameter(torch.ones(3))
+    optimizer = getattr(O, name)().build([weight, bias])
+    versions = (weight._version, bias._version)
+    weight.grad, bias.grad = torch.full((4, 3), 0.5), torch.full((3,), 0.5)
+    optimizer.step()
+    assert weight._version > versions[0] and bias._version > versions[1]
+
+
+def test_adam_advances_the_version_counters_one_tensor_a_call_where_torch_takes_no_list(monkeypatch):
+    """torch 2.4's increment_version takes one tensor (a list from 2.5)."""
+    monkeypatch.setattr(O, "_VERSIONS_IN_ONE_CALL", False)
+    taken, real = [], torch.autograd.graph.increment_version
+    monkeypatch.setattr(torch.autograd.graph, "increment_version", lambda tensor: taken.append(tensor) or real(tensor))
+    weight, bias = torch.nn.Parameter(torch.ones(4, 3)), torch.nn.Parameter(torch.ones(3))
+    optimizer = O.Adam().build([weight, bias])
+    weight.grad, bias.grad = torch.full((4, 3), 0.5), torch.full((3,), 0.5)
+    optimizer.step()
+    assert [t is p for t, p in zip(taken, (weight, bias))] == [True, True]
+    assert weight._version > 0 and bias._version > 0
+
+
 def test_step_leaves_parameters_without_gradient_untouched():
     optimizer = built(O.Adam(weight_decay=0.1), (2,), (3,))
     first, second = optimizer.param_groups[0]["params"]

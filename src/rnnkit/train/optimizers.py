@@ -563,6 +563,20 @@ class Optimizer(torch.optim.Optimizer):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
 
+# torch.autograd.graph.increment_version takes a list from torch 2.5: one call, 0.4 us for 6 tensors
+# (2.5 us one at a time, ~10% of a small model's Adam step).
+_VERSIONS_IN_ONE_CALL = torch.torch_version.TorchVersion(torch.__version__) >= "2.5"
+
+
+def _advance_versions(tensors):
+    """Advances each tensor's version counter, as an in-place torch operation does."""
+    if _VERSIONS_IN_ONE_CALL:
+        torch.autograd.graph.increment_version(tensors)
+        return
+    for tensor in tensors:
+        torch.autograd.graph.increment_version(tensor)
+
+
 def _fusable(params, grads):
     """Whether torch's fused CPU update kernels can take these parameters and gradients: dense,
     contiguous, all float32 or all float64 on the CPU (elsewhere the _foreach path runs)."""
@@ -686,6 +700,10 @@ class Adam(Optimizer):
                 weight_decay=0.0, eps=self.epsilon / math.sqrt(1 - self.beta_2**t), amsgrad=self.amsgrad,
                 maximize=False,
             )
+            # The fused kernel writes the parameters without advancing their version counters (which
+            # every other update here does): without this, what is kept while a weight is unchanged
+            # (the greedy decoder's packed panels, autograd's saved-tensor check) would miss the step.
+            _advance_versions(params)
             return
         alpha = lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         torch._foreach_lerp_(m, grads, 1 - self.beta_1)
