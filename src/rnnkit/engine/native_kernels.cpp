@@ -363,13 +363,6 @@ StepWeight step_weight(const torch::Tensor& W, int64_t row_steps) {
     return {W, torch::Tensor()};
 }
 
-// The rows of a step's product for a packed weight, given by pointers: out rows = add rows + B rows of
-// a (row stride lda) @ W. The kernels call this at every step, where making tensor views of the rows
-// would cost more than a small product (LSTM(32), batch 32: ~4 us of arithmetic).
-void packed_product(const StepWeight& w, const Destination& to, const float* a, int64_t lda, int64_t B) {
-    panel_rows_product(to, a, lda, B, w.plain.size(0), w.plain.size(1), w.panels);
-}
-
 // out = addend + a b (no addend: out = a b) for rows given as tensor views; b packed, or as it is for
 // torch's GEMM (float32, or a low precision: see above).
 void product_out(torch::Tensor out, const torch::Tensor& addend, const torch::Tensor& a, const StepWeight& b) {
@@ -385,6 +378,26 @@ void product_out(torch::Tensor out, const torch::Tensor& addend, const torch::Te
     addend.defined() ? at::add_out(out, addend, product) : out.copy_(product);
 }
 
+// The same for rows given by pointers: to = B rows of a (row stride lda) @ w. A packed weight runs the
+// panel product on the pointers themselves, where making tensor views of the rows at every step would
+// cost more than a small product (LSTM(32), batch 32: ~4 us of arithmetic); a plain one torch's GEMM,
+// on views.
+void step_product(const StepWeight& w, const Destination& to, const float* a, int64_t lda, int64_t B) {
+    const int64_t K = w.plain.size(0), N = w.plain.size(1);
+    if (w.panels.defined()) {
+        panel_rows_product(to, a, lda, B, K, N, w.panels);
+        return;
+    }
+    const auto options = torch::TensorOptions().dtype(at::kFloat);
+    auto rows = [&](const float* data, int64_t columns, int64_t stride) {
+        return torch::from_blob(const_cast<float*>(data), {B, columns}, {stride, 1}, options);
+    };
+    torch::Tensor addend;
+    if (to.add != nullptr) {
+        addend = to.ldadd == 0 ? torch::from_blob(const_cast<float*>(to.add), {N}, options) : rows(to.add, N, to.ldadd);
+    }
+    product_out(rows(to.out, N, to.ldo), addend, rows(a, K, lda), w);
+}
 
 // tanh as a clamped rational function (the odd 13/6 approximation used by Eigen): libm's tanhf
 // does not vectorise here and costs ~20 ns a call. Within 4e-7 of tanh everywhere, and
@@ -482,18 +495,12 @@ std::vector<torch::Tensor> lstm_forward(torch::Tensor xp, torch::Tensor U, torch
     float* c_p = cs.data_ptr<float>();
     const float* h0_p = h0.data_ptr<float>();
     const float* c0_p = c0.data_ptr<float>();
-    xp = xp.contiguous();  // the packed product reads rows by pointer arithmetic
+    xp = xp.contiguous();  // step_product reads rows by pointer arithmetic
     const float* xp_p = xp.data_ptr<float>();
     const StepWeight Uw = step_weight(U, B * T);
-    torch::Tensor h = h0;
     for (int64_t t = 0; t < T; ++t) {
-        if (Uw.panels.defined()) {
-            packed_product(Uw, {g_p + t * 4 * H, T * 4 * H, xp_p + t * 4 * H, T * 4 * H},
-                           t == 0 ? h0_p : h_p + (t - 1) * H, t == 0 ? H : T * H, B);
-        } else {
-            auto z = gates.select(1, t);
-            product_out(z, xp.select(1, t), h, Uw);
-        }
+        step_product(Uw, {g_p + t * 4 * H, T * 4 * H, xp_p + t * 4 * H, T * 4 * H}, t == 0 ? h0_p : h_p + (t - 1) * H,
+                     t == 0 ? H : T * H, B);
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
                 const float* c_prev = previous_row(c0_p, c_p, b, t, T, H);
@@ -502,7 +509,6 @@ std::vector<torch::Tensor> lstm_forward(torch::Tensor xp, torch::Tensor U, torch
                             H, kept(keep_p, b * T + t));
             }
         });
-        h = hs.select(1, t);
     }
     return {gates, hs, cs};
 }
@@ -541,11 +547,7 @@ std::vector<torch::Tensor> lstm_backward(torch::Tensor d_hs, torch::Tensor d_c_l
                              kept(keep_p, b * T + t));
             }
         });
-        if (Ut.panels.defined()) {
-            packed_product(Ut, {gh_next.data_ptr<float>(), H, hc_p, H}, dz_p + t * 4 * H, T * 4 * H, B);
-        } else {
-            product_out(gh_next, h_carry, d_gates.select(1, t), Ut);
-        }
+        step_product(Ut, {gh_next.data_ptr<float>(), H, hc_p, H}, dz_p + t * 4 * H, T * 4 * H, B);
         std::swap(gc, gc_prev);
     }
     return {d_gates, recurrent_weight_gradient(h0, hs, d_gates, U), gh_next, gc};
@@ -768,17 +770,12 @@ torch::Tensor simple_rnn_forward(torch::Tensor xp, torch::Tensor U, torch::Tenso
     const bool* keep_p = keep_data(keep);
     float* h_p = hs.data_ptr<float>();
     const float* h0_p = h0.data_ptr<float>();
-    xp = xp.contiguous();  // the packed product reads rows by pointer arithmetic
+    xp = xp.contiguous();  // step_product reads rows by pointer arithmetic
     const float* xp_p = xp.data_ptr<float>();
     const StepWeight Uw = step_weight(U, B * T);
-    torch::Tensor h = h0;
     for (int64_t t = 0; t < T; ++t) {
-        if (Uw.panels.defined()) {
-            packed_product(Uw, {h_p + t * H, T * H, xp_p + t * H, T * H}, t == 0 ? h0_p : h_p + (t - 1) * H,
-                           t == 0 ? H : T * H, B);
-        } else {
-            product_out(hs.select(1, t), xp.select(1, t), h, Uw);
-        }
+        step_product(Uw, {h_p + t * H, T * H, xp_p + t * H, T * H}, t == 0 ? h0_p : h_p + (t - 1) * H,
+                     t == 0 ? H : T * H, B);
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
                 float* __restrict out = h_p + (b * T + t) * H;
@@ -790,7 +787,6 @@ torch::Tensor simple_rnn_forward(torch::Tensor xp, torch::Tensor U, torch::Tenso
                 }
             }
         });
-        h = hs.select(1, t);
     }
     return hs;
 }
@@ -823,11 +819,7 @@ std::vector<torch::Tensor> simple_rnn_backward(torch::Tensor d_hs, torch::Tensor
                 }
             }
         });
-        if (Ut.panels.defined()) {
-            packed_product(Ut, {g_next.data_ptr<float>(), H, c_p, H}, da_p + t * H, T * H, B);
-        } else {
-            product_out(g_next, carry, d_pre.select(1, t), Ut);
-        }
+        step_product(Ut, {g_next.data_ptr<float>(), H, c_p, H}, da_p + t * H, T * H, B);
     }
     return {d_pre, recurrent_weight_gradient(h0, hs, d_pre, U), g_next};
 }
@@ -1089,11 +1081,8 @@ std::vector<torch::Tensor> simple_rnn_forward_nested(torch::Tensor xp, torch::Te
         const int64_t n = n_p[t];
         if (n > 0) {
             gather_rows(x_p, order_p, n, t, T, H, y_p + offset * H);
-            if (Uw.panels.defined()) {  // as simple_rnn_forward: the same rounding on the same rows
-                packed_product(Uw, {y_p + offset * H, H, y_p + offset * H, H}, h_p, H, n);
-            } else {
-                product_out(states.narrow(0, offset, n), states.narrow(0, offset, n), h.narrow(0, 0, n), Uw);
-            }
+            // as simple_rnn_forward: the same rounding on the same rows
+            step_product(Uw, {y_p + offset * H, H, y_p + offset * H, H}, h_p, H, n);
         }
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
@@ -1159,10 +1148,8 @@ std::vector<torch::Tensor> simple_rnn_backward_nested(torch::Tensor d_hs, torch:
                 for (int64_t j = 0; j < H; ++j) dxb[j] = da_p[row * H + j];
             }
         });
-        if (n > 0 && Ut.panels.defined()) {  // as simple_rnn_backward, whose addend is 0 on kept rows
-            packed_product(Ut, {gr_p, H, nullptr, 0}, da_p + offset * H, H, n);
-        } else if (n > 0) {
-            product_out(g.narrow(0, 0, n), {}, da.narrow(0, offset, n), Ut);
+        if (n > 0) {  // as simple_rnn_backward, whose addend is 0 on kept rows
+            step_product(Ut, {gr_p, H, nullptr, 0}, da_p + offset * H, H, n);
         }
     }
     auto dh0 = torch::empty({B, H}, states.options());
