@@ -24,11 +24,11 @@ Modes:
 PANELCHECK_FLAGS adds compiler flags to the kernels' build, e.g. "-mno-avx512f" (the AVX2 blocks) or
 "-mno-avx512bf16" (bfloat16 through torch's GEMM); give it its own TORCH_EXTENSIONS_DIR.
 """
+import argparse
 import collections
 import json
 import os
 import random
-import sys
 import time
 import traceback
 
@@ -444,8 +444,14 @@ MODES = {"scan": (scan_case, check_scan), "bf16": (scan_case, check_bf16), "gree
 
 
 def main():
-    mode, seconds, seed = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-    assert native_kernels() is not None
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mode", choices=sorted(MODES), help="what to compare (see the module docstring)")
+    parser.add_argument("seconds", type=float, help="how long to draw cases")
+    parser.add_argument("seed", type=int, help="seed of the case generator (a run replays with the same seed)")
+    args = parser.parse_args()
+    mode, seconds, seed = args.mode, args.seconds, args.seed
+    if native_kernels() is None:
+        parser.error("the compiled kernels could not be built here (see the warning above)")
     print("panel_bfloat16:", native_kernels().panel_bfloat16, "flags:", os.environ.get("PANELCHECK_FLAGS"), flush=True)
     make, check = MODES[mode]
     rng = random.Random(seed)
