@@ -165,8 +165,8 @@ class Layer(nn.Module):
         if initializer is None:
             initializer = "glorot_uniform" if dtype.is_floating_point else "zeros"
         if name is None:
-            name = next(f"variable{f'_{i}' if i else ''}" for i in range(len(self._parameters) + 1)
-                        if not hasattr(self, f"variable{f'_{i}' if i else ''}"))
+            names = (f"variable_{i}" if i else "variable" for i in range(len(self._parameters) + 1))
+            name = next(candidate for candidate in names if not hasattr(self, candidate))
         check_weight_shape(shape, f"{type(self).__name__} '{self.name}': weight '{name}'", dtype.itemsize)
         # A first call under predict()'s inference mode must not make inference-only weights: those
         # could never be trained afterwards (Keras lets predict() come before fit()).
