@@ -47,7 +47,6 @@ torch::Tensor reusable_empty(at::IntArrayRef sizes, const torch::TensorOptions& 
     return buffer.view(sizes);
 }
 
-inline float sigmoid(float x) { return 1.f / (1.f + expf(-x)); }
 
 // Rows of a step's gate loop given to one thread: small steps stay on one thread, where the
 // fork/join would cost more than the arithmetic.
@@ -77,12 +76,15 @@ inline const float* previous_row(const float* initial, const float* states, int6
 // thread: 64 x 1024 x 3072 in 2.0 ms float32 (MKL 4.3-4.7) and 0.78 ms bfloat16 (torch 1.1); one row
 // (generation) 102 us float32 (MKL 140) and 53 us bfloat16 (torch 217). The last panel is as wide as
 // the columns left (a multiple of the vector width), so a 65-column output layer is 64 + 16 wide.
-// Without AVX-512 (16 vector registers of 8 floats) the block is 2 rows x 32 columns, so that its 8
-// sums and the panel's 4 vectors stay in registers: MKL's AVX2 rate (measured with -march=haswell).
+// A block keeps SUMS vectors of sums in registers: 4 rows of a full panel, 8 rows of a 32-column one
+// (a narrow output, e.g. the LSTM backward's h gradient), so that every panel width has enough
+// independent sums to keep both FMA units busy. Without AVX-512 (16 vector registers of 8 floats) a
+// full block is 2 rows x 32 columns, so that its 8 sums and the panel's 4 vectors stay in registers:
+// MKL's AVX2 rate (measured with -march=haswell).
 #if defined(__AVX512F__)
-constexpr int64_t LANES = 16, ROWS = 4;
+constexpr int64_t LANES = 16, SUMS = 16;
 #else
-constexpr int64_t LANES = 8, ROWS = 2;
+constexpr int64_t LANES = 8, SUMS = 8;
 #endif
 constexpr int64_t PANEL = 4 * LANES;
 typedef float fvec __attribute__((vector_size(LANES * sizeof(float)), aligned(4)));  // loaded unaligned
@@ -161,15 +163,16 @@ struct Destination {
     }
 };
 
-// R rows of a (row stride lda) times one float32 panel (K rows of `stride` floats), `columns` of them kept.
+// R rows of a (element (r, k) at a[r * lda + k * ka]) times one float32 panel (K rows of `stride`
+// floats), `columns` of them kept.
 template <int R, int V>
-inline void panel_rows(const Destination& to, const float* a, int64_t lda, const float* panel, int64_t K,
+inline void panel_rows(const Destination& to, const float* a, int64_t lda, int64_t ka, const float* panel, int64_t K,
                        int64_t stride, int64_t columns) {
     fvec acc[R][V] = {};
     for (int64_t k = 0; k < K; ++k) {
         const fvec* w = reinterpret_cast<const fvec*>(panel + k * stride);
         for (int r = 0; r < R; ++r) {
-            const float s = a[r * lda + k];
+            const float s = a[r * lda + k * ka];
             for (int v = 0; v < V; ++v) acc[r][v] += s * w[v];
         }
     }
@@ -184,7 +187,7 @@ inline void panel_rows(const Destination& to, const float* a, int64_t lda, const
 // The same for a bfloat16 panel: `a` holds each row's pairs (k, k+1) rounded to bfloat16, one 32-bit
 // word per pair; the product is rounded to bfloat16 before the addend, as a bfloat16 GEMM's output is.
 template <int R, int V>
-inline void panel_rows(const Destination& to, const uint32_t* a, int64_t lda, const at::BFloat16* panel,
+inline void panel_rows(const Destination& to, const uint32_t* a, int64_t lda, int64_t ka, const at::BFloat16* panel,
                        int64_t pairs, int64_t stride, int64_t columns) {
     __m512 acc[R][V];
     for (int r = 0; r < R; ++r) {
@@ -194,7 +197,7 @@ inline void panel_rows(const Destination& to, const uint32_t* a, int64_t lda, co
         __m512bh w[V];
         for (int v = 0; v < V; ++v) w[v] = (__m512bh)_mm512_loadu_si512(panel + 2 * (k * stride + 16 * v));
         for (int r = 0; r < R; ++r) {
-            const __m512bh s = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[r * lda + k]));
+            const __m512bh s = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[r * lda + k * ka]));
             for (int v = 0; v < V; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], s, w[v]);
         }
     }
@@ -206,36 +209,45 @@ inline void panel_rows(const Destination& to, const uint32_t* a, int64_t lda, co
 }
 #endif
 
-// All B rows of a over one panel: ROWS at a time (each load of the panel serves them all), then one
-// at a time.
-template <int V, typename A, typename P>
-inline void panel_column(const Destination& to, const A* a, int64_t lda, int64_t B, const P* panel, int64_t rows,
-                         int64_t stride, int64_t columns) {
-    int64_t b = 0;
-    for (; b + ROWS <= B; b += ROWS) {
-        panel_rows<ROWS, V>(to.shifted(b, 0), a + b * lda, lda, panel, rows, stride, columns);
+// Rows b.. of a over one panel of V vectors, R at a time (each load of the panel serves them all),
+// then the rest in blocks of R/2, R/4, ... rows.
+template <int R, int V, typename A, typename P>
+inline void row_blocks(const Destination& to, const A* a, int64_t lda, int64_t ka, int64_t b, int64_t B,
+                       const P* panel, int64_t rows, int64_t stride, int64_t columns) {
+    for (; b + R <= B; b += R) {
+        panel_rows<R, V>(to.shifted(b, 0), a + b * lda, lda, ka, panel, rows, stride, columns);
     }
-    for (; b < B; ++b) panel_rows<1, V>(to.shifted(b, 0), a + b * lda, lda, panel, rows, stride, columns);
+    if constexpr (R > 1) row_blocks<R / 2, V>(to, a, lda, ka, b, B, panel, rows, stride, columns);
 }
 
-// to = (B, N) product of a and the panels (`rows` rows each: K, or K/2 bfloat16 pairs of two
-// elements); panels split among threads, each task at least ~256k multiply-adds.
+// All B rows of a over one panel of V vectors, SUMS / V rows at a time.
+template <int V, typename A, typename P>
+inline void panel_column(const Destination& to, const A* a, int64_t lda, int64_t ka, int64_t B, const P* panel,
+                         int64_t rows, int64_t stride, int64_t columns) {
+    row_blocks<SUMS / V, V>(to, a, lda, ka, 0, B, panel, rows, stride, columns);
+}
+
+// to = (B, N) product of a (element (b, k) at a[b * lda + k * ka]) and W (`rows` rows: K, or K/2
+// bfloat16 pairs of two elements): packed by pack_panels (ldw 0), or, float32 with N a multiple of
+// the vector width, W's own rows (row stride ldw), read in place as panels. Panels split among
+// threads, each task at least ~256k multiply-adds.
 template <typename A, typename P>
-void panel_product(const Destination& to, int64_t N, const A* a, int64_t lda, int64_t B, const P* panels,
-                   int64_t rows) {
+void panel_product(const Destination& to, int64_t N, const A* a, int64_t lda, int64_t ka, int64_t B, const P* w,
+                   int64_t rows, int64_t ldw = 0) {
     constexpr int64_t depth = std::is_same<P, float>::value ? 1 : 2;
     const int64_t count = (N + PANEL - 1) / PANEL;
     const int64_t grain = std::max<int64_t>(1, (1 << 18) / (B * rows * depth * PANEL));
     at::parallel_for(0, count, grain, [&](int64_t p0, int64_t p1) {
         for (int64_t p = p0; p < p1; ++p) {
             const int64_t width = panel_width(N, p), columns = std::min(width, N - p * PANEL);
-            const P* panel = panels + p * PANEL * rows * depth;
+            const P* panel = ldw == 0 ? w + p * PANEL * rows * depth : w + p * PANEL;
+            const int64_t stride = ldw == 0 ? width : ldw;
             const Destination d = to.shifted(0, p * PANEL);
             switch (width / LANES) {
-                case 4: panel_column<4>(d, a, lda, B, panel, rows, width, columns); break;
-                case 3: panel_column<3>(d, a, lda, B, panel, rows, width, columns); break;
-                case 2: panel_column<2>(d, a, lda, B, panel, rows, width, columns); break;
-                default: panel_column<1>(d, a, lda, B, panel, rows, width, columns); break;
+                case 4: panel_column<4>(d, a, lda, ka, B, panel, rows, stride, columns); break;
+                case 3: panel_column<3>(d, a, lda, ka, B, panel, rows, stride, columns); break;
+                case 2: panel_column<2>(d, a, lda, ka, B, panel, rows, stride, columns); break;
+                default: panel_column<1>(d, a, lda, ka, B, panel, rows, stride, columns); break;
             }
         }
     });
@@ -246,7 +258,7 @@ void panel_product(const Destination& to, int64_t N, const A* a, int64_t lda, in
 void panel_rows_product(const Destination& to, const float* a, int64_t lda, int64_t B, int64_t K, int64_t N,
                         const torch::Tensor& panels) {
     if (panels.scalar_type() == at::kFloat) {
-        panel_product(to, N, a, lda, B, panels.data_ptr<float>(), K);
+        panel_product(to, N, a, lda, 1, B, panels.data_ptr<float>(), K);
         return;
     }
 #if defined(__AVX512BF16__)
@@ -260,7 +272,7 @@ void panel_rows_product(const Destination& to, const float* a, int64_t lda, int6
             rounded[b * pairs + k] = static_cast<uint32_t>(_mm_cvtsi128_si32((__m128i)both));
         }
     }
-    panel_product(to, N, rounded.data(), pairs, B, panels.data_ptr<at::BFloat16>(), pairs);
+    panel_product(to, N, rounded.data(), pairs, 1, B, panels.data_ptr<at::BFloat16>(), pairs);
 #else
     TORCH_CHECK(false, "panel_addmm: bfloat16 panels need AVX512-BF16");
 #endif
@@ -297,18 +309,37 @@ void panel_addmm(torch::Tensor out, const torch::Tensor& addend, const torch::Te
 // speed.
 constexpr int64_t kWeightGradientRows = 1024;
 
-// dU += a^T d for the float32 blocks a (n, H) and d (n, G): in float32 on the panel product (a
-// transposed, d packed: each of its panels, 256 KB for 1024 rows, stays in the core's cache while a^T's
-// rows pass over it); in U's low precision `type` as torch's GEMM, its product rounded to it.
+// dU += a^T d for the float32 blocks a (n, H) and d (n, G): in float32 on the panel product, in U's
+// low precision `type` as torch's GEMM, its product rounded to it. In float32, a block whose states a
+// fit in half a core's L2 cache (kInPlaceStateBytes: H <= 128 at 1024 rows) is read in place, a^T's
+// element (i, k) at a[k H + i], and d's rows serve as panels as they are (packed only where G is not a
+// multiple of the vector width, so that no load runs past d's end): no transposed or packed copies,
+// whose making cost as much as the product at small sizes (LSTM(32), batch 32 x 50: 100 -> 60 us a
+// step). Larger states are transposed and d packed: each of its panels, 256 KB for 1024 rows, stays
+// in the core's cache while a^T's rows pass over it, where reading a in place re-reads each of its
+// cache lines from further away for every 4 rows of dU (GRU(1024): 15% slower, measured). Same sums
+// in the same order either way.
+constexpr int64_t kInPlaceStateBytes = 512 << 10;
 void add_block_product_(torch::Tensor& dU, const torch::Tensor& a, const torch::Tensor& d, at::ScalarType type) {
     if (type != at::kFloat) {
         dU.add_(a.to(type).t().mm(d.to(type)));
         return;
     }
-    auto a_t = a.t().contiguous();  // (H, n)
     float* dU_p = dU.data_ptr<float>();
-    const int64_t n = a.size(0), G = d.size(1);
-    panel_rows_product({dU_p, G, dU_p, G}, a_t.data_ptr<float>(), n, a.size(1), n, G, pack_panels(d, false));
+    const int64_t n = a.size(0), H = a.size(1), G = d.size(1);
+    const Destination to{dU_p, G, dU_p, G};
+    if (n * H * static_cast<int64_t>(sizeof(float)) > kInPlaceStateBytes) {
+        auto a_t = a.t().contiguous();  // (H, n)
+        panel_rows_product(to, a_t.data_ptr<float>(), n, H, n, G, pack_panels(d, false));
+        return;
+    }
+    auto a_c = a.contiguous(), d_c = d.contiguous();
+    const float* a_p = a_c.data_ptr<float>();
+    if (G % LANES == 0) {
+        panel_product(to, G, a_p, 1, H, H, d_c.data_ptr<float>(), n, G);
+    } else {  // rows whose last vector would run past d's end: packed
+        panel_product(to, G, a_p, 1, H, H, pack_panels(d_c, false).data_ptr<float>(), n);
+    }
 }
 
 // The weight gradient a^T d (float32) of U, in U's precision.
@@ -419,6 +450,11 @@ inline float fast_tanh(float x) {
     q = q * x2 + 4.89352518554385e-03f;
     return x * p / q;
 }
+
+// sigmoid(x) = (1 + tanh(x / 2)) / 2 on fast_tanh: within 2e-7 of the logistic function (absolute),
+// where 1 / (1 + expf(-x)) costs a call into glibc's vector expf and a division per 16 lanes (the
+// LSTM's three sigmoid gates: ~15% of an LSTM(32) step's gate loop).
+inline float sigmoid(float x) { return 0.5f * fast_tanh(0.5f * x) + 0.5f; }
 
 // One step's gate arithmetic for one sample. z holds the pre-activations [i f g o] on entry
 // and the activations on exit.
