@@ -40,6 +40,7 @@ from ..layers.lstm import LSTMCell
 from ..layers.rnn import RNN
 from ..layers.simple_rnn import SimpleRNNCell
 from .losses import MeanSquaredError
+from .optimizers import step_under_no_grad
 
 _CELL_CODES = {"simple_rnn": 0, "lstm": 1, "gru": 2}  # dense_mse_step's cell argument
 
@@ -137,9 +138,10 @@ class WholeStep:
             return False
         if not torch.is_grad_enabled():
             return False
-        if not all(p.requires_grad and p.dtype == torch.float32 and p.device.type == "cpu" for p in self.params):
+        # is_cpu rather than device.type == "cpu", which builds a device object per tensor per step
+        if not all(p.requires_grad and p.dtype == torch.float32 and p.is_cpu for p in self.params):
             return False
-        if not (isinstance(x, torch.Tensor) and x.dtype == torch.float32 and x.device.type == "cpu"
+        if not (isinstance(x, torch.Tensor) and x.dtype == torch.float32 and x.is_cpu
                 and x.dim() == 3 and x.shape[0] > 0 and x.shape[1] > 0 and x.shape[2] == cell.kernel.shape[0]
                 and get_mask(x) is None):
             return False
@@ -161,5 +163,5 @@ class WholeStep:
         for param, grad in zip((cell.kernel, cell.recurrent_kernel, cell.bias, dense.kernel, dense.bias), grads):
             if param is not None:
                 param.grad = grad
-        self.model.optimizer.step()
+        step_under_no_grad(self.model.optimizer)
         return loss, outputs
