@@ -68,6 +68,11 @@ class CallbackList(Callback):
         self.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
         if model is not None:
             self.set_model(model)
+        # Whether any callback reads a training batch's logs: fit computes them (every metric's
+        # result, ~5 us a batch each) only then, not for hooks that all ignore them.
+        self.reads_train_batch_logs = any(
+            _overrides(c, "on_train_batch_end") or _overrides(c, "on_batch_end") for c in self.callbacks
+        )
 
     def set_model(self, model: Model) -> None:
         """Gives `model` to every callback; with a History, also sets `model.history` (as Keras)."""
@@ -128,3 +133,8 @@ class CallbackList(Callback):
 
     def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._dispatch("on_predict_batch_end", batch, {} if logs is None else logs)
+
+
+def _overrides(callback: Callback, hook: str) -> bool:
+    """Whether `callback`'s `hook` is other than `Callback`'s own (which ignores its logs)."""
+    return getattr(getattr(callback, hook), "__func__", None) is not getattr(Callback, hook)
