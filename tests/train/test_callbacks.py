@@ -181,6 +181,19 @@ def test_callback_list_reads_train_batch_logs_only_for_a_callback_with_its_own_b
     assert C.CallbackList([], add_progbar=True).reads_train_batch_logs
 
 
+def test_callback_list_calls_a_callback_overriding_only_on_batch_begin_at_every_training_batch():
+    seen = []
+
+    class OldBatchBegin(C.Callback):
+        def on_batch_begin(self, batch, logs=None):
+            seen.append(batch)
+
+    callback_list = C.CallbackList([OldBatchBegin(), C.Callback()], add_history=True)
+    callback_list.on_train_batch_begin(0)
+    callback_list.on_train_batch_begin(1)
+    assert seen == [0, 1]
+
+
 def test_fit_gives_the_batch_logs_to_a_callback_overriding_only_on_batch_end():
     model = rnnkit.Sequential([rnnkit.Input(shape=(3,)), rnnkit.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")

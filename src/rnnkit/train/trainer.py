@@ -50,8 +50,9 @@ def one_thread_for_small_steps(x: Any, optimizer: torch.optim.Optimizer) -> cont
     first = x if isinstance(x, torch.Tensor) else flatten(x)[0]
     rows = first.shape[0] * (first.shape[1] if first.ndim > 1 else 1)
     weights = sum(p.numel() for group in optimizer.param_groups for p in group["params"])
-    on_cpu = not isinstance(first, torch.Tensor) or first.device.type == "cpu"  # strings stay NumPy arrays
-    return one_thread(on_cpu and rows * weights < SMALL_STEP_WORK)
+    on_cpu = not isinstance(first, torch.Tensor) or first.is_cpu  # strings stay NumPy arrays
+    # nullcontext where one_thread(False) would change nothing: ~1.5 us less per step than its generator
+    return one_thread(True) if on_cpu and rows * weights < SMALL_STEP_WORK else contextlib.nullcontext()
 
 
 def _outputs_list(outputs):

@@ -68,11 +68,14 @@ class CallbackList(Callback):
         self.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
         if model is not None:
             self.set_model(model)
-        # Whether any callback reads a training batch's logs: fit computes them (every metric's
-        # result, ~5 us a batch each) only then, not for hooks that all ignore them.
-        self.reads_train_batch_logs = any(
-            _overrides(c, "on_train_batch_end") or _overrides(c, "on_batch_end") for c in self.callbacks
-        )
+        # The training-batch hooks some callback has its own of (Callback's ignore the call): the others
+        # are not dispatched at every batch, and fit computes a batch's logs (every metric's result,
+        # ~5 us a batch each) only when some callback reads them.
+        self._batch_hooks = {
+            hook for hook, older in (("on_train_batch_begin", "on_batch_begin"), ("on_train_batch_end", "on_batch_end"))
+            if any(_overrides(c, hook) or _overrides(c, older) for c in self.callbacks)
+        }
+        self.reads_train_batch_logs = "on_train_batch_end" in self._batch_hooks
 
     def set_model(self, model: Model) -> None:
         """Gives `model` to every callback; with a History, also sets `model.history` (as Keras)."""
@@ -105,10 +108,12 @@ class CallbackList(Callback):
         self._dispatch("on_epoch_end", epoch, _python_logs(logs))
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self._dispatch("on_train_batch_begin", batch, {} if logs is None else logs)
+        if "on_train_batch_begin" in self._batch_hooks:
+            self._dispatch("on_train_batch_begin", batch, {} if logs is None else logs)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self._dispatch("on_train_batch_end", batch, {} if logs is None else logs)
+        if "on_train_batch_end" in self._batch_hooks:
+            self._dispatch("on_train_batch_end", batch, {} if logs is None else logs)
 
     def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._dispatch("on_test_begin", _python_logs(logs))
