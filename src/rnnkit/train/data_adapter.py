@@ -50,7 +50,8 @@ def to_tensor(
         array = np.ascontiguousarray(array)
         # A read-only array (np.frombuffer, a memory map) is copied: torch tensors are always writable.
         tensor = torch.from_numpy(array if array.flags.writeable else array.copy())
-        if array.dtype.kind in "fb":
+        # Tensor.to costs ~0.8 us even when the dtype is already right (every train_on_batch x and y)
+        if array.dtype.kind in "fb" and tensor.dtype != (float_dtype or torch.float32):
             tensor = tensor.to(float_dtype or torch.float32)
     return tensor if device is None else tensor.to(device)
 

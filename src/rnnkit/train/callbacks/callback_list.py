@@ -141,5 +141,6 @@ class CallbackList(Callback):
 
 
 def _overrides(callback: Callback, hook: str) -> bool:
-    """Whether `callback`'s `hook` is other than `Callback`'s own (which ignores its logs)."""
+    """Whether `callback` has a `hook` of its own rather than `Callback`'s (whose batch hooks do nothing
+    but call the older name's, itself empty)."""
     return getattr(getattr(callback, hook), "__func__", None) is not getattr(Callback, hook)
