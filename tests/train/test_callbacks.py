@@ -164,6 +164,45 @@ def test_callback_list_passes_batch_logs_through_without_converting():
     assert seen[0] is logs
 
 
+class OldBatchEnd(C.Callback):
+    """Reads the batch logs through Keras's older hook name only."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_batch_end(self, batch, logs=None):
+        self.seen.append(dict(logs))
+
+
+def test_callback_list_reads_train_batch_logs_only_for_a_callback_with_its_own_batch_end_hook():
+    assert not C.CallbackList([C.Callback()], add_history=True).reads_train_batch_logs
+    assert C.CallbackList([OldBatchEnd()]).reads_train_batch_logs
+    assert C.CallbackList([], add_progbar=True).reads_train_batch_logs
+
+
+def test_callback_list_calls_a_callback_overriding_only_on_batch_begin_at_every_training_batch():
+    seen = []
+
+    class OldBatchBegin(C.Callback):
+        def on_batch_begin(self, batch, logs=None):
+            seen.append(batch)
+
+    callback_list = C.CallbackList([OldBatchBegin(), C.Callback()], add_history=True)
+    callback_list.on_train_batch_begin(0)
+    callback_list.on_train_batch_begin(1)
+    assert seen == [0, 1]
+
+
+def test_fit_gives_the_batch_logs_to_a_callback_overriding_only_on_batch_end():
+    model = rnnkit.Sequential([rnnkit.Input(shape=(3,)), rnnkit.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    callback = OldBatchEnd()
+    model.fit(np.ones((4, 3), np.float32), np.ones((4, 1), np.float32), batch_size=2, verbose=0, callbacks=[callback])
+    assert [sorted(logs) for logs in callback.seen] == [["loss"], ["loss"]]
+    assert float(callback.seen[1]["loss"]) > 0
+
+
 class RunsLast(Recorder):
     runs_last = True
 

@@ -1,8 +1,11 @@
 """The whole-step fast path (rnnkit.train.fast_step): the same training as the layer-by-layer
 path, taken exactly for the models it covers and for no other."""
+import warnings
+
 import numpy as np
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 import rnnkit
 from rnnkit import layers
@@ -143,3 +146,74 @@ def test_a_layer_computing_in_another_dtype_takes_the_ordinary_path(whole_steps_
     model.layers[1].dtype_policy = "mixed_bfloat16"  # its compute_dtype is now "bfloat16"
     model.fit(x, y, batch_size=2, epochs=1, verbose=0)
     assert whole_steps_taken == []
+
+
+def trained_once(kind="lstm"):
+    """A model whose first batch (which resolves the loss) is behind it: the next takes the whole step."""
+    x, y = make_data()
+    model = make_model(kind)
+    model.train_on_batch(x, y)
+    return model, x, y
+
+
+def test_step_hooks_of_the_optimizer_and_global_ones_run_in_the_whole_step(whole_steps_taken):
+    model, x, y = trained_once()
+    calls = []
+    optimizer = model.optimizer
+    handles = [
+        optimizer.register_step_pre_hook(lambda opt, args, kwargs: calls.append(("pre", opt.iterations))),
+        optimizer.register_step_post_hook(lambda opt, args, kwargs: calls.append(("post", opt.iterations))),
+        register_optimizer_step_pre_hook(lambda opt, args, kwargs: calls.append(("global pre", opt.iterations))),
+        register_optimizer_step_post_hook(lambda opt, args, kwargs: calls.append(("global post", opt.iterations))),
+    ]
+    try:
+        model.train_on_batch(x, y)
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert whole_steps_taken == ["lstm"]
+    # torch's order: global pre hooks, the optimizer's pre hooks, the step, its post hooks, global post hooks
+    assert calls == [("global pre", 1), ("pre", 1), ("post", 2), ("global post", 2)]
+
+
+def test_the_whole_step_updates_without_torchs_step_wrapper_only_while_it_has_nothing_to_run(
+        monkeypatch, whole_steps_taken):
+    model, x, y = trained_once()
+    wrapped = []  # torch's wrapper calls _optimizer_step_code after every step it wraps
+    monkeypatch.setattr(model.optimizer, "_optimizer_step_code", lambda: wrapped.append(True))
+    model.train_on_batch(x, y)
+    assert wrapped == [] and model.optimizer.iterations == 2
+    handle = model.optimizer.register_step_post_hook(lambda *args: None)
+    model.train_on_batch(x, y)
+    handle.remove()
+    assert wrapped == [True] and model.optimizer.iterations == 3 and whole_steps_taken == ["lstm"] * 2
+
+
+def test_a_torch_lr_scheduler_sees_the_whole_steps_optimizer_steps(whole_steps_taken):
+    model, x, y = trained_once()
+    scheduler = torch.optim.lr_scheduler.StepLR(model.optimizer, step_size=1, gamma=0.5)
+    model.train_on_batch(x, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns when scheduler.step() comes before any optimizer.step()
+        scheduler.step()
+    assert whole_steps_taken == ["lstm"] and model.optimizer.learning_rate == pytest.approx(0.0005)
+
+
+def test_the_profiler_records_the_whole_steps_optimizer_step(whole_steps_taken):
+    model, x, y = trained_once()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+        model.train_on_batch(x, y)
+    assert whole_steps_taken == ["lstm"]
+    assert "Optimizer.step#Adam.step" in {event.name for event in profile.events()}
+
+
+def test_train_on_batch_returns_the_same_loss_and_metric_as_the_ordinary_path(monkeypatch, whole_steps_taken):
+    x, y = make_data()
+    fast, ordinary = make_model("gru"), make_model("gru")
+    results = [fast.train_on_batch(x, y), fast.train_on_batch(x, y)]
+    ordinary.train_on_batch(x, y)
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer.WholeStep, "of", classmethod(lambda cls, *args: None))
+        ordinary_result = ordinary.train_on_batch(x, y)
+    assert whole_steps_taken == ["gru"]
+    np.testing.assert_allclose(results[1], ordinary_result, rtol=1e-6)

@@ -14,7 +14,7 @@ import torch
 from rnnkit.train import losses
 from rnnkit.train.losses import (
     BinaryCrossentropy, CategoricalCrossentropy, Huber, MeanAbsoluteError, MeanAbsolutePercentageError,
-    MeanSquaredError, SparseCategoricalCrossentropy, get_loss,
+    MeanSquaredError, SparseCategoricalCrossentropy, divide_no_nan, get_loss,
 )
 
 ATOL = 1e-5
@@ -341,3 +341,12 @@ def test_get_loss_rejects_something_that_is_not_a_loss():
 def test_docstring_examples_run():
     result = doctest.testmod(losses, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_divide_no_nan_of_a_cpu_scalar_read_on_the_host_equals_the_division_on_the_device():
+    # A denominator that needs a gradient stays on the device; the same numbers must come out either way.
+    torch.manual_seed(0)
+    numerators, denominators = torch.randn(200) * 1e3, torch.cat([torch.rand(199) * 100, torch.zeros(1)])
+    on_host = torch.stack([divide_no_nan(n, d) for n, d in zip(numerators, denominators)])
+    on_device = torch.stack([divide_no_nan(n, d.clone().requires_grad_()) for n, d in zip(numerators, denominators)])
+    assert torch.equal(on_host, on_device.detach()) and on_host[-1].item() == 0.0

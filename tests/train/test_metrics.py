@@ -130,6 +130,17 @@ def test_mean_weighs_each_value_by_its_sample_weight():
     assert m.result().item() == pytest.approx((1 + 3 + 3) / 3)
 
 
+def test_mean_of_scalars_with_python_weights_equals_the_same_with_tensor_weights_bit_for_bit():
+    # The loss tracker's form (a 0-d loss, the batch size as a float) has a shortcut; the general path decides.
+    values, weights = torch.rand(20) * 7, [3.0, 0.1, 31.0, 1e-3] * 5
+    shortcut, general = Mean(), Mean()
+    for value, weight in zip(values, weights):
+        shortcut.update_state(value, sample_weight=weight)
+        general.update_state(value, sample_weight=torch.tensor(weight))
+    assert shortcut.total.item() == general.total.item() and shortcut.count.item() == general.count.item()
+    assert shortcut.result().item() == general.result().item()
+
+
 def test_mean_metric_wrapper_averages_a_callable_per_sample():
     m = MeanMetricWrapper(lambda y_true, y_pred: (y_true - y_pred).abs(), name="abs_error")
     m.update_state(torch.tensor([[1.0, 3.0], [0.0, 0.0]]), torch.zeros(2, 2))

@@ -15,6 +15,7 @@ import torch  # noqa: E402
 import rnnkit  # noqa: E402
 from rnnkit import optimizers as O  # noqa: E402
 from rnnkit.layers import Dense  # noqa: E402
+from rnnkit.train.optimizers import step_under_no_grad  # noqa: E402
 
 ATOL = 1e-5
 SHAPES = [(3, 4), (4,)]
@@ -256,6 +257,19 @@ def test_a_torch_lr_scheduler_drives_the_learning_rate():
     optimizer.step()
     scheduler.step()
     assert optimizer.learning_rate == pytest.approx(0.05)
+
+
+def test_step_under_no_grad_runs_a_subclass_own_step():
+    class Counting(O.SGD):
+        def step(self, closure=None):
+            self.counted = getattr(self, "counted", 0) + 1
+            return super().step(closure)
+
+    optimizer = built(Counting(learning_rate=0.1))
+    optimizer.param_groups[0]["params"][0].grad = torch.ones(2)
+    with torch.no_grad():
+        step_under_no_grad(optimizer)
+    assert optimizer.counted == 1 and optimizer.iterations == 1
 
 
 @pytest.mark.parametrize("learning_rate", ["fast", None, True, torch.tensor(0.1)])

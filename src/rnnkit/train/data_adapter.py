@@ -50,7 +50,8 @@ def to_tensor(
         array = np.ascontiguousarray(array)
         # A read-only array (np.frombuffer, a memory map) is copied: torch tensors are always writable.
         tensor = torch.from_numpy(array if array.flags.writeable else array.copy())
-        if array.dtype.kind in "fb":
+        # Tensor.to costs ~0.8 us even when the dtype is already right (every train_on_batch x and y)
+        if array.dtype.kind in "fb" and tensor.dtype != (float_dtype or torch.float32):
             tensor = tensor.to(float_dtype or torch.float32)
     return tensor if device is None else tensor.to(device)
 
@@ -61,6 +62,8 @@ def to_tensors(
 ) -> Any:
     if structure is None:
         return None
+    if isinstance(structure, (np.ndarray, torch.Tensor)):  # one array: no nesting to walk (train_on_batch's x, y)
+        return to_tensor(structure, device, float_dtype, name)
     return map_structure(lambda v: to_tensor(v, device, float_dtype, name), _as_structure(structure))
 
 
@@ -144,10 +147,7 @@ class ArrayBatches:
             index = slice(start, min(start + self.batch_size, self.count))
             if order is not None:
                 index = order[index]
-            yield tuple(
-                None if data is None else map_structure(lambda v: v[_on_device_of(index, v)], data)
-                for data in (self.x, self.y, self.sample_weight)
-            )
+            yield tuple(_take(data, index) for data in (self.x, self.y, self.sample_weight))
 
     def split(self, fraction: float) -> list[list[Any]]:
         """(training part, validation part): Keras takes the validation samples from the end, before
@@ -217,6 +217,15 @@ class IterableBatches:
                     return
             produced += 1
             yield unpack(item, self.device, self.float_dtype)
+
+
+def _take(data, index):
+    """The rows `index` of every array in `data` (None stays None)."""
+    if data is None:
+        return None
+    if isinstance(data, torch.Tensor):  # one array: no nesting to walk, ~2 us less at every batch
+        return data[_on_device_of(index, data)]
+    return map_structure(lambda v: v[_on_device_of(index, v)], data)
 
 
 def _on_device_of(index, data):

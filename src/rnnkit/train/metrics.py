@@ -102,6 +102,14 @@ class Mean(Metric):
     @torch.no_grad()
     def update_state(self, values: ArrayLike, sample_weight: ArrayLike | None = None) -> None:
         """Adds the batch's weighted per-sample means to the total and its weight (or size) to the count."""
+        if (isinstance(values, torch.Tensor) and values.ndim == 0 and values.dtype == STATE_DTYPE
+                and isinstance(sample_weight, float)):
+            # One value and a Python weight (the batch loss and the batch size, at every training step):
+            # the same two sums in float32 as below, without its six tensor operations around them.
+            self._move_state_to(values.device)
+            self.total += values * sample_weight
+            self.count += sample_weight
+            return
         values = as_float_tensor(values).detach().to(STATE_DTYPE)
         self._move_state_to(values.device)
         if sample_weight is None:

@@ -68,6 +68,14 @@ class CallbackList(Callback):
         self.set_params({"verbose": verbose, "epochs": epochs, "steps": steps})
         if model is not None:
             self.set_model(model)
+        # The training-batch hooks some callback has its own of (Callback's ignore the call): the others
+        # are not dispatched at every batch, and fit computes a batch's logs (every metric's result,
+        # ~5 us a batch each) only when some callback reads them.
+        self._batch_hooks = {
+            hook for hook, older in (("on_train_batch_begin", "on_batch_begin"), ("on_train_batch_end", "on_batch_end"))
+            if any(_overrides(c, hook) or _overrides(c, older) for c in self.callbacks)
+        }
+        self.reads_train_batch_logs = "on_train_batch_end" in self._batch_hooks
 
     def set_model(self, model: Model) -> None:
         """Gives `model` to every callback; with a History, also sets `model.history` (as Keras)."""
@@ -100,10 +108,12 @@ class CallbackList(Callback):
         self._dispatch("on_epoch_end", epoch, _python_logs(logs))
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self._dispatch("on_train_batch_begin", batch, {} if logs is None else logs)
+        if "on_train_batch_begin" in self._batch_hooks:
+            self._dispatch("on_train_batch_begin", batch, {} if logs is None else logs)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self._dispatch("on_train_batch_end", batch, {} if logs is None else logs)
+        if "on_train_batch_end" in self._batch_hooks:
+            self._dispatch("on_train_batch_end", batch, {} if logs is None else logs)
 
     def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._dispatch("on_test_begin", _python_logs(logs))
@@ -128,3 +138,9 @@ class CallbackList(Callback):
 
     def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._dispatch("on_predict_batch_end", batch, {} if logs is None else logs)
+
+
+def _overrides(callback: Callback, hook: str) -> bool:
+    """Whether `callback` has a `hook` of its own rather than `Callback`'s (whose batch hooks do nothing
+    but call the older name's, itself empty)."""
+    return getattr(getattr(callback, hook), "__func__", None) is not getattr(Callback, hook)
