@@ -35,8 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Union
 
 import torch
-# torch's registries of the step hooks every optimizer runs (register_optimizer_step_pre_hook/_post_hook)
-from torch.optim.optimizer import _global_optimizer_post_hooks, _global_optimizer_pre_hooks
+import torch.optim.optimizer as _torch_optimizer
 
 from ..checks import check_scalar
 
@@ -589,12 +588,21 @@ def step_under_no_grad(optimizer: torch.optim.Optimizer) -> None:
         and getattr(type(optimizer).step, "__wrapped__", type(optimizer).step) is _KERAS_STEP
         and "step" not in optimizer.__dict__
         and not optimizer._optimizer_step_pre_hooks and not optimizer._optimizer_step_post_hooks
-        and not _global_optimizer_pre_hooks and not _global_optimizer_post_hooks
+        and _no_global_step_hooks()
         and not torch._C._autograd._profiler_enabled()
     ):
         optimizer._apply_gradients()
     else:
         optimizer.step()
+
+
+def _no_global_step_hooks() -> bool:
+    """Whether torch's registries of the step hooks every optimizer runs
+    (register_optimizer_step_pre_hook/_post_hook) are empty; False where this torch keeps them
+    elsewhere (private names), so that the wrapper then runs."""
+    registries = [getattr(_torch_optimizer, name, None)
+                  for name in ("_global_optimizer_pre_hooks", "_global_optimizer_post_hooks")]
+    return all(registry is not None and not registry for registry in registries)
 
 
 # torch.autograd.graph.increment_version takes a list from torch 2.5: one call, 0.4 us for 6 tensors
