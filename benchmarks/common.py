@@ -104,6 +104,19 @@ def current_rss_mb():
     return pages * resource.getpagesize() / 2**20
 
 
+def file_rss_mb():
+    """File-backed resident pages of this process now, in MB (/proc's RssFile: mapped library code
+    and data; 0 where unavailable)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("RssFile:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
+
+
 def peak_rss_mb():
     """Peak resident set size of this process so far, in MB: /proc's VmHWM, which starts afresh at
     exec (ru_maxrss would carry over the parent's peak into a child started by fork + exec)."""

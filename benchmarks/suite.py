@@ -51,13 +51,19 @@ Columns:
              AVX-512 panel products can pass 100%.
     RSS MB   peak resident memory of a child process that imports the library, builds the model,
              and runs two training steps; +step MB is that peak minus the RSS just before the
-             first step (the step's own memory, library import excluded).
+             first step (the step's own memory, library import excluded); code MB is the child's
+             file-backed resident pages at the end (shared-library code, e.g. the oneDNN pages a
+             bfloat16 GEMM maps in; they never leave before exit, so they are in the peak).
+             Medians over `--memory-runs` children per contender, the contenders' children
+             alternating (A B C A B C ...): one child's peak varies by +-15 MB with how freed
+             memory is reused, so compare medians of several runs.
 Goals are ratios measured in the same run, never absolute seconds.
 """
 import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -68,7 +74,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common import SgemmProbe, bf16_support, current_rss_mb, device_name, peak_rss_mb, summarize, timed
+from common import (
+    SgemmProbe, bf16_support, current_rss_mb, device_name, file_rss_mb, peak_rss_mb, summarize, timed,
+)
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
@@ -394,32 +402,58 @@ def keras_available():
 
 
 def child_memory(contender, name):
-    """In a child process: RSS before the first training step and the peak after two."""
+    """In a child process: RSS before the first training step, the peak after two, and the
+    file-backed part of the RSS then (library code)."""
     x, y = make_data(name, 2)
     wl = WORKLOADS[name]
     run = build(contender, name, x[: wl.batch], y[: wl.batch])
     before = current_rss_mb()
     run()
     run()
-    return {"rss_before_mb": before, "peak_rss_mb": peak_rss_mb()}
+    return {"rss_before_mb": before, "peak_rss_mb": peak_rss_mb(), "code_mb": file_rss_mb()}
 
 
-def measure_memory(contender, name, threads):
+def memory_child(contender, name, threads):
+    """One child's report (child_memory), or {"error": its last line of stderr}."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child-memory", f"{contender}:{name}"]
     if threads is not None:
         command += ["--threads", str(threads)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    report["step_mb"] = report["peak_rss_mb"] - report["rss_before_mb"]
-    return report
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure_memory(contenders, name, threads, runs):
+    """{contender: medians of `runs` children's figures (and every sample)}, the contenders' children
+    taken in turn so that all of them see the same machine load; a contender whose child fails gets
+    {"error": ...}."""
+    samples = {c: [] for c in contenders}
+    errors = {}
+    for _ in range(runs):
+        for contender in contenders:
+            if contender in errors:
+                continue
+            report = memory_child(contender, name, threads)
+            if "error" in report:
+                errors[contender] = report
+                continue
+            report["step_mb"] = report["peak_rss_mb"] - report["rss_before_mb"]
+            samples[contender].append(report)
+    result = dict(errors)
+    for contender, reports in samples.items():
+        if contender in errors:
+            continue
+        result[contender] = {key: statistics.median(r[key] for r in reports) for key in reports[0]}
+        result[contender]["runs"] = len(reports)
+        result[contender]["peak_rss_samples_mb"] = [r["peak_rss_mb"] for r in reports]
+    return result
 
 
 # -------------------------------------------------------------------------------------------- runs
 
 
-def run_workload(name, repeats, probes, threads, memory, clock):
+def run_workload(name, repeats, probes, threads, memory_runs, clock):
     wl = WORKLOADS[name]
     x, y = make_data(name, wl.calls)
     contenders = [c for c in wl.contenders if c != "keras" or keras_available()]
@@ -445,9 +479,10 @@ def run_workload(name, repeats, probes, threads, memory, clock):
         entry = summarize(samples)
         if wl.step_flops:
             entry["gflops"] = wl.step_flops / entry["median"] / 1e9
-        if memory and wl.unit == "step":
-            entry["memory"] = measure_memory(contender, name, threads)
         result["contenders"][contender] = entry
+    if memory_runs and wl.unit == "step":
+        for contender, report in measure_memory(list(times), name, threads, memory_runs).items():
+            result["contenders"][contender]["memory"] = report
     reference = result["contenders"].get("torch")
     for entry in result["contenders"].values():
         entry["ratio"] = reference["median"] / entry["median"] if reference else None
@@ -466,7 +501,7 @@ def print_table(report):
         print(m["bf16_gemm"])
     header = (
         f"{'workload':<58} {'contender':<13} {'s/step':>9} {'spread':>17} {'ratio':>6} "
-        f"{'GFLOP/s':>8} {'%peak':>6} {'RSS MB':>7} {'+step MB':>9}"
+        f"{'GFLOP/s':>8} {'%peak':>6} {'RSS MB':>7} {'+step MB':>9} {'code MB':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -482,9 +517,10 @@ def print_table(report):
             mem = e.get("memory", {})
             rss = f"{mem['peak_rss_mb']:.0f}" if "peak_rss_mb" in mem else "-"
             step = f"{mem['step_mb']:.0f}" if "step_mb" in mem else "-"
+            code = f"{mem['code_mb']:.0f}" if "code_mb" in mem else "-"
             print(
                 f"{label:<58} {contender:<13} {e['median']:>9.2e} {spread:>17} {ratio:>6} {gflops:>8} {peak:>6} "
-                f"{rss:>7} {step:>9}"
+                f"{rss:>7} {step:>9} {code:>8}"
             )
         for note in r["notes"]:
             print(f"{'':<58} note: {note}")
@@ -506,6 +542,10 @@ def parse_args(argv):
         "processes on a busy machine (use with --threads 1)",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS child processes")
+    parser.add_argument(
+        "--memory-runs", type=int, default=3,
+        help="peak-RSS child processes per contender and training workload, medians reported (default 3)",
+    )
     parser.add_argument("--child-memory", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
@@ -514,6 +554,8 @@ def parse_args(argv):
         parser.error(f"--only expects names from {', '.join(WORKLOADS)}, got {args.only!r}")
     if args.repeats < 1:
         parser.error(f"--repeats expects a positive count, got {args.repeats}")
+    if args.memory_runs < 1:
+        parser.error(f"--memory-runs expects a positive count, got {args.memory_runs}")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads expects a positive count, got {args.threads}")
     args.only = names
@@ -540,7 +582,8 @@ def main(argv=None):
         for each in probes:
             each.sample(args.clock)
     results = [
-        run_workload(name, args.repeats, probes, args.threads, not args.no_memory, args.clock) for name in args.only
+        run_workload(name, args.repeats, probes, args.threads, 0 if args.no_memory else args.memory_runs, args.clock)
+        for name in args.only
     ]
     peak = probe.gflops()
     for result in results:
