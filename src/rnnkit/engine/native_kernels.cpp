@@ -122,6 +122,42 @@ void pack_into(Out* out, const In* w, int64_t K, int64_t N, int64_t sK, int64_t 
     }
 }
 
+#if defined(__AVX512BF16__)
+// pack_into for float32 rows of unit column stride into bfloat16 pairs, 16 columns at a time: the two
+// rows of a pair rounded at once (vcvtne2ps2bf16, nearest even as the scalar path) and interleaved.
+inline __m512i load_pair_halves(const float* r0, const float* r1, bool second, __mmask16 m) {
+    const __m512 v0 = _mm512_maskz_loadu_ps(m, r0);
+    const __m512 v1 = second ? _mm512_maskz_loadu_ps(m, r1) : _mm512_setzero_ps();
+    return (__m512i)_mm512_cvtne2ps_pbh(v1, v0);  // low half v0, high half v1
+}
+inline __m512i load_pair_halves(const at::BFloat16* r0, const at::BFloat16* r1, bool second, __mmask16 m) {
+    const __m256i v0 = _mm256_maskz_loadu_epi16(m, r0);
+    const __m256i v1 = second ? _mm256_maskz_loadu_epi16(m, r1) : _mm256_setzero_si256();
+    return _mm512_inserti64x4(_mm512_castsi256_si512(v0), v1, 1);
+}
+template <typename In>
+void pack_pairs_fast(at::BFloat16* out, const In* w, int64_t K, int64_t N, int64_t sK) {
+    const int64_t pairs = (K + 1) / 2;
+    const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                                23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    for (int64_t p = 0; p * PANEL < N; ++p) {
+        const int64_t width = panel_width(N, p);
+        at::BFloat16* panel = out + p * PANEL * pairs * 2;
+        for (int64_t k2 = 0; k2 < pairs; ++k2) {
+            const In* r0 = w + 2 * k2 * sK + p * PANEL;
+            const In* r1 = r0 + sK;
+            const bool second = 2 * k2 + 1 < K;
+            for (int64_t j = 0; j < width; j += 16) {
+                const int64_t left = N - p * PANEL - j;
+                const __mmask16 m = left >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << left) - 1);
+                const __m512i both = load_pair_halves(r0 + j, r1 + j, second, m);
+                _mm512_storeu_si512(panel + (k2 * width + j) * 2, _mm512_permutexvar_epi16(interleave, both));
+            }
+        }
+    }
+}
+#endif
+
 torch::Tensor pack_panels(const torch::Tensor& W, bool bfloat16) {
     TORCH_CHECK(W.dim() == 2 && (W.scalar_type() == at::kFloat || W.scalar_type() == at::kBFloat16),
                 "pack_panels: W must be a 2-D float32 or bfloat16 tensor");
@@ -131,11 +167,23 @@ torch::Tensor pack_panels(const torch::Tensor& W, bool bfloat16) {
                                W.options().dtype(bfloat16 ? at::kBFloat16 : at::kFloat));
     AT_DISPATCH_SWITCH(W.scalar_type(), "pack_panels",
         AT_DISPATCH_CASE(at::kFloat, [&] {
+#if defined(__AVX512BF16__)
+            if (bfloat16 && W.stride(1) == 1) {
+                pack_pairs_fast(packed.data_ptr<at::BFloat16>(), W.data_ptr<float>(), K, N, W.stride(0));
+                return;
+            }
+#endif
             bfloat16 ? pack_into(packed.data_ptr<at::BFloat16>(), W.data_ptr<float>(), K, N, W.stride(0), W.stride(1), 2)
                      : pack_into(packed.data_ptr<float>(), W.data_ptr<float>(), K, N, W.stride(0), W.stride(1), 1);
         })
         AT_DISPATCH_CASE(at::kBFloat16, [&] {
             const auto* w = W.data_ptr<at::BFloat16>();
+#if defined(__AVX512BF16__)
+            if (bfloat16 && W.stride(1) == 1) {
+                pack_pairs_fast(packed.data_ptr<at::BFloat16>(), w, K, N, W.stride(0));
+                return;
+            }
+#endif
             bfloat16 ? pack_into(packed.data_ptr<at::BFloat16>(), w, K, N, W.stride(0), W.stride(1), 2)
                      : pack_into(packed.data_ptr<float>(), w, K, N, W.stride(0), W.stride(1), 1);
         }));
@@ -149,10 +197,17 @@ struct Destination {
     int64_t ldo;
     const float* add;
     int64_t ldadd;
+    at::BFloat16* out16 = nullptr;  // instead of out: bfloat16 rows (row stride ldo), rounded to nearest even
     Destination shifted(int64_t rows, int64_t columns) const {
-        return {out + rows * ldo + columns, ldo, add == nullptr ? nullptr : add + rows * ldadd + columns, ldadd};
+        return {out == nullptr ? nullptr : out + rows * ldo + columns, ldo,
+                add == nullptr ? nullptr : add + rows * ldadd + columns, ldadd,
+                out16 == nullptr ? nullptr : out16 + rows * ldo + columns};
     }
     void store(int r, const float* row, int64_t columns) const {
+        if (out16 != nullptr) {
+            store16(r, row, columns);
+            return;
+        }
         float* o = out + r * ldo;
         if (add == nullptr) {
             std::copy(row, row + columns, o);
@@ -160,6 +215,20 @@ struct Destination {
             const float* a = add + r * ldadd;
             for (int64_t j = 0; j < columns; ++j) o[j] = a[j] + row[j];
         }
+    }
+    void store16(int r, const float* row, int64_t columns) const {
+#if defined(__AVX512BF16__)
+        at::BFloat16* o = out16 + r * ldo;
+        const float* a = add == nullptr ? nullptr : add + r * ldadd;
+        for (int64_t j = 0; j < columns; j += 16) {
+            const __mmask16 m = columns - j >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (columns - j)) - 1);
+            __m512 v = _mm512_maskz_loadu_ps(m, row + j);
+            if (a != nullptr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, a + j));
+            _mm256_mask_storeu_epi16(o + j, m, (__m256i)_mm512_cvtneps_pbh(v));
+        }
+#else
+        TORCH_CHECK(false, "panel_addmm: a bfloat16 out needs AVX512-BF16");
+#endif
     }
 };
 
@@ -290,8 +359,26 @@ inline int64_t row_stride(const torch::Tensor& t, const char* name) {
 // itself, (N) for one row added to all, or empty (or undefined) for none.
 void panel_addmm(torch::Tensor out, const torch::Tensor& addend, const torch::Tensor& a, const torch::Tensor& panels) {
     const bool add = addend.defined() && addend.numel() > 0;
-    const Destination to{out.data_ptr<float>(), row_stride(out, "out"), add ? addend.data_ptr<float>() : nullptr,
-                         add ? row_stride(addend, "addend") : 0};
+    const bool out16 = out.scalar_type() == at::kBFloat16;
+    TORCH_CHECK(!out16 || out.stride(-1) == 1, "panel_addmm: a bfloat16 out must have contiguous rows");
+    const Destination to{out16 ? nullptr : out.data_ptr<float>(), out16 ? out.stride(0) : row_stride(out, "out"),
+                         add ? addend.data_ptr<float>() : nullptr, add ? row_stride(addend, "addend") : 0,
+                         out16 ? out.data_ptr<at::BFloat16>() : nullptr};
+#if defined(__AVX512BF16__)
+    if (a.scalar_type() == at::kBFloat16 && panels.scalar_type() == at::kBFloat16 && a.stride(1) == 1
+        && a.size(1) % 2 == 0 && a.stride(0) % 2 == 0) {
+        // bfloat16 rows of even length are already their pairs: no rounding pass.
+        const int64_t pairs = a.size(1) / 2;
+        panel_product(to, out.size(1), reinterpret_cast<const uint32_t*>(a.data_ptr<at::BFloat16>()), a.stride(0) / 2,
+                      1, a.size(0), panels.data_ptr<at::BFloat16>(), pairs);
+        return;
+    }
+#endif
+    if (a.scalar_type() != at::kFloat) {
+        auto af = a.to(at::kFloat).contiguous();
+        panel_rows_product(to, af.data_ptr<float>(), af.size(1), af.size(0), af.size(1), out.size(1), panels);
+        return;
+    }
     panel_rows_product(to, a.data_ptr<float>(), row_stride(a, "a"), a.size(0), a.size(1), out.size(1), panels);
 }
 
@@ -321,13 +408,19 @@ constexpr int64_t kWeightGradientRows = 1024;
 // in the same order either way.
 constexpr int64_t kInPlaceStateBytes = 512 << 10;
 void add_block_product_(torch::Tensor& dU, const torch::Tensor& a, const torch::Tensor& d, at::ScalarType type) {
-    if (type != at::kFloat) {
+    const bool bfloat16 = type == at::kBFloat16 && kPanelBfloat16;
+    if (type != at::kFloat && !bfloat16) {
         dU.add_(a.to(type).t().mm(d.to(type)));
         return;
     }
     float* dU_p = dU.data_ptr<float>();
     const int64_t n = a.size(0), H = a.size(1), G = d.size(1);
     const Destination to{dU_p, G, dU_p, G};
+    if (bfloat16) {  // a^T's rows rounded to pairs, d packed in bfloat16 pairs
+        auto a_t = a.t().contiguous();  // (H, n)
+        panel_rows_product(to, a_t.data_ptr<float>(), n, H, n, G, pack_panels(d, true));
+        return;
+    }
     if (n * H * static_cast<int64_t>(sizeof(float)) > kInPlaceStateBytes) {
         auto a_t = a.t().contiguous();  // (H, n)
         panel_rows_product(to, a_t.data_ptr<float>(), n, H, n, G, pack_panels(d, false));
@@ -388,7 +481,7 @@ inline bool packing_pays(int64_t elements, int64_t row_steps) {
 
 StepWeight step_weight(const torch::Tensor& W, int64_t row_steps) {
     const bool bfloat16 = W.scalar_type() == at::kBFloat16;
-    if ((W.scalar_type() == at::kFloat || (bfloat16 && kPanelBfloat16)) && packing_pays(W.numel(), row_steps)) {
+    if ((bfloat16 && kPanelBfloat16) || (W.scalar_type() == at::kFloat && packing_pays(W.numel(), row_steps))) {
         return {W, pack_panels(W, bfloat16)};
     }
     return {W, torch::Tensor()};

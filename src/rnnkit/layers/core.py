@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from ..checks import check_scalar, check_weight_shape
 from ..engine.activations import activation_names, get_activation
+from ..engine.panel_linear import panel_linear, panel_linear_available
 from .base import Layer, Shape
 from .constraints import ConstraintLike, get_constraint, serialize_constraint
 from .initializers import InitializerLike
@@ -108,8 +109,13 @@ class Dense(Layer):
                 f"Dense '{self.name}': expected input of shape (batch, ..., {input_dim}) (the last "
                 f"dimension it was built with), got {tuple(inputs.shape)}."
             )
-        # F.linear fuses the bias add into the GEMM; it takes the weight as (out, in).
-        outputs = F.linear(inputs, self.kernel.t(), self.bias)
+        if self.kernel.dtype == torch.float32 and panel_linear_available(inputs):
+            # A mixed policy's bfloat16 inputs on the panel product rather than torch's bfloat16
+            # GEMM (oneDNN, whose code and per-shape kernels would raise the peak memory).
+            outputs = panel_linear(inputs, self.kernel, self.bias)
+        else:
+            # F.linear fuses the bias add into the GEMM; it takes the weight as (out, in).
+            outputs = F.linear(inputs, self.kernel.t(), self.bias)
         return outputs if self.activation.name == "linear" else self.activation.fn(outputs)
 
     def get_config(self) -> dict[str, Any]:

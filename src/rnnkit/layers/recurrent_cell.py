@@ -9,6 +9,7 @@ from ..checks import check_scalar, check_weight_shape
 from ..engine.activations import Activation, get_activation
 from ..engine.embedding_projection import embedding_projection
 from ..engine.native import KernelChoice
+from ..engine.panel_linear import panel_linear, panel_linear_available
 from .base import Layer
 from .constraints import get_constraint, serialize_constraint
 from .initializers import get_initializer, serialize as serialize_initializer
@@ -182,7 +183,11 @@ class RecurrentCell(DropoutRNNCell, Layer):
             return embedding_projection(fold.ids, fold.embeddings, self.kernel, bias)
         batch, steps, features = x.shape
         flat = x.reshape(batch * steps, features)  # (B*T, F)
-        if x.dtype != self.kernel.dtype:
+        if x.dtype != self.kernel.dtype and panel_linear_available(x):
+            # A mixed policy on the panel product (not oneDNN: see engine.panel_linear); xp, the
+            # gates' input, in float32 (the bias added there).
+            xp = panel_linear(flat, self.kernel, bias, torch.float32)
+        elif x.dtype != self.kernel.dtype:
             # A mixed policy: the GEMM in x's compute dtype (float32 accumulation); xp, the gates'
             # input, in float32 (the bias added there).
             product = torch.mm(flat, self.kernel.to(x.dtype))
