@@ -3,8 +3,8 @@
 // simple_rnn.py, lstm.py and gru.py (default activations); what this file adds is that each step is
 // one product (the "panel products" below) plus one fused loop over (batch, units), instead of
 // several small tensor operations whose dispatch cost dominates at small sizes. The inner
-// loops are plain arithmetic on contiguous rows so that the compiler vectorises them (with
-// -ffast-math, glibc's vector expf). Masked steps carry the state through, as there.
+// loops are plain arithmetic on contiguous rows so that the compiler vectorises them (-ffast-math;
+// tanh and sigmoid as rational functions, below). Masked steps carry the state through, as there.
 #include <torch/extension.h>
 
 #include <algorithm>
@@ -332,14 +332,17 @@ void panel_rows_product(const Destination& to, const float* a, int64_t lda, int6
     }
 #if defined(__AVX512BF16__)
     const int64_t pairs = (K + 1) / 2;
-    std::vector<uint32_t> rounded(B * pairs);  // a's rows as bfloat16 pairs
+    // a's rows as bfloat16 pairs: a row rounded to bfloat16 (nearest even) in place of its floats is
+    // its pairs (k, k+1) as 32-bit words, with a zero after an odd last element; 16 at a time.
+    std::vector<uint32_t> rounded(B * pairs);
     for (int64_t b = 0; b < B; ++b) {
         const float* row = a + b * lda;
-        for (int64_t k = 0; k < pairs; ++k) {
-            const float second = 2 * k + 1 < K ? row[2 * k + 1] : 0.f;
-            const __m128bh both = _mm_cvtneps_pbh(_mm_set_ps(0.f, 0.f, second, row[2 * k]));
-            rounded[b * pairs + k] = static_cast<uint32_t>(_mm_cvtsi128_si32((__m128i)both));
+        auto* out = reinterpret_cast<uint16_t*>(rounded.data() + b * pairs);
+        for (int64_t k = 0; k < K; k += 16) {
+            const __mmask16 m = K - k >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (K - k)) - 1);
+            _mm256_mask_storeu_epi16(out + k, m, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, row + k)));
         }
+        if (K % 2 == 1) out[K] = 0;
     }
     panel_product(to, N, rounded.data(), pairs, 1, B, panels.data_ptr<at::BFloat16>(), pairs);
 #else
@@ -474,7 +477,11 @@ struct StepWeight {
 // products. Measured on one thread (AMD EPYC): packing costs ~0.9 ns an element (GRU(1024)'s U: 2.7 ms);
 // each row-step then saves torch's per-call cost (~2 us) and ~0.012 ns an element (one row of
 // GRU(1024): MKL 140 us, panels 102). So a 50 x 50 weight pays from 2 row-steps and GRU(1024)'s from
-// ~72; one token at a time (sampling, a stateful layer fed step by step) keeps torch's GEMM.
+// ~72; one token at a time (sampling, a stateful layer fed step by step) keeps torch's GEMM. A
+// bfloat16 weight (a mixed policy) is always packed, its packing vectorised (~0.1 ns an element):
+// torch's bfloat16 GEMM is oneDNN's, whose code and per-shape kernels, mapped for the life of the
+// process at its first call, would raise a mixed step's peak memory above float32's (one row of
+// GRU(1024): packing 0.25 ms + product 0.06 ms, against oneDNN's 0.25 ms).
 inline bool packing_pays(int64_t elements, int64_t row_steps) {
     return row_steps * (elements + 166667) > 75 * elements;  // both sides divided by 0.012 ns
 }
