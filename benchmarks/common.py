@@ -104,29 +104,31 @@ def current_rss_mb():
     return pages * resource.getpagesize() / 2**20
 
 
-def file_rss_mb():
-    """File-backed resident pages of this process now, in MB (/proc's RssFile: mapped library code
-    and data; 0 where unavailable)."""
+def _status_mb(field):
+    """A size field of /proc/self/status (e.g. VmHWM) in MB, or None where unavailable."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("RssFile:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
     except (OSError, ValueError, IndexError):
         pass
-    return 0.0
+    return None
+
+
+def file_rss_mb():
+    """File-backed resident pages of this process now, in MB (/proc's RssFile: mapped library code
+    and data; 0 where unavailable)."""
+    value = _status_mb("RssFile")
+    return 0.0 if value is None else value
 
 
 def peak_rss_mb():
     """Peak resident set size of this process so far, in MB: /proc's VmHWM, which starts afresh at
     exec (ru_maxrss would carry over the parent's peak into a child started by fork + exec)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        pass
+    value = _status_mb("VmHWM")
+    if value is not None:
+        return value
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
