@@ -30,7 +30,10 @@ def native_kernels() -> Optional[ModuleType]:
             return load(
                 name="rnnkit_native",
                 sources=[str(Path(__file__).with_name("native_kernels.cpp"))],
-                extra_cflags=["-O3", "-ffast-math", "-march=native"],
+                # -ffast-math for the vectorised gate loops, but NaN and inf keep their meaning: under
+                # -ffinite-math-only the rational tanh's clamp turned a NaN into -1, so a diverged
+                # SimpleRNN (or LSTM) went on with finite states and its loss never showed the NaN.
+                extra_cflags=["-O3", "-ffast-math", "-fno-finite-math-only", "-march=native"],
                 build_directory=build_directory,
                 verbose=False,
             )
