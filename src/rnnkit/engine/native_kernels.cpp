@@ -388,8 +388,8 @@ void panel_addmm(torch::Tensor out, const torch::Tensor& addend, const torch::Te
 // Mixed precision: every sequence kernel takes the recurrent matrix U either in float32 (exact
 // float32 products, as always) or in a lower precision (bfloat16 under a mixed policy, cast once
 // per call). In the second case each product rounds its float32 operands to U's type and runs there,
-// accumulating in float32 (the panel product's vdpbf16ps; torch's GEMM where the CPU lacks
-// AVX512-BF16 and for the weight gradients: oneDNN); its result, rounded to U's type, is added into
+// accumulating in float32 (the panel product's vdpbf16ps, the weight gradients included; torch's GEMM,
+// i.e. oneDNN, where the CPU lacks AVX512-BF16); its result, rounded to U's type, is added into
 // float32, so the gate arithmetic and the states stay float32.
 
 // Weight gradients a^T d (a (n, H): the layer's inputs or previous states over all steps, d (n, G):
@@ -399,8 +399,9 @@ void panel_addmm(torch::Tensor out, const torch::Tensor& addend, const torch::Te
 // speed.
 constexpr int64_t kWeightGradientRows = 1024;
 
-// dU += a^T d for the float32 blocks a (n, H) and d (n, G): in float32 on the panel product, in U's
-// low precision `type` as torch's GEMM, its product rounded to it. In float32, a block whose states a
+// dU += a^T d for the float32 blocks a (n, H) and d (n, G) on the panel product: in float32, or in
+// bfloat16 pairs where the CPU has AVX512-BF16 (a transposed, d packed, as for large states below);
+// in any other low precision `type` as torch's GEMM, its product rounded to it. In float32, a block whose states a
 // fit in half a core's L2 cache (kInPlaceStateBytes: H <= 128 at 1024 rows) is read in place, a^T's
 // element (i, k) at a[k H + i], and d's rows serve as panels as they are (packed only where G is not a
 // multiple of the vector width, so that no load runs past d's end): no transposed or packed copies,
@@ -419,14 +420,9 @@ void add_block_product_(torch::Tensor& dU, const torch::Tensor& a, const torch::
     float* dU_p = dU.data_ptr<float>();
     const int64_t n = a.size(0), H = a.size(1), G = d.size(1);
     const Destination to{dU_p, G, dU_p, G};
-    if (bfloat16) {  // a^T's rows rounded to pairs, d packed in bfloat16 pairs
-        auto a_t = a.t().contiguous();  // (H, n)
-        panel_rows_product(to, a_t.data_ptr<float>(), n, H, n, G, pack_panels(d, true));
-        return;
-    }
-    if (n * H * static_cast<int64_t>(sizeof(float)) > kInPlaceStateBytes) {
-        auto a_t = a.t().contiguous();  // (H, n)
-        panel_rows_product(to, a_t.data_ptr<float>(), n, H, n, G, pack_panels(d, false));
+    if (bfloat16 || n * H * static_cast<int64_t>(sizeof(float)) > kInPlaceStateBytes) {
+        auto a_t = a.t().contiguous();  // (H, n); in bfloat16 its rows are rounded to pairs
+        panel_rows_product(to, a_t.data_ptr<float>(), n, H, n, G, pack_panels(d, bfloat16));
         return;
     }
     auto a_c = a.contiguous(), d_c = d.contiguous();
@@ -1441,6 +1437,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     m.def("pack_panels", &pack_panels, "A (K, N) float32 weight packed in column panels, float32 or bfloat16 (panel_addmm's operand)");
     m.def("panel_addmm", &panel_addmm, "out = addend + a @ W for W packed by pack_panels (CPU)");
     m.attr("panel_bfloat16") = kPanelBfloat16;
+    m.attr("weight_gradient_rows") = kWeightGradientRows;
     m.def("gru_backward", &gru_backward, "GRU (reset_after) backward through time (float32, CPU)");
     m.def("dense_mse_step", &dense_mse_step, "Forward, MSE loss and gradients of a recurrent layer + Dense (float32, CPU)");
 }

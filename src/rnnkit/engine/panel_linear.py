@@ -20,9 +20,6 @@ from torch.autograd.function import FunctionCtx
 from .native import native_kernels
 
 
-# Rows per block of the weight gradient (the compiled kernels' kWeightGradientRows).
-WEIGHT_GRADIENT_ROWS = 1024
-
 
 def panel_linear_available(x: torch.Tensor) -> bool:
     """Whether `panel_linear` runs for x: bfloat16 on the CPU, with the compiled kernels built
@@ -61,15 +58,16 @@ class PanelLinear(torch.autograd.Function):
             native.panel_addmm(d_x, none, g, native.pack_panels(W.t(), True))
             d_x = d_x.view(ctx.input_shape)
         if ctx.needs_input_grad[1]:
-            # Summed over blocks of WEIGHT_GRADIENT_ROWS rows, as the compiled kernels' weight
+            # Summed over blocks of the compiled kernels' weight_gradient_rows, as their weight
             # gradients are: each block's transposed or packed operand is small enough to be reused
             # from the heap, where a full-size one would be new pages (page faults) every step. The
             # panels are the output's columns: the wider side keeps them full (N = 66 outputs of a
             # Dense against K = 1024 inputs: panels over x, rows of g^T).
             wide = N >= K
             d_W = torch.zeros(K, N) if wide else torch.zeros(N, K)
-            for start in range(0, rows.shape[0], WEIGHT_GRADIENT_ROWS):
-                x_block, g_block = rows[start:start + WEIGHT_GRADIENT_ROWS], g[start:start + WEIGHT_GRADIENT_ROWS]
+            block = native.weight_gradient_rows
+            for start in range(0, rows.shape[0], block):
+                x_block, g_block = rows[start:start + block], g[start:start + block]
                 if wide:
                     native.panel_addmm(d_W, d_W, x_block.t().contiguous(), native.pack_panels(g_block, True))
                 else:
