@@ -410,8 +410,7 @@ class Optimizer(torch.optim.Optimizer):
             for group in self.param_groups:
                 group["lr"] = learning_rate
         groups = [(group, [p for p in group["params"] if p.grad is not None]) for group in self.param_groups]
-        if self.clipnorm or self.global_clipnorm or self.clipvalue:  # else clip_gradients does nothing
-            self.clip_gradients([p for _, params in groups for p in params])
+        self.clip_gradients(p for _, params in groups for p in params)
         self._begin_step()
         for group, params in groups:
             if not params:
@@ -433,6 +432,8 @@ class Optimizer(torch.optim.Optimizer):
         rescales all of them by `global_clipnorm / max(global_norm, global_clipnorm)` (a non-finite
         global norm turns every gradient into NaN, as in Keras); `clipvalue` clamps each element.
         """
+        if not (self.clipnorm or self.global_clipnorm or self.clipvalue):  # first: nothing to gather
+            return
         grads = [p.grad for p in params if p.grad is not None]
         if not grads:
             return
