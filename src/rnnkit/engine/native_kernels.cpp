@@ -276,6 +276,14 @@ inline void panel_rows(const Destination& to, const float* a, int64_t lda, int64
             for (int v = 0; v < V; ++v) acc[r][v] += s * w[v];
         }
     }
+    if (to.out16 == nullptr && columns == V * LANES) {  // whole vectors, float32: straight from the registers
+        for (int r = 0; r < R; ++r) {
+            fvec* o = reinterpret_cast<fvec*>(to.out + r * to.ldo);
+            const fvec* add = reinterpret_cast<const fvec*>(to.add + r * to.ldadd);
+            for (int v = 0; v < V; ++v) o[v] = to.add == nullptr ? acc[r][v] : add[v] + acc[r][v];
+        }
+        return;
+    }
     for (int r = 0; r < R; ++r) {
         float row[PANEL];
         for (int v = 0; v < V; ++v) *reinterpret_cast<fvec*>(row + LANES * v) = acc[r][v];
