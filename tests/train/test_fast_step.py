@@ -15,11 +15,11 @@ RECURRENT = {"simple_rnn": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.
 
 
 def make_model(kind, return_sequences=False, outputs=2, loss="mse", optimizer="adam", features=3, dense_bias=True,
-               **layer_options):
+               units=5, **layer_options):
     torch.manual_seed(0)
     model = rnnkit.Sequential([
         rnnkit.Input(shape=(6, features)),
-        RECURRENT[kind](5, return_sequences=return_sequences, **layer_options),
+        RECURRENT[kind](units, return_sequences=return_sequences, **layer_options),
         layers.Dense(outputs, use_bias=dense_bias),
     ])
     model.compile(optimizer=optimizer, loss=loss, metrics=["mae"])
@@ -71,14 +71,18 @@ def test_whole_step_trains_like_the_layer_by_layer_path(monkeypatch, whole_steps
         np.testing.assert_allclose(fast_history[key], ordinary_history[key], rtol=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["simple_rnn", "gru"])
+@pytest.mark.parametrize("kind", ["simple_rnn", "lstm", "gru"])
+@pytest.mark.parametrize("units, samples, batch_size", [(5, 8, 4), (18, 32, 16)])
 def test_whole_step_on_one_input_feature_and_a_dense_without_bias_trains_like_the_layer_by_layer_path(
-        monkeypatch, whole_steps_taken, kind):
-    # One feature takes the kernel's broadcast input projection; no Dense bias, its bias-free head.
-    x, y = make_data(features=1)
-    options = dict(batch_size=4, epochs=2, verbose=0, shuffle=False)
-    built = [make_model(kind, features=1, dense_bias=False, optimizer=rnnkit.optimizers.SGD(learning_rate=0.1))
-             for _ in range(2)]
+        monkeypatch, whole_steps_taken, kind, units, samples, batch_size):
+    # One feature takes the kernel's outer-product input projection and its one-pass weight and bias
+    # gradients; 18 units make gate columns of whole vectors and a remainder (LSTM 72 = 4 x 16 + 8,
+    # GRU 54 = 3 x 16 + 6), and 16 x 6 rows a batch more than one 64-row block of their sums.
+    # No Dense bias: the bias-free head.
+    x, y = make_data(features=1, samples=samples)
+    options = dict(batch_size=batch_size, epochs=2, verbose=0, shuffle=False)
+    built = [make_model(kind, features=1, dense_bias=False, units=units,
+                        optimizer=rnnkit.optimizers.SGD(learning_rate=0.1)) for _ in range(2)]
     fast_history = built[0].fit(x, y, **options).history
     ordinary_history = train_ordinarily(monkeypatch, built[1], x, y, **options)
     assert whole_steps_taken == [kind] * (2 * 2 - 1)

@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <cmath>
 #include <mutex>
+#include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #if defined(__AVX512BF16__)
@@ -1418,6 +1420,84 @@ torch::Tensor greedy_decode(int64_t cell, int64_t activation, torch::Tensor tabl
 }
 
 // ------------------------------------------------------- whole training step (train/fast_step.py)
+namespace {
+
+// One input feature (a univariate series, as the forecasters train on): the input projection is an
+// outer product, which torch runs as a broadcast (addcmul) and its weight and bias gradients as a
+// matrix-vector product and a column sum, two passes over the (rows, G) gradient. Here each is one
+// pass (LSTM(32), batch 32 x 50: ~28 -> ~15 us of a whole step of ~330).
+
+// (n, G) rows b + x[r] w, for x (n) and w, b (G) float32, contiguous.
+torch::Tensor outer_plus(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+    const int64_t n = x.numel(), G = w.numel();
+    auto out = torch::empty({n, G}, x.options());
+    const float* x_p = x.data_ptr<float>();
+    const float* w_p = w.data_ptr<float>();
+    const float* b_p = b.data_ptr<float>();
+    float* o_p = out.data_ptr<float>();
+    for (int64_t r = 0; r < n; ++r) {
+        for (int64_t j = 0; j < G; ++j) o_p[r * G + j] = b_p[j] + x_p[r] * w_p[j];
+    }
+    return out;
+}
+
+// Columns j.. (V vectors) of outer_gradients: their 2 V sums stay in registers while the rows pass,
+// so that the sums' latency chains run side by side; each is taken over blocks of 64 rows and then
+// the blocks', so that rounding grows with n / 64 + 64 terms rather than n.
+template <int V>
+void outer_gradient_columns(const float* x, const float* d, int64_t n, int64_t G, int64_t j, float* dw, float* db) {
+    fvec sw[V] = {}, sb[V] = {};
+    for (int64_t r0 = 0; r0 < n; r0 += 64) {
+        fvec bw[V] = {}, bb[V] = {};
+        for (int64_t r = r0; r < std::min(n, r0 + 64); ++r) {
+            const fvec* row = reinterpret_cast<const fvec*>(d + r * G + j);
+            for (int v = 0; v < V; ++v) {
+                bw[v] += x[r] * row[v];
+                bb[v] += row[v];
+            }
+        }
+        for (int v = 0; v < V; ++v) {
+            sw[v] += bw[v];
+            sb[v] += bb[v];
+        }
+    }
+    for (int v = 0; v < V; ++v) {
+        *reinterpret_cast<fvec*>(dw + j + LANES * v) = sw[v];
+        *reinterpret_cast<fvec*>(db + j + LANES * v) = sb[v];
+    }
+}
+
+// (x^T d (1, G), the sum of d's rows (G)) for x (n) and d (n, G) float32, contiguous: up to four
+// vectors of columns at a time, the last G % LANES columns row by row.
+std::pair<torch::Tensor, torch::Tensor> outer_gradients(const torch::Tensor& x, const torch::Tensor& d) {
+    const int64_t n = x.numel(), G = d.size(1);
+    auto dw = torch::zeros({1, G}, d.options());
+    auto db = torch::zeros({G}, d.options());
+    const float* x_p = x.data_ptr<float>();
+    const float* d_p = d.data_ptr<float>();
+    float* dw_p = dw.data_ptr<float>();
+    float* db_p = db.data_ptr<float>();
+    int64_t j = 0;
+    for (; j + LANES <= G; j += PANEL) {
+        switch (std::min<int64_t>(4, (G - j) / LANES)) {
+            case 4: outer_gradient_columns<4>(x_p, d_p, n, G, j, dw_p, db_p); break;
+            case 3: outer_gradient_columns<3>(x_p, d_p, n, G, j, dw_p, db_p); break;
+            case 2: outer_gradient_columns<2>(x_p, d_p, n, G, j, dw_p, db_p); break;
+            default: outer_gradient_columns<1>(x_p, d_p, n, G, j, dw_p, db_p); break;
+        }
+    }
+    j = G - G % LANES;
+    for (int64_t r = 0; r < n; ++r) {
+        for (int64_t k = j; k < G; ++k) {
+            dw_p[k] += x_p[r] * d_p[r * G + k];
+            db_p[k] += d_p[r * G + k];
+        }
+    }
+    return {dw, db};
+}
+
+}  // namespace
+
 // Forward, MSE loss and gradients of Sequential([recurrent layer, Dense]) in one call, so that a
 // small model's step does not pay Python's dispatch on each of its ~25 tensor operations. The
 // operations are those of the layer-by-layer path (the same kernels, GEMMs and reductions), so the
@@ -1438,8 +1518,8 @@ std::vector<torch::Tensor> dense_mse_step(int64_t cell, int64_t activation, torc
     auto x_steps = steps_of(x);
     auto x_flat = x_steps.reshape({B * T, F});
     auto b_in = gru ? bias.select(0, 0) : bias;
-    // One input feature (a univariate series): MKL's GEMM of depth 1 costs twice the broadcast product.
-    auto xp = (F == 1 ? at::addcmul(b_in, x_flat, W) : at::addmm(b_in, x_flat, W)).view({x_steps.size(0), x_steps.size(1), G});
+    auto xp = (F == 1 ? outer_plus(x_flat, W, b_in.contiguous()) : at::addmm(b_in, x_flat, W))
+                  .view({x_steps.size(0), x_steps.size(1), G});
     auto h0 = torch::zeros({B, H}, x.options());
     auto keep = torch::empty({0}, x.options().dtype(torch::kBool));
     std::vector<torch::Tensor> saved;  // the forward's tensors the backward reads
@@ -1489,8 +1569,13 @@ std::vector<torch::Tensor> dense_mse_step(int64_t cell, int64_t activation, torc
         d_xp = grads[0], dU = grads[1], d_b_rec = grads[2];
     }
     auto d_xp_flat = d_xp.view({B * T, G});
-    auto dW = x_flat.t().mm(d_xp_flat);
-    auto d_b_in = d_xp_flat.sum(0);
+    torch::Tensor dW, d_b_in;
+    if (F == 1) {
+        std::tie(dW, d_b_in) = outer_gradients(x_flat, d_xp_flat);
+    } else {
+        dW = x_flat.t().mm(d_xp_flat);
+        d_b_in = d_xp_flat.sum(0);
+    }
     auto dbias = gru ? torch::stack({d_b_in, d_b_rec}) : d_b_in;
     return {loss, outputs, dW, dU, dbias, dWd, dbd};
 }
