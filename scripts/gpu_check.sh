@@ -6,25 +6,33 @@
 #     command:   bash scripts/gpu_check.sh
 #     carry:     [".whl"]      (optional: Keras's wheels, prepared below; without them Keras is not timed)
 #     timeout_s: 540
-# Expected ~5 minutes there; the steps' own limits add up to 480 s. A failed or cut step can be run
-# again alone on the still-warm machine (it is given back 30 s after a call): `bash scripts/gpu_check.sh suite`.
+# Expected ~3 minutes of commands (the estimates below) after the machine's start; the steps' own limits add up
+# to 480 s. A failed or cut step can be run again alone, e.g. `bash scripts/gpu_check.sh suite memory`, right
+# after the call (the machine stays warm 30 s; a fresh one costs another start).
 #
 # The machine (see the device tool's notes) has no network and a plain `python3` with PyTorch, pytest,
 # numpy, h5py, matplotlib, ninja and safetensors: rnnkit runs from this tree (PYTHONPATH=src), nothing is
-# installed. A .venv cannot travel (the tree is limited to 64 MiB, and it holds the CPU build of torch).
+# installed. A .venv cannot travel (the tree is limited to 64 MiB, and it holds the CPU build of torch). Its
+# torch was 2.11 when last read (the venv here has 2.13): the env step's `import rnnkit` is the first check.
 # Keras is not in its image; to time Keras too, before the call, here, in the repository root:
 #     python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #         --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl \
 #         keras==3.15.1 namex==0.1.0 optree==0.20.0            # 2.9 MB; .whl/ is git-ignored
 #
-# Steps, most important first, each under `timeout` so that one hang cannot eat the budget:
-#     env       nvidia-smi, the versions, and what dtype PyTorch's cuDNN RNN computes in under
-#               torch.autocast(bfloat16) (why suite.py leaves the mixed_bfloat16 rows out on cuda)   30 s
-#     tests     pytest -k "cuda or cudnn" on the files with the CUDA tests                         90 s
-#     suite     benchmarks/suite.py --device cuda: the float32 training rows, 5 repeats            150 s
-#     generate  benchmarks/suite.py --device cuda: the generation rows, 5 repeats                   75 s
-#     engine    benchmarks/engine.py --device cuda: bare layers against nn.RNN/LSTM/GRU             60 s
-#     memory    benchmarks/suite.py --device cuda --only char: RSS and GPU memory, one child each    75 s
+# Steps, most important first, each under `timeout` so that one hang cannot eat the budget. The estimates are
+# for an H100 (none measured yet): each Python process ~15 s to start (torch, CUDA, Keras); the GPU work itself is
+# small, overhead-bound steps: per step ~1-2 ms for rnnkit and PyTorch, ~5-10 ms for Keras.
+#                                                                                        estimate   limit
+#     env       nvidia-smi, the versions, and what dtype PyTorch's cuDNN RNN computes         5 s     30 s
+#               in under torch.autocast(bfloat16) (why suite.py leaves the mixed_bfloat16 rows out on cuda)
+#     tests     pytest -k "cuda or cudnn" on the files with the CUDA tests                   30 s     90 s
+#     suite     benchmarks/suite.py --device cuda --no-memory, 5 repeats + 1 warm-up:        50 s    135 s
+#               char ~5 s, mnist ~4 s, sine ~5 s, demo ~3 s, text ~10 s (Keras and rnnkit's backward LSTM
+#               loop over the 200 masked steps)
+#     generate  the same for generate ~5 s, generate64 ~4 s (PyTorch: 3,200 one-prompt steps)  25 s     75 s
+#     engine    benchmarks/engine.py --device cuda: bare layers against nn.RNN/LSTM/GRU      20 s     60 s
+#     memory    benchmarks/suite.py --device cuda --only char --repeats 1 --memory-runs 1:   55 s     90 s
+#               RSS and GPU memory of one child per contender (~12 s each)
 # Everything goes to $OUT (it comes back): check.log (all output, with the tables), pytest.xml,
 # suite.json, generate.json, engine.json, memory.json.
 #
@@ -123,13 +131,13 @@ for name in "${steps[@]}"; do
         env) step env 30 - bash -c env_step ;;
         tests) step tests 90 - "$PY" -m pytest -q -p no:cacheprovider -k "cuda or cudnn" --junitxml="$OUT/pytest.xml" \
             "${tests[@]}" ;;
-        suite) step suite 150 "$OUT/suite.json" "$PY" benchmarks/suite.py --device cuda --no-memory --json \
+        suite) step suite 135 "$OUT/suite.json" "$PY" benchmarks/suite.py --device cuda --no-memory --json \
             --only char,mnist,sine,demo,text && table suite "$OUT/suite.json" ;;
         generate) step generate 75 "$OUT/generate.json" "$PY" benchmarks/suite.py --device cuda --no-memory --json \
             --only generate,generate64 && table suite "$OUT/generate.json" ;;
         engine) step engine 60 "$OUT/engine.json" "$PY" benchmarks/engine.py --device cuda --json \
             && table engine "$OUT/engine.json" ;;
-        memory) step memory 75 "$OUT/memory.json" "$PY" benchmarks/suite.py --device cuda --only char --repeats 1 \
+        memory) step memory 90 "$OUT/memory.json" "$PY" benchmarks/suite.py --device cuda --only char --repeats 1 \
             --memory-runs 1 --json && table suite "$OUT/memory.json" ;;
         *) echo "unknown step '$name': expected env, tests, suite, generate, engine or memory" | tee -a "$LOG"; exit 2 ;;
     esac
