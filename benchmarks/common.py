@@ -23,6 +23,12 @@ def timed(fn, sync=lambda: None, clock="wall"):
     return now() - start
 
 
+def device_sync(device):
+    """The function that waits for `device` to finish its queued work (timed() calls it around a
+    call): torch.cuda.synchronize on CUDA, nothing on the CPU."""
+    return torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+
+
 def summarize(samples, scale=1.0):
     """Median, min, max and every sample (seconds times `scale`) of a list of timings."""
     scaled = [s * scale for s in samples]
@@ -37,7 +43,7 @@ class SgemmProbe:
     def __init__(self, device="cpu", sync=lambda: None, n=2048, dtype=torch.float32):
         self.a = torch.randn(n, n, device=device, dtype=dtype)
         self.b = torch.randn(n, n, device=device, dtype=dtype)
-        self.n, self.dtype = n, dtype
+        self.n, self.dtype, self.device = n, dtype, torch.device(device)
         self.flops = 2 * n**3
         self.sync = sync
         self.samples = []
@@ -51,8 +57,9 @@ class SgemmProbe:
 
     def describe(self):
         ms = [t * 1e3 for t in self.samples]
+        library = "MKL" if self.device.type == "cpu" else "cuBLAS"
         return (
-            f"{'torch sgemm (MKL)' if self.dtype == torch.float32 else 'bf16 gemm'} peak ({self.n}^3 "
+            f"{f'torch sgemm ({library})' if self.dtype == torch.float32 else 'bf16 gemm'} peak ({self.n}^3 "
             f"{str(self.dtype).replace('torch.', '')} matmul, median of {len(ms)} samples taken between the steps): "
             f"{self.gflops():.1f} GFLOP/s; sample spread {min(ms):.0f}..{max(ms):.0f} ms "
             "(a wide spread means other processes disturbed this run)"
@@ -80,6 +87,18 @@ def bf16_support():
 def device_name(device):
     device = torch.device(device)
     return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
+
+
+def accelerator_facts(device):
+    """A benchmark header's line about the GPU: its name and size, cuDNN's version and where TF32 is allowed."""
+    props = torch.cuda.get_device_properties(device)
+    on = {True: "on", False: "off"}
+    return (
+        f"GPU: {props.name}, compute capability {props.major}.{props.minor}, {props.total_memory / 2**30:.0f} GiB; "
+        f"cuDNN {torch.backends.cudnn.version()}; TF32 in cuDNN {on[torch.backends.cudnn.allow_tf32]} "
+        f"(float32 RNNs of rnnkit and PyTorch alike), in matmul {on[torch.backends.cuda.matmul.allow_tf32]} "
+        "(the sgemm probe)"
+    )
 
 
 def profile_step(step, rows):

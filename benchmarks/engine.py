@@ -42,7 +42,7 @@ import torch
 from torch import nn
 
 import rnnkit
-from common import SgemmProbe, device_name, peak_rss_mb, profile_step, timed
+from common import SgemmProbe, accelerator_facts, device_name, device_sync, peak_rss_mb, profile_step, timed
 from rnnkit import layers
 
 
@@ -160,7 +160,9 @@ def run_workload(wl, device, sync, repeats, warmup, probe, profile_rows=0):
     x = torch.randn(wl.batch, wl.steps, wl.features, device=device)
     rnnkit_layer(x[:1, :1])  # lazy build on this device
     copy_torch_weights(wl, torch_layer, rnnkit_layer)
-    max_diff = check_same_math(wl, torch_layer, rnnkit_layer, x)
+    # In full float32: on CUDA, PyTorch lets cuDNN run float32 RNNs in TF32 by default (the timed steps keep that).
+    with torch.backends.cudnn.flags(enabled=None, benchmark=None, deterministic=None, allow_tf32=False):
+        max_diff = check_same_math(wl, torch_layer, rnnkit_layer, x)
 
     contenders = {
         "rnnkit": lambda: training_step(rnnkit_layer, rnnkit_layer, x),
@@ -197,6 +199,8 @@ def print_table(report):
         f"rnnkit {m['rnnkit']} | torch {m['torch']} | {m['device']} | threads {m['threads']} | "
         f"repeats {m['repeats']} (+{m['warmup']} warm-up), medians"
     )
+    if "accelerator" in m:
+        print(m["accelerator"])
     print(m["sgemm"])
     diffs = ", ".join(f"{r['workload']} {r['check_max_diff']:.1e}" for r in report["results"])
     print(f"same math as torch (weights copied, outputs max |diff| < 1e-4, kernel grads match): {diffs}")
@@ -252,7 +256,9 @@ def main(argv=None):
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync = device_sync(device)
+    # Read before the timing, so that a GPU whose facts cannot be read fails before spending minutes.
+    accelerator = {"accelerator": accelerator_facts(device)} if device.type == "cuda" else {}
 
     probe = SgemmProbe(device, sync)
     for _ in range(3):
@@ -277,6 +283,7 @@ def main(argv=None):
             "sgemm_gflops": peak,
             "sgemm_samples_ms": [t * 1e3 for t in probe.samples],
             "sgemm": probe.describe(),
+            **accelerator,
         },
         "results": results,
         "peak_rss_mb": peak_rss_mb(),

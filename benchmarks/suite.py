@@ -8,6 +8,7 @@ Run from the repository root:
     .venv/bin/python benchmarks/suite.py --repeats 3 --threads 1
     .venv/bin/python benchmarks/suite.py --json               # machine-readable, with every sample
     .venv/bin/python benchmarks/suite.py --threads 1 --clock cpu   # CPU time: robust on a busy machine
+    .venv/bin/python benchmarks/suite.py --device cuda --no-memory # on the GPU (scripts/gpu_check.sh runs it)
 
 Workloads (DESIGN.md section 4; random data of the seeds' shapes, built once):
     char      Embedding(66,256) + GRU(1024, return_sequences) + Dense(66), batch 64 x 100, Adam,
@@ -39,6 +40,18 @@ Contenders:
                   `torch.autocast("cpu", dtype=torch.bfloat16)` (autocast lowers the linear and
                   matmul calls the CPU's nn.GRU/nn.RNN are made of to bfloat16)
 
+--device cuda runs every contender on the GPU: the models are moved there before their first call,
+each workload's data are put there once (tensors, given to every contender), and each timed call
+ends with torch.cuda.synchronize(). torch's nn.GRU/nn.LSTM/nn.RNN then run cuDNN ("PyTorch cuDNN"),
+as does rnnkit where its layers meet Keras's cuDNN conditions (see the header's TF32 line: by
+PyTorch's default, cuDNN may run float32 RNNs in TF32 on Ampere and later GPUs, for both). Keras runs
+where KERAS_TORCH_DEVICE says, which the suite sets to --device unless it is set already; when
+Keras's tensors land elsewhere, Keras is not timed and the header says why. Only wall-clock time
+means anything there (--clock cpu is refused). The mixed_bfloat16 rows are left out on cuda with
+a note: there both rnnkit's policy and torch.autocast reach PyTorch's cuDNN RNN under
+torch.autocast, whose wrapper for it casts to float16 whatever the autocast dtype (read in PyTorch's
+aten/src/ATen/cudnn/AutocastRNN.cpp, not yet seen on a GPU), so neither row would measure bfloat16.
+
 Each timed call runs `calls` steps (e.g. 100 batches of 1 for sine); s/step is the call's time
 divided by its steps, median over `--repeats` calls after a warm-up call, taken in rotating order
 (A B C, probes, B C A, probes, C A B, ...) so that no contender always follows the GEMM probes.
@@ -48,8 +61,9 @@ Columns:
     GFLOP/s  (GEMM-bound workloads) matmul flops of one step (forward, backward counted twice) /
              median step time; %peak: that rate over torch's 2048^3 matmul rate measured in the
              same run between the steps (bf16 rows: over the bf16 GEMM rate, measured likewise).
-             torch's float32 matmul is MKL's, which runs its AVX2 code on AMD CPUs: there rnnkit's
-             AVX-512 panel products can pass 100%.
+             On the CPU, torch's float32 matmul is MKL's, which runs its AVX2 code on AMD CPUs:
+             there rnnkit's AVX-512 panel products can pass 100%. On CUDA it is cuBLAS's, without
+             TF32 (PyTorch's default), while cuDNN's RNNs may use TF32: %peak can pass 100% there too.
     RSS MB   peak resident memory of a child process that imports the library, builds the model,
              and runs two training steps; +step MB is that peak minus the RSS just before the
              first step (the step's own memory, library import excluded); code MB is the child's
@@ -57,7 +71,9 @@ Columns:
              bfloat16 GEMM maps in; they never leave before exit, so they are in the peak).
              Medians over `--memory-runs` children per contender, the contenders' children
              alternating (A B C A B C ...): one child's peak varies by +-15 MB with how freed
-             memory is reused, so compare medians of several runs.
+             memory is reused, so compare medians of several runs. On CUDA also GPU MB, the peak
+             of torch.cuda.max_memory_allocated over the two steps (model, optimizer state and the
+             data included), and +GPU step MB, that peak minus what was allocated before them.
 Goals are ratios measured in the same run, never absolute seconds.
 """
 import argparse
@@ -76,7 +92,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from common import (
-    SgemmProbe, bf16_support, current_rss_mb, device_name, file_rss_mb, peak_rss_mb, summarize, timed,
+    SgemmProbe, accelerator_facts, bf16_support, current_rss_mb, device_name, device_sync, file_rss_mb, peak_rss_mb,
+    summarize, timed,
 )
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -177,6 +194,15 @@ def make_data(name, calls):
     raise ValueError(name)
 
 
+def on_device(arrays, device):
+    """The workload's arrays as every contender gets them: NumPy as they are on the CPU (what the
+    CPU rows always measured); on a GPU, tensors put there once, so that no timed call copies its
+    batches from the host."""
+    if device.type == "cpu":
+        return arrays
+    return tuple(torch.as_tensor(a, device=device) for a in arrays)
+
+
 # -------------------------------------------------------------------------------------- contenders
 # Each builder returns run(): `calls` training steps (or generated characters) over the data.
 
@@ -214,12 +240,12 @@ def compile_args(lib, name):
     return optimizer, loss
 
 
-def build_rnnkit(name, x, y, precision="float32"):
+def build_rnnkit(name, x, y, device, precision="float32"):
     import rnnkit
 
     rnnkit.mixed_precision.set_global_policy(precision)
     try:
-        model = rnnkit_model(name)
+        model = rnnkit_model(name).to(device)  # before the first call: the lazy weights are made there
     finally:
         rnnkit.mixed_precision.set_global_policy("float32")
     batch = WORKLOADS[name].batch
@@ -330,7 +356,7 @@ class TorchTextModel(nn.Module):
         return self.dense(torch.cat([h[0], h[1]], dim=1))
 
 
-def build_torch(name, x, y, packed=False, autocast=False):
+def build_torch(name, x, y, device, packed=False, autocast=False):
     if name in ("char", "generate", "generate64"):
         model = TorchCharModel()
     elif name == "mnist":
@@ -341,6 +367,7 @@ def build_torch(name, x, y, packed=False, autocast=False):
         model = TorchRNNClassifier(1, 32, 1, rnn=nn.LSTM)
     else:
         model = TorchTextModel(packed)
+    model.to(device)
     if name in ("generate", "generate64"):
         return torch_generator(model, torch.as_tensor(x[0, :1]), WORKLOADS[name].calls)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01) if name == "mnist" else torch.optim.Adam(model.parameters())
@@ -358,7 +385,7 @@ def build_torch(name, x, y, packed=False, autocast=False):
     def run():
         for bx, by in zip(xs, ys):
             optimizer.zero_grad(set_to_none=True)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
                 loss = loss_fn(model(bx), by)
             loss.backward()
             optimizer.step()
@@ -381,42 +408,66 @@ def torch_generator(model, prompt, steps):
     return run
 
 
-def build(contender, name, x, y):
+def build(contender, name, x, y, device):
+    """run() for `contender` on workload `name` over (x, y), on `device` (Keras: where
+    KERAS_TORCH_DEVICE puts it; `keras_skip_reason` checks that it is `device`)."""
     wl = WORKLOADS[name]
     base = wl.base or name
     if contender == "rnnkit":
-        return build_rnnkit(base, x, y, wl.precision)
+        return build_rnnkit(base, x, y, device, wl.precision)
     if contender == "keras":
         return build_keras(base, x, y)
-    return build_torch(base, x, y, packed=contender == "torch-packed", autocast=contender == "torch-autocast")
+    return build_torch(base, x, y, device, packed=contender == "torch-packed", autocast=contender == "torch-autocast")
 
 
-def keras_available():
+def keras_skip_reason(device):
+    """Why Keras is not timed on `device`, or None when it runs there: not importable, or its torch
+    backend puts its tensors on another device (Keras 3 takes cuda whenever there is one, unless
+    KERAS_TORCH_DEVICE names another; main() sets it to --device when it is unset)."""
     try:
-        import keras  # noqa: F401
+        import keras
     except Exception:  # not installed, or its backend cannot load
-        return False
-    return True
+        return "not installed"
+    if keras.backend.backend() != "torch":
+        return None if device.type == "cpu" else f"its {keras.backend.backend()} backend is only timed on the CPU"
+    where = keras.ops.zeros(()).device.type
+    if where != device.type:
+        return (f"its tensors go to {where}, not {device.type} "
+                f"(KERAS_TORCH_DEVICE={os.environ.get('KERAS_TORCH_DEVICE')!r}; unset it or set it to {device.type})")
+    return None
 
 
 # ------------------------------------------------------------------------------------------ memory
 
 
-def child_memory(contender, name):
+def child_memory(contender, name, device):
     """In a child process: RSS before the first training step, the peak after two, and the
-    file-backed part of the RSS then (library code)."""
-    x, y = make_data(name, 2)
+    file-backed part of the RSS then (library code); on CUDA also the GPU memory allocated before
+    the steps and the peak during them."""
     wl = WORKLOADS[name]
-    run = build(contender, name, x[: wl.batch], y[: wl.batch])
+    x, y = make_data(name, 2)
+    x, y = on_device((x[: wl.batch], y[: wl.batch]), device)
+    run = build(contender, name, x, y, device)
+    cuda = device.type == "cuda"
+    if cuda:
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        gpu_before = torch.cuda.memory_allocated(device)
     before = current_rss_mb()
     run()
     run()
-    return {"rss_before_mb": before, "peak_rss_mb": peak_rss_mb(), "code_mb": file_rss_mb()}
+    report = {"rss_before_mb": before, "peak_rss_mb": peak_rss_mb(), "code_mb": file_rss_mb()}
+    if cuda:
+        torch.cuda.synchronize(device)
+        report["gpu_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        report["gpu_step_mb"] = report["gpu_peak_mb"] - gpu_before / 2**20
+    return report
 
 
-def memory_child(contender, name, threads):
+def memory_child(contender, name, threads, device):
     """One child's report (child_memory), or {"error": its last line of stderr}."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--child-memory", f"{contender}:{name}"]
+    command = [sys.executable, str(Path(__file__).resolve()), "--child-memory", f"{contender}:{name}",
+               "--device", device.type]
     if threads is not None:
         command += ["--threads", str(threads)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
@@ -425,7 +476,7 @@ def memory_child(contender, name, threads):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure_memory(contenders, name, threads, runs):
+def measure_memory(contenders, name, threads, runs, device):
     """{contender: medians of `runs` children's figures (and every sample)}, the contenders' children
     taken in turn so that all of them see the same machine load; a contender whose child fails gets
     {"error": ...}."""
@@ -435,7 +486,7 @@ def measure_memory(contenders, name, threads, runs):
         for contender in contenders:
             if contender in errors:
                 continue
-            report = memory_child(contender, name, threads)
+            report = memory_child(contender, name, threads, device)
             if "error" in report:
                 errors[contender] = report
                 continue
@@ -454,15 +505,16 @@ def measure_memory(contenders, name, threads, runs):
 # -------------------------------------------------------------------------------------------- runs
 
 
-def run_workload(name, repeats, probes, threads, memory_runs, clock):
+def run_workload(name, repeats, probes, threads, memory_runs, clock, device, run_keras):
     wl = WORKLOADS[name]
-    x, y = make_data(name, wl.calls)
-    contenders = [c for c in wl.contenders if c != "keras" or keras_available()]
+    x, y = on_device(make_data(name, wl.calls), device)
+    sync = device_sync(device)
+    contenders = [c for c in wl.contenders if c != "keras" or run_keras]
     runs = {}
     errors = {}
     for contender in contenders:
         try:
-            runs[contender] = build(contender, name, x, y)
+            runs[contender] = build(contender, name, x, y, device)
             runs[contender]()  # warm-up: lazy builds, optimizer state, kernel compilation
         except Exception as error:  # e.g. an API not there yet: report it, time the others
             errors[contender] = f"{type(error).__name__}: {error}"
@@ -475,7 +527,7 @@ def run_workload(name, repeats, probes, threads, memory_runs, clock):
         # alike. Rotating the order shares that seat instead of always giving it to the first contender.
         for contender in order[repeat % len(order):] + order[: repeat % len(order)]:
             units = wl.calls * (wl.prompts if contender != "torch" else 1)
-            times[contender].append(timed(runs[contender], clock=clock) / units)
+            times[contender].append(timed(runs[contender], sync, clock) / units)
         for probe in probes:
             probe.sample(clock)
     result = {"workload": name, "label": wl.label, "unit": wl.unit, "calls": wl.calls, "notes": list(wl.notes),
@@ -486,7 +538,7 @@ def run_workload(name, repeats, probes, threads, memory_runs, clock):
             entry["gflops"] = wl.step_flops / entry["median"] / 1e9
         result["contenders"][contender] = entry
     if memory_runs and wl.unit == "step":
-        for contender, report in measure_memory(list(times), name, threads, memory_runs).items():
+        for contender, report in measure_memory(list(times), name, threads, memory_runs, device).items():
             result["contenders"][contender]["memory"] = report
     reference = result["contenders"].get("torch")
     for entry in result["contenders"].values():
@@ -500,13 +552,17 @@ def print_table(report):
         f"rnnkit {m['rnnkit']} | torch {m['torch']} | keras {m['keras']} | {m['device']} | threads {m['threads']} | "
         f"repeats {m['repeats']} (+1 warm-up), medians of {m['clock']} time"
     )
-    print(f"CPU bfloat16 support: {m['bf16']}")
+    print(m["accelerator"] if "accelerator" in m else f"CPU bfloat16 support: {m['bf16']}")
     print(m["sgemm"])
     if m.get("bf16_gemm"):
         print(m["bf16_gemm"])
+    for note in m.get("notes", []):
+        print(f"note: {note}")
+    gpu = "accelerator" in m  # GPU memory columns
     header = (
         f"{'workload':<58} {'contender':<13} {'s/step':>9} {'spread':>17} {'ratio':>6} "
         f"{'GFLOP/s':>8} {'%peak':>6} {'RSS MB':>7} {'+step MB':>9} {'code MB':>8}"
+        + (f" {'GPU MB':>7} {'+GPU step MB':>13}" if gpu else "")
     )
     print(header)
     print("-" * len(header))
@@ -523,9 +579,14 @@ def print_table(report):
             rss = f"{mem['peak_rss_mb']:.0f}" if "peak_rss_mb" in mem else "-"
             step = f"{mem['step_mb']:.0f}" if "step_mb" in mem else "-"
             code = f"{mem['code_mb']:.0f}" if "code_mb" in mem else "-"
+            gpu_columns = ""
+            if gpu:
+                gpu_peak = f"{mem['gpu_peak_mb']:.0f}" if "gpu_peak_mb" in mem else "-"
+                gpu_step = f"{mem['gpu_step_mb']:.0f}" if "gpu_step_mb" in mem else "-"
+                gpu_columns = f" {gpu_peak:>7} {gpu_step:>13}"
             print(
                 f"{label:<58} {contender:<13} {e['median']:>9.2e} {spread:>17} {ratio:>6} {gflops:>8} {peak:>6} "
-                f"{rss:>7} {step:>9} {code:>8}"
+                f"{rss:>7} {step:>9} {code:>8}{gpu_columns}"
             )
         for note in r["notes"]:
             print(f"{'':<58} note: {note}")
@@ -546,6 +607,10 @@ def parse_args(argv):
         help="wall: elapsed time (default); cpu: this process's CPU time, which leaves out time lost to other "
         "processes on a busy machine (use with --threads 1)",
     )
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu",
+        help="where every contender runs (default cpu); cuda: with --clock wall, float32 rows only",
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS child processes")
     parser.add_argument(
         "--memory-runs", type=int, default=3,
@@ -563,31 +628,50 @@ def parse_args(argv):
         parser.error(f"--memory-runs expects a positive count, got {args.memory_runs}")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads expects a positive count, got {args.threads}")
-    args.only = names
+    if args.device == "cuda" and args.clock == "cpu":
+        parser.error("--clock cpu counts this process's CPU time, not the GPU's work: use --clock wall (the default) "
+                     "with --device cuda")
+    # On CUDA both rnnkit's mixed_bfloat16 and torch.autocast would run the cuDNN RNNs in float16 (module docstring).
+    args.left_out = [n for n in names if args.device == "cuda" and WORKLOADS[n].precision != "float32"]
+    args.only = [n for n in names if n not in args.left_out]
+    if not args.only:
+        parser.error(f"--only {','.join(names)}: --device cuda leaves out the mixed_bfloat16 rows; name float32 rows "
+                     "(e.g. char, mnist) or use --device cpu")
     return args
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("CUDA is not available in this torch build or on this machine; skipping the cuda benchmark.")
+        return 0
+    # Before Keras is imported: it reads its device once, and would take cuda whenever there is one.
+    os.environ.setdefault("KERAS_TORCH_DEVICE", args.device)
+    device = torch.device(args.device)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     if args.child_memory:
         contender, name = args.child_memory.split(":")
-        print(json.dumps(child_memory(contender, name)))
+        print(json.dumps(child_memory(contender, name, device)))
         return 0
     import rnnkit
 
-    probe = SgemmProbe()
+    sync = device_sync(device)
+    # Read before the timing, so that a GPU whose facts cannot be read fails before spending minutes.
+    hardware = {"bf16": bf16_support()} if device.type == "cpu" else {"accelerator": accelerator_facts(device)}
+    probe = SgemmProbe(device, sync)
     probes = [probe]
     bf16_probe = None
     if any(WORKLOADS[name].precision == "mixed_bfloat16" for name in args.only):
-        bf16_probe = SgemmProbe(dtype=torch.bfloat16)
+        bf16_probe = SgemmProbe(device, sync, dtype=torch.bfloat16)
         probes.append(bf16_probe)
     for _ in range(3):
         for each in probes:
             each.sample(args.clock)
+    keras_skip = keras_skip_reason(device)
     results = [
-        run_workload(name, args.repeats, probes, args.threads, 0 if args.no_memory else args.memory_runs, args.clock)
+        run_workload(name, args.repeats, probes, args.threads, 0 if args.no_memory else args.memory_runs, args.clock,
+                     device, keras_skip is None)
         for name in args.only
     ]
     peak = probe.gflops()
@@ -599,26 +683,33 @@ def main(argv=None):
                 bf16 = bf16_row and contender != "torch"
                 entry["fraction_of_peak"] = entry["gflops"] / (bf16_probe.gflops() if bf16 else peak)
     keras_version = "not installed"
-    if keras_available():
+    if keras_skip != "not installed":
         import keras
 
         keras_version = f"{keras.__version__} ({keras.backend.backend()} backend)"
+        if keras_skip is not None:
+            keras_version += f", not timed: {keras_skip}"
+    notes = []
+    if args.left_out:
+        notes.append(f"left out on {device.type}: {', '.join(args.left_out)} (mixed_bfloat16: PyTorch's autocast "
+                     "wrapper for cuDNN RNNs casts to float16, so these rows would not measure bfloat16)")
     report = {
         "machine": {
             "rnnkit": rnnkit.__version__,
             "torch": torch.__version__,
             "keras": keras_version,
             "python": platform.python_version(),
-            "device": f"cpu ({device_name('cpu')})",
+            "device": f"{device.type} ({device_name(device)})",
             "threads": torch.get_num_threads(),
             "repeats": args.repeats,
             "clock": args.clock,
             "sgemm_gflops": peak,
             "sgemm_samples_ms": [t * 1e3 for t in probe.samples],
             "sgemm": probe.describe(),
-            "bf16": bf16_support(),
+            **hardware,
             "bf16_gemm_gflops": bf16_probe.gflops() if bf16_probe else None,
             "bf16_gemm": bf16_probe.describe() if bf16_probe else None,
+            "notes": notes,
         },
         "results": results,
     }
