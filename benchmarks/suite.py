@@ -48,9 +48,10 @@ PyTorch's default, cuDNN may run float32 RNNs in TF32 on Ampere and later GPUs, 
 where KERAS_TORCH_DEVICE says, which the suite sets to --device unless it is set already; when
 Keras's tensors land elsewhere, Keras is not timed and the header says why. Only wall-clock time
 means anything there (--clock cpu is refused). The mixed_bfloat16 rows are left out on cuda with
-a note: there both rnnkit's policy and torch.autocast reach PyTorch's cuDNN RNN under
-torch.autocast, whose wrapper for it casts to float16 whatever the autocast dtype (read in PyTorch's
-aten/src/ATen/cudnn/AutocastRNN.cpp, not yet seen on a GPU), so neither row would measure bfloat16.
+a note: their torch.autocast contender reaches PyTorch's cuDNN RNN under autocast, whose wrapper
+for it casts to float16 whatever the autocast dtype (read in PyTorch's
+aten/src/ATen/cudnn/AutocastRNN.cpp, not yet seen on a GPU), so it would not measure bfloat16
+(rnnkit's cuDNN route hands cuDNN the policy's dtype itself, with autocast off).
 
 Each timed call runs `calls` steps (e.g. 100 batches of 1 for sine); s/step is the call's time
 divided by its steps, median over `--repeats` calls after a warm-up call, taken in rotating order
@@ -631,7 +632,7 @@ def parse_args(argv):
     if args.device == "cuda" and args.clock == "cpu":
         parser.error("--clock cpu counts this process's CPU time, not the GPU's work: use --clock wall (the default) "
                      "with --device cuda")
-    # On CUDA both rnnkit's mixed_bfloat16 and torch.autocast would run the cuDNN RNNs in float16 (module docstring).
+    # On CUDA torch.autocast would run the contender's cuDNN RNNs in float16 (module docstring).
     args.left_out = [n for n in names if args.device == "cuda" and WORKLOADS[n].precision != "float32"]
     args.only = [n for n in names if n not in args.left_out]
     if not args.only:
@@ -691,8 +692,8 @@ def main(argv=None):
             keras_version += f", not timed: {keras_skip}"
     notes = []
     if args.left_out:
-        notes.append(f"left out on {device.type}: {', '.join(args.left_out)} (mixed_bfloat16: PyTorch's autocast "
-                     "wrapper for cuDNN RNNs casts to float16, so these rows would not measure bfloat16)")
+        notes.append(f"left out on {device.type}: {', '.join(args.left_out)} (their torch.autocast contender: "
+                     "PyTorch's autocast wrapper for cuDNN RNNs casts to float16, so it would not measure bfloat16)")
     report = {
         "machine": {
             "rnnkit": rnnkit.__version__,

@@ -23,8 +23,8 @@
 # for an H100 (none measured yet): each Python process ~15 s to start (torch, CUDA, Keras); the GPU work itself is
 # small, overhead-bound steps: per step ~1-2 ms for rnnkit and PyTorch, ~5-10 ms for Keras.
 #                                                                                        estimate   limit
-#     env       nvidia-smi, the versions, and what dtype PyTorch's cuDNN RNN computes         5 s     30 s
-#               in under torch.autocast(bfloat16) (why suite.py leaves the mixed_bfloat16 rows out on cuda)
+#     env       nvidia-smi, the versions, and what dtype rnnkit's mixed_bfloat16 GRU and         5 s     30 s
+#               nn.GRU under torch.autocast(bfloat16) return (why suite.py leaves the bf16 rows out on cuda)
 #     tests     pytest -k "cuda or cudnn" on the files with the CUDA tests                   30 s     90 s
 #     suite     benchmarks/suite.py --device cuda --no-memory, 5 repeats + 1 warm-up:        50 s    135 s
 #               char ~5 s, mnist ~4 s, sine ~5 s, demo ~3 s, text ~10 s (Keras and rnnkit's backward LSTM
@@ -100,20 +100,23 @@ try:
 except Exception as error:
     print("keras not importable:", error)
 if torch.cuda.is_available():
-    from rnnkit.engine.cudnn import torch_rnn_scan
-    w = [torch.randn(3, 24, device="cuda"), torch.randn(8, 24, device="cuda"), torch.zeros(2, 24, device="cuda")]
+    from rnnkit import layers
     x = torch.randn(2, 5, 3, device="cuda")
-    with torch.autocast("cuda", dtype=torch.bfloat16):
-        for name, run in [
-            ("rnnkit's cuDNN route (bfloat16 inputs, as mixed_bfloat16 passes them)",
-             lambda: torch_rnn_scan("gru", x.bfloat16(), *w, [torch.zeros(2, 8, device="cuda", dtype=torch.bfloat16)])[0]),
-            ("nn.GRU (float32 inputs, as the torch-autocast contender)",
-             lambda: torch.nn.GRU(3, 8, batch_first=True).cuda()(x)[0]),
-        ]:
-            try:
-                print(f"under torch.autocast('cuda', bfloat16), {name} returns {run().dtype}")
-            except Exception as error:
-                print(f"under torch.autocast('cuda', bfloat16), {name} fails: {type(error).__name__}: {error}")
+
+    def autocast_gru():
+        gru = torch.nn.GRU(3, 8, batch_first=True).cuda()
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            return gru(x)[0]
+
+    for name, run in [
+        ("rnnkit GRU(8, dtype='mixed_bfloat16') (its cuDNN route casts to bfloat16 with autocast off)",
+         lambda: layers.GRU(8, dtype="mixed_bfloat16").cuda()(x)),
+        ("nn.GRU under torch.autocast('cuda', bfloat16) (the torch-autocast contender)", autocast_gru),
+    ]:
+        try:
+            print(f"{name} returns {run().dtype}")
+        except Exception as error:
+            print(f"{name} fails: {type(error).__name__}: {error}")
 EOF
 }
 

@@ -92,3 +92,33 @@ def test_on_cuda_use_cudnn_true_raises_for_a_left_padded_mask():
     mask = torch.tensor([[False, True, True]], device="cuda")
     with pytest.raises(ValueError, match="the mask is not right-padded"):
         layer(torch.zeros(1, 3, 3, device="cuda"), mask=mask)
+
+
+def test_under_mixed_bfloat16_the_cudnn_route_computes_in_bfloat16_with_autocast_off(monkeypatch):
+    # Autocast's wrapper of cuDNN's RNN casts to float16 whatever autocast's dtype, so the route gives
+    # the policy's dtype itself. Checked on the CPU, where PyTorch's RNN functions run too: the route
+    # forced here, the function it calls recorded.
+    from rnnkit.layers.dtype_policy import low_precision_supported
+    from rnnkit.engine import cudnn
+    from rnnkit.layers import plan, rnn
+
+    if not low_precision_supported(torch.bfloat16, torch.device("cpu")):
+        pytest.skip("this CPU runs no bfloat16 layers")
+    monkeypatch.setattr(plan, "cudnn_route", lambda layer, x, mask: ((cudnn_kind(layer, "cuda")[0], None), None))
+    seen = []
+
+    def recorded(kind, x, kernel, recurrent_kernel, bias, states, lengths):
+        seen.append((torch.is_autocast_enabled("cpu"), {t.dtype for t in (x, kernel, recurrent_kernel, bias, *states)}))
+        return cudnn.torch_rnn_scan(kind, x, kernel, recurrent_kernel, bias, states, lengths)
+
+    monkeypatch.setattr(rnn, "torch_rnn_scan", recorded)
+    torch.manual_seed(0)
+    layer = built(layers.LSTM(4, return_sequences=True, dtype="mixed_bfloat16"))
+    x = torch.randn(2, 5, 3)
+    out = layer(x)
+    assert seen[-1] == (False, {torch.bfloat16})
+    low = [w.detach().to(torch.bfloat16) for w in (layer.cell.kernel, layer.cell.recurrent_kernel, layer.cell.bias)]
+    zeros = [torch.zeros(2, 4, dtype=torch.bfloat16)] * 2
+    expected, _ = cudnn.torch_rnn_scan("lstm", x.to(torch.bfloat16), *low, zeros, None)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out, expected, atol=0, rtol=0)

@@ -507,7 +507,16 @@ class RNN(Layer):
         cell = self.cell
         if training and cell.dropout > 0:
             sequences = sequences * cell.get_dropout_mask(sequences[:, 0]).unsqueeze(1)
-        return torch_rnn_scan(kind, sequences, cell.kernel, cell.recurrent_kernel, cell.bias, list(states), lengths)
+        weights = (cell.kernel, cell.recurrent_kernel, cell.bias)
+        compute = cell._mixed_compute(sequences)
+        if compute is None:
+            return torch_rnn_scan(kind, sequences, *weights, list(states), lengths)
+        # A mixed policy's dtype, given by hand with autocast off: autocast's wrapper of cuDNN's RNN
+        # casts to float16 whatever dtype autocast runs in (PyTorch's _cudnn_rnn_cast_reflatten), so
+        # under mixed_bfloat16 cuDNN would compute in float16 while the plan says bfloat16.
+        with torch.autocast(sequences.device.type, enabled=False):
+            return torch_rnn_scan(kind, sequences.to(compute), *(w.to(compute) for w in weights),
+                                  [s.to(compute) for s in states], lengths)
 
     def compute_mask(self, inputs: Any, mask: Optional[torch.Tensor] = None) -> Any:
         output_mask = mask if self.return_sequences else None
