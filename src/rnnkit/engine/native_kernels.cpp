@@ -91,7 +91,7 @@ struct Steps {
 // policy) a panel holds the rows in pairs, (k, k+1) interleaved per column, the operand layout of
 // AVX512-BF16's dot product (vdpbf16ps: two products per lane summed into float32): half the
 // bytes, and no per-call conversion of the weight as torch's bfloat16 GEMM makes. Measured on one
-// thread: 64 x 1024 x 3072 in 2.0 ms float32 (MKL 4.3-4.7) and 0.78 ms bfloat16 (torch 1.1); one row
+// thread: 64 x 1024 x 3072 in 1.64 ms float32 (MKL 4.2-4.7) and 0.80 ms bfloat16 (torch 1.1); one row
 // (generation) 102 us float32 (MKL 140) and 53 us bfloat16 (torch 217). The last panel is as wide as
 // the columns left (a multiple of the vector width), so a 65-column output layer is 64 + 16 wide.
 // A block keeps SUMS vectors of sums in registers: 4 rows of a full panel, 8 rows of a 32-column one
@@ -1512,7 +1512,8 @@ std::vector<torch::Tensor> dense_mse_step(int64_t cell, int64_t activation, torc
     const int64_t B = x.size(0), T = x.size(1), F = x.size(2), H = U.size(0), G = U.size(1);
     const bool gru = cell == 2;
     // The LSTM runs time-major (Steps): its sequence tensors are (T, B, .) here, and so are x's and
-    // (with return_sequences) y's and the outputs' rows, transposed on the way in and out.
+    // (with return_sequences) y's and the outputs' rows, transposed on the way in and out. (The
+    // SimpleRNN and GRU kernels read batch-major only; the sine model's batch of 1 is both.)
     const bool time_major = cell == 1;
     auto steps_of = [&](const torch::Tensor& t) { return time_major ? t.transpose(0, 1) : t; };
     auto x_steps = steps_of(x);
