@@ -65,22 +65,6 @@ inline const float* previous_row(const float* initial, const float* states, int6
     return t == 0 ? initial + b * H : states + (b * T + t - 1) * H;
 }
 
-// Where the row of sample b at step t lies among the B T rows of a sequence tensor: batch-major
-// (B, T, width), as layers hand them in, or time-major (T, B, width), where one step's rows are
-// contiguous. The whole-step path (dense_mse_step) keeps its own tensors time-major: a batch-major
-// step touches B rows T rows apart (LSTM(32), batch 32 x 50: 32 rows 25 KB apart for the gates),
-// which the hardware prefetchers follow worse: that whole step took 4.5% longer batch-major.
-struct Steps {
-    int64_t B, T;
-    bool time_major;
-    int64_t row(int64_t b, int64_t t) const { return time_major ? t * B + b : b * T + t; }
-    int64_t between_samples() const { return time_major ? 1 : T; }  // rows from sample b to b + 1 of a step
-    // Row b of the state before step t: the initial state (B, width) at t = 0, else step t-1's.
-    const float* previous(const float* initial, const float* states, int64_t b, int64_t t, int64_t width) const {
-        return t == 0 ? initial + b * width : states + row(b, t - 1) * width;
-    }
-};
-
 // ------------------------------------------------------------------------------ panel products
 // The recurrent products re-read one weight at every step. torch's float32 GEMM is MKL's, which
 // takes its AVX2 code on AMD CPUs (~100 GFLOP/s and ~70 GB/s on one thread of this AMD EPYC, whose
@@ -253,7 +237,7 @@ struct Destination {
 // v, held in a register from here on: each panel vector is loaded once for all R rows of a block,
 // where the compiler, left to itself, folds the load into every multiply-add (R loads a vector: 20
 // loads for 16 multiply-adds in a 4 x 64 block, more than the core's two vector loads a cycle keep
-// up with). Measured on one thread: LSTM(32) whole step -12%, GRU(1024) (64 x 1024 x 3072 a step)
+// up with). Measured on one thread: LSTM(32) whole step -10%, GRU(1024) (64 x 1024 x 3072 a step)
 // -14%.
 inline fvec in_register(fvec v) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -485,28 +469,15 @@ torch::Tensor weight_product(const torch::Tensor& a, const torch::Tensor& d, con
     return dU;
 }
 
-// dU = sum over steps of h_{t-1}^T d_t for hs and d (B, T, .), over blocks of whole sequences, each
-// block's h_{t-1} built on its own; time-major (T, B, .): h0's product with step 0, then blocks of
-// whole steps, whose h_{t-1} are the rows of the steps before them as they lie (no copies).
+// dU = sum over steps of h_{t-1}^T d_t, over blocks of whole sequences, each block's h_{t-1} built on
+// its own.
 torch::Tensor recurrent_weight_gradient(const torch::Tensor& h0, const torch::Tensor& hs, const torch::Tensor& d,
-                                        const torch::Tensor& U, bool time_major = false) {
-    const int64_t H = hs.size(2), G = d.size(2);
-    auto dU = torch::zeros({H, G}, hs.options());
-    if (time_major) {
-        const int64_t T = hs.size(0), B = hs.size(1);
-        add_block_product_(dU, h0, d.select(0, 0), U.scalar_type());
-        const int64_t per_block = std::max<int64_t>(1, kWeightGradientRows / B);
-        for (int64_t t = 1; t < T; t += per_block) {
-            const int64_t n = std::min(per_block, T - t);
-            add_block_product_(dU, hs.narrow(0, t - 1, n).reshape({n * B, H}), d.narrow(0, t, n).reshape({n * B, G}),
-                               U.scalar_type());
-        }
-        return dU;
-    }
-    const int64_t B = hs.size(0), T = hs.size(1);
+                                        const torch::Tensor& U) {
+    const int64_t B = hs.size(0), T = hs.size(1), H = hs.size(2), G = d.size(2);
     auto previous = [&](int64_t b, int64_t n) {  // (n T, H): h_{t-1} of samples b..b+n
         return torch::cat({h0.narrow(0, b, n).unsqueeze(1), hs.narrow(0, b, n).narrow(1, 0, T - 1)}, 1).reshape({n * T, H});
     };
+    auto dU = torch::zeros({H, G}, hs.options());
     const int64_t per_block = std::max<int64_t>(1, kWeightGradientRows / T);
     for (int64_t b = 0; b < B; b += per_block) {
         const int64_t n = std::min(per_block, B - b);
@@ -667,16 +638,14 @@ inline void backward_row(const float* __restrict gates, const float* __restrict 
 
 }  // namespace
 
-// xp (B, T, 4H) projected inputs (time-major: (T, B, 4H)), U (H, 4H), h0/c0 (B, H), keep (B, T) bool
-// or empty. Returns gates (B, T, 4H) activations, hs (B, T, H), cs (B, T, H) (time-major: (T, B, .)).
-std::vector<torch::Tensor> lstm_forward_steps(torch::Tensor xp, torch::Tensor U, torch::Tensor h0, torch::Tensor c0,
-                                              torch::Tensor keep, bool time_major) {
-    const int64_t H = U.size(0);
-    const Steps steps{xp.size(time_major ? 1 : 0), xp.size(time_major ? 0 : 1), time_major};
-    const int64_t B = steps.B, T = steps.T, apart = steps.between_samples();
+// xp (B, T, 4H) projected inputs, U (H, 4H), h0/c0 (B, H), keep (B, T) bool or empty.
+// Returns gates (B, T, 4H) activations, hs (B, T, H), cs (B, T, H).
+std::vector<torch::Tensor> lstm_forward(torch::Tensor xp, torch::Tensor U, torch::Tensor h0, torch::Tensor c0,
+                                        torch::Tensor keep) {
+    const int64_t B = xp.size(0), T = xp.size(1), H = U.size(0);
     auto gates = reusable_empty(xp.sizes(), xp.options());
-    auto hs = reusable_empty({xp.size(0), xp.size(1), H}, xp.options());
-    auto cs = reusable_empty({xp.size(0), xp.size(1), H}, xp.options());
+    auto hs = reusable_empty({B, T, H}, xp.options());
+    auto cs = reusable_empty({B, T, H}, xp.options());
     const bool* keep_p = keep_data(keep);
     float* g_p = gates.data_ptr<float>();
     float* h_p = hs.data_ptr<float>();
@@ -687,33 +656,26 @@ std::vector<torch::Tensor> lstm_forward_steps(torch::Tensor xp, torch::Tensor U,
     const float* xp_p = xp.data_ptr<float>();
     const StepWeight Uw = step_weight(U, B * T);
     for (int64_t t = 0; t < T; ++t) {
-        const int64_t first = steps.row(0, t);
-        step_product(Uw, {g_p + first * 4 * H, apart * 4 * H, xp_p + first * 4 * H, apart * 4 * H},
-                     steps.previous(h0_p, h_p, 0, t, H), t == 0 ? H : apart * H, B);
+        step_product(Uw, {g_p + t * 4 * H, T * 4 * H, xp_p + t * 4 * H, T * 4 * H}, t == 0 ? h0_p : h_p + (t - 1) * H,
+                     t == 0 ? H : T * H, B);
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
-                const int64_t row = steps.row(b, t);
-                forward_row(g_p + row * 4 * H, steps.previous(c0_p, c_p, b, t, H), steps.previous(h0_p, h_p, b, t, H),
-                            c_p + row * H, h_p + row * H, H, kept(keep_p, b * T + t));
+                const float* c_prev = previous_row(c0_p, c_p, b, t, T, H);
+                const float* h_prev = previous_row(h0_p, h_p, b, t, T, H);
+                forward_row(g_p + (b * T + t) * 4 * H, c_prev, h_prev, c_p + (b * T + t) * H, h_p + (b * T + t) * H,
+                            H, kept(keep_p, b * T + t));
             }
         });
     }
     return {gates, hs, cs};
 }
 
-std::vector<torch::Tensor> lstm_forward(torch::Tensor xp, torch::Tensor U, torch::Tensor h0, torch::Tensor c0,
-                                        torch::Tensor keep) {
-    return lstm_forward_steps(xp, U, h0, c0, keep, false);
-}
-
 // Gradients of lstm_forward: from d_hs (B, T, H) and d_c_last (B, H) to
-// (d_xp (B, T, 4H), dU (H, 4H), dh0, dc0); time-major: every (B, T, .) tensor (T, B, .).
-std::vector<torch::Tensor> lstm_backward_steps(torch::Tensor d_hs, torch::Tensor d_c_last, torch::Tensor U,
-                                               torch::Tensor h0, torch::Tensor c0, torch::Tensor gates,
-                                               torch::Tensor hs, torch::Tensor cs, torch::Tensor keep, bool time_major) {
-    const int64_t H = hs.size(2);
-    const Steps steps{hs.size(time_major ? 1 : 0), hs.size(time_major ? 0 : 1), time_major};
-    const int64_t B = steps.B, T = steps.T, apart = steps.between_samples();
+// (d_xp (B, T, 4H), dU (H, 4H), dh0, dc0).
+std::vector<torch::Tensor> lstm_backward(torch::Tensor d_hs, torch::Tensor d_c_last, torch::Tensor U,
+                                         torch::Tensor h0, torch::Tensor c0, torch::Tensor gates, torch::Tensor hs,
+                                         torch::Tensor cs, torch::Tensor keep) {
+    const int64_t B = hs.size(0), T = hs.size(1), H = hs.size(2);
     d_hs = d_hs.contiguous();
     auto d_gates = reusable_empty(gates.sizes(), gates.options());
     const StepWeight Ut = step_weight(U.t(), B * T);
@@ -736,22 +698,16 @@ std::vector<torch::Tensor> lstm_backward_steps(torch::Tensor d_hs, torch::Tensor
         float* hc_p = h_carry.data_ptr<float>();
         at::parallel_for(0, B, rows_per_task(H), [&](int64_t b0, int64_t b1) {
             for (int64_t b = b0; b < b1; ++b) {
-                const int64_t row = steps.row(b, t);
-                backward_row(g_p + row * 4 * H, c_p + row * H, steps.previous(c0_p, c_p, b, t, H), dh_p + row * H,
-                             ghi_p + b * H, gc_p + b * H, dz_p + row * 4 * H, gcp_p + b * H, hc_p + b * H, H,
+                const float* c_prev = previous_row(c0_p, c_p, b, t, T, H);
+                backward_row(g_p + (b * T + t) * 4 * H, c_p + (b * T + t) * H, c_prev, dh_p + (b * T + t) * H,
+                             ghi_p + b * H, gc_p + b * H, dz_p + (b * T + t) * 4 * H, gcp_p + b * H, hc_p + b * H, H,
                              kept(keep_p, b * T + t));
             }
         });
-        step_product(Ut, {gh_next.data_ptr<float>(), H, hc_p, H}, dz_p + steps.row(0, t) * 4 * H, apart * 4 * H, B);
+        step_product(Ut, {gh_next.data_ptr<float>(), H, hc_p, H}, dz_p + t * 4 * H, T * 4 * H, B);
         std::swap(gc, gc_prev);
     }
-    return {d_gates, recurrent_weight_gradient(h0, hs, d_gates, U, time_major), gh_next, gc};
-}
-
-std::vector<torch::Tensor> lstm_backward(torch::Tensor d_hs, torch::Tensor d_c_last, torch::Tensor U,
-                                         torch::Tensor h0, torch::Tensor c0, torch::Tensor gates, torch::Tensor hs,
-                                         torch::Tensor cs, torch::Tensor keep) {
-    return lstm_backward_steps(d_hs, d_c_last, U, h0, c0, gates, hs, cs, keep, false);
+    return {d_gates, recurrent_weight_gradient(h0, hs, d_gates, U), gh_next, gc};
 }
 
 // ------------------------------------------------------------- LSTM over nested (padded) masks
@@ -1511,16 +1467,9 @@ std::vector<torch::Tensor> dense_mse_step(int64_t cell, int64_t activation, torc
                                           torch::Tensor y, double weight, bool sequences) {
     const int64_t B = x.size(0), T = x.size(1), F = x.size(2), H = U.size(0), G = U.size(1);
     const bool gru = cell == 2;
-    // The LSTM runs time-major (Steps): its sequence tensors are (T, B, .) here, and so are x's and
-    // (with return_sequences) y's and the outputs' rows, transposed on the way in and out. (The
-    // SimpleRNN and GRU kernels read batch-major only; the sine model's batch of 1 is both.)
-    const bool time_major = cell == 1;
-    auto steps_of = [&](const torch::Tensor& t) { return time_major ? t.transpose(0, 1) : t; };
-    auto x_steps = steps_of(x);
-    auto x_flat = x_steps.reshape({B * T, F});
+    auto x_flat = x.reshape({B * T, F});
     auto b_in = gru ? bias.select(0, 0) : bias;
-    auto xp = (F == 1 ? outer_plus(x_flat, W, b_in.contiguous()) : at::addmm(b_in, x_flat, W))
-                  .view({x_steps.size(0), x_steps.size(1), G});
+    auto xp = (F == 1 ? outer_plus(x_flat, W, b_in.contiguous()) : at::addmm(b_in, x_flat, W)).view({B, T, G});
     auto h0 = torch::zeros({B, H}, x.options());
     auto keep = torch::empty({0}, x.options().dtype(torch::kBool));
     std::vector<torch::Tensor> saved;  // the forward's tensors the backward reads
@@ -1528,21 +1477,19 @@ std::vector<torch::Tensor> dense_mse_step(int64_t cell, int64_t activation, torc
     if (cell == 0) {
         hs = simple_rnn_forward(xp, U, h0, keep, activation);
     } else if (cell == 1) {
-        saved = lstm_forward_steps(xp, U, h0, h0, keep, time_major);  // c0 = h0 = 0
+        saved = lstm_forward(xp, U, h0, h0, keep);  // c0 = h0 = 0
         hs = saved[1];
     } else {
         saved = gru_forward(xp, U, bias.select(0, 1).contiguous(), h0, keep);
         hs = saved[2];
     }
-    auto last = time_major ? hs.select(0, T - 1) : hs.select(1, T - 1);
-    auto h_flat = (sequences ? hs : last).reshape({-1, H});  // (N, H)
+    auto h_flat = (sequences ? hs : hs.select(1, T - 1)).reshape({-1, H});  // (N, H)
     const bool dense_bias = bd.numel() > 0;
     auto out_flat = dense_bias ? at::addmm(bd, h_flat, Wd) : h_flat.mm(Wd);  // (N, D)
-    auto y_steps = sequences ? steps_of(y) : y;
-    auto outputs = sequences ? steps_of(out_flat.view(y_steps.sizes())) : out_flat.view(y.sizes());
+    auto outputs = out_flat.view(y.sizes());
 
     // MSE: the mean over D of each sample's squared errors, averaged over the N samples.
-    auto error = out_flat - y_steps.reshape(out_flat.sizes());
+    auto error = out_flat - y.reshape(out_flat.sizes());
     const double count = static_cast<double>(error.numel());
     auto flat_error = error.view({-1});
     auto loss = at::dot(flat_error, flat_error).mul_(weight / count);
@@ -1553,17 +1500,17 @@ std::vector<torch::Tensor> dense_mse_step(int64_t cell, int64_t activation, torc
     auto dh = d_out.mm(Wd.t());  // (N, H)
     torch::Tensor d_hs;
     if (sequences) {
-        d_hs = dh.view({hs.size(0), hs.size(1), H});
+        d_hs = dh.view({B, T, H});
     } else {
-        d_hs = torch::zeros(hs.sizes(), x.options());
-        (time_major ? d_hs.select(0, T - 1) : d_hs.select(1, T - 1)).copy_(dh);
+        d_hs = torch::zeros({B, T, H}, x.options());
+        d_hs.select(1, T - 1).copy_(dh);
     }
     torch::Tensor d_xp, dU, d_b_rec;
     if (cell == 0) {
         auto grads = simple_rnn_backward(d_hs, U, h0, hs, keep, activation);
         d_xp = grads[0], dU = grads[1];
     } else if (cell == 1) {
-        auto grads = lstm_backward_steps(d_hs, h0, U, h0, h0, saved[0], hs, saved[2], keep, time_major);
+        auto grads = lstm_backward(d_hs, h0, U, h0, h0, saved[0], hs, saved[2], keep);
         d_xp = grads[0], dU = grads[1];
     } else {
         auto grads = gru_backward(d_hs, U, h0, saved[0], saved[1], hs, keep);
