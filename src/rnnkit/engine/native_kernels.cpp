@@ -1456,8 +1456,9 @@ std::pair<torch::Tensor, torch::Tensor> outer_gradients(const torch::Tensor& x, 
 
 // Forward, MSE loss and gradients of Sequential([recurrent layer, Dense]) in one call, so that a
 // small model's step does not pay Python's dispatch on each of its ~25 tensor operations. The
-// operations are those of the layer-by-layer path (the same kernels, GEMMs and reductions), so the
-// gradients agree with it to float32 rounding. Equations: see fast_step.py.
+// operations are those of the layer-by-layer path (the same kernels, GEMMs and reductions; on one
+// input feature the outer-product passes above), so the gradients agree with it to float32
+// rounding. Equations: see fast_step.py.
 // cell: 0 SimpleRNN (activation: its code), 1 LSTM, 2 GRU (reset_after). x (B, T, F) float32,
 // W (F, G), U (H, G), bias (G) or GRU's (2, G), Wd (H, D), bd (D) or empty (no Dense bias), y the
 // targets (B, D), or (B, T, D) when `sequences` (the layer returns every step), weight the loss weight.
