@@ -239,11 +239,11 @@ struct Destination {
 // loads for 16 multiply-adds in a 4 x 64 block, more than the core's two vector loads a cycle keep
 // up with). Measured on one thread: LSTM(32) whole step -10%, GRU(1024) (64 x 1024 x 3072 a step)
 // -14%.
+// (Only where a vector is one register, i.e. with AVX's 256-bit registers or wider: elsewhere, e.g.
+// SSE or NEON, the compiler splits it and there is no single register to name.)
 inline fvec in_register(fvec v) {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__AVX__)
     asm("" : "+v"(v));
-#elif defined(__aarch64__)
-    asm("" : "+w"(v));
 #endif
     return v;
 }
