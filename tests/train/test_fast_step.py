@@ -92,6 +92,18 @@ def test_whole_step_on_one_input_feature_and_a_dense_without_bias_trains_like_th
     np.testing.assert_allclose(fast_history["loss"], ordinary_history["loss"], rtol=1e-6)
 
 
+def test_whole_step_on_one_feature_sliced_from_a_wider_tensor_trains_as_on_its_copy(whole_steps_taken):
+    # A column of a (samples, 6, 3) tensor is a strided view; the one-feature passes read rows by pointer.
+    wide = torch.from_numpy(make_data(samples=8)[0])
+    y = torch.from_numpy(make_data(samples=8)[1])
+    losses = []
+    for x in (wide[:, :, 1:2], wide[:, :, 1:2].contiguous()):
+        model = make_model("lstm", features=1, optimizer=rnnkit.optimizers.SGD(learning_rate=0.1))
+        losses.append([model.train_on_batch(x, y) for _ in range(3)])
+    assert not wide[:, :, 1:2].is_contiguous() and len(whole_steps_taken) == 2 * 2
+    np.testing.assert_array_equal(losses[0], losses[1])
+
+
 def test_train_on_batch_takes_the_whole_step_with_sgd_and_returns_the_batch_loss(whole_steps_taken):
     x, y = make_data()
     model = make_model("simple_rnn", optimizer=rnnkit.optimizers.SGD(learning_rate=0.1, momentum=0.9))
