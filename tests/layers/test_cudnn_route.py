@@ -122,3 +122,18 @@ def test_under_mixed_bfloat16_the_cudnn_route_computes_in_bfloat16_with_autocast
     expected, _ = cudnn.torch_rnn_scan("lstm", x.to(torch.bfloat16), *low, zeros, None)
     assert out.dtype == torch.bfloat16
     torch.testing.assert_close(out, expected, atol=0, rtol=0)
+
+
+def test_a_stateful_mixed_layer_keeps_float32_states_from_the_cudnn_route_for_its_next_call(monkeypatch):
+    # The cuDNN route computes in the policy's dtype; the states it leaves must serve the next call on
+    # any route (here the compiled kernels, after the forced route is lifted).
+    from rnnkit.layers import plan
+
+    torch.manual_seed(0)
+    layer = built(layers.GRU(4, stateful=True, dtype="mixed_bfloat16"))
+    x = torch.randn(1, 5, 3)
+    with monkeypatch.context() as patch:
+        patch.setattr(plan, "cudnn_route", lambda layer, x, mask: ((cudnn_kind(layer, "cuda")[0], None), None))
+        layer(x)
+    assert [s.dtype for s in layer.states] == [torch.float32]
+    assert layer(x).shape == (1, 4)

@@ -145,3 +145,16 @@ def test_training_step_leaves_no_tensor_in_reference_cycles(policy):
         if enabled:
             gc.enable()
     assert cyclic == []
+
+
+def test_mixed_decoder_takes_the_encoders_returned_states_as_its_initial_state():
+    # The encoder's states come back in the compute dtype (bfloat16), as Keras returns them; the decoder's
+    # kernels keep states in float32 and take them as such (bfloat16 -> float32 is exact).
+    torch.manual_seed(0)
+    encoder = layers.LSTM(4, return_state=True, dtype="mixed_bfloat16")
+    decoder = layers.LSTM(4, return_sequences=True, dtype="mixed_bfloat16")
+    _, h, c = encoder(torch.randn(2, 5, 3))
+    x = torch.randn(2, 6, 3)
+    out = decoder(x, initial_state=[h, c])
+    assert h.dtype == torch.bfloat16 and out.shape == (2, 6, 4)
+    torch.testing.assert_close(out, decoder(x, initial_state=[h.float(), c.float()]), atol=0, rtol=0)

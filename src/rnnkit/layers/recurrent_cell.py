@@ -216,6 +216,8 @@ class RecurrentCell(DropoutRNNCell, Layer):
         as their GEMMs' dtype, with the gates and states in float32; autocast, which the layer
         enters for other layers' products, is off here: the kernels say themselves what runs in it."""
         compute = self._mixed_compute(sequences)
+        if compute is not None:  # states stay in the weights' dtype (e.g. from another layer's return_state)
+            states = [s.to(self.kernel.dtype) for s in states]
         device = sequences.device.type
         # Entering autocast costs ~5-15 us: small float32 steps (sine: ~0.5 ms) skip it when it is off.
         off = torch.autocast(device, enabled=False) if torch.is_autocast_enabled(device) else contextlib.nullcontext()

@@ -515,8 +515,11 @@ class RNN(Layer):
         # casts to float16 whatever dtype autocast runs in (PyTorch's _cudnn_rnn_cast_reflatten), so
         # under mixed_bfloat16 cuDNN would compute in float16 while the plan says bfloat16.
         with torch.autocast(sequences.device.type, enabled=False):
-            return torch_rnn_scan(kind, sequences.to(compute), *(w.to(compute) for w in weights),
-                                  [s.to(compute) for s in states], lengths)
+            hs, final = torch_rnn_scan(kind, sequences.to(compute), *(w.to(compute) for w in weights),
+                                       [s.to(compute) for s in states], lengths)
+        # The states in the weights' dtype, as the other routes keep them: a stateful layer carries them
+        # into its next call, which may take another route.
+        return hs, [f.to(cell.kernel.dtype) for f in final]
 
     def compute_mask(self, inputs: Any, mask: Optional[torch.Tensor] = None) -> Any:
         output_mask = mask if self.return_sequences else None
