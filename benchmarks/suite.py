@@ -526,7 +526,8 @@ def run_workload(name, repeats, probes, threads, memory_runs, clock, device, run
         # The contender timed right after the GEMM probes starts cold (a 2048^3 matmul evicts the caches and
         # frees 16 MB): measured on the demo step, +100 us a step over a 20-step call, for rnnkit and PyTorch
         # alike. Rotating the order shares that seat instead of always giving it to the first contender.
-        for contender in order[repeat % len(order):] + order[: repeat % len(order)]:
+        shift = repeat % len(order) if order else 0  # no contender built: the workload reports its errors
+        for contender in order[shift:] + order[:shift]:
             units = wl.calls * (wl.prompts if contender != "torch" else 1)
             times[contender].append(timed(runs[contender], sync, clock) / units)
         for probe in probes:
