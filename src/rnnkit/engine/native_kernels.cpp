@@ -1391,9 +1391,11 @@ torch::Tensor outer_plus(const torch::Tensor& x, const torch::Tensor& w, const t
     const float* w_p = w.data_ptr<float>();
     const float* b_p = b.data_ptr<float>();
     float* o_p = out.data_ptr<float>();
-    for (int64_t r = 0; r < n; ++r) {
-        for (int64_t j = 0; j < G; ++j) o_p[r * G + j] = b_p[j] + x_p[r] * w_p[j];
-    }
+    at::parallel_for(0, n, std::max<int64_t>(1, (1 << 18) / G), [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            for (int64_t j = 0; j < G; ++j) o_p[r * G + j] = b_p[j] + x_p[r] * w_p[j];
+        }
+    });
     return out;
 }
 
@@ -1434,16 +1436,20 @@ std::pair<torch::Tensor, torch::Tensor> outer_gradients(const torch::Tensor& x, 
     const float* d_p = d.data_ptr<float>();
     float* dw_p = dw.data_ptr<float>();
     float* db_p = db.data_ptr<float>();
-    int64_t j = 0;
-    for (; j + LANES <= G; j += PANEL) {
-        switch (std::min<int64_t>(4, (G - j) / LANES)) {
-            case 4: outer_gradient_columns<4>(x_p, d_p, n, G, j, dw_p, db_p); break;
-            case 3: outer_gradient_columns<3>(x_p, d_p, n, G, j, dw_p, db_p); break;
-            case 2: outer_gradient_columns<2>(x_p, d_p, n, G, j, dw_p, db_p); break;
-            default: outer_gradient_columns<1>(x_p, d_p, n, G, j, dw_p, db_p); break;
+    // Column groups split among threads where each has at least ~256k rows x columns (a large model's step).
+    const int64_t groups = (G / LANES + 3) / 4;
+    at::parallel_for(0, groups, std::max<int64_t>(1, (1 << 18) / (n * PANEL)), [&](int64_t g0, int64_t g1) {
+        for (int64_t g = g0; g < g1; ++g) {
+            const int64_t j = g * PANEL;
+            switch (std::min<int64_t>(4, (G - j) / LANES)) {
+                case 4: outer_gradient_columns<4>(x_p, d_p, n, G, j, dw_p, db_p); break;
+                case 3: outer_gradient_columns<3>(x_p, d_p, n, G, j, dw_p, db_p); break;
+                case 2: outer_gradient_columns<2>(x_p, d_p, n, G, j, dw_p, db_p); break;
+                default: outer_gradient_columns<1>(x_p, d_p, n, G, j, dw_p, db_p); break;
+            }
         }
-    }
-    j = G - G % LANES;
+    });
+    const int64_t j = G - G % LANES;
     for (int64_t r0 = 0; r0 < n && j < G; r0 += 64) {  // the same 64-row blocks, rows outer
         float bw[LANES] = {}, bb[LANES] = {};
         for (int64_t r = r0; r < std::min(n, r0 + 64); ++r) {
