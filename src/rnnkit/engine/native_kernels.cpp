@@ -54,6 +54,10 @@ torch::Tensor reusable_empty(at::IntArrayRef sizes, const torch::TensorOptions& 
 // fork/join would cost more than the arithmetic.
 inline int64_t rows_per_task(int64_t H) { return std::max<int64_t>(1, 16384 / H); }
 
+// The least work (multiply-adds, or elements of a pass) a product or a pass over a step's rows
+// gives one thread's task.
+constexpr int64_t kTaskWork = 1 << 18;
+
 // The step mask as a pointer, or nullptr when every step is kept (an empty tensor).
 inline const bool* keep_data(const torch::Tensor& keep) { return keep.numel() > 0 ? keep.data_ptr<bool>() : nullptr; }
 
@@ -324,13 +328,13 @@ inline void panel_column(const Destination& to, const A* a, int64_t lda, int64_t
 // to = (B, N) product of a (element (b, k) at a[b * lda + k * ka]) and W (`rows` rows: K, or K/2
 // bfloat16 pairs of two elements): packed by pack_panels (ldw 0), or, float32 with N a multiple of
 // the vector width, W's own rows (row stride ldw), read in place as panels. Panels split among
-// threads, each task at least ~256k multiply-adds.
+// threads, each task at least kTaskWork multiply-adds.
 template <typename A, typename P>
 void panel_product(const Destination& to, int64_t N, const A* a, int64_t lda, int64_t ka, int64_t B, const P* w,
                    int64_t rows, int64_t ldw = 0) {
     constexpr int64_t depth = std::is_same<P, float>::value ? 1 : 2;
     const int64_t count = (N + PANEL - 1) / PANEL;
-    const int64_t grain = std::max<int64_t>(1, (1 << 18) / (B * rows * depth * PANEL));
+    const int64_t grain = std::max<int64_t>(1, kTaskWork / (B * rows * depth * PANEL));
     at::parallel_for(0, count, grain, [&](int64_t p0, int64_t p1) {
         for (int64_t p = p0; p < p1; ++p) {
             const int64_t width = panel_width(N, p), columns = std::min(width, N - p * PANEL);
@@ -1391,7 +1395,7 @@ torch::Tensor outer_plus(const torch::Tensor& x, const torch::Tensor& w, const t
     const float* w_p = w.data_ptr<float>();
     const float* b_p = b.data_ptr<float>();
     float* o_p = out.data_ptr<float>();
-    at::parallel_for(0, n, std::max<int64_t>(1, (1 << 18) / G), [&](int64_t r0, int64_t r1) {
+    at::parallel_for(0, n, std::max<int64_t>(1, kTaskWork / G), [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
             for (int64_t j = 0; j < G; ++j) o_p[r * G + j] = b_p[j] + x_p[r] * w_p[j];
         }
@@ -1436,9 +1440,9 @@ std::pair<torch::Tensor, torch::Tensor> outer_gradients(const torch::Tensor& x, 
     const float* d_p = d.data_ptr<float>();
     float* dw_p = dw.data_ptr<float>();
     float* db_p = db.data_ptr<float>();
-    // Column groups split among threads where each has at least ~256k rows x columns (a large model's step).
+    // Column groups split among threads (a large model's step).
     const int64_t groups = (G / LANES + 3) / 4;
-    at::parallel_for(0, groups, std::max<int64_t>(1, (1 << 18) / (n * PANEL)), [&](int64_t g0, int64_t g1) {
+    at::parallel_for(0, groups, std::max<int64_t>(1, kTaskWork / (n * PANEL)), [&](int64_t g0, int64_t g1) {
         for (int64_t g = g0; g < g1; ++g) {
             const int64_t j = g * PANEL;
             switch (std::min<int64_t>(4, (G - j) / LANES)) {
